@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Install the Samba AD DC test lab's system packages (Debian 12), idempotently.
+#
+# Why each step:
+# - --no-install-recommends keeps the install at ~38 packages / 16 MB (8-10 s).
+# - A policy-rc.d that exits 101 stops apt from starting smbd/nmbd/samba with Debian's stock
+#   /etc/samba/smb.conf while installing; it is removed afterwards (also on failure).
+# - The lab DCs bind 127.0.0.2 / 127.0.0.3 only, so any stock samba/smbd/nmbd/winbind daemon that is
+#   running (e.g. from an earlier install on this machine) is stopped: a wildcard listener on 53, 88,
+#   389, 445... would take the lab's ports.
+# Quick no-op (well under a second) when everything is already installed and nothing stock runs.
+set -euo pipefail
+
+PKGS=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind
+      krb5-user ldb-tools bind9-dnsutils attr)
+STOCK_UNITS=(samba-ad-dc smbd nmbd winbind samba)
+
+log() { printf 'install-samba: %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+else
+    SUDO=
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    policy=/usr/sbin/policy-rc.d
+    had_policy=0
+    if [ -e "$policy" ]; then
+        had_policy=1
+        $SUDO cp -p "$policy" "$policy.hvlm-save"
+    fi
+    restore_policy() {
+        if [ "$had_policy" = 1 ]; then
+            $SUDO mv -f "$policy.hvlm-save" "$policy"
+        else
+            $SUDO rm -f "$policy"
+        fi
+    }
+    trap restore_policy EXIT
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    export DEBIAN_FRONTEND=noninteractive
+    # krb5-user asks for a default realm: answer it non-interactively.
+    if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+        log "install failed; running apt-get update once and retrying"
+        $SUDO apt-get update -q
+        $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+    restore_policy
+    trap - EXIT
+fi
+
+# Stop and disable stock daemons, if any run (systemd may be absent in containers).
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    for u in "${STOCK_UNITS[@]}"; do
+        if systemctl is-active --quiet "$u" 2>/dev/null; then
+            log "stopping stock service $u"
+            $SUDO systemctl stop "$u" || true
+        fi
+        if systemctl is-enabled --quiet "$u" 2>/dev/null; then
+            $SUDO systemctl disable "$u" >/dev/null 2>&1 || true
+        fi
+    done
+fi
+# Any daemon still running from the stock config (not one of the lab's: those use -s <lab>/smb.conf).
+for name in samba smbd nmbd winbindd; do
+    for pid in $(pgrep -x "$name" 2>/dev/null || true); do
+        args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
+        # A lab DC always runs with an explicit config outside /etc/samba: leave those alone.
+        if printf '%s' "$args" | grep -Eq -- '(-s|--configfile)[ =]/' \
+            && ! printf '%s' "$args" | grep -Eq -- '(-s|--configfile)[ =]/etc/samba/'; then
+            continue
+        fi
+        log "stopping stock $name (pid $pid)"
+        $SUDO kill -TERM "$pid" 2>/dev/null || true
+    done
+done
+
+# Final check: nothing but a lab DC may listen on the lab addresses' Samba ports.
+for ip in 127.0.0.2 127.0.0.3; do
+    if command -v ss >/dev/null 2>&1; then
+        busy=$(ss -Hltn "( sport = :389 or sport = :88 or sport = :445 or sport = :53 )" 2>/dev/null \
+            | awk -v ip="$ip" '$4 ~ "^(0\\.0\\.0\\.0|\\*|\\[::\\]|" ip "):" {print $4}' || true)
+        if [ -n "$busy" ]; then
+            log "note: ports already bound that a lab DC on $ip needs: $(echo "$busy" | tr '\n' ' ')"
+        fi
+    fi
+done
+
+command -v samba >/dev/null && command -v samba-tool >/dev/null && command -v ldbmodify >/dev/null
+log "ok ($(samba --version 2>/dev/null || echo 'samba ?'))"

@@ -1,0 +1,43 @@
+"""`hvlm audit SNAPSHOT`: evaluate a saved snapshot offline."""
+
+from __future__ import annotations
+
+import argparse
+from importlib import resources
+from typing import Any
+
+from audit.errors import UsageError
+from audit.outputs import add_output_options, add_selection_options, write_outputs
+from audit.run import audit_snapshot
+from audit.snapshot import Snapshot
+
+
+def example_snapshot_path() -> str:
+    return str(resources.files("audit").joinpath("data/example-snapshot.json"))
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "audit",
+        help="audit a saved facts snapshot (offline)",
+        description="Evaluate every check against a saved facts snapshot and report what will "
+        "stop live migration, with the exact fix for each problem. Needs no network.",
+    )
+    p.add_argument("snapshot", nargs="?", help="the snapshot JSON file (from `hvlm collect`)")
+    p.add_argument("--example", action="store_true", help="audit the example snapshot shipped with hvlm")
+    add_selection_options(p)
+    add_output_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.example == bool(args.snapshot):
+        raise UsageError("give either a SNAPSHOT file or --example")
+    path = example_snapshot_path() if args.example else args.snapshot
+    snapshot = Snapshot.load(path)
+    if args.example:
+        snapshot.name = "example-snapshot.json (shipped with hvlm)"
+    report = audit_snapshot(snapshot, only=args.checks, skip=args.skip, fail_on=args.fail_on)
+    write_outputs(args, report)
+    code: int = report["run"]["exit_code"]
+    return code

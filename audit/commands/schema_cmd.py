@@ -1,0 +1,22 @@
+"""`hvlm schema`: print the shipped JSON Schemas."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from audit.schemas import load_schema
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "schema", help="print the snapshot or report JSON Schema", description="Print a shipped JSON Schema."
+    )
+    p.add_argument("which", nargs="?", choices=["snapshot", "report"], default="snapshot")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    print(json.dumps(load_schema(args.which), indent=2))
+    return 0

@@ -1,0 +1,165 @@
+"""What a check sees: only the facts it declared, resolved for its subject.
+
+Resolution turns "source.ad_computer" into the destination-domain computer object of the source
+host, "destination.dns" into its DNS records, and so on. A fact that errored or was never collected
+resolves to a FactError; the engine never runs a check whose required facts are unavailable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from audit.model import Subject, SubjectKind
+from audit.snapshot import FactError, Snapshot
+
+__all__ = ["FactResolver", "Facts", "HostRef", "UndeclaredFactError"]
+
+_DOMAIN_VIEWS = {"domain_info": "info", "trusts": "trusts", "domain_controllers": "domain_controllers"}
+
+
+class UndeclaredFactError(KeyError):
+    """A check read a fact it did not declare: a bug in the check."""
+
+
+@dataclass(frozen=True)
+class HostRef:
+    """Names of a host as checks need them in messages and fixes."""
+
+    name: str  # inventory name
+    fqdn: str
+    short: str  # NetBIOS-style, upper case
+    domain: str | None
+
+
+class FactResolver:
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+
+    def host_ref(self, host: str) -> HostRef:
+        s = self.snapshot
+        return HostRef(host, s.host_fqdn(host), s.host_short(host), s.host_domain(host))
+
+    def role_host(self, subject: Subject, role: str) -> str | None:
+        if role == "host":
+            return subject.host
+        if role == "source":
+            return subject.source
+        if role == "destination":
+            return subject.destination
+        return None
+
+    def resolve(self, subject: Subject, name: str) -> tuple[str, dict[str, Any] | FactError]:
+        """Return (snapshot path, fact dict or FactError) for one declared fact name."""
+        s = self.snapshot
+        if name == "operator":
+            path = "operator"
+            fact = s.raw_fact("operator")
+            if fact is None:
+                reason = (
+                    "the inventory names no operator account"
+                    if not s.operator_name
+                    else f"operator {s.operator_name} was not looked up in Active Directory"
+                )
+                return path, FactError(path, "not_collected", reason)
+            return path, _checked(path, fact)
+        role, _, fact_name = name.partition(".")
+        if role == "domain":
+            dom = subject.domain or ""
+            path = f"domains/{dom}/{fact_name}"
+            fact = s.raw_fact("domains", dom, fact_name)
+            return path, _missing(path) if fact is None else _checked(path, fact)
+        host = self.role_host(subject, role)
+        if host is None:
+            raise UndeclaredFactError(name)
+        if fact_name == "dns":
+            path = f"dns/{host}"
+            fact = s.raw_fact("dns", host)
+            return path, _missing(path) if fact is None else _checked(path, fact)
+        if fact_name in _DOMAIN_VIEWS or fact_name == "ad_computer":
+            domain = s.host_domain(host)
+            if domain is None:
+                path = f"hosts/{host}/computer_system"
+                return path, FactError(path, "not_collected", f"the domain of {host} is not known")
+            section = _DOMAIN_VIEWS.get(fact_name, "computers")
+            path = f"domains/{domain}/{section}"
+            fact = s.raw_fact("domains", domain, section)
+            if fact is None:
+                return path, _missing(path)
+            checked = _checked(path, fact)
+            if fact_name != "ad_computer" or isinstance(checked, FactError):
+                return path, checked
+            return self._computer(host, path, checked)
+        path = f"hosts/{host}/{fact_name}"
+        fact = s.raw_fact("hosts", host, fact_name)
+        return path, _missing(path) if fact is None else _checked(path, fact)
+
+    def _computer(self, host: str, path: str, fact: dict[str, Any]) -> tuple[str, dict[str, Any] | FactError]:
+        ref = self.host_ref(host)
+        sam = f"{ref.short}$".lower()
+        for obj in fact["value"]:
+            if str(obj.get("dNSHostName") or "").lower() == ref.fqdn or str(obj["sAMAccountName"]).lower() == sam:
+                return path, {**fact, "value": obj}
+        return path, FactError(
+            path, "not_found", f"no computer object for {ref.short} ({ref.fqdn}) among the collected AD objects"
+        )
+
+
+def _missing(path: str) -> FactError:
+    return FactError(path, "not_collected", "this fact was not collected")
+
+
+def _checked(path: str, fact: dict[str, Any]) -> dict[str, Any] | FactError:
+    if "error" in fact:
+        err = fact["error"]
+        return FactError(path, str(err.get("kind", "error")), str(err.get("message", "")))
+    return fact
+
+
+class Facts:
+    """The facts one check may read for one subject."""
+
+    def __init__(
+        self,
+        subject: Subject,
+        values: dict[str, Any],
+        unavailable: dict[str, FactError],
+        resolver: FactResolver,
+        vm: dict[str, Any] | None = None,
+    ) -> None:
+        self.subject = subject
+        self._values = values
+        self._unavailable = unavailable
+        self._resolver = resolver
+        self.vm = vm  # the VM for VM subjects
+
+    def __getitem__(self, name: str) -> Any:
+        """A required fact's value. Raises for a fact the check did not declare."""
+        if name in self._values:
+            return self._values[name]
+        if name in self._unavailable:
+            return None
+        raise UndeclaredFactError(f"fact {name!r} was not declared by this check")
+
+    def optional(self, name: str) -> Any | None:
+        """An optional fact's value, or None when it could not be had."""
+        return self[name]
+
+    def unavailable(self, name: str) -> FactError | None:
+        if name not in self._values and name not in self._unavailable:
+            raise UndeclaredFactError(f"fact {name!r} was not declared by this check")
+        return self._unavailable.get(name)
+
+    def host(self, role: str = "host") -> HostRef:
+        host = self._resolver.role_host(self.subject, role)
+        if host is None:
+            raise UndeclaredFactError(f"role {role!r} does not exist for a {self.subject.kind.value} subject")
+        return self._resolver.host_ref(host)
+
+    @property
+    def operator_name(self) -> str | None:
+        return self._resolver.snapshot.operator_name
+
+    @property
+    def is_vm(self) -> bool:
+        return self.subject.kind is SubjectKind.VM

@@ -1,0 +1,90 @@
+"""Documented facts about Windows Server releases and Hyper-V, with their sources.
+
+Sources are in ../shared/docs/hyperv-live-migration-facts.md (sections 2.1 and 5.4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "DOCS",
+    "OS_BY_BUILD",
+    "SUPPORTED_VM_VERSIONS",
+    "OsRelease",
+    "os_release",
+    "parse_version",
+]
+
+
+@dataclass(frozen=True)
+class OsRelease:
+    build: int
+    name: str  # "Windows Server 2019"
+    short: str  # "2019"
+    supported: bool  # within the non-clustered live-migration matrix (2012 R2 .. 2025)
+
+
+OS_BY_BUILD: dict[int, OsRelease] = {
+    9200: OsRelease(9200, "Windows Server 2012", "2012", False),
+    9600: OsRelease(9600, "Windows Server 2012 R2", "2012 R2", True),
+    14393: OsRelease(14393, "Windows Server 2016", "2016", True),
+    17763: OsRelease(17763, "Windows Server 2019", "2019", True),
+    20348: OsRelease(20348, "Windows Server 2022", "2022", True),
+    26100: OsRelease(26100, "Windows Server 2025", "2025", True),
+}
+
+
+def os_release(build: str | int) -> OsRelease | None:
+    try:
+        return OS_BY_BUILD.get(int(build))
+    except (TypeError, ValueError):
+        return None
+
+
+def _versions(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+# "Upgrade virtual machine version in Hyper-V" (ms.date 2025-01-20), LTSC hosts.
+SUPPORTED_VM_VERSIONS: dict[int, frozenset[str]] = {
+    9600: _versions("5.0"),
+    14393: _versions("5.0", "6.2", "7.0", "7.1", "8.0"),
+    17763: _versions("5.0", "6.2", "7.0", "7.1", "8.0", "8.1", "8.2", "8.3", "9.0"),
+    20348: _versions("8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0"),
+    26100: _versions("8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0", "11.0", "12.0"),
+}
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    major, _, minor = text.partition(".")
+    return int(major), int(minor or 0)
+
+
+_LEARN = "https://learn.microsoft.com"
+_HV = f"{_LEARN}/windows-server/virtualization/hyper-v"
+DOCS: dict[str, str] = {
+    "setup": f"{_HV}/deploy/set-up-hosts-for-live-migration-without-failover-clustering",
+    "use": f"{_HV}/manage/use-live-migration-without-failover-clustering-to-move-a-virtual-machine",
+    "overview": f"{_HV}/manage/live-migration-overview",
+    "vmversion": f"{_HV}/deploy/upgrade-virtual-machine-version-in-hyper-v-on-windows-or-windows-server",
+    "install": f"{_HV}/get-started/install-hyper-v",
+    "set-vmhost": f"{_LEARN}/powershell/module/hyper-v/set-vmhost",
+    "enable-vmmigration": f"{_LEARN}/powershell/module/hyper-v/enable-vmmigration",
+    "ts-lm": f"{_LEARN}/troubleshoot/windows-server/virtualization/troubleshoot-live-migration-issues",
+    "ts-2026": f"{_LEARN}/troubleshoot/windows-server/virtualization/hyper-v-virtual-machine-live-migration",
+    "cg-known-issues": f"{_LEARN}/windows/security/identity-protection/credential-guard/considerations-known-issues",
+    "cg-configure": f"{_LEARN}/windows/security/identity-protection/credential-guard/configure",
+    "second-hop": f"{_LEARN}/powershell/scripting/security/remoting/ps-remoting-second-hop",
+    "kcd-overview": f"{_LEARN}/windows-server/security/kerberos/kerberos-constrained-delegation-overview",
+    "uac": f"{_LEARN}/windows/win32/adschema/a-useraccountcontrol",
+    "protected-users": f"{_LEARN}/windows-server/security/credentials-protection-and-management/protected-users-security-group",
+    "processor-compat": f"{_HV}/manage/processor-compatibility-mode-hyper-v",
+    "set-vmprocessor": f"{_LEARN}/powershell/module/hyper-v/set-vmprocessor",
+    "update-vmversion": f"{_LEARN}/powershell/module/hyper-v/update-vmversion",
+    "migration-network": f"{_LEARN}/powershell/module/hyper-v/add-vmmigrationnetwork",
+    "credssp": f"{_LEARN}/powershell/module/microsoft.wsman.management/enable-wsmancredssp",
+    "kcd-blog": "https://techcommunity.microsoft.com/t5/virtualization/live-migration-via-constrained-delegation-with-kerberos-in/ba-p/382334",
+    "win32-computersystem": f"{_LEARN}/windows/win32/cimwin32prov/win32-computersystem",
+    "trusts": f"{_LEARN}/openspecs/windows_protocols/ms-adts/c9efe39c-f5f9-43e9-9479-941c20d0e590",
+}

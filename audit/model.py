@@ -1,0 +1,184 @@
+"""The data model shared by collectors, checks, the engine and the renderers.
+
+Kept free of I/O so that every other module can import it cheaply.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "SEVERITY_ORDER",
+    "Finding",
+    "Fix",
+    "Outcome",
+    "Severity",
+    "Status",
+    "Subject",
+    "SubjectKind",
+]
+
+
+class Status(enum.StrEnum):
+    """What a check concluded about one subject. Separate from severity on purpose."""
+
+    PASS = "pass"  # noqa: S105 - a status, not a password
+    FAIL = "fail"
+    WARNING = "warning"
+    ERROR = "error"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class Severity(enum.StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+SEVERITY_ORDER: dict[Severity, int] = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class SubjectKind(enum.StrEnum):
+    """What a finding is about; it decides which facts a check can see."""
+
+    HOST = "host"
+    PAIR = "pair"  # ordered source -> destination
+    VM = "vm"  # one VM on the source, moving to the destination
+    OPERATOR = "operator"  # the operator account on one host
+    DOMAIN = "domain"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    kind: SubjectKind
+    host: str | None = None  # HOST and OPERATOR
+    source: str | None = None  # PAIR and VM
+    destination: str | None = None  # PAIR and VM
+    vm: str | None = None  # VM name
+    vm_id: str | None = None
+    domain: str | None = None  # DOMAIN
+    operator: str | None = None  # OPERATOR
+
+    @property
+    def label(self) -> str:
+        """A short human label, also used to group and sort findings."""
+        if self.kind is SubjectKind.HOST:
+            return f"{self.host}"
+        if self.kind is SubjectKind.PAIR:
+            return f"{self.source} -> {self.destination}"
+        if self.kind is SubjectKind.VM:
+            return f"VM {self.vm} on {self.source} -> {self.destination}"
+        if self.kind is SubjectKind.OPERATOR:
+            return f"{self.operator} on {self.host}"
+        return f"domain {self.domain}"
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Every host this subject touches, for grouping by host."""
+        names = (self.host, self.source, self.destination)
+        return tuple(n for n in names if n)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind.value, "label": self.label}
+        for key in ("host", "source", "destination", "vm", "vm_id", "domain", "operator"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Subject:
+        return cls(
+            kind=SubjectKind(data["kind"]),
+            **{
+                k: data.get(k)
+                for k in ("host", "source", "destination", "vm", "vm_id", "domain", "operator")
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """How to remedy a finding: what, where, the exact PowerShell, the GUI path, the docs."""
+
+    summary: str
+    run_on: str  # a host name, or a description such as "a machine with the ActiveDirectory module"
+    run_as: str  # who must run it, e.g. "member of Domain Admins"
+    powershell: str  # names already quoted with audit.psquote
+    gui: str | None = None
+    docs: tuple[str, ...] = ()
+    target: str = "host"  # "host" (run on run_on) or "ad" (Active Directory change)
+    requires_vm_off: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary,
+            "run_on": self.run_on,
+            "run_as": self.run_as,
+            "target": self.target,
+            "powershell": self.powershell,
+            "gui": self.gui,
+            "docs": list(self.docs),
+            "requires_vm_off": self.requires_vm_off,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fix:
+        return cls(
+            summary=data["summary"],
+            run_on=data["run_on"],
+            run_as=data["run_as"],
+            powershell=data["powershell"],
+            gui=data.get("gui"),
+            docs=tuple(data.get("docs", ())),
+            target=data.get("target", "host"),
+            requires_vm_off=bool(data.get("requires_vm_off", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a check function returns for one subject; the engine turns it into a Finding."""
+
+    status: Status
+    message: str
+    fix: Fix | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    subject: Subject | None = None  # override, e.g. a VM subject yielded by a pair check
+    severity: Severity | None = None  # override of the check's default, e.g. info notes
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    check_id: str
+    title: str
+    subject: Subject
+    status: Status
+    severity: Severity
+    message: str
+    evidence: dict[str, Any]
+    facts_used: tuple[dict[str, Any], ...] = ()
+    fix: Fix | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check_id": self.check_id,
+            "title": self.title,
+            "subject": self.subject.to_dict(),
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "message": self.message,
+            "evidence": self.evidence,
+            "facts_used": list(self.facts_used),
+            "fix": self.fix.to_dict() if self.fix else None,
+        }

@@ -1,0 +1,65 @@
+"""Report outputs shared by `hvlm audit` and `hvlm scan`: terminal text, JSON and file formats."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from audit.errors import UsageError
+from audit.model import Severity
+from reports.json_report import render_json
+from reports.text import render_text
+
+__all__ = ["add_output_options", "add_selection_options", "use_colour", "write_outputs"]
+
+
+def add_selection_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checks", metavar="IDS", help="comma-separated check ids to run (default: all)")
+    p.add_argument("--skip", metavar="IDS", help="comma-separated check ids to leave out")
+    p.add_argument(
+        "--fail-on",
+        metavar="SEVERITY",
+        default="medium",
+        choices=[s.value for s in Severity],
+        help="exit 1 when a failure or warning has at least this severity "
+        "(critical, high, medium, low, info; default: medium)",
+    )
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["text", "json"], default="text", help="what to print (default: text)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the printed report to FILE instead of stdout")
+    p.add_argument("--json", metavar="FILE", dest="json_file", help="also write the JSON report to FILE")
+    p.add_argument("--show-passed", action="store_true", help="list passed checks in the text report too")
+
+
+def use_colour(stream: Any) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if "NO_COLOR" in os.environ:
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, "utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_outputs(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    if args.json_file:
+        _write(args.json_file, render_json(report))
+    if args.format == "json":
+        text = render_json(report)
+    else:
+        colour = args.output is None and use_colour(sys.stdout)
+        text = render_text(report, colour=colour, show_passed=args.show_passed)
+    if args.output:
+        _write(args.output, text)
+    else:
+        sys.stdout.write(text)

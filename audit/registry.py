@@ -1,0 +1,195 @@
+"""Check definitions and the registry that discovers them through entry points.
+
+A check is a pure function of facts with its metadata beside it. Built-in checks live in the
+`checks` package; third parties ship theirs in their own package and declare an entry point in
+the `hvlm.checks` group pointing at a module or package. No check module touches a global
+registry on import: the registry walks the modules and collects the `Check` objects it finds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from audit.errors import CheckDefinitionError
+from audit.model import Outcome, Severity, SubjectKind
+
+if TYPE_CHECKING:
+    from audit.facts import Facts
+
+__all__ = ["ENTRY_POINT_GROUP", "ROLES", "Check", "CheckMeta", "Registry", "check", "load_registry"]
+
+ENTRY_POINT_GROUP = "hvlm.checks"
+_ID_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
+_HOST_FACTS = frozenset(
+    {
+        "computer_system", "operating_system", "hyperv_feature", "vmms_service", "vmhost",
+        "migration_networks", "ip_interfaces", "firewall_rules", "vm_switches", "supported_versions",
+        "vms", "processor", "local_groups", "device_guard", "wsman_credssp", "clock",
+        # views joined from the domain and DNS sections for this host
+        "ad_computer", "dns", "domain_info", "trusts", "domain_controllers",
+    }
+)
+_DOMAIN_FACTS = frozenset({"info", "trusts", "domain_controllers", "computers"})
+ROLES: dict[SubjectKind, tuple[str, ...]] = {
+    SubjectKind.HOST: ("host",),
+    SubjectKind.OPERATOR: ("host",),
+    SubjectKind.PAIR: ("source", "destination"),
+    SubjectKind.VM: ("source", "destination"),
+    SubjectKind.DOMAIN: ("domain",),
+}
+
+CheckFunc = Callable[["Facts"], Outcome | Iterable[Outcome]]
+
+
+@dataclass(frozen=True)
+class CheckMeta:
+    id: str
+    title: str
+    severity: Severity
+    subject: SubjectKind
+    requires: tuple[str, ...]  # "role.fact", "operator"; a trailing "?" marks an optional fact
+    rationale: str
+    references: tuple[str, ...]
+    fix_hint: str  # one line: what the fix does, shown in `hvlm checks --verbose`
+    module: str = ""
+
+    def validate(self) -> None:
+        problems: list[str] = []
+        if not _ID_RE.match(self.id):
+            problems.append("id must be lower-case words joined by '-'")
+        if not self.title.strip() or not self.rationale.strip() or not self.fix_hint.strip():
+            problems.append("title, rationale and fix_hint must not be empty")
+        if not self.references or not all(r.startswith("https://") for r in self.references):
+            problems.append("references must be a non-empty list of https URLs")
+        if not self.requires:
+            problems.append("a check must declare the facts it needs")
+        roles = ROLES[self.subject]
+        for req in self.requires:
+            name = req.rstrip("?")
+            if name == "operator":
+                continue
+            role, _, fact = name.partition(".")
+            allowed = _DOMAIN_FACTS if role == "domain" else _HOST_FACTS
+            if role not in roles or fact not in allowed:
+                problems.append(f"requires {req!r} does not fit a {self.subject.value} subject")
+        if problems:
+            raise CheckDefinitionError(f"check {self.id!r} ({self.module}): " + "; ".join(problems))
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(r for r in self.requires if not r.endswith("?"))
+
+    @property
+    def optional(self) -> tuple[str, ...]:
+        return tuple(r.rstrip("?") for r in self.requires if r.endswith("?"))
+
+
+@dataclass(frozen=True)
+class Check:
+    meta: CheckMeta
+    func: CheckFunc
+
+    def __call__(self, facts: Facts) -> Outcome | Iterable[Outcome]:
+        return self.func(facts)
+
+
+def check(
+    *,
+    id: str,
+    title: str,
+    severity: Severity,
+    subject: SubjectKind,
+    requires: Iterable[str],
+    rationale: str,
+    references: Iterable[str],
+    fix_hint: str,
+) -> Callable[[CheckFunc], Check]:
+    """Decorate a pure function of facts to make it a check."""
+
+    def wrap(func: CheckFunc) -> Check:
+        meta = CheckMeta(
+            id=id,
+            title=title,
+            severity=severity,
+            subject=subject,
+            requires=tuple(requires),
+            rationale=" ".join(rationale.split()),
+            references=tuple(references),
+            fix_hint=fix_hint,
+            module=func.__module__,
+        )
+        meta.validate()
+        return Check(meta, func)
+
+    return wrap
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._checks: dict[str, Check] = {}
+
+    def add(self, item: Check) -> None:
+        existing = self._checks.get(item.meta.id)
+        if existing is not None and existing is not item:
+            raise CheckDefinitionError(
+                f"duplicate check id {item.meta.id!r}: defined in {existing.meta.module} and {item.meta.module}"
+            )
+        self._checks[item.meta.id] = item
+
+    def add_module(self, module: ModuleType) -> None:
+        for mod in _walk(module):
+            for value in vars(mod).values():
+                if isinstance(value, Check) and value.meta.module == mod.__name__:
+                    self.add(value)
+
+    def __iter__(self) -> Iterator[Check]:
+        return iter(sorted(self._checks.values(), key=lambda c: c.meta.id))
+
+    def __len__(self) -> int:
+        return len(self._checks)
+
+    def __contains__(self, check_id: object) -> bool:
+        return check_id in self._checks
+
+    def get(self, check_id: str) -> Check:
+        return self._checks[check_id]
+
+    @property
+    def ids(self) -> list[str]:
+        return sorted(self._checks)
+
+
+def _walk(module: ModuleType) -> Iterator[ModuleType]:
+    yield module
+    path = getattr(module, "__path__", None)
+    if path is None:
+        return
+    for info in sorted(pkgutil.iter_modules(path), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        yield from _walk(importlib.import_module(f"{module.__name__}.{info.name}"))
+
+
+def load_registry(include_entry_points: bool = True) -> Registry:
+    """The built-in checks plus every `hvlm.checks` entry point."""
+    registry = Registry()
+    registry.add_module(importlib.import_module("checks"))
+    if include_entry_points:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.value == "checks":
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:
+                raise CheckDefinitionError(f"cannot load check plug-in {ep.name!r} ({ep.value}): {exc}") from exc
+            if not isinstance(module, ModuleType):
+                raise CheckDefinitionError(f"check plug-in {ep.name!r} must point at a module or package")
+            registry.add_module(module)
+    return registry

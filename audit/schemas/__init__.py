@@ -1,0 +1,18 @@
+"""JSON Schemas shipped with hvlm: the facts snapshot and the report."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+__all__ = ["load_schema"]
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """Return a shipped schema by name: "snapshot", "report" or "diagnosis"."""
+    text = resources.files(__package__).joinpath(f"{name}.schema.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data

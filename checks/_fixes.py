@@ -1,0 +1,47 @@
+"""Small builders for fixes, so every check words "where to run it" the same way."""
+
+from __future__ import annotations
+
+from audit.facts import HostRef
+from audit.model import Fix
+
+HOST_ADMIN = "a member of Administrators or Hyper-V Administrators on that host"
+LOCAL_ADMIN = "a member of the local Administrators group on that host"
+DOMAIN_ADMIN = "a member of Domain Admins"
+AD_MACHINE = "a machine with the ActiveDirectory PowerShell module (RSAT-AD-PowerShell)"
+
+
+def on_host(
+    host: HostRef,
+    summary: str,
+    powershell: str,
+    *,
+    docs: tuple[str, ...],
+    gui: str | None = None,
+    run_as: str = HOST_ADMIN,
+    requires_vm_off: bool = False,
+) -> Fix:
+    """A fix run in an elevated PowerShell on one host."""
+    return Fix(
+        summary=summary,
+        run_on=host.fqdn,
+        run_as=run_as,
+        powershell=powershell,
+        gui=gui,
+        docs=docs,
+        target="host",
+        requires_vm_off=requires_vm_off,
+    )
+
+
+def in_ad(summary: str, powershell: str, *, docs: tuple[str, ...], gui: str | None = None) -> Fix:
+    """A fix that changes Active Directory objects."""
+    return Fix(
+        summary=summary,
+        run_on=AD_MACHINE,
+        run_as=DOMAIN_ADMIN,
+        powershell=powershell,
+        gui=gui,
+        docs=docs,
+        target="ad",
+    )

@@ -1,0 +1,1 @@
+"""Renderers: each takes a finished report document (see audit/schemas/report.schema.json)."""

@@ -1,0 +1,298 @@
+"""Models of Hyper-V hosts, VMs and AD objects that build snapshot documents.
+
+One model serves the shipped example (tools/make_example.py), the check tests (small fixtures
+that change one thing) and the simulated hosts of the WinRM lab. Defaults describe a healthy,
+correctly configured Kerberos host; tests override what they need with dataclasses.replace.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from audit.knowledge import OS_BY_BUILD, SUPPORTED_VM_VERSIONS
+from audit.snapshot import error_fact, value_fact
+
+GiB = 1024**3
+WHEN = "2026-11-20T09:00:00Z"
+CAPTIONS = {
+    9200: "Microsoft Windows Server 2012 Datacenter",
+    9600: "Microsoft Windows Server 2012 R2 Datacenter",
+    14393: "Microsoft Windows Server 2016 Datacenter",
+    17763: "Microsoft Windows Server 2019 Datacenter",
+    20348: "Microsoft Windows Server 2022 Datacenter",
+    26100: "Microsoft Windows Server 2025 Datacenter",
+}
+VERSIONS = {9200: "6.2.9200", 9600: "6.3.9600"}
+WORKSTATION_TRUST_ACCOUNT = 0x1000
+TRUSTED_FOR_DELEGATION = 0x80000
+NOT_DELEGATED = 0x100000
+TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
+MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
+
+
+@dataclass
+class VMModel:
+    name: str
+    version: str = "9.0"
+    state: str = "Running"
+    generation: int = 2
+    memory_startup: int = 8 * GiB
+    memory_assigned: int | None = None
+    dynamic_memory: bool = False
+    compatibility_for_migration: bool = False
+    adapters: list[tuple[str, str | None]] = field(default_factory=lambda: [("Network Adapter", "vSwitch-Prod")])
+
+    def to_fact_value(self, host: str) -> dict[str, Any]:
+        running = self.state == "Running"
+        assigned = self.memory_assigned if self.memory_assigned is not None else (self.memory_startup if running else 0)
+        return {
+            "Name": self.name,
+            "Id": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{host}/{self.name}")),
+            "Version": self.version,
+            "State": self.state,
+            "Generation": self.generation,
+            "MemoryStartup": self.memory_startup,
+            "MemoryAssigned": assigned,
+            "DynamicMemoryEnabled": self.dynamic_memory,
+            "CompatibilityForMigrationEnabled": self.compatibility_for_migration,
+            "NetworkAdapters": [{"Name": n, "SwitchName": s} for n, s in self.adapters],
+        }
+
+
+@dataclass
+class HostModel:
+    """A Hyper-V host as the probe would see it. `index` picks its addresses."""
+
+    name: str  # short name, e.g. "HV01"
+    domain: str = "corp.contoso.com"
+    index: int = 1
+    build: int = 17763
+    part_of_domain: bool = True
+    domain_role: int = 3
+    cpu_vendor: str = "GenuineIntel"
+    cpu_name: str = "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz"
+    hyperv_state: str = "Installed"
+    vmms_status: str = "Running"
+    vmms_start: str = "Automatic"
+    migration_enabled: bool = True
+    auth: str = "Kerberos"
+    performance: str = "Compression"
+    max_vm_migrations: int = 2
+    max_storage_migrations: int = 2
+    use_any_network: bool = False
+    migration_networks: list[tuple[str, int | None]] | None = None  # default: the LM subnet
+    extra_interfaces: list[dict[str, Any]] = field(default_factory=list)
+    rdma: bool = False
+    firewall_enabled: bool = True
+    switches: list[str] = field(default_factory=lambda: ["vSwitch-Prod"])
+    vms: list[VMModel] = field(default_factory=list)
+    total_memory: int = 512 * GiB
+    free_memory: int = 256 * GiB
+    hyperv_admins: list[tuple[str, str]] = field(default_factory=list)  # (name, SID)
+    administrators: list[tuple[str, str]] = field(default_factory=list)
+    credential_guard: bool = False
+    credssp_client: bool = False
+    credssp_service: bool = False
+    allow_fresh_credentials: list[str] = field(default_factory=list)
+    utc_time: str = WHEN
+    supported_versions: list[str] | None = None  # default: the documented table for the build
+    errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # section -> (kind, message)
+
+    @property
+    def fqdn(self) -> str:
+        return f"{self.name.lower()}.{self.domain}"
+
+    @property
+    def mgmt_ip(self) -> str:
+        return f"10.0.0.{10 + self.index}"
+
+    @property
+    def lm_ip(self) -> str:
+        return f"192.168.50.{10 + self.index}"
+
+    def sections(self) -> dict[str, Any]:
+        """The host's facts as plain values keyed by snapshot section (probe output shape)."""
+        networks = self.migration_networks
+        if networks is None:
+            networks = [("192.168.50.0/24", 0)]
+        versions = self.supported_versions or sorted(
+            SUPPORTED_VM_VERSIONS.get(self.build, {"5.0"}), key=lambda v: tuple(int(x) for x in v.split("."))
+        )
+        release = OS_BY_BUILD.get(self.build)
+        return {
+            "computer_system": {
+                "Name": self.name,
+                "DNSHostName": self.name.lower(),
+                "Domain": self.domain if self.part_of_domain else "WORKGROUP",
+                "PartOfDomain": self.part_of_domain,
+                "DomainRole": self.domain_role,
+                "HypervisorPresent": self.hyperv_state == "Installed",
+                "TotalPhysicalMemory": self.total_memory,
+            },
+            "operating_system": {
+                "Caption": CAPTIONS.get(self.build, f"Microsoft Windows Server (build {self.build})"),
+                "Version": VERSIONS.get(self.build, f"10.0.{self.build}"),
+                "BuildNumber": str(self.build),
+                "ProductType": 3,
+                "FreePhysicalMemory": self.free_memory // 1024,
+                "TotalVisibleMemorySize": self.total_memory // 1024,
+            },
+            "hyperv_feature": {"Name": "Hyper-V", "InstallState": self.hyperv_state},
+            "vmms_service": {"Name": "vmms", "Status": self.vmms_status, "StartType": self.vmms_start},
+            "vmhost": {
+                "ComputerName": self.name,
+                "FullyQualifiedDomainName": self.fqdn if self.part_of_domain else self.name,
+                "VirtualMachineMigrationEnabled": self.migration_enabled,
+                "VirtualMachineMigrationAuthenticationType": self.auth,
+                "VirtualMachineMigrationPerformanceOption": self.performance,
+                "MaximumVirtualMachineMigrations": self.max_vm_migrations,
+                "MaximumStorageMigrations": self.max_storage_migrations,
+                "UseAnyNetworkForMigration": self.use_any_network,
+                "MemoryCapacity": self.total_memory,
+                "LogicalProcessorCount": 64,
+            },
+            "migration_networks": [{"Subnet": s, "Priority": p} for s, p in networks],
+            "ip_interfaces": [
+                {"InterfaceAlias": "Management", "IPAddress": self.mgmt_ip, "PrefixLength": 24,
+                 "AddressFamily": "IPv4", "DefaultGateway": "10.0.0.1", "RdmaEnabled": False},
+                {"InterfaceAlias": "LiveMigration", "IPAddress": self.lm_ip, "PrefixLength": 24,
+                 "AddressFamily": "IPv4", "DefaultGateway": None, "RdmaEnabled": self.rdma},
+                *copy.deepcopy(self.extra_interfaces),
+            ],
+            "firewall_rules": [
+                {"Name": "VIRT-MIGL-In-TCP-NoScope", "DisplayName": "Hyper-V (MIG-TCP-In)",
+                 "Enabled": self.firewall_enabled, "Direction": "Inbound", "Action": "Allow", "Profile": "Any"}
+            ],
+            "vm_switches": [{"Name": s, "SwitchType": "External"} for s in self.switches],
+            "supported_versions": [
+                {"Name": f"Microsoft Windows Server {release.short if release else ''}".strip(),
+                 "Version": v, "IsDefault": v == versions[-1]}
+                for v in versions
+            ],
+            "vms": [vm.to_fact_value(self.name) for vm in self.vms],
+            "processor": {"Manufacturer": self.cpu_vendor, "Name": self.cpu_name, "NumberOfLogicalProcessors": 64},
+            "local_groups": {
+                "S-1-5-32-578": {"Name": "Hyper-V Administrators", "Members": [
+                    {"Name": n, "SID": sid, "ObjectClass": "Group" if "Group" in n or "Admins" in n else "User",
+                     "PrincipalSource": "ActiveDirectory"} for n, sid in self.hyperv_admins]},
+                "S-1-5-32-544": {"Name": "Administrators", "Members": [
+                    {"Name": n, "SID": sid, "ObjectClass": "Group" if "Admins" in n else "User",
+                     "PrincipalSource": "ActiveDirectory" if "\\" in n else "Local"} for n, sid in self.administrators]},
+            },
+            "device_guard": {
+                "SecurityServicesRunning": [1, 2] if self.credential_guard else [0],
+                "SecurityServicesConfigured": [1, 2] if self.credential_guard else [0],
+                "VirtualizationBasedSecurityStatus": 2 if self.credential_guard else 0,
+            },
+            "wsman_credssp": {
+                "ClientCredSSP": self.credssp_client,
+                "ServiceCredSSP": self.credssp_service,
+                "AllowFreshCredentials": list(self.allow_fresh_credentials),
+            },
+            "clock": {"UtcTime": self.utc_time},
+        }
+
+    def facts(self, collector: str = "example") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for section, value in self.sections().items():
+            if section in self.errors:
+                kind, message = self.errors[section]
+                out[section] = error_fact(kind, message, collector, self.fqdn, f"probe section {section}", WHEN)
+            else:
+                out[section] = value_fact(value, collector, self.fqdn, f"probe section {section}", WHEN)
+        return out
+
+
+@dataclass
+class ComputerModel:
+    """A host's computer object in AD."""
+
+    host: HostModel
+    sid: str
+    delegate_to: list[str] = field(default_factory=list)
+    any_protocol: bool = True
+    unconstrained: bool = False
+    rbcd: list[tuple[str, str]] = field(default_factory=list)  # (SID, name) of principals
+    spns: list[str] | None = None
+
+    def value(self) -> dict[str, Any]:
+        h = self.host
+        short, fqdn = h.name.upper(), h.fqdn
+        spns = self.spns
+        if spns is None:
+            spns = [f"{svc}/{n}" for svc in ("HOST", "RestrictedKrbHost", MIGRATION_SERVICE,
+                                            "Microsoft Virtual Console Service") for n in (short, fqdn)]
+        uac = WORKSTATION_TRUST_ACCOUNT
+        if self.any_protocol and self.delegate_to:
+            uac |= TRUSTED_TO_AUTH_FOR_DELEGATION
+        if self.unconstrained:
+            uac |= TRUSTED_FOR_DELEGATION
+        base = ",".join(f"DC={p}" for p in h.domain.split("."))
+        release = OS_BY_BUILD.get(h.build)
+        return {
+            "distinguishedName": f"CN={short},OU=Hyper-V,{base}",
+            "dNSHostName": fqdn,
+            "sAMAccountName": f"{short}$",
+            "objectSid": self.sid,
+            "servicePrincipalName": spns,
+            "msDS-AllowedToDelegateTo": list(self.delegate_to),
+            "userAccountControl": uac,
+            "msDS-AllowedToActOnBehalfOfOtherIdentity": [{"sid": s, "name": n} for s, n in self.rbcd],
+            "operatingSystem": (CAPTIONS.get(h.build, "Windows Server").replace("Microsoft ", "")),
+            "operatingSystemVersion": f"{VERSIONS.get(h.build, '10.0')} ({h.build})" if release else None,
+        }
+
+
+def delegation_entries(dest: HostModel, services: tuple[str, ...] = (MIGRATION_SERVICE, "cifs")) -> list[str]:
+    """The four SPNs ADUC writes for one destination: each service by short name and FQDN."""
+    return [f"{svc}/{n}" for svc in services for n in (dest.name.upper(), dest.fqdn)]
+
+
+def build_snapshot(
+    hosts: list[HostModel],
+    *,
+    computers: dict[str, list[ComputerModel]] | None = None,
+    domains: dict[str, dict[str, Any]] | None = None,
+    operator: dict[str, Any] | None = None,
+    operator_name: str | None = "CORP\\hvadmin",
+    pairs: list[tuple[str, str]] | None = None,
+    groups: dict[str, list[str]] | None = None,
+    dns: dict[str, dict[str, Any] | tuple[str, str]] | None = None,
+    collector: str = "example",
+) -> dict[str, Any]:
+    """A whole snapshot document. Hosts are keyed by FQDN. DNS defaults to consistent A/PTR."""
+    names = [h.fqdn for h in hosts]
+    if pairs is None:
+        pairs = [(a, b) for a in names for b in names if a != b] if not groups else []
+    doc: dict[str, Any] = {
+        "schema_version": 1,
+        "created": WHEN,
+        "complete": True,
+        "tool": {"name": "hvlm", "version": "0.1.0"},
+        "inventory": {"path": None, "operator": operator_name, "hosts": names,
+                      "pairs": [list(p) for p in pairs], "groups": groups or {}},
+        "hosts": {h.fqdn: h.facts(collector) for h in hosts},
+        "domains": {},
+        "dns": {},
+    }
+    for dom, sections in (domains or {}).items():
+        doc["domains"][dom] = {k: (v if "source" in v else value_fact(v, "ldap", None, f"domain {k}", WHEN))
+                               for k, v in sections.items()}
+    for dom, objs in (computers or {}).items():
+        doc["domains"].setdefault(dom, {})["computers"] = value_fact(
+            [c.value() for c in objs], "ldap", None, "(&(objectCategory=computer)(|(dNSHostName=...)))", WHEN)
+    overrides = dns or {}
+    for h in hosts:
+        o = overrides.get(h.fqdn)
+        if isinstance(o, tuple):
+            doc["dns"][h.fqdn] = error_fact(o[0], o[1], "dns", None, f"A {h.fqdn}", WHEN)
+        else:
+            value = o if o is not None else {"name": h.fqdn, "A": [h.mgmt_ip], "AAAA": [],
+                                             "PTR": {h.mgmt_ip: [h.fqdn + "."]}}
+            doc["dns"][h.fqdn] = value_fact(value, "dns", None, f"A/AAAA {h.fqdn}; PTR", WHEN)
+    if operator is not None:
+        doc["operator"] = operator if "source" in operator else value_fact(operator, "ldap", None, "operator", WHEN)
+    return doc

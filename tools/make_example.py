@@ -1,0 +1,141 @@
+"""Build the example snapshot shipped with hvlm (audit/data/example-snapshot.json).
+
+A realistic fleet of six hosts in two forests joined by a two-way forest trust, mixing Windows
+Server 2012 R2 to 2025, with the mistakes administrators really make. Run:
+    python tools/make_example.py            # rewrite the shipped file
+    python tools/make_example.py --check    # exit 1 if the shipped file is out of date
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.fleet import (
+    ComputerModel,
+    GiB,
+    HostModel,
+    VMModel,
+    build_snapshot,
+    delegation_entries,
+)
+
+OUT = Path(__file__).resolve().parents[1] / "audit" / "data" / "example-snapshot.json"
+CORP_SID = "S-1-5-21-1004336348-1177238915-682003330"
+FAB_SID = "S-1-5-21-2127521184-1604012920-1887927527"
+HV_OPERATORS = ("CORP\\HV-Operators", f"{CORP_SID}-1201")
+CORP_DA = ("CORP\\Domain Admins", f"{CORP_SID}-512")
+FAB_DA = ("FABRIKAM\\Domain Admins", f"{FAB_SID}-512")
+
+
+def fleet() -> dict[str, object]:
+    admins = [("BUILTIN\\Administrator", f"{CORP_SID}-500"), CORP_DA]
+    hv01 = HostModel("HV01", index=1, build=9600, auth="Kerberos",
+                     cpu_name="Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz",
+                     vms=[VMModel("sql01", "5.0", memory_startup=32 * GiB), VMModel("file01", "5.0", state="Off")],
+                     hyperv_admins=[HV_OPERATORS], administrators=admins, utc_time="2026-11-20T09:00:12Z")
+    hv02 = HostModel("HV02", index=2, build=14393,
+                     cpu_name="Intel(R) Xeon(R) Gold 6138 CPU @ 2.00GHz",
+                     vms=[VMModel("app01", "5.0", compatibility_for_migration=True),
+                          VMModel("app02", "8.0", compatibility_for_migration=True)],
+                     hyperv_admins=[HV_OPERATORS], administrators=admins, utc_time="2026-11-20T09:00:03Z")
+    hv03 = HostModel("HV03", index=3, build=17763, use_any_network=True,
+                     vms=[VMModel("web01", "9.0", compatibility_for_migration=True),
+                          VMModel("legacy01", "7.0", generation=1, adapters=[("Network Adapter", "vSwitch-Legacy")])],
+                     switches=["vSwitch-Prod", "vSwitch-Legacy"],
+                     hyperv_admins=[HV_OPERATORS], administrators=admins)
+    hv04 = HostModel("HV04", index=4, build=20348,
+                     vms=[VMModel("db01", "10.0", memory_startup=64 * GiB, compatibility_for_migration=True),
+                          VMModel("db02", "9.0", compatibility_for_migration=True)],
+                     hyperv_admins=[HV_OPERATORS], administrators=admins)
+    hv05 = HostModel("HV05", index=5, build=26100, auth="CredSSP", credential_guard=True,
+                     cpu_name="Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz",
+                     vms=[VMModel("ai01", "12.0", memory_startup=128 * GiB), VMModel("app03", "10.0")],
+                     hyperv_admins=[], administrators=admins, free_memory=96 * GiB)
+    hv06 = HostModel("HV06", domain="lab.fabrikam.com", index=6, build=26100,
+                     cpu_name="Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz",
+                     vms=[VMModel("rnd01", "11.0", compatibility_for_migration=True)],
+                     hyperv_admins=[HV_OPERATORS], administrators=[("BUILTIN\\Administrator", f"{FAB_SID}-500"), FAB_DA])
+    hosts = [hv01, hv02, hv03, hv04, hv05, hv06]
+    pairs = [(hv01, hv02), (hv02, hv03), (hv02, hv04), (hv03, hv04), (hv04, hv05), (hv05, hv06)]
+
+    def kcd(src: HostModel, *dests: HostModel) -> list[str]:
+        return [e for d in dests for e in delegation_entries(d)]
+
+    corp_computers = [
+        ComputerModel(hv01, f"{CORP_SID}-2101", kcd(hv01, hv02)),
+        ComputerModel(hv02, f"{CORP_SID}-2102", kcd(hv02, hv01, hv03, hv04)),
+        ComputerModel(hv03, f"{CORP_SID}-2103", kcd(hv03, hv02, hv04)),
+        # "Kerberos only": the classic cause of 0x8009030E on 2016 and later
+        ComputerModel(hv04, f"{CORP_SID}-2104", kcd(hv04, hv02, hv03, hv05), any_protocol=False),
+        ComputerModel(hv05, f"{CORP_SID}-2105", kcd(hv05, hv04)),
+    ]
+    fab_computers = [
+        # cross-forest: classic KCD cannot cross, resource-based delegation on HV06 lists HV05
+        ComputerModel(hv06, f"{FAB_SID}-1601", [], rbcd=[(f"{CORP_SID}-2105", "CORP\\HV05$")]),
+    ]
+    trust_corp = {"trustPartner": "lab.fabrikam.com", "flatName": "FABRIKAM", "trustDirection": 3,
+                  "trustType": 2, "trustAttributes": 8}
+    trust_fab = {"trustPartner": "corp.contoso.com", "flatName": "CORP", "trustDirection": 3,
+                 "trustType": 2, "trustAttributes": 8}
+    domains = {
+        "corp.contoso.com": {
+            "info": {"dnsRoot": "corp.contoso.com", "nETBIOSName": "CORP", "objectSid": CORP_SID,
+                     "distinguishedName": "DC=corp,DC=contoso,DC=com", "currentTime": "2026-11-20T09:00:05Z"},
+            "domain_controllers": [{"target": "dc01.corp.contoso.com", "port": 389, "priority": 0, "weight": 100},
+                                   {"target": "dc02.corp.contoso.com", "port": 389, "priority": 0, "weight": 100}],
+            "trusts": [trust_corp],
+        },
+        "lab.fabrikam.com": {
+            "info": {"dnsRoot": "lab.fabrikam.com", "nETBIOSName": "FABRIKAM", "objectSid": FAB_SID,
+                     "distinguishedName": "DC=lab,DC=fabrikam,DC=com", "currentTime": "2026-11-20T09:00:04Z"},
+            "domain_controllers": [{"target": "dc01.lab.fabrikam.com", "port": 389, "priority": 0, "weight": 100}],
+            "trusts": [trust_fab],
+        },
+    }
+    operator = {
+        "domain": "corp.contoso.com",
+        "distinguishedName": "CN=Hyper-V Admin,OU=Admins,DC=corp,DC=contoso,DC=com",
+        "sAMAccountName": "hvadmin",
+        "userPrincipalName": "hvadmin@corp.contoso.com",
+        "objectSid": f"{CORP_SID}-1105",
+        "userAccountControl": 0x200,
+        "tokenGroups": [f"{CORP_SID}-513", f"{CORP_SID}-1201"],
+        "memberOf": ["CN=HV-Operators,OU=Groups,DC=corp,DC=contoso,DC=com"],
+    }
+    dns = {
+        hv03.fqdn: {"name": hv03.fqdn, "A": [hv03.mgmt_ip], "AAAA": [],
+                    "PTR": {hv03.mgmt_ip: ["hv03-old.corp.contoso.com."]}},
+    }
+    return build_snapshot(
+        hosts,
+        computers={"corp.contoso.com": corp_computers, "lab.fabrikam.com": fab_computers},
+        domains=domains,
+        operator=operator,
+        operator_name="CORP\\hvadmin",
+        pairs=[(a.fqdn, b.fqdn) for a, b in pairs],
+        dns=dns,
+    )
+
+
+def render() -> str:
+    return json.dumps(fleet(), indent=1, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        if OUT.read_text("utf-8") != text:
+            print(f"{OUT} is out of date: run python tools/make_example.py", file=sys.stderr)
+            return 1
+        return 0
+    OUT.write_text(text, "utf-8")
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
