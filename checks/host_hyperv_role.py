@@ -63,5 +63,6 @@ def run(f: Facts) -> Outcome:
                 run_as=LOCAL_ADMIN,
             ),
             evidence,
+            severity=None if status is Status.FAIL else Severity.MEDIUM,
         )
     return Outcome(Status.PASS, f"Hyper-V is installed on {host.fqdn} and vmms is running.", evidence=evidence)

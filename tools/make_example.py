@@ -1,6 +1,6 @@
 """Build the example snapshot shipped with hvlm (audit/data/example-snapshot.json).
 
-A realistic fleet of six hosts in two forests joined by a two-way forest trust, mixing Windows
+A realistic fleet of seven hosts in two forests joined by a two-way forest trust, mixing Windows
 Server 2012 R2 to 2025, with the mistakes administrators really make. Run:
     python tools/make_example.py            # rewrite the shipped file
     python tools/make_example.py --check    # exit 1 if the shipped file is out of date
@@ -37,7 +37,7 @@ def fleet() -> dict[str, object]:
                      cpu_name="Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz",
                      vms=[VMModel("sql01", "5.0", memory_startup=32 * GiB), VMModel("file01", "5.0", state="Off")],
                      hyperv_admins=[HV_OPERATORS], administrators=admins, utc_time="2026-11-20T09:00:12Z")
-    hv02 = HostModel("HV02", index=2, build=14393,
+    hv02 = HostModel("HV02", index=2, build=14393, max_vm_migrations=0,
                      cpu_name="Intel(R) Xeon(R) Gold 6138 CPU @ 2.00GHz",
                      vms=[VMModel("app01", "5.0", compatibility_for_migration=True),
                           VMModel("app02", "8.0", compatibility_for_migration=True)],
@@ -47,7 +47,7 @@ def fleet() -> dict[str, object]:
                           VMModel("legacy01", "7.0", generation=1, adapters=[("Network Adapter", "vSwitch-Legacy")])],
                      switches=["vSwitch-Prod", "vSwitch-Legacy"],
                      hyperv_admins=[HV_OPERATORS], administrators=admins)
-    hv04 = HostModel("HV04", index=4, build=20348,
+    hv04 = HostModel("HV04", index=4, build=20348, vmms_start="Manual",
                      vms=[VMModel("db01", "10.0", memory_startup=64 * GiB, compatibility_for_migration=True),
                           VMModel("db02", "9.0", compatibility_for_migration=True)],
                      hyperv_admins=[HV_OPERATORS], administrators=admins)
@@ -55,23 +55,29 @@ def fleet() -> dict[str, object]:
                      cpu_name="Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz",
                      vms=[VMModel("ai01", "12.0", memory_startup=128 * GiB), VMModel("app03", "10.0")],
                      hyperv_admins=[], administrators=admins, free_memory=96 * GiB)
-    hv06 = HostModel("HV06", domain="lab.fabrikam.com", index=6, build=26100,
+    hv06 = HostModel("HV06", domain="lab.fabrikam.com", index=6, build=26100, migration_enabled=False,
                      cpu_name="Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz",
                      vms=[VMModel("rnd01", "11.0", compatibility_for_migration=True)],
                      hyperv_admins=[HV_OPERATORS], administrators=[("BUILTIN\\Administrator", f"{FAB_SID}-500"), FAB_DA])
-    hosts = [hv01, hv02, hv03, hv04, hv05, hv06]
-    pairs = [(hv01, hv02), (hv02, hv03), (hv02, hv04), (hv03, hv04), (hv04, hv05), (hv05, hv06)]
+    # a Windows Server 2012 host still being evacuated: outside the supported matrix
+    hv07 = HostModel("HV07", index=7, build=9200, supported_versions=["4.0"],
+                     cpu_name="Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz",
+                     vms=[VMModel("print01", "4.0", generation=1, memory_startup=4 * GiB)],
+                     hyperv_admins=[HV_OPERATORS], administrators=admins)
+    hosts = [hv01, hv02, hv03, hv04, hv05, hv06, hv07]
+    pairs = [(hv07, hv01), (hv01, hv02), (hv02, hv03), (hv02, hv04), (hv03, hv04), (hv04, hv05), (hv05, hv06)]
 
     def kcd(src: HostModel, *dests: HostModel) -> list[str]:
         return [e for d in dests for e in delegation_entries(d)]
 
     corp_computers = [
-        ComputerModel(hv01, f"{CORP_SID}-2101", kcd(hv01, hv02)),
+        ComputerModel(hv01, f"{CORP_SID}-2101", kcd(hv01, hv02, hv07)),
         ComputerModel(hv02, f"{CORP_SID}-2102", kcd(hv02, hv01, hv03, hv04)),
         ComputerModel(hv03, f"{CORP_SID}-2103", kcd(hv03, hv02, hv04)),
         # "Kerberos only": the classic cause of 0x8009030E on 2016 and later
         ComputerModel(hv04, f"{CORP_SID}-2104", kcd(hv04, hv02, hv03, hv05), any_protocol=False),
         ComputerModel(hv05, f"{CORP_SID}-2105", kcd(hv05, hv04)),
+        ComputerModel(hv07, f"{CORP_SID}-2107", kcd(hv07, hv01)),
     ]
     fab_computers = [
         # cross-forest: classic KCD cannot cross, resource-based delegation on HV06 lists HV05
