@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from audit.commands.audit_cmd import example_snapshot_path
 from audit.engine import evaluate
 from audit.model import Status
 from audit.registry import load_registry
 from audit.snapshot import Snapshot
-from audit.commands.audit_cmd import example_snapshot_path
 
 REGISTRY = load_registry()
 CHECK_TESTS = Path(__file__).parent / "checks"
