@@ -1,0 +1,112 @@
+"""The engine never turns a missing fact, a crash or an empty result into a pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from audit.engine import evaluate, evaluated_pairs
+from audit.facts import Facts
+from audit.model import Outcome, Severity, Status, SubjectKind
+from audit.registry import check
+from audit.snapshot import Snapshot
+from tests.support.checking import break_fact
+from tests.support.fleet import HostModel, VMModel, build_snapshot
+
+META = dict(
+    title="t", severity=Severity.HIGH, rationale="why", references=("https://example.invalid/doc",), fix_hint="fix"
+)
+
+
+def snap(**kw: object) -> Snapshot:
+    hosts = [HostModel("HV01", index=1, vms=[VMModel("a"), VMModel("b")]), HostModel("HV02", index=2)]
+    return Snapshot.from_document(build_snapshot(hosts, pairs=[("hv01.corp.contoso.com", "hv02.corp.contoso.com")]))
+
+
+@check(id="test-crash", subject=SubjectKind.HOST, requires=("host.vmhost",), **META)  # type: ignore[arg-type]
+def crashing(f: Facts) -> Outcome:
+    raise ZeroDivisionError("boom")
+
+
+@check(id="test-empty", subject=SubjectKind.HOST, requires=("host.vmhost",), **META)  # type: ignore[arg-type]
+def empty(f: Facts) -> Iterable[Outcome]:
+    return []
+
+
+@check(id="test-undeclared", subject=SubjectKind.HOST, requires=("host.vmhost",), **META)  # type: ignore[arg-type]
+def undeclared(f: Facts) -> Outcome:
+    return Outcome(Status.PASS, str(f["host.vms"]))
+
+
+@check(id="test-pair", subject=SubjectKind.PAIR, requires=("source.vmhost", "destination.vmhost"), **META)  # type: ignore[arg-type]
+def pair(f: Facts) -> Outcome:
+    return Outcome(Status.PASS, f"{f.host('source').short}->{f.host('destination').short}")
+
+
+@check(id="test-vm", subject=SubjectKind.VM, requires=("source.vms", "destination.supported_versions?"), **META)  # type: ignore[arg-type]
+def per_vm(f: Facts) -> Outcome:
+    assert f.vm is not None
+    optional = f.optional("destination.supported_versions")
+    return Outcome(Status.PASS, f"{f.vm['Name']} optional={'yes' if optional else 'no'}")
+
+
+def test_crash_becomes_error_with_traceback() -> None:
+    findings = evaluate(snap(), [crashing])
+    assert {f.status for f in findings} == {Status.ERROR}
+    assert "ZeroDivisionError" in findings[0].message
+    assert "Traceback" in findings[0].evidence["traceback"]
+
+
+def test_empty_result_is_an_error() -> None:
+    findings = evaluate(snap(), [empty])
+    assert {f.status for f in findings} == {Status.ERROR}
+    assert "no outcome" in findings[0].message
+
+
+def test_reading_an_undeclared_fact_is_an_error() -> None:
+    findings = evaluate(snap(), [undeclared])
+    assert {f.status for f in findings} == {Status.ERROR}
+    assert "undeclared" in findings[0].message
+
+
+def test_errored_fact_makes_error_not_pass() -> None:
+    doc = build_snapshot([HostModel("HV01")], pairs=[])
+    break_fact(doc, "hosts", "hv01.corp.contoso.com", "vmhost", kind="timeout", message="host did not answer in 60 s")
+    findings = evaluate(Snapshot.from_document(doc), [pair, crashing])
+    assert len(findings) == 1  # one host, no pairs
+    assert findings[0].status is Status.ERROR
+    assert "host did not answer in 60 s" in findings[0].message
+    assert findings[0].evidence["unavailable"][0]["kind"] == "timeout"
+
+
+def test_pairs_run_in_both_directions() -> None:
+    s = snap()
+    assert evaluated_pairs(s) == [
+        ("hv01.corp.contoso.com", "hv02.corp.contoso.com"),
+        ("hv02.corp.contoso.com", "hv01.corp.contoso.com"),
+    ]
+    messages = sorted(f.message for f in evaluate(s, [pair]))
+    assert messages == ["HV01->HV02", "HV02->HV01"]
+
+
+def test_vm_checks_enumerate_source_vms_and_optional_facts() -> None:
+    findings = evaluate(snap(), [per_vm])
+    by_subject = {(f.subject.source, f.subject.vm): f for f in findings}
+    assert by_subject[("hv01.corp.contoso.com", "a")].message == "a optional=yes"
+    assert by_subject[("hv01.corp.contoso.com", "b")].status is Status.PASS
+    # HV02 has no VMs: not applicable, stated
+    assert by_subject[("hv02.corp.contoso.com", None)].status is Status.NOT_APPLICABLE
+
+
+def test_optional_fact_missing_is_none_not_error() -> None:
+    doc = build_snapshot([HostModel("HV01", index=1, vms=[VMModel("a")]), HostModel("HV02", index=2)])
+    del doc["hosts"]["hv02.corp.contoso.com"]["supported_versions"]
+    findings = evaluate(Snapshot.from_document(doc), [per_vm])
+    vm = [f for f in findings if f.subject.vm == "a"][0]
+    assert vm.status is Status.PASS and vm.message == "a optional=no"
+
+
+def test_facts_used_record_provenance() -> None:
+    f = evaluate(snap(), [pair])[0]
+    paths = [u["path"] for u in f.facts_used]
+    assert paths == ["hosts/hv01.corp.contoso.com/vmhost", "hosts/hv02.corp.contoso.com/vmhost"]
+    assert f.facts_used[0]["source"]["collector"] == "example"
