@@ -101,7 +101,7 @@ def test_optional_fact_missing_is_none_not_error() -> None:
     doc = build_snapshot([HostModel("HV01", index=1, vms=[VMModel("a")]), HostModel("HV02", index=2)])
     del doc["hosts"]["hv02.corp.contoso.com"]["supported_versions"]
     findings = evaluate(Snapshot.from_document(doc), [per_vm])
-    vm = [f for f in findings if f.subject.vm == "a"][0]
+    vm = next(f for f in findings if f.subject.vm == "a")
     assert vm.status is Status.PASS and vm.message == "a optional=no"
 
 
