@@ -266,7 +266,8 @@ def build_snapshot(
     """A whole snapshot document. Hosts are keyed by FQDN. DNS defaults to consistent A/PTR."""
     names = [h.fqdn for h in hosts]
     if pairs is None:
-        pairs = [(a, b) for a in names for b in names if a != b] if not groups else []
+        members = list(groups.values()) if groups else [names]
+        pairs = list(dict.fromkeys((a, b) for group in members for a in group for b in group if a != b))
     doc: dict[str, Any] = {
         "schema_version": 1,
         "created": WHEN,
