@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audit.engine import evaluate  # noqa: E402
-from audit.model import Severity  # noqa: E402
-from audit.registry import load_registry  # noqa: E402
-from audit.report import build_report  # noqa: E402
-from audit.snapshot import Snapshot  # noqa: E402
-from tests.support.fleet import ComputerModel, HostModel, VMModel, build_snapshot, delegation_entries  # noqa: E402
+from audit.engine import evaluate
+from audit.model import Severity
+from audit.registry import load_registry
+from audit.report import build_report
+from audit.snapshot import Snapshot
+from tests.support.fleet import ComputerModel, HostModel, VMModel, build_snapshot, delegation_entries
 
 
 def fleet(n: int) -> dict[str, object]:
