@@ -71,17 +71,25 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
         fi
     done
 fi
-# Any daemon still running from the stock config (not one of the lab's: those use -s <lab>/smb.conf).
+# Any daemon still running from the stock config. A lab DC rewrites its process title, so tell
+# them apart by open files: a stock daemon logs/locks under /var/{lib,cache,log}/samba, a lab DC
+# keeps everything under its own lab folder. Children die with their parent.
+is_stock() {
+    local fd target
+    for fd in /proc/"$1"/fd/*; do
+        target=$(readlink "$fd" 2>/dev/null || true)
+        case "$target" in
+            /var/lib/samba/*|/var/cache/samba/*|/var/log/samba/*|/run/samba/*.pid) return 0 ;;
+        esac
+    done
+    return 1
+}
 for name in samba smbd nmbd winbindd; do
     for pid in $(pgrep -x "$name" 2>/dev/null || true); do
-        args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
-        # A lab DC always runs with an explicit config outside /etc/samba: leave those alone.
-        if printf '%s' "$args" | grep -Eq -- '(-s|--configfile)[ =]/' \
-            && ! printf '%s' "$args" | grep -Eq -- '(-s|--configfile)[ =]/etc/samba/'; then
-            continue
+        if is_stock "$pid"; then
+            log "stopping stock $name (pid $pid)"
+            $SUDO kill -TERM "$pid" 2>/dev/null || true
         fi
-        log "stopping stock $name (pid $pid)"
-        $SUDO kill -TERM "$pid" 2>/dev/null || true
     done
 done
 
