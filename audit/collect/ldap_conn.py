@@ -1,0 +1,411 @@
+"""One authenticated, read-only LDAP session to one domain controller, and why it failed if not.
+
+Security choices, each because a directory audit must not weaken what it audits:
+- TLS is the default (LDAPS on 636, or StartTLS on 389) and the certificate is validated against
+  the system store or --ldap-ca, and its name checked against the DC's DNS name even when we
+  connect by an address the configured DNS server gave us.
+- A simple bind never travels in clear text: plain ldap:// is refused unless --allow-plain-ldap is
+  given, and an empty password is refused because AD treats it as an unauthenticated bind that
+  "succeeds" with no identity.
+- The password is held only by ldap3 during the bind and dropped right after; ldap3's Connection
+  repr prints it, so no message here is ever built from the connection object, and every message
+  that reaches a fact passes through redaction.
+
+Every failure becomes a DirectoryError whose ``kind`` is stable (for the error fact) and whose
+message tells an administrator what to do next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ldap3
+from ldap3.core import exceptions as lex
+
+__all__ = [
+    "AUTH_METHODS",
+    "TLS_MODES",
+    "Credentials",
+    "DcEndpoint",
+    "DirectoryError",
+    "LdapSession",
+    "connect",
+]
+
+AUTH_METHODS = ("gssapi", "simple", "ntlm")
+TLS_MODES = ("ldaps", "starttls", "plain")
+
+# LDAP result codes (RFC 4511 appendix A) that say something an administrator can act on.
+_SIZE_LIMIT = 4
+_TIME_LIMIT = 3
+_STRONGER_AUTH = 8
+_ADMIN_LIMIT = 11
+_CONFIDENTIALITY = 13
+_NO_SUCH_OBJECT = 32
+_INVALID_CREDENTIALS = 49
+_INSUFFICIENT_ACCESS = 50
+_UNWILLING = 53
+
+
+class DirectoryError(Exception):
+    """Why a directory operation failed; ``kind`` names the failure for the error fact."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How to bind. The password never appears in repr() or in any message."""
+
+    auth: str  # gssapi | simple | ntlm
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class DcEndpoint:
+    """A domain controller: ``name`` is its DNS name (checked against its certificate, used for
+    the Kerberos service ticket), ``address`` what we connect to (the name, or an address our
+    DNS server returned for it)."""
+
+    name: str
+    address: str
+    port: int | None = None  # None: 636 for LDAPS, 389 otherwise
+
+
+ConnectionFactory = Callable[..., Any]
+
+
+def _redactor(secret: str | None) -> Callable[[str], str]:
+    def redact(text: str) -> str:
+        return text.replace(secret, "***") if secret else text
+
+    return redact
+
+
+class LdapSession:
+    """A bound connection. ``searches`` counts LDAP search requests sent (one per page)."""
+
+    def __init__(self, conn: Any, dc: DcEndpoint, user: str, redact: Callable[[str], str], page_size: int) -> None:
+        self._conn = conn
+        self.dc = dc
+        self.user = user
+        self._redact = redact
+        self.page_size = page_size
+        self.searches = 0
+
+    def search(
+        self,
+        base: str,
+        search_filter: str,
+        attributes: Sequence[str],
+        *,
+        scope: str = "subtree",
+        paged: bool = True,
+    ) -> list[tuple[str, dict[str, list[bytes]]]]:
+        """Entries (dn, raw attribute values) of a search; referrals are ignored.
+
+        Raw bytes, not ldap3's formatted values: without the schema (never downloaded: it costs
+        megabytes and a search per run) ldap3's formatting guesses, and SIDs and security
+        descriptors must be decoded exactly.
+        """
+        ldap_scope = {"base": ldap3.BASE, "one": ldap3.LEVEL, "subtree": ldap3.SUBTREE}[scope]
+        cookie: bytes | None = None
+        out: list[tuple[str, dict[str, list[bytes]]]] = []
+        while True:
+            kwargs: dict[str, Any] = {}
+            if paged:
+                kwargs = {"paged_size": self.page_size, "paged_cookie": cookie}
+            self.searches += 1
+            try:
+                self._conn.search(base, search_filter, ldap_scope, attributes=list(attributes), **kwargs)
+            except lex.LDAPException as exc:
+                raise self._failure(exc, f"searching {base}") from None
+            result = self._conn.result or {}
+            code = int(result.get("result", 0) or 0)
+            for entry in self._conn.response or []:
+                if entry.get("type") == "searchResEntry":
+                    out.append((str(entry.get("dn", "")), dict(entry.get("raw_attributes", {}))))
+            if code not in (0, _NO_SUCH_OBJECT):
+                raise self._result_error(result, f"searching {base} for {search_filter[:200]}", len(out))
+            if code == _NO_SUCH_OBJECT:
+                raise DirectoryError("not_found", f"{base} does not exist on {self.dc.name} (LDAP noSuchObject)")
+            if not paged:
+                return out
+            control = (result.get("controls") or {}).get("1.2.840.113556.1.4.319") or {}
+            cookie = (control.get("value") or {}).get("cookie") or None
+            if not cookie:
+                return out
+
+    def close(self) -> None:
+        with contextlib.suppress(lex.LDAPException):
+            self._conn.unbind()
+
+    def _result_error(self, result: dict[str, Any], what: str, got: int) -> DirectoryError:
+        code = int(result.get("result", 0) or 0)
+        detail = self._redact(f"{result.get('description', '')}: {result.get('message', '')}".strip(": "))
+        dc = self.dc.name
+        if code in (_SIZE_LIMIT, _ADMIN_LIMIT):
+            return DirectoryError(
+                "size_limit",
+                f"{dc} stopped {what} at its size limit after {got} entries ({detail}). The search is paged, so "
+                "the DC's MaxPageSize/MaxResultSetSize policy (ntdsutil > LDAP policies) is lower than the page "
+                "size: raise it, or lower --ldap-page-size.",
+            )
+        if code == _TIME_LIMIT:
+            return DirectoryError(
+                "timeout", f"{dc} stopped {what} at its time limit ({detail}); raise MaxQueryDuration or retry."
+            )
+        if code == _INSUFFICIENT_ACCESS:
+            return DirectoryError(
+                "not_readable",
+                f"{self.user} may not read what {what} needs on {dc} ({detail}); bind with an account that can "
+                "read computer and user objects (any domain user can, unless permissions were tightened).",
+            )
+        return DirectoryError("ldap_error", f"{dc} refused {what}: LDAP result {code} ({detail})")
+
+    def _failure(self, exc: Exception, what: str) -> DirectoryError:
+        return classify_exception(exc, self.dc, what, self._redact)
+
+
+def classify_exception(exc: BaseException, dc: DcEndpoint, what: str, redact: Callable[[str], str]) -> DirectoryError:
+    """Turn an ldap3/ssl/socket exception into an actionable DirectoryError."""
+    text = redact(str(exc))
+    low = text.lower()
+    if isinstance(exc, lex.LDAPCertificateError) or "doesn't match any name" in low:
+        return DirectoryError(
+            "tls_name_mismatch",
+            f"the TLS certificate presented at {dc.address} does not carry the name {dc.name}. Connect by a name "
+            "the certificate carries (--dc NAME, usually the DC's FQDN), or reissue the DC's certificate.",
+        )
+    if "certificate verify failed" in low or "certificate_verify_failed" in low:
+        return DirectoryError(
+            "tls_untrusted",
+            f"the TLS certificate of {dc.name} is not trusted ({_ssl_reason(text)}). Pass the certificate of the "
+            "CA that issued the domain controllers' certificates with --ldap-ca FILE (PEM), or add it to the "
+            "system trust store; do not turn validation off.",
+        )
+    if isinstance(exc, ssl.SSLError) or "ssl" in low or "tls" in low:
+        return DirectoryError(
+            "tls_error",
+            f"TLS with {dc.name} failed while {what} ({text[:300]}). Does the DC have a certificate for LDAPS "
+            "(port 636) / StartTLS? Try --ldap-tls starttls or --ldap-tls ldaps.",
+        )
+    if isinstance(exc, lex.LDAPSocketOpenError | lex.LDAPSocketReceiveError | lex.LDAPSocketSendError | OSError):
+        port = dc.port or "636/389"
+        reason = "timed out" if "timed out" in low else "refused" if "refused" in low else text[:200]
+        where = dc.name if dc.address == dc.name else f"{dc.name} ({dc.address})"
+        return DirectoryError(
+            "dc_unreachable",
+            f"cannot reach {where} on TCP {port}: {reason}. Check the network path and firewall from this machine "
+            "to the DC, or name another DC with --dc.",
+        )
+    if isinstance(exc, lex.LDAPResponseTimeoutError):
+        return DirectoryError("timeout", f"{dc.name} did not answer while {what}; raise --ldap-timeout.")
+    if isinstance(exc, lex.LDAPPackageUnavailableError | ImportError):
+        return DirectoryError(
+            "auth_unavailable",
+            f"{text}. For --ldap-auth gssapi install the python 'gssapi' package (apt-get install libkrb5-dev "
+            "gcc; pip install gssapi), or use --ldap-auth simple over TLS.",
+        )
+    return DirectoryError("ldap_error", f"{what} on {dc.name} failed: {type(exc).__name__}: {text[:300]}")
+
+
+def _ssl_reason(text: str) -> str:
+    marker = "certificate verify failed:"
+    idx = text.lower().find(marker)
+    if idx < 0:
+        return "certificate verify failed"
+    return text[idx + len(marker) :].split("(_ssl")[0].strip(" )") or "certificate verify failed"
+
+
+def _bind_user(creds: Credentials, domain: str) -> str | None:
+    """The bind name: ``user@domain`` for a bare user name (AD does not accept a bare name for a
+    simple bind), ``DOMAIN\\user`` for NTLM, which ldap3 requires in that form."""
+    user = creds.user
+    if not user:
+        return None
+    if creds.auth == "ntlm":
+        if "\\" in user:
+            return user
+        name, _, dom = user.partition("@")
+        return f"{dom or domain}\\{name}"
+    if "@" not in user and "\\" not in user and "=" not in user:
+        return f"{user}@{domain}"
+    return user
+
+
+def _gssapi_failure(exc: BaseException, dc: DcEndpoint) -> DirectoryError:
+    return DirectoryError(
+        "bind_refused",
+        f"Kerberos (GSSAPI) bind to {dc.name} failed: {str(exc)[:300]}. Get a ticket first (kinit "
+        f"user@REALM; klist shows it), check that ldap/{dc.name} resolves and that the clocks agree, or use "
+        "--ldap-auth simple.",
+    )
+
+
+def connect(
+    dc: DcEndpoint,
+    domain: str,
+    creds: Credentials,
+    *,
+    tls_mode: str = "ldaps",
+    allow_plain: bool = False,
+    ca_file: str | None = None,
+    timeout: float = 10.0,
+    page_size: int = 500,
+    connection_factory: ConnectionFactory | None = None,
+) -> LdapSession:
+    """Open, secure and bind a read-only connection to ``dc``; raise DirectoryError if any step fails."""
+    if tls_mode not in TLS_MODES:
+        raise DirectoryError("config", f"unknown LDAP TLS mode {tls_mode!r} (use one of {', '.join(TLS_MODES)})")
+    if creds.auth not in AUTH_METHODS:
+        raise DirectoryError("config", f"unknown LDAP auth {creds.auth!r} (use one of {', '.join(AUTH_METHODS)})")
+    if tls_mode == "plain" and not allow_plain:
+        raise DirectoryError(
+            "plain_refused",
+            f"refusing to bind to {dc.name} over plain ldap://: the bind and every answer would cross the network "
+            "unencrypted. Use --ldap-tls ldaps or starttls; pass --allow-plain-ldap only on an isolated lab network.",
+        )
+    user = _bind_user(creds, domain)
+    if creds.auth in ("simple", "ntlm"):
+        if not user:
+            raise DirectoryError(
+                "config",
+                f"--ldap-auth {creds.auth} needs a user name: set [ad] username, --ldap-user, or an operator "
+                "account in the inventory",
+            )
+        if not creds.password:
+            raise DirectoryError(
+                "no_password",
+                f"--ldap-auth {creds.auth} needs the password of {user}: set HVLM_LDAP_PASSWORD (or HVLM_PASSWORD), "
+                "or run on a terminal to be prompted. An empty password would be an anonymous bind.",
+            )
+    redact = _redactor(creds.password)
+    port = dc.port or (636 if tls_mode == "ldaps" else 389)
+    endpoint = DcEndpoint(dc.name, dc.address, port)
+    tls = None
+    if tls_mode != "plain":
+        tls = ldap3.Tls(
+            validate=ssl.CERT_REQUIRED,
+            ca_certs_file=ca_file,
+            valid_names=[dc.name],
+            sni=dc.name if not _is_address(dc.name) else None,
+            version=None,
+        )
+    server = ldap3.Server(
+        dc.address, port=port, use_ssl=tls_mode == "ldaps", tls=tls, get_info=ldap3.NONE, connect_timeout=timeout
+    )
+    kwargs: dict[str, Any] = {
+        "read_only": True,
+        "raise_exceptions": False,
+        "auto_referrals": False,
+        "receive_timeout": timeout,
+        "auto_bind": ldap3.AUTO_BIND_NONE,
+        "client_strategy": ldap3.SYNC,
+        "return_empty_attributes": True,
+    }
+    if creds.auth == "gssapi":
+        kwargs.update(authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS, sasl_credentials=(dc.name,))
+    elif creds.auth == "simple":
+        kwargs.update(authentication=ldap3.SIMPLE, user=user, password=creds.password)
+    else:
+        kwargs.update(authentication=ldap3.NTLM, user=user, password=creds.password)
+    factory = connection_factory or ldap3.Connection
+    conn = factory(server, **kwargs)
+    what = "connecting"
+    try:
+        conn.open()
+        if tls_mode == "starttls":
+            what = "starting TLS"
+            if not conn.start_tls():
+                raise DirectoryError(
+                    "tls_error",
+                    f"{dc.name} refused StartTLS ({redact(str(conn.result))[:200]}); try --ldap-tls ldaps",
+                )
+        what = "binding"
+        ok = conn.bind()
+    except DirectoryError:
+        _drop(conn)
+        raise
+    except lex.LDAPException as exc:
+        _drop(conn)
+        if what == "binding" and not isinstance(exc, lex.LDAPPackageUnavailableError):
+            if creds.auth == "gssapi":
+                raise _gssapi_failure(exc, endpoint) from None
+            if creds.auth == "ntlm":
+                raise DirectoryError(
+                    "bind_refused",
+                    f"the NTLM bind to {dc.name} failed ({redact(str(exc))[:200]}). ldap3 sends the Sicily NTLM "
+                    "bind, which Samba DCs do not implement and Windows DCs enforcing LDAP channel binding refuse; "
+                    "use --ldap-auth gssapi, or simple over TLS.",
+                ) from None
+        raise classify_exception(exc, endpoint, what, redact) from None
+    except (OSError, ImportError) as exc:
+        _drop(conn)
+        raise classify_exception(exc, endpoint, what, redact) from None
+    except Exception as exc:  # gssapi raises its own GSSError family, not an LDAPException
+        _drop(conn)
+        if creds.auth == "gssapi":
+            raise _gssapi_failure(exc, endpoint) from None
+        raise
+    finally:
+        conn.password = None  # ldap3 keeps it for re-binds; we never re-bind
+    if not ok:
+        result = conn.result or {}
+        _drop(conn)
+        raise _bind_error(result, endpoint, creds.auth, user or "(Kerberos ticket)", redact)
+    return LdapSession(conn, endpoint, user or "the Kerberos ticket's principal", redact, page_size)
+
+
+def _bind_error(
+    result: dict[str, Any], dc: DcEndpoint, auth: str, user: str, redact: Callable[[str], str]
+) -> DirectoryError:
+    code = int(result.get("result", -1) if result.get("result") is not None else -1)
+    detail = redact(f"{result.get('description', '')} {result.get('message', '')}".strip())
+    if code in (_STRONGER_AUTH, _CONFIDENTIALITY):
+        return DirectoryError(
+            "bind_refused",
+            f"{dc.name} requires an encrypted or signed connection for this bind ({detail}); use --ldap-tls ldaps "
+            "or starttls (the default), or --ldap-auth gssapi.",
+        )
+    if code == _INVALID_CREDENTIALS:
+        hint = (
+            " ldap3's NTLM sends no channel binding token, so a DC that enforces LDAP channel binding refuses it:"
+            " use gssapi or simple over TLS."
+            if auth == "ntlm"
+            else ""
+        )
+        return DirectoryError(
+            "bind_refused",
+            f"{dc.name} refused the {auth} bind as {user}: invalid credentials ({detail}). Check the user name "
+            f"and HVLM_LDAP_PASSWORD; the account may be locked, disabled or its password expired.{hint}",
+        )
+    if code == _UNWILLING:
+        return DirectoryError(
+            "bind_refused", f"{dc.name} is unwilling to perform the {auth} bind as {user} ({detail})."
+        )
+    return DirectoryError("bind_refused", f"{dc.name} refused the {auth} bind as {user}: {detail or code}")
+
+
+def _drop(conn: Any) -> None:
+    """Close a connection that failed; closing a broken socket may fail too, with nothing to report."""
+    with contextlib.suppress(Exception):
+        conn.unbind()
+
+
+def _is_address(name: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
