@@ -87,4 +87,12 @@ DOCS: dict[str, str] = {
     "kcd-blog": "https://techcommunity.microsoft.com/t5/virtualization/live-migration-via-constrained-delegation-with-kerberos-in/ba-p/382334",
     "win32-computersystem": f"{_LEARN}/windows/win32/cimwin32prov/win32-computersystem",
     "trusts": f"{_LEARN}/openspecs/windows_protocols/ms-adts/c9efe39c-f5f9-43e9-9479-941c20d0e590",
+    # migration-network, processor, switch, memory and version checks
+    "supported-version": f"{_LEARN}/powershell/module/hyper-v/get-vmhostsupportedversion",
+    "move-vm": f"{_LEARN}/powershell/module/hyper-v/move-vm",
+    "compare-vm": f"{_LEARN}/powershell/module/hyper-v/compare-vm",
+    "new-vmswitch": f"{_LEARN}/powershell/module/hyper-v/new-vmswitch",
+    "connect-vmnetworkadapter": f"{_LEARN}/powershell/module/hyper-v/connect-vmnetworkadapter",
+    "enable-netfirewallrule": f"{_LEARN}/powershell/module/netsecurity/enable-netfirewallrule",
+    "hyperv-networking": f"{_HV}/plan/plan-hyper-v-networking-in-windows-server",
 }

@@ -33,11 +33,14 @@ FAB_DA = ("FABRIKAM\\Domain Admins", f"{FAB_SID}-512")
 
 def fleet() -> dict[str, object]:
     admins = [("BUILTIN\\Administrator", f"{CORP_SID}-500"), CORP_DA]
-    hv01 = HostModel("HV01", index=1, build=9600, auth="Kerberos",
+    # HV01: a hardening baseline disabled the Hyper-V (MIG-TCP-In) rule, TCP 6600
+    hv01 = HostModel("HV01", index=1, build=9600, auth="Kerberos", firewall_enabled=False,
                      cpu_name="Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz",
                      vms=[VMModel("sql01", "5.0", memory_startup=32 * GiB), VMModel("file01", "5.0", state="Off")],
                      hyperv_admins=[HV_OPERATORS], administrators=admins, utc_time="2026-11-20T09:00:12Z")
+    # HV02: still lists the subnet of a decommissioned second migration NIC
     hv02 = HostModel("HV02", index=2, build=14393, max_vm_migrations=0,
+                     migration_networks=[("192.168.50.0/24", 0), ("192.168.150.0/24", 1)],
                      cpu_name="Intel(R) Xeon(R) Gold 6138 CPU @ 2.00GHz",
                      vms=[VMModel("app01", "5.0", compatibility_for_migration=True),
                           VMModel("app02", "8.0", compatibility_for_migration=True)],
@@ -47,16 +50,23 @@ def fleet() -> dict[str, object]:
                           VMModel("legacy01", "7.0", generation=1, adapters=[("Network Adapter", "vSwitch-Legacy")])],
                      switches=["vSwitch-Prod", "vSwitch-Legacy"],
                      hyperv_admins=[HV_OPERATORS], administrators=admins)
-    hv04 = HostModel("HV04", index=4, build=20348, vmms_start="Manual",
+    # HV04: SMB transport, and the management network added as a "fallback" migration network
+    hv04 = HostModel("HV04", index=4, build=20348, vmms_start="Manual", performance="SMB",
+                     migration_networks=[("192.168.50.0/24", 0), ("10.0.0.0/24", 1)],
                      vms=[VMModel("db01", "10.0", memory_startup=64 * GiB, compatibility_for_migration=True),
                           VMModel("db02", "9.0", compatibility_for_migration=True)],
                      hyperv_admins=[HV_OPERATORS], administrators=admins)
     hv05 = HostModel("HV05", index=5, build=26100, auth="CredSSP", credential_guard=True,
                      cpu_name="Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz",
                      vms=[VMModel("ai01", "12.0", memory_startup=128 * GiB), VMModel("app03", "10.0")],
-                     hyperv_admins=[], administrators=admins, free_memory=96 * GiB)
+                     hyperv_admins=[], administrators=admins, free_memory=48 * GiB,
+                     # new 25 GbE RDMA network, the only migration subnet: older hosts are not on it
+                     performance="SMB", migration_networks=[("192.168.55.0/24", 0)],
+                     extra_interfaces=[{"InterfaceAlias": "LM-RDMA", "IPAddress": "192.168.55.15", "PrefixLength": 24,
+                                        "AddressFamily": "IPv4", "DefaultGateway": None, "RdmaEnabled": True}])
+    # HV06: the lab's AMD host, no live migration from Intel hosts
     hv06 = HostModel("HV06", domain="lab.fabrikam.com", index=6, build=26100, migration_enabled=False,
-                     cpu_name="Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz",
+                     cpu_vendor="AuthenticAMD", cpu_name="AMD EPYC 9454 48-Core Processor",
                      vms=[VMModel("rnd01", "11.0", compatibility_for_migration=True)],
                      hyperv_admins=[HV_OPERATORS], administrators=[("BUILTIN\\Administrator", f"{FAB_SID}-500"), FAB_DA])
     # a Windows Server 2012 host still being evacuated: outside the supported matrix

@@ -1,0 +1,84 @@
+"""Migration subnets are private (RFC 1918 or IPv6 ULA) and are not the management network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.facts import Facts
+from audit.knowledge import DOCS
+from audit.model import Outcome, Severity, Status, SubjectKind
+from audit.psquote import ps_quote
+from audit.registry import check
+from checks._fixes import on_host
+from checks._net import candidates, interfaces, is_private, management, overlaps, parse_subnet
+
+
+@check(
+    id="host-migration-subnet-private",
+    title="Migration subnets private and apart from management",
+    severity=Severity.HIGH,
+    subject=SubjectKind.HOST,
+    requires=("host.migration_networks", "host.ip_interfaces", "host.dns?"),
+    rationale="""Live migration sends VM memory unencrypted; Microsoft's guidance is to isolate it on
+    trusted private networks, physically or on a VLAN. A migration subnet outside RFC 1918
+    (10/8, 172.16/12, 192.168/16) or the IPv6 unique local range fc00::/7 is a public, routable
+    network: a failure of high severity. A subnet that is the management network (the interface with
+    the default gateway, or where the host's FQDN resolves) is not isolated either: a failure of
+    medium severity. Where DNS was not collected the gateway alone marks management, and the
+    evidence says so.""",
+    references=(DOCS["setup"], DOCS["migration-network"], DOCS["hyperv-networking"]),
+    fix_hint="Replace the subnet with the host's isolated private migration subnet (Remove-/Add-VMMigrationNetwork).",
+)
+def run(f: Facts) -> Outcome:
+    host = f.host()
+    entries = [str(e["Subnet"]) for e in f["host.migration_networks"]]
+    ifaces = interfaces(f["host.ip_interfaces"])
+    dns = f.optional("host.dns")
+    mgmt = management(ifaces, dns)
+    evidence: dict[str, Any] = {
+        "migration_networks": entries,
+        "management": sorted({f"{n} ({why})" for n, why in mgmt}),
+        "dns": "collected" if dns else "not available: management judged by the default gateway only",
+    }
+    if not entries:
+        return Outcome(Status.NOT_APPLICABLE, f"{host.fqdn} lists no migration subnet.", evidence=evidence)
+    public: list[str] = []
+    on_mgmt: list[str] = []
+    unreadable: list[str] = []
+    for text in entries:
+        net = parse_subnet(text)
+        if net is None:
+            unreadable.append(text)
+        elif not is_private(net):
+            public.append(text)
+        elif any(overlaps(net, m) for m, _ in mgmt):
+            on_mgmt.append(text)
+    evidence.update({"public": public, "management_subnets": on_mgmt, "unreadable": unreadable})
+    bad = public + on_mgmt
+    if not bad and not unreadable:
+        return Outcome(Status.PASS, f"{host.fqdn}'s migration subnets are private and apart from management: "
+                       f"{', '.join(entries)}.", evidence=evidence)
+    keep = [n for n in (parse_subnet(e) for e in entries if e not in bad and e not in unreadable) if n]
+    add = [n for n in candidates(ifaces, mgmt) if not any(overlaps(n, k) for k in keep)] if not keep else []
+    lines = [f"Remove-VMMigrationNetwork {ps_quote(s)}" for s in bad]
+    lines += [f"Add-VMMigrationNetwork {ps_quote(str(n))}" for n in add]
+    if not bad:
+        lines = ["Get-VMMigrationNetwork | Format-Table Subnet, Priority"]
+    parts = []
+    if public:
+        parts.append(f"public (not RFC 1918 or fc00::/7): {', '.join(public)}")
+    if on_mgmt:
+        parts.append(f"the management network: {', '.join(on_mgmt)}")
+    if unreadable:
+        parts.append(f"not readable as a subnet: {', '.join(unreadable)}")
+    summary = f"Take the exposed subnet(s) off {host.fqdn}'s migration list"
+    summary += (f" and add its isolated network {', '.join(str(n) for n in add)}." if add else
+                "." if keep else "; no isolated private network was found: connect one (own NIC or VLAN) first.")
+    return Outcome(
+        Status.FAIL if bad else Status.WARNING,
+        f"{host.fqdn} migrates VMs over subnets that are " + "; ".join(parts) + ".",
+        on_host(host, summary if bad else "Correct the migration network entries that cannot be read.",
+                "\n".join(lines), docs=(DOCS["migration-network"], DOCS["setup"])),
+        evidence,
+        severity=None if public else Severity.MEDIUM if bad else Severity.LOW,
+    )

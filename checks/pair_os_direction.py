@@ -1,0 +1,132 @@
+"""A planned move between two Windows Server releases is possible for the VMs on the source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.facts import Facts
+from audit.knowledge import DOCS, OS_BY_BUILD, os_release
+from audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from audit.psquote import ps_array, ps_quote
+from audit.registry import check
+from checks._fixes import on_host
+from checks._versions import HostVersions, host_versions, join_or, key, norm, releases_supporting
+
+
+@check(
+    id="pair-os-direction",
+    title="Move between OS releases possible for the source's VMs",
+    severity=Severity.HIGH,
+    subject=SubjectKind.PAIR,
+    requires=(
+        "source.operating_system",
+        "source.supported_versions?",
+        "destination.operating_system",
+        "destination.supported_versions?",
+        "source.vms",
+    ),
+    rationale="""Microsoft documents live migration between hosts running Windows Server 2012 R2 and
+    later, but only for a VM whose configuration version the destination runs: a move to an older
+    release works only while the VM has not been upgraded past what that release runs, and 2022 and
+    2025 dropped 5.0-7.1. This check judges the pair as a whole: it fails when the two releases
+    share no configuration version (no VM could ever make that move, e.g. 2022 to 2012 R2) and
+    summarises how many of the source's VMs the destination cannot take; the per-VM verdicts and
+    their fixes are vm-config-version's. A host outside the documented matrix (Windows Server 2012,
+    an unknown build) gives a warning: the direction cannot be confirmed.""",
+    references=(DOCS["setup"], DOCS["vmversion"], DOCS["supported-version"]),
+    fix_hint="Plan the blocked VMs to a release that runs their version; see vm-config-version for each VM.",
+)
+def run(f: Facts) -> Outcome:
+    sref, dref = f.host("source"), f.host("destination")
+    src, dst = host_versions(f, "source"), host_versions(f, "destination")
+    vms = [(str(vm["Name"]), norm(vm["Version"])) for vm in f["source.vms"]]
+    direction = _direction(src, dst)
+    evidence: dict[str, Any] = {
+        "direction": direction, "source": src.evidence(), "destination": dst.evidence(),
+        "vms": [{"Name": n, "Version": v} for n, v in vms],
+    }
+    label = f"{sref.fqdn} ({src.release}) -> {dref.fqdn} ({dst.release})"
+    outside = [h for h in (src, dst) if not ((r := os_release(h.build)) and r.supported)]
+    if outside or src.versions is None or dst.versions is None:
+        why = ", ".join(h.release for h in outside) or "the supported versions are unknown"
+        return Outcome(
+            Status.WARNING,
+            f"{label}: cannot confirm this direction ({why} is outside Microsoft's documented matrix for "
+            "non-clustered live migration).",
+            _compare(f, [n for n, _ in vms]),
+            evidence,
+        )
+    shared = sorted(src.versions & dst.versions, key=key)
+    evidence["shared_versions"] = shared
+    blocked = [(n, v) for n, v in vms if v not in dst.versions]
+    evidence["blocked"] = [{"Name": n, "Version": v} for n, v in blocked]
+    if not shared:
+        return Outcome(
+            Status.FAIL,
+            f"{label}: the two releases share no VM configuration version, so no VM of {sref.fqdn} can ever "
+            f"move to {dref.fqdn}.",
+            _replan(f, src, dst, blocked),
+            evidence,
+        )
+    if blocked:
+        listed = ", ".join(f"{n} ({v})" for n, v in blocked)
+        return Outcome(
+            Status.FAIL,
+            f"{label} ({direction}): {len(blocked)} of {len(vms)} VMs cannot move, their configuration version "
+            f"is not one {dref.fqdn} runs: {listed}. Per-VM fixes: vm-config-version.",
+            _replan(f, src, dst, blocked),
+            evidence,
+        )
+    note = ""
+    if direction == "to a newer release":
+        note = f" Keep them at their versions (no Update-VMVersion) while they may need to move back to {sref.fqdn}."
+    if vms:
+        versions = ", ".join(sorted({v for _, v in vms}, key=key))
+        message = f"{label} ({direction}): all {len(vms)} VMs (versions {versions}) run on {dref.fqdn}.{note}"
+    else:
+        message = f"{label} ({direction}): {sref.fqdn} has no VMs now; the releases share versions {shared[0]}-{shared[-1]}."
+    return Outcome(
+        Status.PASS,
+        message,
+        evidence=evidence,
+    )
+
+
+def _build(release: str) -> int:
+    return next(b for b, r in OS_BY_BUILD.items() if r.name == release)
+
+
+def _direction(src: HostVersions, dst: HostVersions) -> str:
+    if not (src.build.isdigit() and dst.build.isdigit()) or src.build == dst.build:
+        return "same release" if src.build == dst.build else "unknown"
+    return "to a newer release" if int(dst.build) > int(src.build) else "to an older release"
+
+
+def _compare(f: Facts, names: list[str]) -> Fix:
+    dst = f.host("destination")
+    return on_host(
+        f.host("source"),
+        f"Ask Hyper-V on the source whether {dst.fqdn} accepts each VM: Compare-VM lists every incompatibility.",
+        f"foreach ($name in {ps_array(names) if names else '(Get-VM).Name'}) {{\n"
+        f"    (Compare-VM -Name $name -DestinationHost {ps_quote(dst.fqdn)}).Incompatibilities |\n"
+        "        Format-Table MessageId, Message -AutoSize\n"
+        "}",
+        docs=(DOCS["compare-vm"], DOCS["setup"]),
+    )
+
+
+def _replan(f: Facts, src: HostVersions, dst: HostVersions, blocked: list[tuple[str, str]]) -> Fix:
+    sref, dref = f.host("source"), f.host("destination")
+    homes = sorted({r for _, v in blocked for r in releases_supporting(v)} - {dst.release})
+    # an upgrade project is not sent back to older releases unless nothing newer runs the VMs
+    onward = [r for r in homes if src.build.isdigit() and _build(r) >= int(src.build)]
+    homes = onward or homes
+    where = f" to hosts running {join_or(homes)}" if homes else ""
+    return on_host(
+        sref,
+        f"Re-plan the VMs {dref.fqdn} ({dst.release}) cannot run{where}, or upgrade their configuration versions "
+        "on the source with the VM off (one-way; vm-config-version gives the exact commands per VM). The command "
+        "lists each VM's version.",
+        "Get-VM | Select-Object Name, Version, State",
+        docs=(DOCS["vmversion"], DOCS["update-vmversion"]),
+    )

@@ -1,0 +1,76 @@
+"""The VM's memory fits in the destination's free physical memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.facts import Facts
+from audit.knowledge import DOCS
+from audit.model import Outcome, Severity, Status, SubjectKind
+from audit.registry import check
+from checks._fixes import on_host
+
+GiB = 1024**3
+
+
+def _gib(n: int) -> str:
+    return f"{n / GiB:.1f} GiB"
+
+
+def needed(vm: dict[str, Any]) -> tuple[int | None, str]:
+    """What the destination must hold: the assigned memory of a running VM, else its startup memory."""
+    assigned, startup = vm.get("MemoryAssigned"), vm.get("MemoryStartup")
+    if str(vm.get("State", "")).startswith("Running") and assigned:
+        return int(assigned), "MemoryAssigned (running)"
+    return (int(startup) if startup is not None else None), f"MemoryStartup ({vm.get('State')})"
+
+
+@check(
+    id="vm-memory-fit",
+    title="VM memory fits the destination's free memory",
+    severity=Severity.MEDIUM,
+    subject=SubjectKind.VM,
+    requires=("source.vms", "destination.operating_system"),
+    rationale="""A live migration copies the VM's memory into memory reserved on the destination;
+    without enough free memory it fails before 10% with 0x800705AA or 0x8007000E. A running VM needs
+    its currently assigned memory, a VM that is off or saved needs its startup memory to start there.
+    Free memory changes by the minute (FreePhysicalMemory of Win32_OperatingSystem, in KiB, at
+    collection time), so a shortfall is a warning, not a failure. The check is per VM: moving several
+    VMs at once needs their sum, given in the evidence.""",
+    references=(DOCS["ts-lm"], DOCS["ts-2026"]),
+    fix_hint="Free memory on the destination (move or stop VMs there) or lower the VM's memory.",
+)
+def run(f: Facts) -> Outcome:
+    vm: dict[str, Any] = f.vm or {}
+    name = str(vm["Name"])
+    dref = f.host("destination")
+    free_kib = f["destination.operating_system"].get("FreePhysicalMemory")
+    need, basis = needed(vm)
+    together = sum(n for n, _ in (needed(v) for v in f["source.vms"]) if n)
+    evidence: dict[str, Any] = {"vm": name, "needed_bytes": need, "basis": basis,
+                                "destination.FreePhysicalMemory_KiB": free_kib, "all_source_vms_bytes": together}
+    if free_kib is None or need is None:
+        what = "FreePhysicalMemory of the destination" if free_kib is None else f"the memory size of {name}"
+        return Outcome(Status.ERROR, f"Cannot compare memory: {what} was not collected.", evidence=evidence)
+    free = int(free_kib) * 1024
+    if need <= free:
+        return Outcome(
+            Status.PASS,
+            f"{name} needs {_gib(need)} ({basis}); {dref.fqdn} has {_gib(free)} free.",
+            evidence=evidence,
+        )
+    return Outcome(
+        Status.WARNING,
+        f"{name} needs {_gib(need)} ({basis}) but {dref.fqdn} had only {_gib(free)} free when collected.",
+        on_host(
+            dref,
+            f"Free at least {_gib(need - free)} more on {dref.fqdn} (move, stop or shrink VMs there), or lower "
+            f"{name}'s memory on the source before the move. The command lists the destination's VMs by "
+            "assigned memory and its free memory now.",
+            "Get-VM | Sort-Object MemoryAssigned -Descending | "
+            "Select-Object Name, State, @{Name = 'AssignedGiB'; Expression = { [math]::Round($_.MemoryAssigned / 1GB, 1) }}\n"
+            "[math]::Round((Get-CimInstance -ClassName Win32_OperatingSystem).FreePhysicalMemory / 1MB, 1)",
+            docs=(DOCS["ts-lm"],),
+        ),
+        evidence,
+    )

@@ -1,0 +1,86 @@
+"""A VM moving between different processor models has processor compatibility for migration on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.facts import Facts
+from audit.knowledge import DOCS
+from audit.model import Outcome, Severity, Status, SubjectKind
+from audit.psquote import ps_quote
+from audit.registry import check
+from checks._fixes import on_host
+
+
+def _model(name: object) -> str:
+    return " ".join(str(name).split()).lower()
+
+
+@check(
+    id="vm-processor-compat",
+    title="Processor compatibility for migration between different CPU models",
+    severity=Severity.HIGH,
+    subject=SubjectKind.VM,
+    requires=("source.vms", "source.processor", "destination.processor"),
+    rationale="""Before a live migration Hyper-V compares the processor features the VM sees with
+    those of the destination and cancels the move on a mismatch ("The hardware on the destination
+    computer is not compatible..."). Processor compatibility for migration limits the VM to a common
+    feature set; it can only be changed with the VM off and costs some performance, so Microsoft
+    suggests enabling it around migrations. Identical models pass. Different models with the setting
+    off give a warning rather than a failure: the model name is only a proxy, since two models of
+    one generation can expose the same features and a move to a newer processor often succeeds while
+    the way back fails; Compare-VM or the move itself is the proof. Different manufacturers are
+    pair-cpu-vendor's finding (compatibility mode cannot bridge them), so this check does not apply
+    there.""",
+    references=(DOCS["processor-compat"], DOCS["set-vmprocessor"], DOCS["use"]),
+    fix_hint="With the VM off: Set-VMProcessor -CompatibilityForMigrationEnabled $true.",
+)
+def run(f: Facts) -> Outcome:
+    vm: dict[str, Any] = f.vm or {}
+    name = str(vm["Name"])
+    sref, dref = f.host("source"), f.host("destination")
+    sp, dp = f["source.processor"], f["destination.processor"]
+    compat = vm.get("CompatibilityForMigrationEnabled")
+    evidence: dict[str, Any] = {
+        "vm": name,
+        "CompatibilityForMigrationEnabled": compat,
+        "source.processor": sp["Name"],
+        "destination.processor": dp["Name"],
+    }
+    if str(sp["Manufacturer"]).strip().lower() != str(dp["Manufacturer"]).strip().lower():
+        return Outcome(
+            Status.NOT_APPLICABLE,
+            f"{sref.fqdn} ({sp['Manufacturer']}) and {dref.fqdn} ({dp['Manufacturer']}) differ in manufacturer; "
+            "compatibility mode cannot bridge that (see pair-cpu-vendor).",
+            evidence=evidence,
+        )
+    if _model(sp["Name"]) == _model(dp["Name"]):
+        return Outcome(Status.PASS, f"{sref.fqdn} and {dref.fqdn} have the same processor model.", evidence=evidence)
+    if compat is None:
+        return Outcome(
+            Status.ERROR,
+            f"The processors differ and CompatibilityForMigrationEnabled of {name} was not collected.",
+            evidence=evidence,
+        )
+    if compat is True:
+        return Outcome(
+            Status.PASS,
+            f"The processors differ and {name} has processor compatibility for migration enabled.",
+            evidence=evidence,
+        )
+    q = ps_quote(name)
+    return Outcome(
+        Status.WARNING,
+        f"{name} moves between different processor models ({sp['Name']} -> {dp['Name']}) without processor "
+        "compatibility for migration; Hyper-V cancels the move if the destination lacks a feature the VM uses.",
+        on_host(
+            sref,
+            f"Shut {name} down, enable processor compatibility for migration, start it again.",
+            f"Stop-VM -Name {q}\nSet-VMProcessor -VMName {q} -CompatibilityForMigrationEnabled $true\nStart-VM -Name {q}",
+            docs=(DOCS["processor-compat"], DOCS["set-vmprocessor"]),
+            gui="Hyper-V Manager > VM Settings > Processor > Compatibility > "
+            "Migrate to a physical computer with a different processor version",
+            requires_vm_off=True,
+        ),
+        evidence,
+    )

@@ -1,0 +1,96 @@
+"""Every virtual switch a VM's network adapters use exists, by name, on the destination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.facts import Facts
+from audit.knowledge import DOCS
+from audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from audit.psquote import ps_quote
+from audit.registry import check
+from checks._fixes import on_host
+
+_DOCS = (DOCS["ts-lm"], DOCS["new-vmswitch"], DOCS["connect-vmnetworkadapter"])
+
+
+@check(
+    id="vm-switch-names",
+    title="VM's virtual switches exist on the destination",
+    severity=Severity.HIGH,
+    subject=SubjectKind.VM,
+    requires=("source.vms", "destination.vm_switches", "source.vm_switches?"),
+    rationale="""Hyper-V reconnects each network adapter to the switch of the same name on the
+    destination. If it is missing the move fails before 10% (events 21502/21125; Compare-VM message
+    33012 "Could not find Ethernet switch"), so switch names must be identical on every host.
+    Adapters not connected to a switch move fine. A name that matches only when case is ignored is
+    a warning: Microsoft does not document whether the match is case-sensitive.""",
+    references=(DOCS["ts-lm"], DOCS["compare-vm"], DOCS["new-vmswitch"]),
+    fix_hint="Create the switch with the same name on the destination, or reconnect the adapter.",
+)
+def run(f: Facts) -> Outcome:
+    vm: dict[str, Any] = f.vm or {}
+    name = str(vm["Name"])
+    dref = f.host("destination")
+    have = [str(s["Name"]) for s in f["destination.vm_switches"]]
+    used = [(str(a["Name"]), str(a["SwitchName"])) for a in vm.get("NetworkAdapters") or [] if a.get("SwitchName")]
+    evidence: dict[str, Any] = {"vm": name, "adapters": [{"Name": a, "SwitchName": s} for a, s in used],
+                                "destination.switches": have}
+    missing = sorted({s for _, s in used if s not in have})
+    if not used:
+        return Outcome(Status.PASS, f"{name} has no network adapter connected to a switch.", evidence=evidence)
+    if not missing:
+        return Outcome(Status.PASS, f"{dref.fqdn} has every switch {name} uses.", evidence=evidence)
+    by_case = {s: next(h for h in have if h.lower() == s.lower()) for s in missing
+               if any(h.lower() == s.lower() for h in have)}
+    evidence["missing"] = missing
+    if by_case and len(by_case) == len(missing):
+        lines = [f"Rename-VMSwitch -Name {ps_quote(h)} -NewName {ps_quote(s)}" for s, h in by_case.items()]
+        pairs = ", ".join(f"'{s}' (there '{h}')" for s, h in by_case.items())
+        return Outcome(
+            Status.WARNING,
+            f"{dref.fqdn} has {name}'s switches only under a different case: {pairs}.",
+            on_host(dref, "Rename the destination's switch to the exact name the VM uses.", "\n".join(lines),
+                    docs=_DOCS),
+            evidence,
+        )
+    return Outcome(
+        Status.FAIL,
+        f"{name} uses switch(es) {', '.join(repr(s) for s in missing)} that {dref.fqdn} does not have.",
+        _create(f, name, used, missing),
+        evidence,
+    )
+
+
+def _create(f: Facts, name: str, used: list[tuple[str, str]], missing: list[str]) -> Fix:
+    sref, dref = f.host("source"), f.host("destination")
+    types = {str(s["Name"]): str(s.get("SwitchType") or "External") for s in f.optional("source.vm_switches") or []}
+    lines: list[str] = []
+    for switch in missing:
+        kind = types.get(switch, "External")
+        if kind in ("Internal", "Private"):
+            lines.append(f"New-VMSwitch -Name {ps_quote(switch)} -SwitchType {kind}")
+        else:
+            lines.append(f"$nic = Read-Host -Prompt ('Physical adapter for virtual switch ' + {ps_quote(switch)})")
+            lines.append(f"New-VMSwitch -Name {ps_quote(switch)} -NetAdapterName $nic -AllowManagementOS $false")
+    if any(line.startswith("$nic") for line in lines):
+        lines.insert(0, "Get-NetAdapter -Physical | Format-Table Name, InterfaceDescription, Status")
+    have = {str(s["Name"]) for s in f["destination.vm_switches"]}
+    common = sorted(have & set(types))
+    alt = ""
+    if common:
+        adapters = sorted({a for a, s in used if s in missing})
+        cmds = "; ".join(
+            f"Connect-VMNetworkAdapter -VMName {ps_quote(name)} -Name {ps_quote(a)} -SwitchName {ps_quote(common[0])}"
+            for a in adapters
+        )
+        alt = f" Or, if {name} may change network, reconnect it on {sref.fqdn} to a switch both hosts have: {cmds}"
+    return on_host(
+        dref,
+        f"Create the missing switch(es) on {dref.fqdn} with the same name and type as on {sref.fqdn}; an external "
+        "switch needs the physical adapter that carries that network (the command lists them and asks; it does "
+        f"not share the adapter with the management OS).{alt}",
+        "\n".join(lines),
+        docs=_DOCS,
+        gui="Hyper-V Manager > Virtual Switch Manager > New virtual network switch",
+    )

@@ -1,0 +1,70 @@
+"""host-migration-subnet-private: migration subnets are private and not the management network."""
+
+from __future__ import annotations
+
+from audit.model import Severity, Status
+from tests.support.checking import break_fact, drop_fact, only, run_check
+from tests.support.fleet import HostModel, build_snapshot
+
+H = "hv01.corp.contoso.com"
+
+
+def doc(**kw: object) -> dict:
+    return build_snapshot([HostModel("HV01", **kw)], pairs=[])  # type: ignore[arg-type]
+
+
+def test_pass_private_isolated_subnet() -> None:
+    f = only(run_check("host-migration-subnet-private", doc()), H)
+    assert f.status is Status.PASS and f.evidence["dns"] == "collected"
+
+
+def test_pass_ipv6_unique_local() -> None:
+    d = doc(migration_networks=[("fd12:3456:789a:1::/64", 0)])
+    assert only(run_check("host-migration-subnet-private", d), H).status is Status.PASS
+
+
+def test_fail_public_subnet() -> None:
+    d = doc(migration_networks=[("192.168.50.0/24", 0), ("203.0.113.0/24", 1)])
+    f = only(run_check("host-migration-subnet-private", d), H)
+    assert f.status is Status.FAIL and f.severity is Severity.HIGH
+    assert "public" in f.message and "203.0.113.0/24" in f.message
+    assert f.fix is not None and f.fix.powershell == "Remove-VMMigrationNetwork '203.0.113.0/24'"
+
+
+def test_fail_public_ipv6() -> None:
+    f = only(run_check("host-migration-subnet-private", doc(migration_networks=[("2001:db8:50::/64", 0)])), H)
+    assert f.status is Status.FAIL
+
+
+def test_fail_management_subnet_by_default_gateway() -> None:
+    d = doc(migration_networks=[("10.0.0.0/24", 0)])
+    drop_fact(d, "dns", H)
+    f = only(run_check("host-migration-subnet-private", d), H)
+    assert f.status is Status.FAIL and f.severity is Severity.MEDIUM
+    assert "management" in f.message and "default gateway only" in f.evidence["dns"]
+    assert f.fix is not None
+    assert f.fix.powershell == "Remove-VMMigrationNetwork '10.0.0.0/24'\nAdd-VMMigrationNetwork '192.168.50.0/24'"
+
+
+def test_fail_management_subnet_by_dns() -> None:
+    # the FQDN resolves to an address on the "LiveMigration" NIC: that NIC is management in fact
+    d = doc()
+    d["dns"][H]["value"]["A"] = ["192.168.50.11"]
+    f = only(run_check("host-migration-subnet-private", d), H)
+    assert f.status is Status.FAIL
+    assert any("resolves to 192.168.50.11" in m for m in f.evidence["management"])
+
+
+def test_fail_unreadable_entry_is_a_warning() -> None:
+    f = only(run_check("host-migration-subnet-private", doc(migration_networks=[("192.168.50.0/24", 0), ("LM-VLAN", 1)])), H)
+    assert f.status is Status.WARNING and "LM-VLAN" in f.message
+
+
+def test_pass_no_subnets_is_not_applicable() -> None:
+    assert only(run_check("host-migration-subnet-private", doc(migration_networks=[])), H).status is Status.NOT_APPLICABLE
+
+
+def test_missing_interfaces_is_an_error() -> None:
+    d = doc()
+    break_fact(d, "hosts", H, "ip_interfaces")
+    assert only(run_check("host-migration-subnet-private", d), H).status is Status.ERROR
