@@ -48,7 +48,7 @@ def run(f: Facts) -> Outcome:
                    f"{', '.join(str(n) for n in good or add)}.")
     else:
         lines = [
-            "Get-NetIPAddress | Format-Table InterfaceAlias, IPAddress, PrefixLength",
+            "Get-NetIPAddress | Format-Table -Property 'InterfaceAlias', 'IPAddress', 'PrefixLength'",
             "# Add the dedicated private migration subnet first (Add-VMMigrationNetwork), then run:",
             "# Set-VMHost -UseAnyNetworkForMigration $false",
         ]

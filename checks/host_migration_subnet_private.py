@@ -63,7 +63,7 @@ def run(f: Facts) -> Outcome:
     lines = [f"Remove-VMMigrationNetwork {ps_quote(s)}" for s in bad]
     lines += [f"Add-VMMigrationNetwork {ps_quote(str(n))}" for n in add]
     if not bad:
-        lines = ["Get-VMMigrationNetwork | Format-Table Subnet, Priority"]
+        lines = ["Get-VMMigrationNetwork | Format-Table -Property 'Subnet', 'Priority'"]
     parts = []
     if public:
         parts.append(f"public (not RFC 1918 or fc00::/7): {', '.join(public)}")

@@ -57,8 +57,8 @@ def run(f: Facts) -> Outcome:
     lines = [f"Remove-VMMigrationNetwork {ps_quote(s)}" for s in stale]
     lines += [f"Add-VMMigrationNetwork {ps_quote(str(n))}" for n in add]
     if not lines:
-        lines = ["Get-NetIPAddress | Format-Table InterfaceAlias, IPAddress, PrefixLength",
-                 "Get-VMMigrationNetwork | Format-Table Subnet, Priority"]
+        lines = ["Get-NetIPAddress | Format-Table -Property 'InterfaceAlias', 'IPAddress', 'PrefixLength'",
+                 "Get-VMMigrationNetwork | Format-Table -Property 'Subnet', 'Priority'"]
     ignored = " (ignored while UseAnyNetworkForMigration is on)" if use_any else ""
     if not entries:
         message = f"{host.fqdn} lists no migration subnet and does not use any network: it accepts no live migration."

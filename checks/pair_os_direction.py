@@ -109,7 +109,7 @@ def _compare(f: Facts, names: list[str]) -> Fix:
         f"Ask Hyper-V on the source whether {dst.fqdn} accepts each VM: Compare-VM lists every incompatibility.",
         f"foreach ($name in {ps_array(names) if names else '(Get-VM).Name'}) {{\n"
         f"    (Compare-VM -Name $name -DestinationHost {ps_quote(dst.fqdn)}).Incompatibilities |\n"
-        "        Format-Table MessageId, Message -AutoSize\n"
+        "        Format-Table -Property 'MessageId', 'Message' -AutoSize\n"
         "}",
         docs=(DOCS["compare-vm"], DOCS["setup"]),
     )
@@ -127,6 +127,6 @@ def _replan(f: Facts, src: HostVersions, dst: HostVersions, blocked: list[tuple[
         f"Re-plan the VMs {dref.fqdn} ({dst.release}) cannot run{where}, or upgrade their configuration versions "
         "on the source with the VM off (one-way; vm-config-version gives the exact commands per VM). The command "
         "lists each VM's version.",
-        "Get-VM | Select-Object Name, Version, State",
+        "Get-VM | Select-Object -Property 'Name', 'Version', 'State'",
         docs=(DOCS["vmversion"], DOCS["update-vmversion"]),
     )

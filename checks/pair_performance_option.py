@@ -86,7 +86,7 @@ def run(f: Facts) -> Outcome:
 
 def _rdma_fix(host: HostRef, value: list[dict[str, Any]] | None) -> Fix:
     lm: list[Interface] = [i for i in interfaces(value) if not i.has_gateway and i.usable]
-    lines = ["Get-NetAdapterRdma | Format-Table Name, InterfaceDescription, Enabled"]
+    lines = ["Get-NetAdapterRdma | Format-Table -Property 'Name', 'InterfaceDescription', 'Enabled'"]
     lines += [f"Enable-NetAdapterRdma -Name {ps_quote(a)}" for a in sorted({i.alias for i in lm})]
     return on_host(
         host,

@@ -65,7 +65,7 @@ def run(f: Facts) -> Outcome:
     else:
         summary = (f"{sref.fqdn} and {dref.fqdn} share no private network: connect both to one isolated migration "
                    "network (own NIC or VLAN) and add its subnet on both hosts with Add-VMMigrationNetwork.")
-        ps = "Get-VMMigrationNetwork | Format-Table Subnet, Priority"
+        ps = "Get-VMMigrationNetwork | Format-Table -Property 'Subnet', 'Priority'"
     listed = ", ".join(entries) or "none"
     return Outcome(
         Status.FAIL,

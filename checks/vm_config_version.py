@@ -85,7 +85,7 @@ def _compare(f: Facts, name: str) -> Fix:
         f"Ask Hyper-V on the source whether {dst.fqdn} accepts {name}: Compare-VM lists every "
         "incompatibility (none means the move can start).",
         f"$report = Compare-VM -Name {ps_quote(name)} -DestinationHost {ps_quote(dst.fqdn)}\n"
-        "$report.Incompatibilities | Format-Table MessageId, Message -AutoSize",
+        "$report.Incompatibilities | Format-Table -Property 'MessageId', 'Message' -AutoSize",
         docs=(DOCS["compare-vm"], DOCS["vmversion"]),
     )
 
@@ -140,7 +140,7 @@ def _fix(f: Facts, name: str, version: str, src: HostVersions, dst: HostVersions
         f"No documented release runs {name}'s version {version} and upgrades it to a version {dref.fqdn} "
         f"runs. Re-create the VM on {dref.fqdn} and attach copies of its virtual disks (a cold move); "
         "the commands shut it down and list the disks to copy.",
-        f"Stop-VM -Name {ps_quote(name)}\nGet-VMHardDiskDrive -VMName {ps_quote(name)} | Select-Object Path",
+        f"Stop-VM -Name {ps_quote(name)}\nGet-VMHardDiskDrive -VMName {ps_quote(name)} | Select-Object -Property 'Path'",
         docs=_DOCS,
         requires_vm_off=True,
     )

@@ -67,9 +67,11 @@ def run(f: Facts) -> Outcome:
             f"Free at least {_gib(need - free)} more on {dref.fqdn} (move, stop or shrink VMs there), or lower "
             f"{name}'s memory on the source before the move. The command lists the destination's VMs by "
             "assigned memory and its free memory now.",
-            "Get-VM | Sort-Object MemoryAssigned -Descending | "
-            "Select-Object Name, State, @{Name = 'AssignedGiB'; Expression = { [math]::Round($_.MemoryAssigned / 1GB, 1) }}\n"
-            "[math]::Round((Get-CimInstance -ClassName Win32_OperatingSystem).FreePhysicalMemory / 1MB, 1)",
+            "$GiB = 1024 * 1024 * 1024\n"
+            "Get-VM | Sort-Object -Property 'MemoryAssigned' -Descending |\n"
+            "    Select-Object -Property 'Name', 'State', @{Name = 'AssignedGiB'; Expression = { [math]::Round($_.MemoryAssigned / $GiB, 1) }}\n"
+            "$freeKiB = (Get-CimInstance -ClassName Win32_OperatingSystem).FreePhysicalMemory\n"
+            "'Free GiB: ' + [math]::Round($freeKiB * 1024 / $GiB, 1)",
             docs=(DOCS["ts-lm"],),
         ),
         evidence,

@@ -74,7 +74,7 @@ def _create(f: Facts, name: str, used: list[tuple[str, str]], missing: list[str]
             lines.append(f"$nic = Read-Host -Prompt ('Physical adapter for virtual switch ' + {ps_quote(switch)})")
             lines.append(f"New-VMSwitch -Name {ps_quote(switch)} -NetAdapterName $nic -AllowManagementOS $false")
     if any(line.startswith("$nic") for line in lines):
-        lines.insert(0, "Get-NetAdapter -Physical | Format-Table Name, InterfaceDescription, Status")
+        lines.insert(0, "Get-NetAdapter -Physical | Format-Table -Property 'Name', 'InterfaceDescription', 'Status'")
     have = {str(s["Name"]) for s in f["destination.vm_switches"]}
     common = sorted(have & set(types))
     alt = ""
