@@ -69,7 +69,8 @@ def run(f: Facts) -> Outcome:
             "assigned memory and its free memory now.",
             "$GiB = 1024 * 1024 * 1024\n"
             "Get-VM | Sort-Object -Property 'MemoryAssigned' -Descending |\n"
-            "    Select-Object -Property 'Name', 'State', @{Name = 'AssignedGiB'; Expression = { [math]::Round($_.MemoryAssigned / $GiB, 1) }}\n"
+            "    Select-Object -Property 'Name', 'State',\n"
+            "        @{Name = 'AssignedGiB'; Expression = { [math]::Round($_.MemoryAssigned / $GiB, 1) }}\n"
             "$freeKiB = (Get-CimInstance -ClassName Win32_OperatingSystem).FreePhysicalMemory\n"
             "'Free GiB: ' + [math]::Round($freeKiB * 1024 / $GiB, 1)",
             docs=(DOCS["ts-lm"],),
