@@ -1,0 +1,159 @@
+"""Command-line options and set-up shared by `hvlm collect` and `hvlm scan`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from audit.collect import DEFAULT_CONCURRENCY, directory_module
+from audit.collect.credentials import PASSWORD_ENV, Secret, resolve_passwords
+from audit.collect.progress import Progress, make_progress
+from audit.collect.targets import (
+    AUTHS,
+    DEFAULT_CONNECT_TIMEOUT,
+    PASSWORD_AUTHS,
+    ConnectionOverrides,
+    HostTarget,
+    plan_targets,
+    tls_warnings,
+)
+from audit.errors import UsageError
+from audit.inventory import Inventory
+
+__all__ = [
+    "CollectionPlan",
+    "add_collection_options",
+    "add_directory_options",
+    "configure_log",
+    "plan_collection",
+]
+
+CREDENTIALS_HELP = (
+    "credentials: the username comes from the inventory (username, per host or under [defaults]) or "
+    f"HVLM_USERNAME; the password from {PASSWORD_ENV}, the system keyring (`keyring set hvlm USER`, "
+    "if the keyring package is installed) or a prompt on a terminal. Never from the command line."
+)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError("a port is 1 to 65535")
+    return value
+
+
+def add_collection_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("connections (these override the inventory's settings)")
+    g.add_argument("--transport", choices=["https", "http"], help="https (default, port 5986) or http (5985, "
+                   "always with message encryption)")
+    g.add_argument("--port", type=_port, help="WinRM port for every host")
+    g.add_argument("--auth", choices=list(AUTHS), help="negotiate (default: Kerberos, then NTLM), kerberos, ntlm, "
+                   "credssp, or basic (HTTPS only)")
+    g.add_argument("--ca-bundle", metavar="FILE", help="PEM file of the CA(s) that issued the hosts' WinRM certificates")
+    g.add_argument("--no-verify-tls", action="store_true",
+                   help="do NOT check the hosts' TLS certificates (test labs only; prints a warning)")
+    g.add_argument("--host-timeout", type=_positive_float, metavar="SECONDS",
+                   help="overall deadline per host: connect, probe and close (default: 120, or timeout in the inventory)")
+    g.add_argument("--connect-timeout", type=_positive_float, metavar="SECONDS", default=DEFAULT_CONNECT_TIMEOUT,
+                   help=f"TCP connect timeout (default: {DEFAULT_CONNECT_TIMEOUT:g})")
+    g.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
+                   help=f"hosts probed at the same time (default: {DEFAULT_CONCURRENCY})")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    g.add_argument("--log", metavar="FILE", help="write a log of the collection to FILE (never holds passwords)")
+
+
+def add_directory_options(p: argparse.ArgumentParser) -> bool:
+    """The directory collector's own options (--dc, --dns-server, ...), when this build has it."""
+    module = directory_module()
+    if module is None:
+        return False
+    module.add_directory_options(p)
+    return True
+
+
+@dataclass
+class CollectionPlan:
+    targets: list[HostTarget]
+    passwords: dict[str, Secret | None]
+    directory_options: Any
+    progress: Progress
+
+
+def configure_log(path: str | None) -> Callable[[], None]:
+    """Log hvlm's collection to a file. pypsrp and requests only at WARNING: their DEBUG dumps messages."""
+    if not path:
+        return lambda: None
+    try:
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the log {path}: {exc.strerror or exc}") from None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(threadName)s: %(message)s"))
+    loggers = {"audit": logging.DEBUG, "pypsrp": logging.WARNING, "requests": logging.WARNING,
+               "urllib3": logging.WARNING, "spnego": logging.WARNING}
+    previous = {}
+    for name, level in loggers.items():
+        logger = logging.getLogger(name)
+        previous[name] = logger.level
+        logger.setLevel(level)
+        logger.addHandler(handler)
+
+    def close() -> None:
+        for name in loggers:
+            logger = logging.getLogger(name)
+            logger.removeHandler(handler)
+            logger.setLevel(previous[name])
+        handler.close()
+
+    return close
+
+
+def plan_collection(args: argparse.Namespace, inventory: Inventory, *, hosts: bool, directory: bool) -> CollectionPlan:
+    """Everything that can fail for usage reasons, before the first connection."""
+    overrides = ConnectionOverrides(
+        transport=args.transport,
+        port=args.port,
+        auth=args.auth,
+        ca_bundle=args.ca_bundle,
+        no_verify_tls=args.no_verify_tls,
+        deadline=args.host_timeout,
+        connect_timeout=args.connect_timeout,
+    )
+    targets = plan_targets(inventory, overrides) if hosts else []
+    directory_options = None
+    module = directory_module() if directory else None
+    if module is not None:
+        directory_options = module.directory_options_from_args(args, inventory)
+    for line in tls_warnings(targets):
+        print(f"hvlm: {line}", file=sys.stderr)
+    passwords = resolve_passwords(sorted({t.username for t in targets if t.username}))
+    missing = sorted({t.username for t in targets if t.auth in PASSWORD_AUTHS and t.username and not passwords.get(t.username)})
+    if missing:
+        raise UsageError(
+            f"no password for {', '.join(missing)}: set {PASSWORD_ENV}, store one with `keyring set hvlm USER` "
+            "(keyring package), or run hvlm on a terminal to be asked"
+        )
+    return CollectionPlan(targets, passwords, directory_options, make_progress(sys.stderr, quiet=args.quiet))

@@ -1,0 +1,220 @@
+"""The host probe: the shipped PowerShell script and the parsing of what it prints.
+
+The probe is `audit/ps/probe.ps1`, package data and never a Python string, so the text an
+administrator reads (`hvlm probe-script`) is exactly what hvlm runs remotely. It prints one JSON
+document:
+
+    {"hvlm_probe": "1.0.0", "computer": {"name", "fqdn"}, "powershell": {"version", "edition"},
+     "collected_at": "...Z", "sections": {"<section>": {"value": ...} | {"error": {"kind", "message"}}}}
+
+Each section is checked against its own definition in the snapshot schema, so one malformed
+section becomes an error fact for that section while the others stay usable.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import best_match
+
+from audit.jsonio import json_pointer
+from audit.schemas import load_schema
+from audit.snapshot import error_fact, value_fact
+
+__all__ = [
+    "HOST_SECTIONS",
+    "PROBE_VERSION",
+    "SECTION_COMMANDS",
+    "ProbeDocument",
+    "ProbeOutputError",
+    "decode_probe_bytes",
+    "parse_probe_document",
+    "parse_probe_text",
+    "probe_script",
+    "section_facts",
+]
+
+# What each section runs, for the facts' provenance (source.command).
+SECTION_COMMANDS: dict[str, str] = {
+    "computer_system": "Get-CimInstance -ClassName Win32_ComputerSystem",
+    "operating_system": "Get-CimInstance -ClassName Win32_OperatingSystem",
+    "hyperv_feature": "Get-WindowsFeature -Name Hyper-V",
+    "vmms_service": "Get-Service -Name vmms",
+    "vmhost": "Get-VMHost",
+    "migration_networks": "Get-VMMigrationNetwork",
+    "ip_interfaces": "Get-NetIPAddress; Get-NetRoute -DestinationPrefix 0.0.0.0/0, ::/0; Get-NetAdapterRdma",
+    "firewall_rules": "Get-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope",
+    "vm_switches": "Get-VMSwitch",
+    "supported_versions": "Get-VMHostSupportedVersion",
+    "vms": "Get-VM; Get-VMProcessor",
+    "processor": "Get-CimInstance -ClassName Win32_Processor",
+    "local_groups": "Get-LocalGroupMember -SID S-1-5-32-578, S-1-5-32-544 (or WinNT ADSI)",
+    "device_guard": "Get-CimInstance -Namespace root\\Microsoft\\Windows\\DeviceGuard -ClassName Win32_DeviceGuard",
+    "wsman_credssp": "Get-Item WSMan:\\localhost\\{Client,Service}\\Auth\\CredSSP; AllowFreshCredentials policy",
+    "clock": "[DateTime]::UtcNow",
+}
+HOST_SECTIONS: tuple[str, ...] = tuple(SECTION_COMMANDS)
+_PROBE_KINDS = frozenset({"access_denied", "not_found", "probe_error"})
+_MAX_MESSAGE = 2000
+
+
+class ProbeOutputError(Exception):
+    """The probe's output is not the document it should print (malformed JSON, wrong shape)."""
+
+
+@cache
+def probe_script() -> str:
+    """The probe's PowerShell text, as shipped."""
+    return resources.files("audit").joinpath("ps/probe.ps1").read_text("utf-8")
+
+
+def _probe_version() -> str:
+    match = re.search(r"^\$HvlmProbeVersion = '([0-9.]+)'", probe_script(), re.MULTILINE)
+    if not match:  # pragma: no cover - guarded by the tests
+        raise RuntimeError("audit/ps/probe.ps1 does not set $HvlmProbeVersion")
+    return match.group(1)
+
+
+PROBE_VERSION = _probe_version()
+
+
+@dataclass(frozen=True)
+class ProbeDocument:
+    """One host's probe output, parsed but not yet checked section by section."""
+
+    probe_version: str
+    computer_name: str | None
+    fqdn: str | None
+    powershell: str | None
+    collected_at: str | None
+    sections: dict[str, Any]
+
+
+def decode_probe_bytes(raw: bytes) -> str:
+    """Text of a probe output file. Windows PowerShell 5.1's `>` writes UTF-16 with a BOM."""
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if raw.startswith(bom):
+            return raw.decode(encoding)
+    return raw.decode("utf-8")
+
+
+def parse_probe_text(text: str) -> ProbeDocument:
+    """Parse what the probe printed. Tolerates lines around the JSON (a transcript, a banner)."""
+    stripped = text.strip()
+    candidates = [stripped] + [line.strip() for line in stripped.splitlines() if line.strip().startswith("{")]
+    last_error = "no JSON object in the output"
+    for candidate in candidates:
+        try:
+            doc = json.loads(candidate)
+        except json.JSONDecodeError as exc:
+            last_error = f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+            continue
+        except RecursionError:
+            last_error = "JSON nested too deeply"
+            continue
+        if isinstance(doc, dict) and "hvlm_probe" in doc:
+            return parse_probe_document(doc)
+        last_error = "the JSON is not an hvlm probe document (no hvlm_probe key)"
+    raise ProbeOutputError(last_error)
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def parse_probe_document(doc: Any) -> ProbeDocument:
+    if not isinstance(doc, dict):
+        raise ProbeOutputError("the probe output is not a JSON object")
+    version = doc.get("hvlm_probe")
+    if not isinstance(version, str):
+        raise ProbeOutputError("the probe output has no hvlm_probe version")
+    if version.split(".")[0] != PROBE_VERSION.split(".")[0]:
+        raise ProbeOutputError(
+            f"probe version {version} is not compatible with this hvlm (probe {PROBE_VERSION}); "
+            "run the probe printed by `hvlm probe-script` again"
+        )
+    sections = doc.get("sections")
+    if not isinstance(sections, dict):
+        raise ProbeOutputError("the probe output has no 'sections' object")
+    computer: dict[str, Any] = doc["computer"] if isinstance(doc.get("computer"), dict) else {}
+    ps: dict[str, Any] = doc["powershell"] if isinstance(doc.get("powershell"), dict) else {}
+    ps_text = " ".join(p for p in (_opt_str(ps.get("edition")), _opt_str(ps.get("version"))) if p) or None
+    return ProbeDocument(
+        probe_version=version,
+        computer_name=_opt_str(computer.get("name")),
+        fqdn=_opt_str(computer.get("fqdn")),
+        powershell=ps_text,
+        collected_at=_opt_str(doc.get("collected_at")),
+        sections=sections,
+    )
+
+
+@cache
+def _section_validator(section: str) -> Draft202012Validator:
+    schema = load_schema("snapshot")
+    ref = schema["$defs"]["host"]["properties"][section]["$ref"]
+    return Draft202012Validator({"$defs": schema["$defs"], "$ref": ref}, format_checker=FormatChecker())
+
+
+def _schema_problem(section: str, fact: dict[str, Any]) -> str | None:
+    error = best_match(_section_validator(section).iter_errors(fact))
+    if error is None:
+        return None
+    where = json_pointer(error.absolute_path)
+    message = error.message if len(error.message) <= 300 else error.message[:300] + "..."
+    return f"{message} (at {where})"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "..."
+
+
+def section_facts(
+    doc: ProbeDocument,
+    *,
+    collector: str,
+    host: str,
+    when: str,
+    hint: Callable[[str, str, str], str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Turn the probe's sections into snapshot facts, one per host section.
+
+    A section the probe reported as an error, a section missing from the output and a section
+    whose value does not match the schema each become an error fact for that section only.
+    `hint(section, kind, message) -> message` lets the caller add advice to section errors.
+    """
+    facts: dict[str, dict[str, Any]] = {}
+    for section in HOST_SECTIONS:
+        command = SECTION_COMMANDS[section]
+        raw: Any = doc.sections.get(section)
+        kind: str | None = None
+        message = ""
+        if raw is None:
+            kind, message = "probe_error", f"the probe output has no {section} section (probe {doc.probe_version})"
+        elif not isinstance(raw, dict) or ("value" in raw) == ("error" in raw):
+            kind, message = "probe_error", f"the probe's {section} section is neither a value nor an error"
+        elif "error" in raw:
+            err = raw["error"] if isinstance(raw["error"], dict) else {}
+            probe_kind = err.get("kind")
+            kind = probe_kind if probe_kind in _PROBE_KINDS else "probe_error"
+            message = str(err.get("message") or "the probe reported an error without a message")
+        if kind is None and isinstance(raw, dict):
+            fact = value_fact(raw["value"], collector, host, command, when)
+            problem = _schema_problem(section, fact)
+            if problem is None:
+                facts[section] = fact
+                continue
+            kind, message = "probe_error", f"the probe's {section} section does not match the snapshot schema: {problem}"
+        kind = kind or "probe_error"
+        if hint is not None:
+            message = hint(section, kind, message)
+        facts[section] = error_fact(kind, _clip(message), collector, host, command, when)
+    return facts

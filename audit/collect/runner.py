@@ -1,0 +1,152 @@
+"""Bounded concurrency with a hard deadline per job, and a clean stop on Ctrl-C.
+
+A blocking HTTP request cannot be cancelled from outside, so a job past its deadline is
+abandoned instead: its result is recorded as timed out at once, a fresh worker takes its slot,
+and the old thread (a daemon) ends on its own when its socket times out and its late result is
+dropped. A hung host therefore costs its deadline, and never holds up the rest or the exit.
+
+Callbacks run on the calling thread only, so progress output needs no locking.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+__all__ = ["Job", "Outcome", "RunResult", "run_jobs"]
+
+T = TypeVar("T")
+_TICK = 0.25
+
+
+@dataclass(frozen=True)
+class Job(Generic[T]):
+    name: str
+    deadline: float
+    work: Callable[[], T]
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """What became of one job: exactly one of value, error, timed_out, interrupted."""
+
+    name: str
+    elapsed: float
+    value: T | None = None
+    error: BaseException | None = None
+    timed_out: bool = False
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.timed_out and not self.interrupted
+
+
+@dataclass
+class RunResult(Generic[T]):
+    outcomes: dict[str, Outcome[T]] = field(default_factory=dict)
+    interrupted: bool = False
+
+
+@dataclass
+class _Running:
+    job: Job[Any]
+    started: float
+    token: object
+
+
+def run_jobs(
+    jobs: Sequence[Job[T]],
+    concurrency: int,
+    *,
+    on_start: Callable[[str], None] | None = None,
+    on_done: Callable[[Outcome[T]], None] | None = None,
+    on_tick: Callable[[], None] | None = None,
+) -> RunResult[T]:
+    """Run every job, at most `concurrency` at a time; Ctrl-C marks the unfinished interrupted."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    cond = threading.Condition()
+    queue: deque[Job[T]] = deque(jobs)
+    running: dict[str, _Running] = {}
+    finished: deque[Outcome[T]] = deque()
+    started_names: deque[str] = deque()
+    result: RunResult[T] = RunResult()
+    stop = False
+
+    def worker() -> None:
+        while True:
+            with cond:
+                if stop or not queue:
+                    return
+                job = queue.popleft()
+                token = object()
+                began = time.monotonic()
+                running[job.name] = _Running(job, began, token)
+                started_names.append(job.name)
+                cond.notify_all()
+            try:
+                outcome: Outcome[T] = Outcome(job.name, 0.0, value=job.work())
+            except Exception as exc:
+                outcome = Outcome(job.name, 0.0, error=exc)
+            with cond:
+                slot = running.get(job.name)
+                if slot is None or slot.token is not token:
+                    return  # abandoned past its deadline (or interrupted): a replacement has this slot
+                del running[job.name]
+                finished.append(
+                    Outcome(job.name, time.monotonic() - began, outcome.value, outcome.error)
+                )
+                cond.notify_all()
+
+    def spawn() -> None:
+        threading.Thread(target=worker, name="hvlm-collect", daemon=True).start()
+
+    def drain() -> None:
+        while started_names:
+            name = started_names.popleft()
+            if on_start:
+                on_start(name)
+        while finished:
+            outcome = finished.popleft()
+            result.outcomes[outcome.name] = outcome
+            if on_done:
+                on_done(outcome)
+
+    for _ in range(min(concurrency, len(jobs))):
+        spawn()
+    try:
+        with cond:
+            while len(result.outcomes) + len(finished) < len(jobs):
+                now = time.monotonic()
+                for name, slot in list(running.items()):
+                    if now - slot.started >= slot.job.deadline:
+                        del running[name]
+                        finished.append(Outcome(name, now - slot.started, timed_out=True))
+                        if queue:
+                            spawn()
+                drain()
+                if len(result.outcomes) >= len(jobs):
+                    break
+                waits = [slot.started + slot.job.deadline - now for slot in running.values()]
+                cond.wait(timeout=max(0.01, min([_TICK, *waits])))
+                if on_tick:
+                    on_tick()
+            drain()
+    except KeyboardInterrupt:
+        with cond:
+            stop = True
+            now = time.monotonic()
+            drain()
+            for name, slot in list(running.items()):
+                result.outcomes[name] = Outcome(name, now - slot.started, interrupted=True)
+            running.clear()
+            for job in queue:
+                result.outcomes[job.name] = Outcome(job.name, 0.0, interrupted=True)
+            queue.clear()
+        result.interrupted = True
+    return result

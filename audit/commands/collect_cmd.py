@@ -1,0 +1,121 @@
+"""`hvlm collect`: gather the facts snapshot (hosts over PowerShell Remoting, then the directory)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from audit.collect import Collection, collect, collect_from_probe_outputs
+from audit.collect.options import (
+    CREDENTIALS_HELP,
+    add_collection_options,
+    add_directory_options,
+    configure_log,
+    plan_collection,
+)
+from audit.collect.progress import make_progress
+from audit.errors import UsageError
+from audit.inventory import load_inventory
+from audit.report import EXIT_CLEAR, EXIT_INCOMPLETE
+from audit.snapshot import Snapshot
+
+EXIT_INTERRUPTED = 130
+
+EPILOG = f"""{CREDENTIALS_HELP}
+
+exit codes:
+  0    every fact was collected
+  2    usage or input error; nothing was collected
+  3    incomplete: some facts could not be collected (see the error facts in the snapshot)
+  130  interrupted (Ctrl-C): what was collected is saved, marked complete: false
+
+examples:
+  hvlm collect --inventory fleet.toml -o snapshot.json
+  hvlm collect --inventory fleet.toml -o hosts.json --only hosts --ca-bundle corp-ca.pem
+  hvlm collect --from-probe-output hv07.json hv08.json -o snapshot.json
+"""
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "collect",
+        help="collect the facts snapshot from the hosts and the directory (read-only)",
+        description="Probe every inventory host over PowerShell Remoting (one read-only script per host, "
+        "in parallel), then read the directory (LDAP and DNS), and save one facts snapshot for `hvlm audit`. "
+        "Hosts that cannot be reached remotely: run `hvlm probe-script` on them and give the outputs with "
+        "--from-probe-output.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--inventory", "-i", metavar="FILE", help="the inventory (TOML)")
+    p.add_argument("-o", "--output", metavar="SNAPSHOT", required=True, help="where to write the snapshot (JSON)")
+    p.add_argument("--only", choices=["hosts", "directory"], help="collect only the hosts or only the directory")
+    p.add_argument("--from-probe-output", nargs="+", metavar="FILE",
+                   help="build the host facts from saved probe outputs instead of connecting "
+                   "(with --inventory: matched to its hosts, and the directory is collected unless --only hosts)")
+    add_collection_options(p)
+    add_directory_options(p)
+    p.set_defaults(func=run)
+
+
+def summarize(collection: Collection, path: str | None) -> str:
+    snap = collection.snapshot
+    hosts = snap.doc["hosts"]
+    failed = sorted(h for h, facts in hosts.items() if "error" in facts.get("connection", {}))
+    errors = snap.uncollected()
+    parts = [f"{len(hosts)} host(s)"]
+    if failed:
+        shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+        parts.append(f"{len(failed)} not collected ({shown})")
+    if errors:
+        parts.append(f"{len(errors)} fact(s) with errors")
+    if collection.interrupted:
+        parts.append("INTERRUPTED: incomplete")
+    where = f"wrote {path}: " if path else ""
+    return f"{where}{', '.join(parts)}"
+
+
+def run(args: argparse.Namespace) -> int:
+    close_log = configure_log(args.log)
+    try:
+        return _run(args)
+    finally:
+        close_log()
+
+
+def _save(collection: Collection, path: str) -> None:
+    try:
+        Snapshot(collection.document, path).save(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    inventory = load_inventory(args.inventory) if args.inventory else None
+    if args.from_probe_output:
+        if args.only == "directory":
+            raise UsageError("--from-probe-output gives host facts; it cannot go with --only directory")
+        want_directory = inventory is not None and args.only != "hosts"
+        if want_directory and inventory is not None:
+            plan = plan_collection(args, inventory, hosts=False, directory=True)
+            progress, options = plan.progress, plan.directory_options
+        else:
+            progress, options = make_progress(sys.stderr, quiet=args.quiet), None
+        collection = collect_from_probe_outputs(
+            args.from_probe_output, inventory, progress, directory=want_directory, directory_options=options
+        )
+    else:
+        if inventory is None:
+            raise UsageError("give --inventory FILE (or --from-probe-output FILE...)")
+        hosts, directory = args.only != "directory", args.only != "hosts"
+        plan = plan_collection(args, inventory, hosts=hosts, directory=directory)
+        collection = collect(
+            inventory, plan.targets, plan.passwords, plan.progress, hosts=hosts, directory=directory,
+            directory_options=plan.directory_options, concurrency=args.concurrency,
+        )
+    _save(collection, args.output)
+    print(f"hvlm: {summarize(collection, args.output)}", file=sys.stderr)
+    if collection.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_INCOMPLETE if collection.has_errors else EXIT_CLEAR

@@ -1,0 +1,90 @@
+"""`hvlm scan`: collect, audit and report in one go."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from audit.collect import collect
+from audit.collect.options import (
+    CREDENTIALS_HELP,
+    add_collection_options,
+    add_directory_options,
+    configure_log,
+    plan_collection,
+)
+from audit.commands.collect_cmd import EXIT_INTERRUPTED, summarize
+from audit.errors import UsageError
+from audit.inventory import load_inventory
+from audit.outputs import add_output_options, add_selection_options, write_outputs
+from audit.registry import load_registry
+from audit.run import audit_snapshot, select_checks
+from audit.snapshot import Snapshot
+
+EPILOG = f"""{CREDENTIALS_HELP}
+
+exit codes:
+  0    all clear: no failure or warning at or above --fail-on
+  1    failures or warnings at or above --fail-on
+  2    usage or input error; nothing was collected
+  3    incomplete: some facts could not be collected or some checks errored
+  4    both 1 and 3
+  130  interrupted (Ctrl-C): the report covers what was collected, marked incomplete
+
+examples:
+  hvlm scan --inventory fleet.toml
+  hvlm scan --inventory fleet.toml --ca-bundle corp-ca.pem --format json -o report.json --save-snapshot snap.json
+"""
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "scan",
+        help="collect the facts and audit them in one go (read-only)",
+        description="Probe every inventory host over PowerShell Remoting and read the directory, then run "
+        "every check and report what will stop live migration, with the exact fix for each problem.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--inventory", "-i", metavar="FILE", required=True, help="the inventory (TOML)")
+    p.add_argument("--save-snapshot", metavar="FILE", help="also save the collected facts snapshot to FILE")
+    add_collection_options(p)
+    add_directory_options(p)
+    add_selection_options(p)
+    add_output_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    close_log = configure_log(args.log)
+    try:
+        return _run(args)
+    finally:
+        close_log()
+
+
+def _run(args: argparse.Namespace) -> int:
+    inventory = load_inventory(args.inventory)
+    select_checks(load_registry(), args.checks, args.skip)  # an unknown check id fails before any connection
+    plan = plan_collection(args, inventory, hosts=True, directory=True)
+    collection = collect(
+        inventory, plan.targets, plan.passwords, plan.progress,
+        directory_options=plan.directory_options, concurrency=args.concurrency,
+    )
+    name = f"scan of {args.inventory}"
+    if args.save_snapshot:
+        try:
+            Snapshot(collection.document, args.save_snapshot).save(args.save_snapshot)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.save_snapshot}: {exc.strerror or exc}") from None
+        name = args.save_snapshot
+    print(f"hvlm: {summarize(collection, args.save_snapshot)}", file=sys.stderr)
+    report = audit_snapshot(
+        Snapshot(collection.document, name), only=args.checks, skip=args.skip, fail_on=args.fail_on, command="scan"
+    )
+    write_outputs(args, report)
+    if collection.interrupted:
+        return EXIT_INTERRUPTED
+    code: int = report["run"]["exit_code"]
+    return code

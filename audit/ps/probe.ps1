@@ -1,0 +1,359 @@
+<#
+.SYNOPSIS
+    hvlm probe: reads the facts hvlm needs about this Hyper-V host and prints them as one JSON line.
+
+.DESCRIPTION
+    Read-only. It calls Get-* cmdlets, CIM queries, the WSMan: drive and one registry key; it
+    changes nothing on the host. hvlm runs it over PowerShell Remoting (`hvlm scan`, `hvlm collect`).
+    Where hvlm cannot connect, run it on the host yourself, as an administrator:
+
+        powershell.exe -NoProfile -ExecutionPolicy Bypass -File .\hvlm-probe.ps1 |
+            Out-File -Encoding utf8 "$env:COMPUTERNAME.json"
+
+    and turn the files into a snapshot: hvlm collect --from-probe-output *.json -o snapshot.json
+
+    Runs on Windows PowerShell 5.1 and PowerShell 7 (no 7-only syntax), Windows Server 2012 R2 to
+    2025. Each section is read in its own try/catch and comes back as {"value": ...} or as
+    {"error": {"kind", "message"}}, so a cmdlet missing on 2012 R2 or a WMI class the account may
+    not read costs that section only. Enums are converted to their names explicitly: Windows
+    PowerShell 5.1's ConvertTo-Json writes enums as numbers. Field names are those of the hvlm
+    snapshot schema (`hvlm schema snapshot`).
+
+    Parser note: lists of property names are written as quoted words ('A', 'B'), a form every
+    PowerShell parser accepts, including the tree-sitter grammar hvlm's tests use to prove that
+    this script only calls read-only commands.
+#>
+
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$WarningPreference = 'SilentlyContinue'
+$HvlmProbeVersion = '1.0.0'
+
+function Get-HvlmProblem {
+    # An error record as a section result: {"error": {"kind", "message"}}. The kind tells hvlm how
+    # to explain it: not_found (cmdlet, service, class or object missing), access_denied, probe_error.
+    param($Record)
+    $exception = $Record.Exception
+    $category = [string]$Record.CategoryInfo.Category
+    $kind = 'probe_error'
+    if ($exception -is [System.Management.Automation.CommandNotFoundException]) {
+        $kind = 'not_found'
+    } elseif ($exception -is [System.UnauthorizedAccessException] -or $category -eq 'PermissionDenied' -or
+        $exception.HResult -eq -2147024891) {
+        $kind = 'access_denied'
+    } elseif ($category -eq 'ObjectNotFound') {
+        $kind = 'not_found'
+    }
+    $message = [string]$exception.Message
+    if ($Record.InvocationInfo -and $Record.InvocationInfo.MyCommand) {
+        $message = '{0}: {1}' -f [string]$Record.InvocationInfo.MyCommand.Name, $message
+    }
+    [ordered]@{ error = [ordered]@{ kind = $kind; message = $message } }
+}
+
+function Get-HvlmCimMissing {
+    # True when a CIM error says the namespace or class does not exist on this Windows release.
+    param($Record)
+    $code = [string]$Record.Exception.NativeErrorCode
+    ($code -eq 'InvalidNamespace' -or $code -eq 'InvalidClass')
+}
+
+$sections = [ordered]@{}
+
+# -- computer_system: Win32_ComputerSystem ---------------------------------------------------------
+try {
+    $cs = Get-CimInstance -ClassName 'Win32_ComputerSystem'
+    $sections['computer_system'] = [ordered]@{ value = [ordered]@{
+        Name = [string]$cs.Name
+        DNSHostName = $cs.DNSHostName
+        Domain = [string]$cs.Domain
+        PartOfDomain = [bool]$cs.PartOfDomain
+        DomainRole = [int]$cs.DomainRole
+        HypervisorPresent = $cs.HypervisorPresent
+        TotalPhysicalMemory = $cs.TotalPhysicalMemory
+    } }
+} catch { $sections['computer_system'] = Get-HvlmProblem $_ }
+
+# -- operating_system: Win32_OperatingSystem (memory in KiB, as WMI reports it) -----------------------
+try {
+    $os = Get-CimInstance -ClassName 'Win32_OperatingSystem'
+    $sections['operating_system'] = [ordered]@{ value = [ordered]@{
+        Caption = [string]$os.Caption
+        Version = [string]$os.Version
+        BuildNumber = [string]$os.BuildNumber
+        ProductType = $os.ProductType
+        FreePhysicalMemory = $os.FreePhysicalMemory
+        TotalVisibleMemorySize = $os.TotalVisibleMemorySize
+    } }
+} catch { $sections['operating_system'] = Get-HvlmProblem $_ }
+
+# -- hyperv_feature: Get-WindowsFeature (InstallState is an enum) -----------------------------------
+try {
+    $feature = Get-WindowsFeature -Name 'Hyper-V'
+    if ($null -eq $feature) {
+        $sections['hyperv_feature'] = [ordered]@{ error = [ordered]@{
+            kind = 'not_found'; message = 'Get-WindowsFeature: no feature named Hyper-V on this host' } }
+    } else {
+        $sections['hyperv_feature'] = [ordered]@{ value = [ordered]@{
+            Name = [string]$feature.Name
+            InstallState = [string]$feature.InstallState
+        } }
+    }
+} catch { $sections['hyperv_feature'] = Get-HvlmProblem $_ }
+
+# -- vmms_service: Get-Service vmms (StartType needs .NET 4.6.1; Win32_Service otherwise) -----------
+try {
+    $service = Get-Service -Name 'vmms'
+    $startType = $null
+    if ($service.PSObject.Properties['StartType']) { $startType = [string]$service.StartType }
+    if (-not $startType) {
+        $mode = [string](Get-CimInstance -ClassName 'Win32_Service' -Filter "Name='vmms'").StartMode
+        $startType = @{ Auto = 'Automatic'; Manual = 'Manual'; Disabled = 'Disabled'; Boot = 'Boot'; System = 'System' }[$mode]
+    }
+    $sections['vmms_service'] = [ordered]@{ value = [ordered]@{
+        Name = [string]$service.Name
+        Status = [string]$service.Status
+        StartType = $startType
+    } }
+} catch { $sections['vmms_service'] = Get-HvlmProblem $_ }
+
+# -- vmhost: Get-VMHost (authentication type and performance option are enums) ----------------------
+try {
+    $vmhost = Get-VMHost
+    $sections['vmhost'] = [ordered]@{ value = [ordered]@{
+        ComputerName = [string]$vmhost.ComputerName
+        FullyQualifiedDomainName = $vmhost.FullyQualifiedDomainName
+        VirtualMachineMigrationEnabled = [bool]$vmhost.VirtualMachineMigrationEnabled
+        VirtualMachineMigrationAuthenticationType = [string]$vmhost.VirtualMachineMigrationAuthenticationType
+        VirtualMachineMigrationPerformanceOption = [string]$vmhost.VirtualMachineMigrationPerformanceOption
+        MaximumVirtualMachineMigrations = [int]$vmhost.MaximumVirtualMachineMigrations
+        MaximumStorageMigrations = [int]$vmhost.MaximumStorageMigrations
+        UseAnyNetworkForMigration = [bool]$vmhost.UseAnyNetworkForMigration
+        MemoryCapacity = $vmhost.MemoryCapacity
+        LogicalProcessorCount = $vmhost.LogicalProcessorCount
+    } }
+} catch { $sections['vmhost'] = Get-HvlmProblem $_ }
+
+# -- migration_networks: Get-VMMigrationNetwork ----------------------------------------------------
+try {
+    $networks = @(foreach ($network in @(Get-VMMigrationNetwork)) {
+        [ordered]@{ Subnet = [string]$network.Subnet; Priority = $network.Priority }
+    })
+    $sections['migration_networks'] = [ordered]@{ value = $networks }
+} catch { $sections['migration_networks'] = Get-HvlmProblem $_ }
+
+# -- ip_interfaces: Get-NetIPAddress + default gateways (Get-NetRoute) + Get-NetAdapterRdma ---------
+try {
+    $gateways = @{}
+    $routes = @(Get-NetRoute -DestinationPrefix '0.0.0.0/0', '::/0' -ErrorAction 'SilentlyContinue' |
+        Sort-Object -Property 'RouteMetric')
+    foreach ($route in $routes) {
+        $key = '{0}/{1}' -f $route.ifIndex, [string]$route.AddressFamily
+        $hop = [string]$route.NextHop
+        if (-not $gateways.ContainsKey($key) -and $hop -ne '0.0.0.0' -and $hop -ne '::') { $gateways[$key] = $hop }
+    }
+    # RDMA is extra detail: when the cmdlet is missing or fails, RdmaEnabled stays null (unknown).
+    $rdma = @{}
+    try {
+        foreach ($adapter in @(Get-NetAdapterRdma)) { $rdma[[string]$adapter.Name] = [bool]$adapter.Enabled }
+    } catch { $rdma = @{} }
+    $interfaces = @(foreach ($address in @(Get-NetIPAddress)) {
+        $ip = [string]$address.IPAddress
+        if ($ip -like '127.*' -or $ip -eq '::1' -or $ip -like 'fe80:*') { continue }
+        $family = [string]$address.AddressFamily
+        $alias = [string]$address.InterfaceAlias
+        $rdmaEnabled = $null
+        if ($rdma.ContainsKey($alias)) { $rdmaEnabled = $rdma[$alias] }
+        [ordered]@{
+            InterfaceAlias = $alias
+            IPAddress = $ip
+            PrefixLength = [int]$address.PrefixLength
+            AddressFamily = $family
+            DefaultGateway = $gateways['{0}/{1}' -f $address.InterfaceIndex, $family]
+            RdmaEnabled = $rdmaEnabled
+        }
+    })
+    $sections['ip_interfaces'] = [ordered]@{ value = $interfaces }
+} catch { $sections['ip_interfaces'] = Get-HvlmProblem $_ }
+
+# -- firewall_rules: the live migration rule (Enabled, Direction, Action, Profile are enums) ---------
+try {
+    try {
+        $rules = @(Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope')
+    } catch {
+        if ([string]$_.CategoryInfo.Category -ne 'ObjectNotFound') { throw }
+        $rules = @()
+    }
+    $ruleValues = @(foreach ($rule in $rules) {
+        [ordered]@{
+            Name = [string]$rule.Name
+            DisplayName = [string]$rule.DisplayName
+            Enabled = ([string]$rule.Enabled -eq 'True')
+            Direction = [string]$rule.Direction
+            Action = [string]$rule.Action
+            Profile = [string]$rule.Profile
+        }
+    })
+    $sections['firewall_rules'] = [ordered]@{ value = $ruleValues }
+} catch { $sections['firewall_rules'] = Get-HvlmProblem $_ }
+
+# -- vm_switches: Get-VMSwitch -----------------------------------------------------------------------
+try {
+    $switches = @(foreach ($switch in @(Get-VMSwitch)) {
+        [ordered]@{ Name = [string]$switch.Name; SwitchType = [string]$switch.SwitchType }
+    })
+    $sections['vm_switches'] = [ordered]@{ value = $switches }
+} catch { $sections['vm_switches'] = Get-HvlmProblem $_ }
+
+# -- supported_versions: Get-VMHostSupportedVersion (Windows Server 2016 and later) -------------------
+try {
+    $versions = @(foreach ($version in @(Get-VMHostSupportedVersion)) {
+        [ordered]@{ Name = [string]$version.Name; Version = [string]$version.Version; IsDefault = [bool]$version.IsDefault }
+    })
+    $sections['supported_versions'] = [ordered]@{ value = $versions }
+} catch { $sections['supported_versions'] = Get-HvlmProblem $_ }
+
+# -- vms: Get-VM with Get-VMProcessor and the network adapters (State is an enum) ---------------------
+try {
+    $vms = @(foreach ($vm in @(Get-VM)) {
+        $processor = Get-VMProcessor -VM $vm
+        $adapters = @(foreach ($adapter in $vm.NetworkAdapters) {
+            [ordered]@{ Name = [string]$adapter.Name; SwitchName = $adapter.SwitchName }
+        })
+        [ordered]@{
+            Name = [string]$vm.Name
+            Id = [string]$vm.Id
+            Version = [string]$vm.Version
+            State = [string]$vm.State
+            Generation = [int]$vm.Generation
+            MemoryStartup = [long]$vm.MemoryStartup
+            MemoryAssigned = [long]$vm.MemoryAssigned
+            DynamicMemoryEnabled = [bool]$vm.DynamicMemoryEnabled
+            CompatibilityForMigrationEnabled = [bool]$processor.CompatibilityForMigrationEnabled
+            NetworkAdapters = $adapters
+        }
+    })
+    $sections['vms'] = [ordered]@{ value = $vms }
+} catch { $sections['vms'] = Get-HvlmProblem $_ }
+
+# -- processor: Win32_Processor, first socket -------------------------------------------------------
+try {
+    $cpu = @(Get-CimInstance -ClassName 'Win32_Processor')[0]
+    $sections['processor'] = [ordered]@{ value = [ordered]@{
+        Manufacturer = [string]$cpu.Manufacturer
+        Name = [string]$cpu.Name
+        NumberOfLogicalProcessors = $cpu.NumberOfLogicalProcessors
+    } }
+} catch { $sections['processor'] = Get-HvlmProblem $_ }
+
+# -- local_groups: Hyper-V Administrators (S-1-5-32-578) and Administrators (S-1-5-32-544) by SID -------
+# Names are localised, SIDs are not. Get-LocalGroupMember exists from Windows Server 2016 and fails on
+# groups holding orphaned SIDs; the WinNT ADSI provider works everywhere (without PrincipalSource).
+try {
+    $groups = [ordered]@{}
+    $haveCmdlet = [bool](Get-Command -Name 'Get-LocalGroupMember' -ErrorAction 'SilentlyContinue')
+    foreach ($sid in @('S-1-5-32-578', 'S-1-5-32-544')) {
+        try {
+            $account = ([System.Security.Principal.SecurityIdentifier]$sid).Translate([System.Security.Principal.NTAccount]).Value
+        } catch {
+            continue  # the group does not exist on this host
+        }
+        $groupName = $account.Split('\')[-1]
+        $members = $null
+        if ($haveCmdlet) {
+            try {
+                $members = @(foreach ($member in @(Get-LocalGroupMember -SID $sid)) {
+                    [ordered]@{
+                        Name = [string]$member.Name
+                        SID = [string]$member.SID
+                        ObjectClass = [string]$member.ObjectClass
+                        PrincipalSource = [string]$member.PrincipalSource
+                    }
+                })
+            } catch { $members = $null }
+        }
+        if ($null -eq $members) {
+            $group = [ADSI]('WinNT://{0}/{1},group' -f $env:COMPUTERNAME, $groupName)
+            $members = @(foreach ($member in @($group.psbase.Invoke('Members'))) {
+                $memberType = $member.GetType()
+                $path = [string]$memberType.InvokeMember('ADsPath', 'GetProperty', $null, $member, $null)
+                $class = [string]$memberType.InvokeMember('Class', 'GetProperty', $null, $member, $null)
+                $sidBytes = [byte[]]$memberType.InvokeMember('objectSid', 'GetProperty', $null, $member, $null)
+                $parts = $path.Substring(8).Split('/')
+                $name = $parts[-1]
+                if ($parts.Count -ge 2) { $name = '{0}\{1}' -f $parts[-2], $parts[-1] }
+                [ordered]@{
+                    Name = $name
+                    SID = [System.Security.Principal.SecurityIdentifier]::new($sidBytes, 0).Value
+                    ObjectClass = $class
+                    PrincipalSource = $null
+                }
+            })
+        }
+        $groups[$sid] = [ordered]@{ Name = $groupName; Members = $members }
+    }
+    $sections['local_groups'] = [ordered]@{ value = $groups }
+} catch { $sections['local_groups'] = Get-HvlmProblem $_ }
+
+# -- device_guard: Win32_DeviceGuard. Its namespace exists from Windows Server 2016; where it does not,
+# no virtualization-based security service can run: reported as none running, status null. ------------
+try {
+    try {
+        $dg = Get-CimInstance -Namespace 'root\Microsoft\Windows\DeviceGuard' -ClassName 'Win32_DeviceGuard'
+        $sections['device_guard'] = [ordered]@{ value = [ordered]@{
+            SecurityServicesRunning = @(foreach ($n in $dg.SecurityServicesRunning) { [int]$n })
+            SecurityServicesConfigured = @(foreach ($n in $dg.SecurityServicesConfigured) { [int]$n })
+            VirtualizationBasedSecurityStatus = $dg.VirtualizationBasedSecurityStatus
+        } }
+    } catch {
+        if (-not (Get-HvlmCimMissing $_)) { throw }
+        $sections['device_guard'] = [ordered]@{ value = [ordered]@{
+            SecurityServicesRunning = @()
+            SecurityServicesConfigured = @()
+            VirtualizationBasedSecurityStatus = $null
+        } }
+    }
+} catch { $sections['device_guard'] = Get-HvlmProblem $_ }
+
+# -- wsman_credssp: CredSSP client/service settings and the AllowFreshCredentials policy -------------
+try {
+    $client = [string](Get-Item -LiteralPath 'WSMan:\localhost\Client\Auth\CredSSP').Value
+    $server = [string](Get-Item -LiteralPath 'WSMan:\localhost\Service\Auth\CredSSP').Value
+    $fresh = @()
+    $policy = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\CredentialsDelegation\AllowFreshCredentials'
+    if (Test-Path -LiteralPath $policy) {
+        $policyKey = Get-Item -LiteralPath $policy
+        $fresh = @(foreach ($valueName in @($policyKey.GetValueNames() | Sort-Object)) {
+            if ($valueName) { [string]$policyKey.GetValue($valueName) }
+        })
+    }
+    $sections['wsman_credssp'] = [ordered]@{ value = [ordered]@{
+        ClientCredSSP = ($client -eq 'true')
+        ServiceCredSSP = ($server -eq 'true')
+        AllowFreshCredentials = $fresh
+    } }
+} catch { $sections['wsman_credssp'] = Get-HvlmProblem $_ }
+
+# -- clock: the host's UTC time, to compare with the domain controller's ----------------------------
+$invariant = [System.Globalization.CultureInfo]::InvariantCulture
+try {
+    $sections['clock'] = [ordered]@{ value = [ordered]@{
+        UtcTime = [DateTime]::UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", $invariant)
+    } }
+} catch { $sections['clock'] = Get-HvlmProblem $_ }
+
+# -- the document ------------------------------------------------------------------------------------
+$fqdn = [string]$env:COMPUTERNAME
+try {
+    $ipProperties = [System.Net.NetworkInformation.IPGlobalProperties]::GetIPGlobalProperties()
+    $fqdn = $ipProperties.HostName
+    if ($ipProperties.DomainName) { $fqdn = '{0}.{1}' -f $ipProperties.HostName, $ipProperties.DomainName }
+} catch { $fqdn = [string]$env:COMPUTERNAME }
+$document = [ordered]@{
+    hvlm_probe = $HvlmProbeVersion
+    computer = [ordered]@{ name = [string]$env:COMPUTERNAME; fqdn = ([string]$fqdn).ToLowerInvariant() }
+    powershell = [ordered]@{ version = $PSVersionTable.PSVersion.ToString(); edition = [string]$PSVersionTable.PSEdition }
+    collected_at = [DateTime]::UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", $invariant)
+    sections = $sections
+}
+ConvertTo-Json -InputObject $document -Depth 16 -Compress
