@@ -293,13 +293,16 @@ def connect(
     endpoint = DcEndpoint(dc.name, dc.address, port)
     tls = None
     if tls_mode != "plain":
-        tls = ldap3.Tls(
-            validate=ssl.CERT_REQUIRED,
-            ca_certs_file=ca_file,
-            valid_names=[dc.name],
-            sni=dc.name if not _is_address(dc.name) else None,
-            version=None,
-        )
+        try:
+            tls = ldap3.Tls(
+                validate=ssl.CERT_REQUIRED,
+                ca_certs_file=ca_file,
+                valid_names=[dc.name],
+                sni=dc.name if not _is_address(dc.name) else None,
+                version=None,
+            )
+        except lex.LDAPException as exc:
+            raise DirectoryError("config", f"the CA file {ca_file} cannot be used: {exc}") from None
     server = ldap3.Server(
         dc.address, port=port, use_ssl=tls_mode == "ldaps", tls=tls, get_info=ldap3.NONE, connect_timeout=timeout
     )
