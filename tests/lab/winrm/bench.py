@@ -118,6 +118,7 @@ def fan_out_in_process(n: int, latency: float, workers: int) -> None:
 
 def main() -> None:
     one_probe_times()
+    fan_out(200, 2.0, 32)  # latency dominates CPU here: shows latency itself caps nothing
     fan_out_in_process(50, 0.5, 16)
     fan_out(50, 0.5, 16)
     fan_out(200, 0.5, 16)
