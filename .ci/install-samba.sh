@@ -8,11 +8,16 @@
 # - The lab DCs bind 127.0.0.2 / 127.0.0.3 only, so any stock samba/smbd/nmbd/winbind daemon that is
 #   running (e.g. from an earlier install on this machine) is stopped: a wildcard listener on 53, 88,
 #   389, 445... would take the lab's ports.
+# - With --gssapi (or HVLM_LAB_GSSAPI=1) it also installs libkrb5-dev, which `pip install gssapi`
+#   needs to build (plus a C compiler, present on the python machine): ldap3 GSSAPI binds.
 # Quick no-op (well under a second) when everything is already installed and nothing stock runs.
 set -euo pipefail
 
 PKGS=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind
       krb5-user ldb-tools bind9-dnsutils attr)
+if [ "${1:-}" = "--gssapi" ] || [ "${HVLM_LAB_GSSAPI:-0}" = 1 ]; then
+    PKGS+=(libkrb5-dev)
+fi
 STOCK_UNITS=(samba-ad-dc smbd nmbd winbind samba)
 
 log() { printf 'install-samba: %s\n' "$*" >&2; }

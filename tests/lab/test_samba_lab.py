@@ -3,22 +3,22 @@ and dnspython exactly as a client of a real DC would."""
 
 from __future__ import annotations
 
-import os
+import importlib.util
 import ssl
 import struct
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import dns.resolver
 import dns.reversename
 import pytest
 from cryptography import x509
-from ldap3 import BASE, SIMPLE, SUBTREE, Connection, Server, Tls
+from ldap3 import BASE, KERBEROS, SASL, SIMPLE, SUBTREE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPSocketOpenError, LDAPStrongerAuthRequiredResult
 
-from tests.lab.samba import ComputerSpec, SambaDC
-from tests.lab.samba.forest import SambaForest
+from tests.lab.samba import ComputerSpec, LabError, SambaDC, SambaForest
 from tests.lab.samba.ldb import escape_rdn_value, ldif_line, parse_ldif
 from tests.lab.samba.seed import escape_filter_value
 
@@ -117,16 +117,69 @@ def test_plain_simple_bind_refused_by_default(samba_dc: SambaDC) -> None:
         c2.bind()
 
 
-def test_plain_simple_bind_allowed_without_strong_auth(samba_dc: SambaDC) -> None:
+def kinit(dc: SambaDC, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Administrator's TGT into a private ccache; KRB5_CONFIG/KRB5CCNAME set for this test."""
+    monkeypatch.setenv("KRB5_CONFIG", str(dc.krb5_conf))
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{folder / 'ccache'}")
+    subprocess.run(
+        ["kinit", f"{dc.admin_user}@{dc.realm}"],
+        input=dc.admin_password + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+
+
+def gssapi_bind(dc: SambaDC, *, use_ssl: bool) -> Connection:
+    # The service ticket is for ldap/<DC name>, not for the IP the socket connects to.
+    c = Connection(
+        dc.ldap_server(use_ssl=use_ssl),
+        authentication=SASL,
+        sasl_mechanism=KERBEROS,
+        sasl_credentials=(dc.fqdn,),
+    )
+    c.bind()
+    return c
+
+
+def test_binds_without_strong_auth(samba_dc: SambaDC, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    has_gssapi = importlib.util.find_spec("gssapi") is not None
+    if has_gssapi:
+        kinit(samba_dc, tmp_path, monkeypatch)
+        # Samba 4.17 with strong auth wants SASL sign/seal even inside TLS; ldap3 negotiates
+        # neither, so its GSSAPI binds need require_strong_auth=False (Windows accepts them over TLS).
+        refused = gssapi_bind(samba_dc, use_ssl=True)
+        assert not refused.bound
+        assert "Sign or Seal are required" in refused.result["message"]
     samba_dc.restart(require_strong_auth=False)
     try:
         c = Connection(Server(samba_dc.ldap_url), user=samba_dc.admin_upn, password=samba_dc.admin_password)
         assert c.bind(), c.result
         c.unbind()
+        if has_gssapi:
+            for use_ssl in (False, True):
+                g = gssapi_bind(samba_dc, use_ssl=use_ssl)
+                assert g.bound, g.result
+                assert g.search(samba_dc.admin_dn, "(objectClass=user)", BASE)
+                g.unbind()
     finally:
         samba_dc.restart(require_strong_auth=True)
     assert samba_dc.require_strong_auth
     assert not Connection(Server(samba_dc.ldap_url), user=samba_dc.admin_upn, password=samba_dc.admin_password).bind()
+    if not has_gssapi:
+        pytest.skip("plain simple bind checked; GSSAPI part needs python gssapi (libkrb5-dev + compiler)")
+
+
+def test_second_dc_on_same_address_waits_then_fails(
+    samba_dc: SambaDC, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HVLM_SAMBA_LOCK_TIMEOUT", "1")
+    other = SambaDC(tmp_path / "other", ip=samba_dc.ip)
+    with pytest.raises(LabError, match="in use by another lab DC"):
+        other.start()
+    assert not other.running
+    assert samba_dc.running
 
 
 # ------------------------------------------------------------------------------ directory
@@ -249,20 +302,43 @@ def test_dns_srv_a_and_ptr(samba_dc: SambaDC) -> None:
     assert [r.to_text() for r in ptr] == ["hv21.lab.test."]
 
 
-def test_kerberos_kdc_issues_tickets(samba_dc: SambaDC, tmp_path_factory: pytest.TempPathFactory) -> None:
-    ccache = tmp_path_factory.mktemp("krb") / "ccache"
-    env = dict(os.environ, KRB5_CONFIG=str(samba_dc.krb5_conf), KRB5CCNAME=f"FILE:{ccache}")
+def test_kerberos_kdc_issues_tickets(samba_dc: SambaDC, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kinit(samba_dc, tmp_path, monkeypatch)
+    klist = subprocess.run(["klist"], check=True, capture_output=True, text=True).stdout
+    assert f"krbtgt/{samba_dc.realm}@{samba_dc.realm}" in klist
+    kvno = subprocess.run(["kvno", f"ldap/{samba_dc.fqdn}"], check=True, capture_output=True, text=True).stdout
+    assert f"ldap/{samba_dc.fqdn}@{samba_dc.realm}" in kvno
+
+
+def test_kdc_enforces_constrained_delegation(
+    samba_dc: SambaDC, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    samba_dc.add_computer("KD02", spns=["cifs/kd02.lab.test", f"{MIGRATION_SPN}/KD02"])
+    samba_dc.add_computer(
+        "KD01",
+        password="Kd01-Machine-Pass-1",
+        allowed_to_delegate_to=["cifs/kd02.lab.test"],
+        trusted_to_auth_for_delegation=True,
+    )
+    samba_dc.add_user("kd.carol", "Carol-Lab-Pass-1")
+    monkeypatch.setenv("KRB5_CONFIG", str(samba_dc.krb5_conf))
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path / 'ccache'}")
+    # The host's TGT must be forwardable for S4U2Proxy.
     subprocess.run(
-        ["kinit", f"Administrator@{samba_dc.realm}"],
-        input=samba_dc.admin_password + "\n",
+        ["kinit", "-f", f"KD01$@{samba_dc.realm}"],
+        input="Kd01-Machine-Pass-1\n",
         text=True,
-        env=env,
         check=True,
         capture_output=True,
         timeout=30,
     )
-    klist = subprocess.run(["klist"], env=env, check=True, capture_output=True, text=True).stdout
-    assert f"krbtgt/{samba_dc.realm}@{samba_dc.realm}" in klist
+
+    def s4u(spn: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["kvno", "-U", "kd.carol", "-P", spn], capture_output=True, text=True, timeout=30)
+
+    assert s4u("cifs/kd02.lab.test").returncode == 0  # listed in msDS-AllowedToDelegateTo
+    refused = s4u(f"ldap/{samba_dc.fqdn}")
+    assert refused.returncode != 0 and "constrained delegation failed" in refused.stderr
 
 
 # -------------------------------------------------------------------------------- forest

@@ -12,6 +12,7 @@ System packages come from ``.ci/install-samba.sh`` (root).
 from ._proc import LabError
 from .config import DEFAULT_ADMIN_PASSWORD, DCSettings
 from .dc import SambaDC
+from .forest import SambaForest
 from .seed import ComputerSpec
 
-__all__ = ["DEFAULT_ADMIN_PASSWORD", "ComputerSpec", "DCSettings", "LabError", "SambaDC"]
+__all__ = ["DEFAULT_ADMIN_PASSWORD", "ComputerSpec", "DCSettings", "LabError", "SambaDC", "SambaForest"]

@@ -75,10 +75,10 @@ class LdbTools:
 
     def __init__(self, smb_conf: Path, sam_ldb: Path) -> None:
         self._conf = smb_conf
-        self._sam = sam_ldb
+        self.sam_ldb = sam_ldb
 
     def _base(self, tool: str) -> list[str]:
-        return [tool, f"--configfile={self._conf}", "-H", str(self._sam)]
+        return [tool, f"--configfile={self._conf}", "-H", str(self.sam_ldb)]
 
     def add(self, ldif: str, secrets: Iterable[str] = ()) -> None:
         """Add every record of ``ldif`` in one process (one transaction)."""
