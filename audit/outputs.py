@@ -1,4 +1,8 @@
-"""Report outputs shared by `hvlm audit` and `hvlm scan`: terminal text, JSON and file formats."""
+"""Report outputs shared by `hvlm audit` and `hvlm scan`: terminal text, JSON and file formats.
+
+--json, --html, --junit and --csv each write one more file from the same report document, so
+one run can feed a terminal, a change record, a CI server and a spreadsheet at once.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ from typing import Any
 
 from audit.errors import UsageError
 from audit.model import Severity
+from reports.csv_report import render_csv
+from reports.html import render_html
 from reports.json_report import render_json
+from reports.junit import render_junit
 from reports.text import render_text
 
 __all__ = ["add_output_options", "add_selection_options", "use_colour", "write_outputs"]
@@ -33,6 +40,19 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["text", "json"], default="text", help="what to print (default: text)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the printed report to FILE instead of stdout")
     p.add_argument("--json", metavar="FILE", dest="json_file", help="also write the JSON report to FILE")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        dest="html_file",
+        help="also write the HTML report to FILE (one self-contained page: summary, migration matrix, fixes)",
+    )
+    p.add_argument(
+        "--junit",
+        metavar="FILE",
+        dest="junit_file",
+        help="also write JUnit XML to FILE (one test case per check and subject, for CI servers)",
+    )
+    p.add_argument("--csv", metavar="FILE", dest="csv_file", help="also write a CSV file, one row per finding")
     p.add_argument("--show-passed", action="store_true", help="list passed checks in the text report too")
 
 
@@ -46,7 +66,9 @@ def use_colour(stream: Any) -> bool:
 
 def _write(path: str, text: str) -> None:
     try:
-        Path(path).write_text(text, "utf-8")
+        # backslashreplace: a lone surrogate from a Windows name cannot abort the write (in JSON it
+        # becomes the \udXXX escape it came from); the other formats replace such characters first
+        Path(path).write_text(text, "utf-8", errors="backslashreplace", newline="")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -54,6 +76,10 @@ def _write(path: str, text: str) -> None:
 def write_outputs(args: argparse.Namespace, report: dict[str, Any]) -> None:
     if args.json_file:
         _write(args.json_file, render_json(report))
+    for attr, render in (("html_file", render_html), ("junit_file", render_junit), ("csv_file", render_csv)):
+        path = getattr(args, attr, None)
+        if path:
+            _write(path, render(report))
     if args.format == "json":
         text = render_json(report)
     else:

@@ -1,0 +1,87 @@
+"""CSV for spreadsheets: one row per finding, every status, in report order.
+
+Safe to open in Excel or LibreOffice: a cell that starts with = + - @ (or a tab or carriage
+return) would be run as a formula, so it gets a leading single quote, as OWASP recommends
+("CSV injection"). That alters such a value by one visible character, which is the price of not
+running whatever a host chose to call itself. The file starts with a UTF-8 byte order mark so
+Excel reads non-ASCII names correctly; Python's csv module and most tools read it with
+encoding="utf-8-sig".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from reports.aggregate import finding_ids
+
+__all__ = ["COLUMNS", "render_csv", "safe_cell"]
+
+COLUMNS = (
+    "id",
+    "check_id",
+    "title",
+    "severity",
+    "status",
+    "subject_kind",
+    "subject",
+    "host",
+    "source",
+    "destination",
+    "vm",
+    "vm_id",
+    "domain",
+    "operator",
+    "message",
+    "fix_summary",
+    "fix_run_on",
+    "fix_run_as",
+    "fix_target",
+    "fix_requires_vm_off",
+)
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> str:
+    """The cell's text, with a leading quote if a spreadsheet would take it for a formula."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def render_csv(report: dict[str, Any]) -> str:
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    findings = report["findings"]
+    for fid, f in zip(finding_ids(findings), findings, strict=True):
+        s = f["subject"]
+        fix = f.get("fix") or {}
+        row = [
+            fid,
+            f["check_id"],
+            f["title"],
+            f["severity"],
+            f["status"],
+            s["kind"],
+            s["label"],
+            s.get("host"),
+            s.get("source"),
+            s.get("destination"),
+            s.get("vm"),
+            s.get("vm_id"),
+            s.get("domain"),
+            s.get("operator"),
+            f["message"],
+            fix.get("summary"),
+            fix.get("run_on"),
+            fix.get("run_as"),
+            fix.get("target"),
+            ("yes" if fix.get("requires_vm_off") else "no") if fix else "",
+        ]
+        writer.writerow([safe_cell(v) for v in row])
+    return out.getvalue()

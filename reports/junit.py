@@ -1,0 +1,132 @@
+"""JUnit XML, so CI servers (Jenkins, GitLab, Azure DevOps) show a scan like a test run.
+
+Mapping, chosen so a CI server's red/green agrees with hvlm's exit code:
+- one <testsuite> per check (classname `hvlm.<check id>`), one <testcase> per finding, named by
+  its subject ("hv01.corp.contoso.com", "hv01 -> hv02", "VM sql01 on hv01 -> hv02");
+- fail -> <failure type="fail">, always;
+- warning -> <failure type="warning"> when its severity is at or above the run's --fail-on
+  threshold (it then also makes hvlm exit 1); below the threshold the test case passes and the
+  warning is kept as the property hvlm.status=warning and in <system-out>;
+- error (a fact could not be collected or the check crashed) -> <error>;
+- not_applicable -> <skipped>; pass -> a plain test case.
+Every test case carries the finding's id, status and severity as properties, and failures carry
+the fix: where to run it, who, and the PowerShell.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from xml.etree import ElementTree as ET  # builds XML only; never parses untrusted input
+
+from audit.model import SEVERITY_ORDER, Severity
+from reports.aggregate import finding_ids
+
+__all__ = ["junit_outcome", "render_junit"]
+
+# XML 1.0 forbids most control characters even as character references: replace them.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _x(text: Any) -> str:
+    return _INVALID_XML.sub("\ufffd", str(text))
+
+
+def junit_outcome(finding: dict[str, Any], fail_on: str) -> str:
+    """What a finding becomes in JUnit: "failure", "error", "skipped" or "passed"."""
+    status = finding["status"]
+    if status == "fail":
+        return "failure"
+    if status == "warning":
+        above = SEVERITY_ORDER[Severity(finding["severity"])] >= SEVERITY_ORDER[Severity(fail_on)]
+        return "failure" if above else "passed"
+    if status == "error":
+        return "error"
+    if status == "not_applicable":
+        return "skipped"
+    return "passed"
+
+
+def _detail(finding: dict[str, Any]) -> str:
+    lines = [finding["message"], f"Subject: {finding['subject']['label']}"]
+    fix = finding.get("fix")
+    if fix:
+        lines += [
+            "",
+            f"Fix: {fix['summary']}",
+            f"Run on: {fix['run_on']} ({fix['target']})",
+            f"Run as: {fix['run_as']}",
+        ]
+        if fix.get("requires_vm_off"):
+            lines.append("The VM must be turned off for this change.")
+        if fix.get("gui"):
+            lines.append(f"GUI: {fix['gui']}")
+        if fix.get("powershell"):
+            lines += ["PowerShell:", fix["powershell"]]
+        lines += [f"Docs: {u}" for u in fix.get("docs", [])]
+    return "\n".join(lines)
+
+
+def _props(parent: ET.Element, pairs: list[tuple[str, str]]) -> None:
+    props = ET.SubElement(parent, "properties")
+    for name, value in pairs:
+        ET.SubElement(props, "property", name=_x(name), value=_x(value))
+
+
+def render_junit(report: dict[str, Any]) -> str:
+    run = report["run"]
+    fail_on = run["fail_on"]
+    findings = report["findings"]
+    ids = finding_ids(findings)
+    titles = {c["id"]: c["title"] for c in report["checks"]}
+    order: list[str] = [c["id"] for c in report["checks"]]
+    for f in findings:
+        if f["check_id"] not in order:
+            order.append(f["check_id"])
+    per_check: dict[str, list[int]] = {cid: [] for cid in order}
+    for i, f in enumerate(findings):
+        per_check[f["check_id"]].append(i)
+
+    root = ET.Element("testsuites", name="hvlm")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for cid, indices in per_check.items():
+        counts = {"tests": len(indices), "failures": 0, "errors": 0, "skipped": 0}
+        suite = ET.Element("testsuite", name=_x(cid), timestamp=_x(run["finished"]).replace("Z", ""), time="0")
+        _props(suite, [("check.title", titles.get(cid, cid)), ("hvlm.fail_on", fail_on)])
+        names_seen: dict[str, int] = {}
+        for i in indices:
+            f = findings[i]
+            label = f["subject"]["label"]
+            names_seen[label] = names_seen.get(label, 0) + 1
+            name = label if names_seen[label] == 1 else f"{label} #{names_seen[label]}"
+            case = ET.SubElement(suite, "testcase", classname=_x(f"hvlm.{cid}"), name=_x(name), time="0")
+            _props(case, [
+                ("hvlm.id", ids[i]),
+                ("hvlm.status", f["status"]),
+                ("hvlm.severity", f["severity"]),
+                ("hvlm.subject.kind", f["subject"]["kind"]),
+            ])
+            outcome = junit_outcome(f, fail_on)
+            if outcome == "failure":
+                counts["failures"] += 1
+                el = ET.SubElement(case, "failure", message=_x(f["message"]), type=f["status"])
+                el.text = _x(_detail(f))
+            elif outcome == "error":
+                counts["errors"] += 1
+                el = ET.SubElement(case, "error", message=_x(f["message"]), type="error")
+                el.text = _x(_detail(f))
+            elif outcome == "skipped":
+                counts["skipped"] += 1
+                ET.SubElement(case, "skipped", message=_x(f["message"]))
+            elif f["status"] == "warning":
+                out = ET.SubElement(case, "system-out")
+                out.text = _x(f"warning below the --fail-on threshold ({fail_on}):\n{_detail(f)}")
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+        root.append(suite)
+    for key, value in totals.items():
+        root.set(key, str(value))
+    root.set("time", "0")
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
