@@ -210,7 +210,7 @@ def read_probe_outputs(
             if not name:
                 raise InputError(path, "the probe output does not name its computer")
             names.append(name)
-        inventory = parse_inventory({"hosts": names}, "<probe outputs>")
+        inventory = parse_inventory({"hosts": list(dict.fromkeys(names))}, "<probe outputs>")
     facts: dict[str, dict[str, Any]] = {}
     files: dict[str, str] = {}
     for path, doc in docs:

@@ -130,9 +130,9 @@ def classify(exc: BaseException, t: HostTarget) -> tuple[str, str]:
             f"check that WinRM answers ({_test_wsman(t)}) or allow more time with --host-timeout"
         )
     if isinstance(exc, ProbeFailed):
-        return "probe_error", f"the probe failed on {t.address}: {exc}"
+        return "probe_error", f"the probe failed on {t.host_label}: {exc}"
     if isinstance(exc, ProbeOutputError):
-        return "probe_error", f"the probe's output from {t.address} is unusable: {exc}"
+        return "probe_error", f"the probe's output from {t.host_label} is unusable: {exc}"
     if isinstance(exc, AuthenticationError):
         return "authentication", _auth_hint(t)
     if isinstance(exc, WSManFaultError):
@@ -140,13 +140,13 @@ def classify(exc: BaseException, t: HostTarget) -> tuple[str, str]:
         if code == WSMAN_ACCESS_DENIED or str(code) == str(WSMAN_ACCESS_DENIED):
             who = t.username or "the account"
             return "access_denied", (
-                f"access denied on {t.address}: {who} authenticated but may not open a PowerShell session; "
-                f"add it to the local Administrators group on {t.address} (Add-LocalGroupMember -SID S-1-5-32-544)"
+                f"access denied on {t.host_label}: {who} authenticated but may not open a PowerShell session; "
+                f"add it to the local Administrators group on {t.name} (Add-LocalGroupMember -SID S-1-5-32-544)"
             )
         if str(code) == str(WSMAN_OPERATION_TIMEOUT):
-            return "timeout", f"WinRM on {t.address} timed out the operation ({reason}); retry with a larger --host-timeout"
+            return "timeout", f"WinRM on {t.host_label} timed out the operation ({reason}); retry with a larger --host-timeout"
         return "protocol", (
-            f"WinRM on {t.address} refused the request: {reason} (WSMan fault {code}); check the WinRM service "
+            f"WinRM on {t.host_label} refused the request: {reason} (WSMan fault {code}); check the WinRM service "
             "and its quotas (winrm get winrm/config)"
         )
     if isinstance(exc, WinRMTransportError):
@@ -154,14 +154,14 @@ def classify(exc: BaseException, t: HostTarget) -> tuple[str, str]:
         if code in (502, 503, 504):
             return "unreachable", (
                 f"WinRM on {t.where} answered HTTP {code} (service unavailable); the WinRM service may be stopping "
-                f"or overloaded: check Get-Service WinRM on {t.address} and retry"
+                f"or overloaded: check Get-Service WinRM on {t.name} and retry"
             )
         if code == 404:
             return "protocol", f"no WinRM endpoint at {t.endpoint} (HTTP 404); {_listener_hint(t)}"
         return "protocol", f"WinRM on {t.where} answered HTTP {code}; check the listener and the WinRM service"
     if isinstance(exc, InvalidPSRPOperation):
         return "protocol", (
-            f"the PowerShell runspace pool on {t.address} could not be used ({exc}); check the Microsoft.PowerShell "
+            f"the PowerShell runspace pool on {t.host_label} could not be used ({exc}); check the Microsoft.PowerShell "
             "session configuration (Get-PSSessionConfiguration) and the shell memory quota (MaxMemoryPerShellMB)"
         )
     if isinstance(exc, requests.exceptions.SSLError) or isinstance(_has(exc, ssl.SSLError), ssl.SSLError):
@@ -174,7 +174,7 @@ def classify(exc: BaseException, t: HostTarget) -> tuple[str, str]:
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "timeout", (
             f"{t.where} accepted the connection but stopped answering; WinRM or the host may be overloaded: "
-            f"check Get-Service WinRM on {t.address}, or allow more time with --host-timeout"
+            f"check Get-Service WinRM on {t.name}, or allow more time with --host-timeout"
         )
     if isinstance(exc, requests.exceptions.ConnectionError | OSError):
         if isinstance(_has(exc, socket.gaierror), socket.gaierror) or _mentions(
@@ -197,7 +197,7 @@ def classify(exc: BaseException, t: HostTarget) -> tuple[str, str]:
     if type(exc).__module__.startswith("spnego"):
         return "authentication", _auth_hint(t) + f" ({type(exc).__name__})"
     if isinstance(exc, WinRMError):
-        return "protocol", f"WinRM error from {t.address}: {exc}"
+        return "protocol", f"WinRM error from {t.host_label}: {exc}"
     if isinstance(exc, ValueError):
         return "protocol", f"cannot talk to {t.where}: {exc}"
     return "protocol", f"unexpected error talking to {t.where} ({type(exc).__name__}: {exc})"

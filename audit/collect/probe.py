@@ -109,13 +109,15 @@ def decode_probe_bytes(raw: bytes) -> str:
 def parse_probe_text(text: str) -> ProbeDocument:
     """Parse what the probe printed. Tolerates lines around the JSON (a transcript, a banner)."""
     stripped = text.strip()
+    if not stripped:
+        raise ProbeOutputError("the output is empty")
     candidates = [stripped] + [line.strip() for line in stripped.splitlines() if line.strip().startswith("{")]
     last_error = "no JSON object in the output"
     for candidate in candidates:
         try:
             doc = json.loads(candidate)
         except json.JSONDecodeError as exc:
-            last_error = f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+            last_error = f"not valid JSON ({exc.msg}: line {exc.lineno}, column {exc.colno})"
             continue
         except RecursionError:
             last_error = "JSON nested too deeply"

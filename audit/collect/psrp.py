@@ -56,7 +56,7 @@ def timeouts_for(target: HostTarget) -> Timeouts:
 
 def _wsman(target: HostTarget, password: Secret | None) -> WSMan:
     t = timeouts_for(target)
-    cert_validation: Any = target.ca_bundle or target.verify_tls
+    cert_validation: Any = (target.ca_bundle or True) if target.verify_tls else False
     extra: dict[str, Any] = {}
     if target.address != target.name and target.auth in ("negotiate", "kerberos"):
         extra["negotiate_hostname_override"] = target.name  # the Kerberos SPN is WSMAN/<name>, not the address

@@ -70,8 +70,15 @@ class HostTarget:
         return f"{self.transport}://{host}:{self.port}/wsman"
 
     @property
+    def host_label(self) -> str:
+        """The inventory name, with the address when the two differ: what a message should name."""
+        return self.name if self.address == self.name else f"{self.name} ({self.address})"
+
+    @property
     def where(self) -> str:
-        return f"{self.address}:{self.port}"
+        if self.address == self.name:
+            return f"{self.name}:{self.port}"
+        return f"{self.name} ({self.address}:{self.port})"
 
 
 def _positive(value: Any, what: str) -> float:

@@ -1,0 +1,186 @@
+"""The probe is read-only and speaks the snapshot schema: proved on its syntax tree.
+
+The script is parsed with tree-sitter-powershell (a real PowerShell grammar, no PowerShell needed).
+Every command it calls must be on a read-only allow-list, every .NET method it calls on another,
+and nothing may write a file, invoke a string as code or set an environment variable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+import tree_sitter_powershell
+from tree_sitter import Language, Node, Parser
+
+from audit.cli import main
+from audit.collect.probe import HOST_SECTIONS, PROBE_VERSION, probe_script
+from audit.schemas import load_schema
+from tests.lab.hostsim import SimHost
+from tests.support.fleet import HostModel, VMModel
+
+# Read-only cmdlets (Get-*, Test-Path) and pure pipeline/formatting commands.
+READ_ONLY_COMMANDS = {
+    "ConvertTo-Json", "ForEach-Object", "Get-CimInstance", "Get-Command", "Get-Item", "Get-LocalGroupMember",
+    "Get-NetAdapterRdma", "Get-NetFirewallRule", "Get-NetIPAddress", "Get-NetRoute", "Get-Service", "Get-VM",
+    "Get-VMHost", "Get-VMHostSupportedVersion", "Get-VMMigrationNetwork", "Get-VMProcessor", "Get-VMSwitch",
+    "Get-WindowsFeature", "Select-Object", "Sort-Object", "Test-Path", "Where-Object",
+}
+# .NET members the probe may call: all of them read.
+READ_ONLY_METHODS = {
+    "ContainsKey", "GetIPGlobalProperties", "GetType", "GetValue", "GetValueNames", "Invoke", "InvokeMember",
+    "new", "Split", "Substring", "ToLowerInvariant", "ToString", "Translate",
+}
+FORBIDDEN_WORDS = re.compile(
+    r"\b(Invoke-Expression|iex|Invoke-Command|Start-Process|Set-|New-|Remove-|Enable-|Disable-|Add-|Install-|"
+    r"Out-File|Set-Content|Add-Content|Invoke-CimMethod|Invoke-WmiMethod|Stop-|Restart-)",
+    re.IGNORECASE,
+)
+
+
+@pytest.fixture(scope="module")
+def tree() -> Node:
+    parser = Parser(Language(tree_sitter_powershell.language()))
+    return parser.parse(probe_script().encode("utf-8")).root_node
+
+
+def walk(node: Node) -> Iterator[Node]:
+    yield node
+    for child in node.children:
+        yield from walk(child)
+
+
+def text(node: Node) -> str:
+    return node.text.decode("utf-8") if node.text is not None else ""
+
+
+def strip_comments(src: str) -> str:
+    src = re.sub(r"<#.*?#>", "", src, flags=re.DOTALL)
+    return "\n".join(line.split("#", 1)[0] if line.lstrip().startswith("#") else line for line in src.splitlines())
+
+
+def test_probe_parses_without_error(tree: Node) -> None:
+    assert tree.type == "program"
+    assert not tree.has_error, [text(n)[:80] for n in walk(tree) if n.type == "ERROR" or n.is_missing]
+
+
+def test_probe_calls_only_read_only_commands(tree: Node) -> None:
+    defined = {text(n) for n in walk(tree) if n.type == "function_name"}
+    assert defined and all(name.startswith("Get-Hvlm") for name in defined), defined
+    commands = [n for n in walk(tree) if n.type == "command"]
+    assert len(commands) > 20
+    called = set()
+    for command in commands:
+        name = command.child_by_field_name("command_name")
+        assert name is not None and name.type == "command_name", f"dynamic invocation: {text(command)[:80]}"
+        called.add(text(name))
+    assert not [n for n in walk(tree) if n.type == "command_invokation_operator"], "& or . invocation"
+    unknown = {c for c in called if c not in READ_ONLY_COMMANDS | defined}
+    assert not unknown, f"commands not on the read-only allow-list: {sorted(unknown)}"
+    assert {"Get-VMHost", "Get-VM", "Get-CimInstance", "ConvertTo-Json"} <= called
+
+
+def test_probe_calls_only_read_only_methods(tree: Node) -> None:
+    calls = [n for n in walk(tree) if n.type == "invokation_expression"]
+    assert calls
+    for call in calls:
+        members = [c for c in call.children if c.type == "member_name"]
+        assert members, text(call)[:80]
+        method = text(members[-1])
+        assert method in READ_ONLY_METHODS, f"method {method} is not on the allow-list: {text(call)[:100]}"
+        args = text(call)
+        if method == "Invoke":  # ADSI: only reading the members of a group
+            assert args.endswith(".Invoke('Members')"), args
+        if method == "InvokeMember":  # ADSI: only property reads
+            assert "'GetProperty'" in args, args
+
+
+def test_probe_writes_nothing_and_runs_no_strings(tree: Node) -> None:
+    assert not [n for n in walk(tree) if n.type in ("redirection", "redirections")], "output redirection"
+    code = strip_comments(probe_script())
+    assert not FORBIDDEN_WORDS.search(code), FORBIDDEN_WORDS.search(code)
+    for node in walk(tree):
+        if node.type == "left_assignment_expression":
+            target = text(node).lower()
+            assert not target.startswith(("$env:", "$global:")), target
+
+
+def test_probe_is_ascii_and_versioned() -> None:
+    src = probe_script()
+    assert src.isascii()  # Windows PowerShell 5.1 reads a BOM-less script in the ANSI code page
+    assert re.fullmatch(r"\d+\.\d+\.\d+", PROBE_VERSION)
+    assert "ConvertTo-Json -InputObject $document -Depth 16 -Compress" in src
+
+
+def test_probe_avoids_syntax_newer_than_windows_powershell_5_1() -> None:
+    code = strip_comments(probe_script())
+    for pattern in (r"\?\?", r"\?\.", r"&&", r"\|\|", r"\bclean\s*\{", r"-Parallel", r"\? *\w+ *:"):
+        assert not re.search(pattern, code), pattern
+
+
+def schema_fields() -> dict[str, set[str]]:
+    """The property names of each host section's value in the snapshot schema."""
+    schema = load_schema("snapshot")
+    out = {}
+    for section in HOST_SECTIONS:
+        ref = schema["$defs"]["host"]["properties"][section]["$ref"].rsplit("/", 1)[1]
+        value = schema["$defs"][ref]["properties"]["value"]
+        names: set[str] = set()
+        stack = [value]
+        while stack:
+            shape = stack.pop()
+            names |= set(shape.get("properties", {}))
+            stack.extend(p for p in shape.get("properties", {}).values() if isinstance(p, dict))
+            for key in ("items", "additionalProperties"):
+                if isinstance(shape.get(key), dict):
+                    stack.append(shape[key])
+        out[section] = names
+    return out
+
+
+def test_probe_sections_and_field_names_are_the_schemas(tree: Node) -> None:
+    schema = load_schema("snapshot")
+    assert set(HOST_SECTIONS) == set(schema["$defs"]["host"]["properties"]) - {"connection"}
+    src = probe_script()
+    written = set(re.findall(r"\$sections\['([a-z_]+)'\]", src))
+    assert written == set(HOST_SECTIONS)
+    keys = {text(n) for n in walk(tree) if n.type == "key_expression"}
+    for section, names in schema_fields().items():
+        missing = names - keys
+        assert not missing, f"{section}: the probe never writes {sorted(missing)}"
+
+
+def depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((depth(v) for v in value), default=0)
+    return 0
+
+
+def test_convertto_json_depth_covers_the_deepest_document() -> None:
+    model = HostModel("HV01", vms=[VMModel("vm1")], hyperv_admins=[("CORP\\HV Admins", "S-1-5-21-1-2-3-1111")])
+    assert depth(SimHost(model).document()) < 16  # ConvertTo-Json writes deeper levels as strings
+
+
+def test_probe_script_command_prints_the_shipped_probe(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    assert main(["probe-script"]) == 0
+    assert capsys.readouterr().out == probe_script()
+    target = tmp_path / "hvlm-probe.ps1"
+    assert main(["probe-script", "-o", str(target)]) == 0
+    raw = target.read_bytes()
+    assert raw.decode("ascii").replace("\r\n", "\n") == probe_script()
+    assert b"\r\n" in raw
+
+
+def test_section_commands_name_what_the_probe_runs() -> None:
+    from audit.collect.probe import SECTION_COMMANDS
+
+    src = probe_script()
+    for section, command in SECTION_COMMANDS.items():
+        first = command.split()[0].rstrip(";")
+        if first.startswith("Get-"):
+            assert first in src, (section, first)
+    json.dumps(SECTION_COMMANDS)  # provenance strings are plain data
