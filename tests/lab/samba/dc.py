@@ -26,6 +26,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -51,7 +52,7 @@ from .config import (
 )
 from .ldb import LdbTools
 from .seeding import DirectorySeeding
-from .snapshot import ensure_snapshot, restore
+from .snapshot import restore_snapshot
 
 READY_PORTS = (389, 636, 88)
 _WINBINDD_RUN_DIR = Path("/run/samba/winbindd")
@@ -233,12 +234,10 @@ class SambaDC(DirectorySeeding):
         """Put a provisioned DC in the lab folder (cache restore; cold provision if none cached)."""
         if self.layout.meta.exists():
             return
-        snap = ensure_snapshot(self.settings)
-        if snap.cold_seconds is not None:
-            self.timings["provision_cold"] = snap.cold_seconds
-        started = time.monotonic()
-        restore(snap.path, self.settings, self.layout)
-        self.timings["restore"] = time.monotonic() - started
+        restored = restore_snapshot(self.settings, self.layout)
+        if restored.cold_seconds is not None:
+            self.timings["provision_cold"] = restored.cold_seconds
+        self.timings["restore"] = restored.restore_seconds
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the DC and return when LDAP, LDAPS, Kerberos and DNS answer; raise LabError
@@ -291,7 +290,7 @@ class SambaDC(DirectorySeeding):
             changes["require_strong_auth"] = require_strong_auth
         if dns_forwarder is not None:
             changes["dns_forwarder"] = dns_forwarder or None
-        self.settings = DCSettings(**{**self.settings.__dict__, **changes})
+        self.settings = dataclasses.replace(self.settings, **changes)
         self.start()
 
     def __enter__(self) -> SambaDC:

@@ -54,37 +54,45 @@ def snapshot_key(settings: DCSettings, version: str) -> str:
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """A provisioned DC tarball, and how long provisioning took if this call had to do it."""
+class Restored:
+    """What restoring took: seconds of cold provisioning (None when the cache had it) and of untar."""
 
-    path: Path
     cold_seconds: float | None
+    restore_seconds: float
 
 
-def ensure_snapshot(settings: DCSettings) -> Snapshot:
-    """Return the cached snapshot for ``settings``, provisioning it first if there is none. Safe
-    against concurrent sessions (a lock file per realm)."""
+def restore_snapshot(settings: DCSettings, layout: LabLayout) -> Restored:
+    """Put a provisioned DC for ``settings`` into the empty ``layout.root``, provisioning it into
+    the cache first if needed. Holds a lock file per realm throughout, so concurrent sessions
+    neither provision twice nor see a tarball that another one is replacing."""
     folder = cache_root() / settings.realm
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{snapshot_key(settings, samba_version())}.tar"
+    cold: float | None = None
     with open(folder / ".lock", "w", encoding="ascii") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if path.exists():
-            return Snapshot(path, None)
+        if not path.exists():
+            started = time.monotonic()
+            _build(settings, folder, path)
+            cold = time.monotonic() - started
         started = time.monotonic()
-        staging = folder / f"staging-{os.getpid()}"
+        restore(path, settings, layout)
+        return Restored(cold, time.monotonic() - started)
+
+
+def _build(settings: DCSettings, folder: Path, path: Path) -> None:
+    staging = folder / f"staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        provision(settings, LabLayout(staging))
+        tmp = path.with_suffix(".tar.tmp")
+        run(["tar", *_TAR_FLAGS, "-C", str(staging), "-cf", str(tmp), "."])
+        tmp.rename(path)
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        try:
-            provision(settings, LabLayout(staging))
-            tmp = path.with_suffix(".tar.tmp")
-            run(["tar", *_TAR_FLAGS, "-C", str(staging), "-cf", str(tmp), "."])
-            tmp.rename(path)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        for old in folder.glob("*.tar"):  # older keys of this realm are dead weight
-            if old != path:
-                old.unlink(missing_ok=True)
-        return Snapshot(path, time.monotonic() - started)
+    for old in folder.glob("*.tar"):  # other keys of this realm are stale: free the space
+        if old != path:
+            old.unlink(missing_ok=True)
 
 
 def provision(settings: DCSettings, layout: LabLayout) -> None:
