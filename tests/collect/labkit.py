@@ -15,7 +15,7 @@ from tests.lab.hostsim import SimHost
 from tests.lab.winrm import WinRMLab
 
 USER = "LAB\\auditor"
-PASSWORD = "Tr0ub4dor&3-Lab-Pw"  # noqa: S105 - the lab's test password, grepped for in every output
+PASSWORD = "Tr0ub4dor&3-Lab-Pw"  # the lab's test password, grepped for in every output
 
 
 def toml_str(value: str) -> str:

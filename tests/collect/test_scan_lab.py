@@ -164,7 +164,8 @@ def failure_fleet() -> tuple[list[SimHost], dict[str, str]]:
     }
     sims = []
     for i, (label, kw) in enumerate(plan.items(), start=1):
-        errors = {"local_groups": ("access_denied", "Get-LocalGroupMember: Access is denied.")} if label == "denied-section" else {}
+        denied = ("access_denied", "Get-LocalGroupMember: Access is denied.")
+        errors = {"local_groups": denied} if label == "denied-section" else {}
         host = HostModel(label.replace("-", "").upper()[:15], index=i, build=(17763, 20348, 26100)[i % 3], errors=errors)
         sims.append(SimHost(host, **kw))
     return sims, {label: sim.name for label, sim in zip(plan, sims, strict=True)}
@@ -247,7 +248,7 @@ def test_scan_of_50_hosts_of_mixed_versions_collects_exactly_what_they_hold(
         SimHost(model(i, builds[i % 5], credential_guard=i % 7 == 0, rdma=i % 3 == 0,
                       performance=("TCPIP", "Compression", "SMB")[i % 3], auth=("Kerberos", "CredSSP")[i % 2],
                       hyperv_admins=[("CORP\\HV Operators", f"S-1-5-21-100-200-300-{1000 + i}")],
-                      administrators=[("HV{:02d}\\Administrator".format(i), f"S-1-5-21-9-9-{i}-500")]))
+                      administrators=[(f"HV{i:02d}\\Administrator", f"S-1-5-21-9-9-{i}-500")]))
         for i in range(1, 51)
     ]
     with WinRMLab([s.spec() for s in sims], scheme="http", auth="ntlm", users={USER: PASSWORD}) as lab:

@@ -100,7 +100,7 @@ def test_unknown_error_kinds_and_odd_sections_become_probe_errors() -> None:
         ("{not json", "not valid JSON"),
         ('{"hello": 1}', "not an hvlm probe"),
         ('{"hvlm_probe": "99.0.0", "sections": {}}', "not compatible"),
-        ('{"hvlm_probe": "%s"}' % PROBE_VERSION, "no 'sections'"),
+        (f'{{"hvlm_probe": "{PROBE_VERSION}"}}', "no 'sections'"),
         ("[" * 100000, "JSON"),
     ],
 )
@@ -394,7 +394,7 @@ def test_probe_outputs_are_matched_to_inventory_hosts(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text(a.output_text())
     (tmp_path / "b.json").write_bytes(codecs.BOM_UTF16_LE + b.output_text().encode("utf-16-le"))
     inventory = parse_inventory({"hosts": ["HV01", "hv02.corp.contoso.com", "hv03"]}, "<t>")
-    inv_out, facts = read_probe_outputs([str(tmp_path / "a.json"), str(tmp_path / "b.json")], inventory)
+    _inv_out, facts = read_probe_outputs([str(tmp_path / "a.json"), str(tmp_path / "b.json")], inventory)
     assert facts["HV01"]["vms"]["source"]["collector"] == "probe-output"
     assert facts["hv02.corp.contoso.com"]["processor"]["value"] == b.expected()["processor"][1]
     assert facts["hv03"]["vmhost"]["error"]["kind"] == "not_collected"
@@ -405,6 +405,6 @@ def test_probe_outputs_are_matched_to_inventory_hosts(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("PS C:\\> oops")
     with pytest.raises(InputError, match="not an hvlm probe output"):
         read_probe_outputs([str(tmp_path / "bad.json")], None)
-    inv_none, facts_none = read_probe_outputs([str(tmp_path / "a.json"), str(tmp_path / "b.json")], None)
+    inv_none, _facts_none = read_probe_outputs([str(tmp_path / "a.json"), str(tmp_path / "b.json")], None)
     assert inv_none.host_names == ["hv01.corp.contoso.com", "hv02.corp.contoso.com"]
     assert len(inv_none.pairs) == 2
