@@ -28,7 +28,8 @@ run ``.ci/install-samba.sh`` as root); it never skips, in CI (``CI`` set) or els
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 import pytest
 
@@ -37,7 +38,16 @@ from .dc import SambaDC
 from .forest import FOREST2_IP, SambaForest
 
 
-def _fail(what: str, exc: BaseException) -> None:
+def _attempt(start: Callable[[], None]) -> BaseException | None:
+    """Run ``start``; return its lab error instead of raising (so the failure reads cleanly)."""
+    try:
+        start()
+    except (LabError, OSError) as exc:
+        return exc
+    return None
+
+
+def _fail(what: str, exc: BaseException) -> NoReturn:
     where = "in CI" if os.environ.get("CI") else "on this machine"
     pytest.fail(
         f"{what} could not start {where}: {exc}\n(the Samba lab needs root and the packages of .ci/install-samba.sh)",
@@ -49,10 +59,9 @@ def _fail(what: str, exc: BaseException) -> None:
 def samba_dc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaDC]:
     """A running LAB.TEST domain controller on 127.0.0.2 for the whole session."""
     dc = SambaDC(tmp_path_factory.mktemp("samba-lab-dc1"), dns_forwarder=FOREST2_IP)
-    try:
-        dc.start()
-    except (LabError, OSError) as exc:
-        _fail("the Samba AD DC (LAB.TEST on 127.0.0.2)", exc)
+    error = _attempt(dc.start)
+    if error is not None:
+        _fail("the Samba AD DC (LAB.TEST on 127.0.0.2)", error)
     try:
         yield dc
     finally:
@@ -63,10 +72,9 @@ def samba_dc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaDC]:
 def samba_forest(samba_dc: SambaDC, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaForest]:
     """LAB.TEST (``samba_dc``) and LAB2.TEST on 127.0.0.3 with a two-way forest trust."""
     forest = SambaForest(samba_dc, tmp_path_factory.mktemp("samba-lab-dc2"))
-    try:
-        forest.start()
-    except (LabError, OSError) as exc:
-        _fail("the second forest (LAB2.TEST on 127.0.0.3) or its trust", exc)
+    error = _attempt(forest.start)
+    if error is not None:
+        _fail("the second forest (LAB2.TEST on 127.0.0.3) or its trust", error)
     try:
         yield forest
     finally:
