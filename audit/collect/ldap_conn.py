@@ -18,6 +18,7 @@ message tells an administrator what to do next.
 from __future__ import annotations
 
 import contextlib
+import math
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,30 @@ class DcEndpoint:
 
 
 ConnectionFactory = Callable[..., Any]
+
+
+class StrictTls(ldap3.Tls):  # type: ignore[misc]
+    """TLS that checks the certificate against the DC's DNS name only, the way HTTPS does.
+
+    ldap3's own check also accepts a certificate that names the address it connected to; since we
+    connect by an address that unauthenticated DNS gave us, that would let any certificate carrying
+    that IP stand in for the DC. Python's ssl does the full check (chain and name) here.
+    """
+
+    def __init__(self, name: str, ca_file: str | None) -> None:
+        super().__init__(validate=ssl.CERT_REQUIRED, ca_certs_file=ca_file, valid_names=[name], sni=name)
+        self.expected_name = name
+
+    def wrap_socket(self, connection: Any, do_handshake: bool = False) -> None:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_certs_file)
+        context.check_hostname = True
+        context.verify_mode = ssl.CERT_REQUIRED
+        connection.socket = context.wrap_socket(
+            connection.socket,
+            server_side=False,
+            do_handshake_on_connect=do_handshake,
+            server_hostname=self.expected_name,
+        )
 
 
 def _redactor(secret: str | None) -> Callable[[str], str]:
@@ -179,7 +204,12 @@ def classify_exception(exc: BaseException, dc: DcEndpoint, what: str, redact: Ca
     """Turn an ldap3/ssl/socket exception into an actionable DirectoryError."""
     text = redact(str(exc))
     low = text.lower()
-    if isinstance(exc, lex.LDAPCertificateError) or "doesn't match any name" in low:
+    if (
+        isinstance(exc, lex.LDAPCertificateError)
+        or "doesn't match any name" in low
+        or "hostname mismatch" in low
+        or "ip address mismatch" in low
+    ):
         return DirectoryError(
             "tls_name_mismatch",
             f"the TLS certificate presented at {dc.address} does not carry the name {dc.name}. Connect by a name "
@@ -294,13 +324,7 @@ def connect(
     tls = None
     if tls_mode != "plain":
         try:
-            tls = ldap3.Tls(
-                validate=ssl.CERT_REQUIRED,
-                ca_certs_file=ca_file,
-                valid_names=[dc.name],
-                sni=dc.name if not _is_address(dc.name) else None,
-                version=None,
-            )
+            tls = StrictTls(dc.name, ca_file)
         except lex.LDAPException as exc:
             raise DirectoryError("config", f"the CA file {ca_file} cannot be used: {exc}") from None
     server = ldap3.Server(
@@ -310,7 +334,7 @@ def connect(
         "read_only": True,
         "raise_exceptions": False,
         "auto_referrals": False,
-        "receive_timeout": timeout,
+        "receive_timeout": max(1, math.ceil(timeout)),  # ldap3 packs it into SO_RCVTIMEO as an integer
         "auto_bind": ldap3.AUTO_BIND_NONE,
         "client_strategy": ldap3.SYNC,
         "return_empty_attributes": True,

@@ -41,9 +41,10 @@ def test_ldaps_simple_bind_validates_the_dc_certificate_by_name(tmp_path: Path) 
 
 def test_starttls_upgrades_before_the_bind() -> None:
     FakeScript()
-    _connect(Credentials("simple", "auditor", SECRET), tls_mode="starttls")
+    _connect(Credentials("simple", "auditor", SECRET), tls_mode="starttls", timeout=2.5)
     conn = FakeConnection.instances[-1]
     assert (conn.server.port, conn.server.ssl) == (389, False)
+    assert conn.kwargs["receive_timeout"] == 3  # ldap3 packs it as an integer (struct 'LL')
     assert conn.calls == ["open", "start_tls", "bind"]
     assert conn.kwargs["user"] == "auditor@corp.test"  # a bare name binds as its UPN
 
