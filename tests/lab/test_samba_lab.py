@@ -49,8 +49,9 @@ def bind(dc: SambaDC, *, use_ssl: bool, start_tls: bool = False, tls: Tls | None
     return conn
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def conn(samba_dc: SambaDC) -> Iterator[Connection]:
+    # Per test: test_binds_without_strong_auth restarts the DC, which drops open connections.
     c = samba_dc.admin_connection()
     yield c
     c.unbind()
