@@ -95,4 +95,15 @@ DOCS: dict[str, str] = {
     "connect-vmnetworkadapter": f"{_LEARN}/powershell/module/hyper-v/connect-vmnetworkadapter",
     "enable-netfirewallrule": f"{_LEARN}/powershell/module/netsecurity/enable-netfirewallrule",
     "hyperv-networking": f"{_HV}/plan/plan-hyper-v-networking-in-windows-server",
+    # domain, name-resolution, operator-rights and authentication checks
+    "bpa-domain-membership": f"{_HV}/best-practices-analyzer/domain-membership-is-recommended-for-servers-running-hyper-v",
+    "trust-direction": f"{_LEARN}/dotnet/api/system.directoryservices.activedirectory.trustdirection",
+    "dns-ptr": f"{_LEARN}/powershell/module/dnsserver/add-dnsserverresourcerecordptr",
+    "add-localgroupmember": f"{_LEARN}/powershell/module/microsoft.powershell.localaccounts/add-localgroupmember",
+    "set-adcomputer": f"{_LEARN}/powershell/module/activedirectory/set-adcomputer",
+    "set-adaccountcontrol": f"{_LEARN}/powershell/module/activedirectory/set-adaccountcontrol",
+    "setspn": f"{_LEARN}/windows-server/administration/windows-commands/setspn",
+    "credssp-provider": f"{_LEARN}/windows/win32/secauthn/credential-security-support-provider",
+    "kerberos-clock-skew": f"{_LEARN}/previous-versions/windows/it-pro/windows-server-2012-r2-and-2012/jj852172(v=ws.11)",
+    "w32tm": f"{_LEARN}/windows-server/networking/windows-time-service/windows-time-service-tools-and-settings",
 }

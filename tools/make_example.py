@@ -1,6 +1,6 @@
 """Build the example snapshot shipped with hvlm (audit/data/example-snapshot.json).
 
-A realistic fleet of seven hosts in two forests joined by a two-way forest trust, mixing Windows
+A realistic fleet of seven hosts in two forests joined by a one-way forest trust, mixing Windows
 Server 2012 R2 to 2025, with the mistakes administrators really make. Run:
     python tools/make_example.py            # rewrite the shipped file
     python tools/make_example.py --check    # exit 1 if the shipped file is out of date
@@ -64,13 +64,14 @@ def fleet() -> dict[str, object]:
                      performance="SMB", migration_networks=[("192.168.55.0/24", 0)],
                      extra_interfaces=[{"InterfaceAlias": "LM-RDMA", "IPAddress": "192.168.55.15", "PrefixLength": 24,
                                         "AddressFamily": "IPv4", "DefaultGateway": None, "RdmaEnabled": True}])
-    # HV06: the lab's AMD host, no live migration from Intel hosts
+    # HV06: the lab's AMD host, no live migration from Intel hosts; its clock follows a stale NTP appliance
     hv06 = HostModel("HV06", domain="lab.fabrikam.com", index=6, build=26100, migration_enabled=False,
                      cpu_vendor="AuthenticAMD", cpu_name="AMD EPYC 9454 48-Core Processor",
                      vms=[VMModel("rnd01", "11.0", compatibility_for_migration=True)],
-                     hyperv_admins=[HV_OPERATORS], administrators=[("BUILTIN\\Administrator", f"{FAB_SID}-500"), FAB_DA])
-    # a Windows Server 2012 host still being evacuated: outside the supported matrix
-    hv07 = HostModel("HV07", index=7, build=9200, supported_versions=["4.0"],
+                     hyperv_admins=[HV_OPERATORS], administrators=[("BUILTIN\\Administrator", f"{FAB_SID}-500"), FAB_DA],
+                     utc_time="2026-11-20T09:07:41Z")
+    # a Windows Server 2012 host still being evacuated: outside the supported matrix; also a branch DC
+    hv07 = HostModel("HV07", index=7, build=9200, supported_versions=["4.0"], domain_role=5,
                      cpu_name="Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz",
                      vms=[VMModel("print01", "4.0", generation=1, memory_startup=4 * GiB)],
                      hyperv_admins=[HV_OPERATORS], administrators=admins)
@@ -87,15 +88,18 @@ def fleet() -> dict[str, object]:
         # "Kerberos only": the classic cause of 0x8009030E on 2016 and later
         ComputerModel(hv04, f"{CORP_SID}-2104", kcd(hv04, hv02, hv03, hv05), any_protocol=False),
         ComputerModel(hv05, f"{CORP_SID}-2105", kcd(hv05, hv04)),
-        ComputerModel(hv07, f"{CORP_SID}-2107", kcd(hv07, hv01)),
+        # a DC: trusted for unconstrained delegation; its migration-service SPNs were lost when it was promoted
+        ComputerModel(hv07, f"{CORP_SID}-2107", kcd(hv07, hv01), unconstrained=True,
+                      spns=[f"{s}/{n}" for s in ("HOST", "RestrictedKrbHost") for n in ("HV07", hv07.fqdn)]),
     ]
     fab_computers = [
         # cross-forest: classic KCD cannot cross, resource-based delegation on HV06 lists HV05
         ComputerModel(hv06, f"{FAB_SID}-1601", [], rbcd=[(f"{CORP_SID}-2105", "CORP\\HV05$")]),
     ]
-    trust_corp = {"trustPartner": "lab.fabrikam.com", "flatName": "FABRIKAM", "trustDirection": 3,
+    # one-way: the lab forest trusts corp (corp admins manage the lab), corp does not trust the lab
+    trust_corp = {"trustPartner": "lab.fabrikam.com", "flatName": "FABRIKAM", "trustDirection": 1,
                   "trustType": 2, "trustAttributes": 8}
-    trust_fab = {"trustPartner": "corp.contoso.com", "flatName": "CORP", "trustDirection": 3,
+    trust_fab = {"trustPartner": "corp.contoso.com", "flatName": "CORP", "trustDirection": 2,
                  "trustType": 2, "trustAttributes": 8}
     domains = {
         "corp.contoso.com": {
@@ -118,7 +122,7 @@ def fleet() -> dict[str, object]:
         "sAMAccountName": "hvadmin",
         "userPrincipalName": "hvadmin@corp.contoso.com",
         "objectSid": f"{CORP_SID}-1105",
-        "userAccountControl": 0x200,
+        "userAccountControl": 0x200 | 0x100000,  # hardening baseline: "sensitive and cannot be delegated"
         "tokenGroups": [f"{CORP_SID}-513", f"{CORP_SID}-1201"],
         "memberOf": ["CN=HV-Operators,OU=Groups,DC=corp,DC=contoso,DC=com"],
     }

@@ -1,0 +1,79 @@
+"""Windows Server 2016+ Kerberos hosts with constrained delegation use "any authentication protocol"."""
+
+from __future__ import annotations
+
+from audit.facts import Facts
+from audit.knowledge import DOCS, os_release
+from audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from audit.registry import check
+from checks._ad import (
+    FIRST_ANY_PROTOCOL_BUILD,
+    MIGRATION_SERVICE,
+    TRUSTED_TO_AUTH_FOR_DELEGATION,
+    any_protocol_ps,
+    auth_type,
+    purge_tickets_ps,
+    uac,
+)
+from checks._fixes import AD_MACHINE, DOMAIN_ADMIN
+
+
+@check(
+    id="host-kcd-any-protocol",
+    title='Constrained delegation uses "any authentication protocol"',
+    severity=Severity.HIGH,
+    subject=SubjectKind.HOST,
+    requires=("host.vmhost", "host.operating_system", "host.ad_computer"),
+    rationale="""From Windows Server 2016, Hyper-V remoting runs over WMI v2 on WinRM, whose inbound
+    forwardable ticket VMMS cannot reach, so a source whose delegation is "Use Kerberos only" fails
+    remotely started moves with 0x8009030E ("no credentials are available in the security
+    package"); Microsoft's fix is protocol transition, "Use any authentication protocol", which sets
+    TRUSTED_TO_AUTH_FOR_DELEGATION (userAccountControl 0x1000000) on the computer object. The check
+    applies to hosts set to Kerberos whose object has constrained-delegation entries for the
+    migration service: on build 14393 (2016) and later the bit must be set (fail otherwise); on
+    2012 R2 "Kerberos only" is the documented setting, so either passes. Hosts using CredSSP, or
+    without constrained delegation (see pair-kcd-migration-service), are not applicable; resource-
+    based delegation always allows protocol transition and needs no bit.""",
+    references=(DOCS["kcd-blog"], DOCS["setup"], DOCS["uac"], DOCS["set-adaccountcontrol"], DOCS["ts-lm"]),
+    fix_hint="Set-ADAccountControl -TrustedToAuthForDelegation $true on the host's computer object.",
+)
+def run(f: Facts) -> Outcome:
+    host = f.host()
+    auth = auth_type(f["host.vmhost"])
+    build = int(f["host.operating_system"]["BuildNumber"])
+    comp = f["host.ad_computer"]
+    flags = uac(comp)
+    entries = [str(e) for e in comp.get("msDS-AllowedToDelegateTo") or []]
+    kcd = [e for e in entries if e.casefold().startswith(MIGRATION_SERVICE.casefold() + "/")]
+    any_protocol = bool(flags & TRUSTED_TO_AUTH_FOR_DELEGATION)
+    release = os_release(build)
+    evidence = {"authentication": auth, "BuildNumber": build, "userAccountControl": hex(flags),
+                "TrustedToAuthForDelegation": any_protocol, "migration_service_entries": kcd}
+    if auth != "Kerberos":
+        return Outcome(Status.NOT_APPLICABLE, f"{host.short} uses {auth}, not Kerberos.", evidence=evidence)
+    if not kcd:
+        return Outcome(Status.NOT_APPLICABLE, f"{host.short} has no constrained delegation to a migration service "
+                       "(see pair-kcd-migration-service).", evidence=evidence)
+    name = release.name if release else f"build {build}"
+    if any_protocol:
+        return Outcome(Status.PASS, f'{host.short} ({name}) delegates with "use any authentication protocol".',
+                       evidence=evidence)
+    if build < FIRST_ANY_PROTOCOL_BUILD:
+        return Outcome(Status.PASS, f'{host.short} runs {name}, where "Kerberos only" delegation is the documented '
+                       "setting.", evidence=evidence)
+    return Outcome(
+        Status.FAIL,
+        f'{host.short} runs {name} with constrained delegation set to "Kerberos only": moves started remotely '
+        "(Hyper-V Manager, Windows Admin Center, PowerShell remoting) fail with 0x8009030E.",
+        Fix(
+            summary=f'Select "Use any authentication protocol" on {host.short}\'s computer object.',
+            run_on=AD_MACHINE,
+            run_as=DOMAIN_ADMIN,
+            powershell="\n".join([any_protocol_ps(host), purge_tickets_ps(host)]),
+            gui=f"Active Directory Users and Computers > {host.short} > Properties > Delegation > "
+            "Use any authentication protocol",
+            docs=(DOCS["kcd-blog"], DOCS["set-adaccountcontrol"]),
+            target="ad",
+        ),
+        evidence,
+    )

@@ -1,0 +1,61 @@
+"""The destination's computer object carries the Microsoft Virtual System Migration Service SPNs."""
+
+from __future__ import annotations
+
+from audit.facts import Facts
+from audit.knowledge import DOCS
+from audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from audit.psquote import ps_quote
+from audit.registry import check
+from checks._ad import MIGRATION_SERVICE, auth_type, missing, spn_forms, uses_kerberos
+from checks._fixes import DOMAIN_ADMIN
+
+
+@check(
+    id="pair-destination-spn",
+    title="Destination registers the migration service SPNs",
+    severity=Severity.HIGH,
+    subject=SubjectKind.PAIR,
+    requires=("source.vmhost", "destination.vmhost", "destination.ad_computer"),
+    rationale="""Kerberos can only issue the source a ticket for "Microsoft Virtual System Migration
+    Service/<destination>" if that SPN is registered on the destination's computer object. Hyper-V
+    registers it (with the Virtual Console Service) by NetBIOS name and FQDN; Microsoft's
+    troubleshooting guide checks it with setspn -L and restores a missing one with setspn -s. Both
+    forms are checked case-insensitively on the destination, for pairs where either host uses
+    Kerberos; a missing form fails. Not applicable when both hosts use CredSSP.""",
+    references=(DOCS["ts-2026"], DOCS["setup"], DOCS["setspn"]),
+    fix_hint='setspn -S "Microsoft Virtual System Migration Service/<name>" <destination> for each missing name.',
+)
+def run(f: Facts) -> Outcome:
+    src, dst = f.host("source"), f.host("destination")
+    svh, dvh = f["source.vmhost"], f["destination.vmhost"]
+    if not uses_kerberos(svh, dvh):
+        return Outcome(Status.NOT_APPLICABLE, f"{src.short} and {dst.short} both use CredSSP: no service ticket is "
+                       "requested.", evidence={"source": auth_type(svh), "destination": auth_type(dvh)})
+    comp = f["destination.ad_computer"]
+    spns = [str(s) for s in comp.get("servicePrincipalName") or []]
+    wanted = list(spn_forms(MIGRATION_SERVICE, dst))
+    absent = missing(spns, wanted)
+    evidence = {"destination_object": comp.get("distinguishedName") or comp["sAMAccountName"], "expected": wanted,
+                "missing": absent,
+                "registered_migration_spns": [s for s in spns if s.casefold().startswith(MIGRATION_SERVICE.casefold())]}
+    if not absent:
+        return Outcome(Status.PASS, f"{dst.short} registers {' and '.join(wanted)}.", evidence=evidence)
+    account = f"{dst.short}"
+    lines = ["setspn -L " + ps_quote(account)]
+    lines += [f"setspn -S {ps_quote(spn)} {ps_quote(account)}" for spn in absent]
+    return Outcome(
+        Status.FAIL,
+        f"{dst.short}'s computer object lacks {', '.join(absent)}: the source cannot get a Kerberos ticket for the "
+        f"destination's migration service, so Kerberos moves from {src.short} fail.",
+        Fix(
+            summary=f"Register the missing migration-service SPNs on {dst.short}'s computer object (setspn -S checks "
+            f"for duplicates first). Run it in {dst.domain}.",
+            run_on=f"a machine in {dst.domain} with the AD DS tools (RSAT-AD-Tools)",
+            run_as=DOMAIN_ADMIN,
+            powershell="\n".join(lines),
+            docs=(DOCS["ts-2026"], DOCS["setspn"]),
+            target="ad",
+        ),
+        evidence,
+    )

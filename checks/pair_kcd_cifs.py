@@ -1,0 +1,46 @@
+"""The source may delegate to the destination's cifs service (storage moves and the SMB transport)."""
+
+from __future__ import annotations
+
+from audit.facts import Facts
+from audit.knowledge import DOCS
+from audit.model import Outcome, Severity, SubjectKind
+from audit.registry import check
+from checks._ad import CIFS
+from checks._kcd import REQUIRES, Severities, evaluate
+
+
+@check(
+    id="pair-kcd-cifs",
+    title="Constrained delegation to the destination's cifs service",
+    severity=Severity.HIGH,
+    subject=SubjectKind.PAIR,
+    requires=REQUIRES,
+    rationale="""Microsoft's setup step 1 adds "cifs" next to the migration service: it is needed to
+    move storage (with the VM or alone) and for the SMB performance option, which copies memory over
+    SMB to the destination. Both the NetBIOS and the FQDN form of "cifs/<destination>" must be in the
+    source's msDS-AllowedToDelegateTo (compared case-insensitively), for both directions. Severity
+    rule: no fact records whether storage moves are planned, and between non-clustered hosts a move
+    of a VM on local disks always carries its storage, so a missing entry is a failure; it is high
+    when either host uses the SMB performance option (then every move uses SMB to the destination),
+    medium otherwise (only a VM-only move of a VM already on shared SMB storage can do without it).
+    Resource-based delegation on the destination listing the source is accepted and reported as a
+    warning (Microsoft documents no RBCD-only live migration: UNCONFIRMED); classic delegation does
+    not cross domains. Not applicable when both hosts use CredSSP.""",
+    references=(DOCS["setup"], DOCS["kcd-overview"], DOCS["ts-lm"], DOCS["set-adcomputer"]),
+    fix_hint="Set-ADComputer -Add the destination's cifs SPNs to the source's msDS-AllowedToDelegateTo.",
+)
+def run(f: Facts) -> Outcome:
+    smb = "SMB" in (f["source.vmhost"]["VirtualMachineMigrationPerformanceOption"],
+                    f["destination.vmhost"]["VirtualMachineMigrationPerformanceOption"])
+    why = ("The pair uses the SMB performance option, so every move copies memory over SMB to the destination "
+           "and fails without it." if smb else
+           "Moves that carry storage (Move-VM -IncludeStorage, the usual case between non-clustered hosts) fail "
+           "without it.")
+    return evaluate(
+        f,
+        CIFS,
+        "cifs",
+        Severities(missing=Severity.HIGH if smb else Severity.MEDIUM, rbcd_only=Severity.MEDIUM),
+        why,
+    )

@@ -1,0 +1,86 @@
+"""host-dns-forward-reverse: the FQDN resolves, and each address's PTR points back to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.model import Severity, Status
+from tests.checks._identity import CORP, HOSTILE, assert_safe
+from tests.support.checking import only, run_check
+from tests.support.fleet import HostModel, build_snapshot
+
+H = f"hv01.{CORP}"
+IP = "10.0.0.11"
+DCS = {CORP: {"domain_controllers": [{"target": f"dc01.{CORP}.", "port": 389, "priority": 0, "weight": 100}]}}
+
+
+def doc(dns: dict[str, Any] | tuple[str, str] | None = None, dcs: bool = True) -> dict[str, Any]:
+    return build_snapshot([HostModel("HV01")], pairs=[], dns={H: dns} if dns is not None else None,
+                          domains=DCS if dcs else None)
+
+
+def rec(a: list[str], ptr: dict[str, list[str]], aaaa: list[str] | None = None) -> dict[str, Any]:
+    return {"name": H, "A": a, "AAAA": aaaa or [], "PTR": ptr}
+
+
+def test_pass_forward_and_reverse() -> None:
+    f = only(run_check("host-dns-forward-reverse", doc()), H)
+    assert f.status is Status.PASS and IP in f.message
+
+
+def test_pass_ptr_compared_without_case_or_trailing_dot() -> None:
+    d = doc(rec([IP], {IP: ["HV01.Corp.Contoso.COM"]}))
+    assert only(run_check("host-dns-forward-reverse", d), H).status is Status.PASS
+
+
+def test_pass_ipv6_address_points_back() -> None:
+    v6 = "fd00:50::11"
+    d = doc(rec([IP], {IP: [H + "."], v6: [H + "."]}, aaaa=[v6]))
+    assert only(run_check("host-dns-forward-reverse", d), H).status is Status.PASS
+
+
+def test_fail_no_forward_record() -> None:
+    f = only(run_check("host-dns-forward-reverse", doc(rec([], {}))), H)
+    assert f.status is Status.FAIL and f.severity is Severity.HIGH and "does not resolve" in f.message
+    assert f.fix is not None and f.fix.run_on == H and "Register-DnsClient" in f.fix.powershell
+    assert_safe(f.fix.powershell)
+
+
+def test_fail_reverse_points_to_another_name() -> None:
+    f = only(run_check("host-dns-forward-reverse", doc(rec([IP], {IP: ["hv01-old.corp.contoso.com."]}))), H)
+    assert f.status is Status.FAIL and f.severity is Severity.MEDIUM
+    assert "points to hv01-old.corp.contoso.com" in f.message
+    assert f.fix is not None and f.fix.run_on == f"dc01.{CORP}"
+    ps = f.fix.powershell
+    assert ("Remove-DnsServerResourceRecord -ComputerName 'dc01.corp.contoso.com' -ZoneName '0.0.10.in-addr.arpa' "
+            "-RRType Ptr -Name '11' -RecordData 'hv01-old.corp.contoso.com.' -Force") in ps
+    assert "Add-DnsServerResourceRecordPtr -ComputerName 'dc01.corp.contoso.com' -ZoneName '0.0.10.in-addr.arpa' " \
+           "-Name '11' -PtrDomainName 'hv01.corp.contoso.com.'" in ps
+    assert_safe(ps)
+
+
+def test_fail_missing_ptr_and_ipv6_zone() -> None:
+    v6 = "fd00:50::11"
+    f = only(run_check("host-dns-forward-reverse", doc(rec([IP], {IP: [H]}, aaaa=[v6]), dcs=False)), H)
+    assert f.status is Status.FAIL and f"{v6} has no PTR record" in f.message
+    assert f.fix is not None and "-ComputerName" not in f.fix.powershell  # no DC known: the user picks the server
+    assert "-ZoneName '0.0.0.0.0.0.0.0.0.5.0.0.0.0.d.f.ip6.arpa' -Name '1.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0'" in f.fix.powershell
+    assert_safe(f.fix.powershell)
+
+
+def test_fail_hostile_ptr_data_stays_quoted() -> None:
+    f = only(run_check("host-dns-forward-reverse", doc(rec([IP], {IP: [HOSTILE]}))), H)
+    assert f.status is Status.FAIL and f.fix is not None
+    assert_safe(f.fix.powershell)
+
+
+def test_missing_dns_error_fact() -> None:
+    f = only(run_check("host-dns-forward-reverse", doc(("timeout", "DNS server did not answer"))), H)
+    assert f.status is Status.ERROR and "DNS server did not answer" in f.message
+
+
+def test_missing_dns_not_collected() -> None:
+    d = doc()
+    del d["dns"][H]
+    f = only(run_check("host-dns-forward-reverse", d), H)
+    assert f.status is Status.ERROR and "dns/hv01.corp.contoso.com" in f.message

@@ -1,0 +1,56 @@
+"""pair-kcd-cifs: cifs/<dest> by both names; higher severity with the SMB performance option."""
+
+from __future__ import annotations
+
+from audit.model import Severity, Status
+from tests.checks._identity import CORP, CORP_SID, H1, PAIR, assert_safe, doc, finding
+from tests.support.checking import break_fact
+
+MS = "Microsoft Virtual System Migration Service"
+MS_ONLY = {"delegate_to": [f"{MS}/HV02", f"{MS}/hv02.{CORP}"]}
+
+
+def test_pass_cifs_by_both_names() -> None:
+    f = finding("pair-kcd-cifs", doc(), PAIR)
+    assert f.status is Status.PASS and f.evidence["present"] == ["cifs/HV02", f"cifs/hv02.{CORP}"]
+
+
+def test_fail_missing_cifs_is_medium_without_smb() -> None:
+    f = finding("pair-kcd-cifs", doc(c1=MS_ONLY), PAIR)
+    assert f.status is Status.FAIL and f.severity is Severity.MEDIUM and "carry storage" in f.message
+    assert f.fix is not None
+    assert f"@{{'msDS-AllowedToDelegateTo'=@('cifs/HV02', 'cifs/hv02.{CORP}')}}" in f.fix.powershell
+    assert_safe(f.fix.powershell)
+
+
+def test_fail_missing_cifs_is_high_with_smb_on_either_host() -> None:
+    for kw in ({"h1": {"performance": "SMB"}}, {"h2": {"performance": "SMB"}}):
+        f = finding("pair-kcd-cifs", doc(c1=MS_ONLY, **kw), PAIR)  # type: ignore[arg-type]
+        assert f.status is Status.FAIL and f.severity is Severity.HIGH and "SMB performance option" in f.message
+
+
+def test_fail_short_name_only() -> None:
+    f = finding("pair-kcd-cifs", doc(c1={"delegate_to": [*MS_ONLY["delegate_to"], "cifs/HV02"]}), PAIR)
+    assert f.status is Status.FAIL and "by the FQDN" in f.message
+
+
+def test_fail_rbcd_only_is_a_warning() -> None:
+    f = finding("pair-kcd-cifs", doc(c1=MS_ONLY, c2={"rbcd": [(f"{CORP_SID}-2101", "CORP\\HV01$")]}), PAIR)
+    assert f.status is Status.WARNING and "UNCONFIRMED" in f.message
+
+
+def test_pass_credssp_on_both_is_not_applicable() -> None:
+    d = doc(h1={"auth": "CredSSP"}, h2={"auth": "CredSSP"}, c1=MS_ONLY)
+    assert finding("pair-kcd-cifs", d, PAIR).status is Status.NOT_APPLICABLE
+
+
+def test_missing_computers_fact() -> None:
+    d = doc()
+    break_fact(d, "domains", CORP, "computers")
+    assert finding("pair-kcd-cifs", d, PAIR).status is Status.ERROR
+
+
+def test_missing_vmhost() -> None:
+    d = doc()
+    break_fact(d, "hosts", H1, "vmhost")
+    assert finding("pair-kcd-cifs", d, PAIR).status is Status.ERROR
