@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from audit.facts import HostRef
+from audit.model import Fix
 from audit.psquote import ps_array, ps_quote
+from checks._fixes import in_ad
 
 HYPERV_ADMINISTRATORS = "S-1-5-32-578"
 ADMINISTRATORS = "S-1-5-32-544"
@@ -143,6 +145,20 @@ def rbcd_ps(src: HostRef, dst: HostRef) -> str:
             "-PrincipalsAllowedToDelegateToAccount (@($current) + @($source) | Where-Object { $_ })",
         ]
     )
+
+
+def ad_fix(
+    summary: str,
+    powershell: str,
+    *,
+    docs: tuple[str, ...],
+    gui: str | None = None,
+    run_as: str | None = None,
+    run_on: str | None = None,
+) -> Fix:
+    """checks._fixes.in_ad, with who and where narrowed when a fix needs a particular domain's admins."""
+    fix = in_ad(summary, powershell, docs=docs, gui=gui)
+    return replace(fix, run_as=run_as or fix.run_as, run_on=run_on or fix.run_on)
 
 
 def purge_tickets_ps(src: HostRef) -> str:

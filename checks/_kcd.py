@@ -18,6 +18,7 @@ from audit.psquote import ps_quote
 from checks._ad import (
     FIRST_ANY_PROTOCOL_BUILD,
     TRUSTED_TO_AUTH_FOR_DELEGATION,
+    ad_fix,
     add_delegation_ps,
     any_protocol_ps,
     auth_type,
@@ -31,7 +32,7 @@ from checks._ad import (
     uac,
     uses_kerberos,
 )
-from checks._fixes import AD_MACHINE, DOMAIN_ADMIN
+from checks._fixes import on_host
 
 REQUIRES = (
     "source.vmhost",
@@ -110,15 +111,13 @@ def evaluate(f: Facts, service: str, label: str, sev: Severities, why: str) -> O
             f"delegation does not cross domains{' (the entries on ' + src.short + ' are of no use)' if present else ''}, "
             f"and resource-based delegation on {dst.short} does not list {src.short}. Moves from {src.short} to "
             f"{dst.short} with Kerberos fail.",
-            Fix(
+            ad_fix(
                 summary=f"Allow {src.short} to delegate to {dst.short} with resource-based delegation on {dst.short}'s "
                 "computer object, keeping the principals already listed.",
-                run_on=AD_MACHINE,
                 run_as=f"a member of Domain Admins of {dst.domain}, or an account with write access to "
                 f"{dst.short}'s computer object",
                 powershell="\n".join([rbcd_ps(src, dst), purge_tickets_ps(src)]),
                 docs=(DOCS["kcd-overview"], DOCS["second-hop"], DOCS["set-adcomputer"]),
-                target="ad",
             ),
             evidence,
             severity=sev.missing,
@@ -143,30 +142,26 @@ def _fix_classic(f: Facts, scomp: Mapping[str, Any], entries: list[str]) -> Fix:
         lines.append("# Windows Server 2016 and later sources also need \"Use any authentication protocol\":")
         lines.append(any_protocol_ps(src))
     lines.append(purge_tickets_ps(src))
-    return Fix(
+    return ad_fix(
         summary=f"Add the missing delegation entries for {dst.short} to {src.short}'s computer object "
         "(Delegation tab: Trust this computer for delegation to specified services only).",
-        run_on=AD_MACHINE,
-        run_as=DOMAIN_ADMIN,
         powershell="\n".join(lines),
         gui=f"Active Directory Users and Computers > {src.short} > Properties > Delegation > Add... > {dst.short}",
         docs=(DOCS["setup"], DOCS["set-adcomputer"]),
-        target="ad",
     )
 
 
 def _fix_rbcd_confirm(f: Facts) -> Fix:
     src, dst = f.host("source"), f.host("destination")
-    return Fix(
-        summary=f"Classic delegation cannot cross domains, so resource-based delegation is the only route from "
+    return on_host(
+        src,
+        f"Classic delegation cannot cross domains, so resource-based delegation is the only route from "
         f"{src.short} to {dst.short}: confirm it lists {src.short}, then prove it with a test move of a non-critical "
         "VM before the change window.",
-        run_on=src.fqdn,
-        run_as="a member of Hyper-V Administrators on both hosts (the AD query needs only read access)",
-        powershell=f"Get-ADComputer -Identity {ps_quote(dst.short)}{server(dst.domain)} "
+        f"Get-ADComputer -Identity {ps_quote(dst.short)}{server(dst.domain)} "
         "-Properties PrincipalsAllowedToDelegateToAccount | Select-Object -ExpandProperty PrincipalsAllowedToDelegateToAccount\n"
         f"Move-VM -Name '<test VM>' -DestinationHost {ps_quote(dst.fqdn)} -IncludeStorage "
         "-DestinationStoragePath '<path on the destination>'",
         docs=(DOCS["kcd-overview"], DOCS["cg-known-issues"], DOCS["use"]),
-        target="host",
+        run_as="a member of Hyper-V Administrators on both hosts (the AD query needs only read access)",
     )

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from audit.facts import Facts
 from audit.knowledge import DOCS, os_release
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.registry import check
 from checks._ad import (
     FIRST_ANY_PROTOCOL_BUILD,
     MIGRATION_SERVICE,
     TRUSTED_TO_AUTH_FOR_DELEGATION,
+    ad_fix,
     any_protocol_ps,
     auth_type,
     purge_tickets_ps,
     uac,
 )
-from checks._fixes import AD_MACHINE, DOMAIN_ADMIN
 
 
 @check(
@@ -65,15 +65,12 @@ def run(f: Facts) -> Outcome:
         Status.FAIL,
         f'{host.short} runs {name} with constrained delegation set to "Kerberos only": moves started remotely '
         "(Hyper-V Manager, Windows Admin Center, PowerShell remoting) fail with 0x8009030E.",
-        Fix(
+        ad_fix(
             summary=f'Select "Use any authentication protocol" on {host.short}\'s computer object.',
-            run_on=AD_MACHINE,
-            run_as=DOMAIN_ADMIN,
             powershell="\n".join([any_protocol_ps(host), purge_tickets_ps(host)]),
             gui=f"Active Directory Users and Computers > {host.short} > Properties > Delegation > "
             "Use any authentication protocol",
             docs=(DOCS["kcd-blog"], DOCS["set-adaccountcontrol"]),
-            target="ad",
         ),
         evidence,
     )

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from audit.facts import Facts
 from audit.knowledge import DOCS
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
-from checks._ad import DC_ROLES, TRUSTED_FOR_DELEGATION, server, uac
-from checks._fixes import AD_MACHINE, DOMAIN_ADMIN
+from checks._ad import DC_ROLES, TRUSTED_FOR_DELEGATION, ad_fix, server, uac
 
 
 @check(
@@ -43,16 +42,13 @@ def run(f: Facts) -> Outcome:
             f"{host.short} is a domain controller, trusted for unconstrained delegation by design, and it runs Hyper-V: "
             "everyone managing its VMs hands it a forwardable TGT. Move Hyper-V to a member server; do not clear the flag "
             "on a DC.",
-            Fix(
+            ad_fix(
                 summary=f"Plan moving the VMs off {host.short} and running Hyper-V on member servers (see "
                 "host-domain-member); leave the DC's delegation flag alone.",
-                run_on=AD_MACHINE,
-                run_as=DOMAIN_ADMIN,
                 powershell=f"Get-ADComputer -Identity {ps_quote(host.short)}{server(host.domain)} "
                 "-Properties 'TrustedForDelegation', 'PrimaryGroupID' | "
                 "Select-Object -Property 'Name', 'TrustedForDelegation', 'PrimaryGroupID'",
                 docs=(DOCS["uac"], DOCS["bpa-domain-membership"]),
-                target="ad",
             ),
             evidence,
             severity=Severity.MEDIUM,
@@ -61,17 +57,14 @@ def run(f: Facts) -> Outcome:
         Status.FAIL,
         f"{host.short} is trusted for unconstrained delegation (userAccountControl 0x80000): it can impersonate anyone "
         "who authenticates to it, to any service. Live migration needs only constrained delegation.",
-        Fix(
+        ad_fix(
             summary=f"Clear unconstrained delegation on {host.short}, then configure constrained delegation to the "
             "migration service and cifs of its peers only (see pair-kcd-migration-service).",
-            run_on=AD_MACHINE,
-            run_as=DOMAIN_ADMIN,
             powershell=f"Set-ADAccountControl -Identity (Get-ADComputer -Identity {ps_quote(host.short)}"
             f"{server(host.domain)}){server(host.domain)} -TrustedForDelegation $false",
             gui=f"Active Directory Users and Computers > {host.short} > Properties > Delegation > "
             "Trust this computer for delegation to specified services only",
             docs=(DOCS["uac"], DOCS["set-adaccountcontrol"], DOCS["kcd-overview"]),
-            target="ad",
         ),
         evidence,
     )

@@ -10,7 +10,7 @@ from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
-from checks._ad import NOT_DELEGATED, PROTECTED_USERS_RID, auth_type, domain_sid, has_rid, server
+from checks._ad import NOT_DELEGATED, PROTECTED_USERS_RID, ad_fix, auth_type, domain_sid, has_rid, server
 
 
 @check(
@@ -84,7 +84,7 @@ def _fix(account: str, op: Mapping[str, Any], protected: list[str], sensitive: b
         lines.append(f"Remove-ADGroupMember -Identity {ps_quote(sid)}{server(domain)} -Members {sam} -Confirm:$false")
     if sensitive:
         lines.append(f"Set-ADAccountControl -Identity {sam}{server(domain)} -AccountNotDelegated $false")
-    return Fix(
+    return ad_fix(
         summary=f"Let {account} be delegated: "
         + " and ".join(
             (["remove it from Protected Users (matched by the group's SID)"] if protected else [])
@@ -97,5 +97,4 @@ def _fix(account: str, op: Mapping[str, Any], protected: list[str], sensitive: b
         gui="Active Directory Users and Computers > the account > Account > Account options "
         '> "Account is sensitive and cannot be delegated"; Member Of > Protected Users',
         docs=(DOCS["protected-users"], DOCS["uac"], DOCS["set-adaccountcontrol"]),
-        target="ad",
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from audit.facts import Facts
 from audit.knowledge import DOCS
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.registry import check
 from checks._ad import (
     CIFS,
@@ -14,6 +14,7 @@ from checks._ad import (
     FIRST_ANY_PROTOCOL_BUILD,
     MIGRATION_SERVICE,
     TRUSTED_TO_AUTH_FOR_DELEGATION,
+    ad_fix,
     add_delegation_ps,
     any_protocol_ps,
     domain_sid,
@@ -27,7 +28,6 @@ from checks._ad import (
     uac,
     uses_kerberos,
 )
-from checks._fixes import AD_MACHINE
 
 
 @check(
@@ -112,14 +112,12 @@ def run(f: Facts) -> Outcome:
     if has_rid(op["tokenGroups"], DOMAIN_ADMINS_RID, dsid):
         return Outcome(Status.PASS, f"{src.short} -> {dst.short} needs {what}; {account} is in Domain Admins of {dom} "
                        "and can make the change.", evidence=evidence)
-    fix = Fix(
+    fix = ad_fix(
         summary=f"A member of Domain Admins of {dom}{who_extra} sets {what}.",
-        run_on=AD_MACHINE,
         run_as=f"a member of Domain Admins of {dom}{who_extra}",
         powershell="\n".join([*lines, purge_tickets_ps(src)]),
         gui="Active Directory Users and Computers > the computer > Properties > Delegation",
         docs=(DOCS["setup"], DOCS["set-adcomputer"]),
-        target="ad",
     )
     return Outcome(
         Status.FAIL,

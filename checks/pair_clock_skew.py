@@ -11,6 +11,7 @@ from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
+from checks._fixes import LOCAL_ADMIN, on_host
 
 LIMIT = 300.0  # seconds: "Maximum tolerance for computer clock synchronization", 5 minutes by default
 MARGIN = 60.0  # a skew within the last minute of the limit is a warning
@@ -162,17 +163,16 @@ def _iso(when: dt.datetime) -> str:
 
 
 def _resync_fix(host: HostRef, worst: Comparison) -> Fix:
-    """Resynchronise the host whose clock is off; a DC's clock is named in the summary for review."""
-    return Fix(
-        summary=f"Resynchronise {host.short}'s clock with the domain hierarchy and check its time source "
-        f"({worst.a.label} vs {worst.b.label} differ by about {worst.skew:.0f} s). A Hyper-V host must not take "
-        "its time from its own VMs, and a domain member should sync from the domain (NT5DS).",
-        run_on=host.fqdn,
-        run_as="a member of the local Administrators group on that host",
-        powershell="w32tm /query /status\nw32tm /query /source\n"
+    """Resynchronise the host whose clock is off, from the domain hierarchy (NT5DS)."""
+    return on_host(
+        host,
+        f"Resynchronise {host.short}'s clock with the domain hierarchy and check its time source "
+        f"({worst.a.label} vs {worst.b.label} differ by about {worst.skew:.0f} s); a domain member should take "
+        "its time from the domain, not from a standalone NTP source.",
+        "w32tm /query /status\nw32tm /query /source\n"
         "w32tm /config /syncfromflags:domhier /update\nw32tm /resync /rediscover\n"
         f"$domain = {ps_quote(str(host.domain or host.fqdn))}\n"
         "w32tm /stripchart /computer:$domain /samples:3 /dataonly",
         docs=(DOCS["kerberos-clock-skew"], DOCS["w32tm"]),
-        target="host",
+        run_as=LOCAL_ADMIN,
     )

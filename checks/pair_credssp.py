@@ -14,6 +14,7 @@ from checks._ad import (
     FIRST_ANY_PROTOCOL_BUILD,
     MIGRATION_SERVICE,
     TRUSTED_TO_AUTH_FOR_DELEGATION,
+    ad_fix,
     add_delegation_ps,
     any_protocol_ps,
     auth_type,
@@ -122,7 +123,7 @@ def _kerberos_fix(f: Facts, src: HostRef, dst: HostRef) -> Fix:
     else:
         lines.append("# Active Directory: the delegation for this direction is already in place.")
     lines.append("# Then check the return direction too: pair-kcd-migration-service reports it.")
-    return Fix(
+    return ad_fix(
         summary=f"Switch {src.short} and {dst.short} to Kerberos and give {src.short} constrained delegation to "
         f"{dst.short} (Microsoft's recommended setup; disabling Credential Guard instead weakens the host).",
         run_on="a management machine with the ActiveDirectory module and WinRM access to both hosts",
@@ -131,5 +132,4 @@ def _kerberos_fix(f: Facts, src: HostRef, dst: HostRef) -> Fix:
         gui="Hyper-V Manager > Hyper-V Settings > Live Migrations > Advanced Features > Use Kerberos; "
         "Active Directory Users and Computers > the source > Delegation",
         docs=(DOCS["setup"], DOCS["cg-known-issues"], DOCS["set-vmhost"], DOCS["set-adcomputer"]),
-        target="ad",
     )

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from audit.facts import Facts
 from audit.knowledge import DOCS
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
-from checks._ad import MIGRATION_SERVICE, auth_type, missing, spn_forms, uses_kerberos
-from checks._fixes import DOMAIN_ADMIN
+from checks._ad import MIGRATION_SERVICE, ad_fix, auth_type, missing, spn_forms, uses_kerberos
 
 
 @check(
@@ -48,14 +47,12 @@ def run(f: Facts) -> Outcome:
         Status.FAIL,
         f"{dst.short}'s computer object lacks {', '.join(absent)}: the source cannot get a Kerberos ticket for the "
         f"destination's migration service, so Kerberos moves from {src.short} fail.",
-        Fix(
+        ad_fix(
             summary=f"Register the missing migration-service SPNs on {dst.short}'s computer object (setspn -S checks "
             f"for duplicates first). Run it in {dst.domain}.",
             run_on=f"a machine in {dst.domain} with the AD DS tools (RSAT-AD-Tools)",
-            run_as=DOMAIN_ADMIN,
             powershell="\n".join(lines),
             docs=(DOCS["ts-2026"], DOCS["setspn"]),
-            target="ad",
         ),
         evidence,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from audit.facts import Facts, HostRef
@@ -10,7 +11,8 @@ from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
-from checks._ad import same_domain, uses_kerberos
+from checks._ad import ad_fix, same_domain, uses_kerberos
+from checks._fixes import LOCAL_ADMIN, on_host
 
 INBOUND, OUTBOUND = 1, 2  # trustDirection bits, relative to the domain holding the object
 FOREST_TRANSITIVE = 0x8
@@ -179,7 +181,7 @@ def _trust_fix(src: HostRef, dst: HostRef, existing: tuple[str, Mapping[str, Any
         f"{klass}::{current}().{verb}($partner, 'Bidirectional')",
     ]
     what = "Make the existing trust two-way" if existing is not None else "Create a two-way trust"
-    return Fix(
+    return ad_fix(
         summary=f"{what} between {src.domain} and {dst.domain} so that each accepts the other's accounts"
         + ("" if existing is not None else " (an external trust between the two domains; a forest trust between "
            "the forest roots, made in Active Directory Domains and Trusts, also serves)") + ".",
@@ -189,18 +191,18 @@ def _trust_fix(src: HostRef, dst: HostRef, existing: tuple[str, Mapping[str, Any
         powershell="\n".join(lines),
         gui=f"Active Directory Domains and Trusts > {home} > Properties > Trusts",
         docs=(DOCS["trusts"], DOCS["trust-direction"]),
-        target="ad",
     )
 
 
 def _join_fix(host: HostRef, peer: HostRef) -> Fix:
     domain = peer.domain or "<your AD DNS domain>"
-    return Fix(
-        summary=f"Join {host.short} to the domain of {peer.short} and restart it; the command prompts for an "
+    fix = on_host(
+        host,
+        f"Join {host.short} to the domain of {peer.short} and restart it; the command prompts for an "
         "account allowed to join computers.",
-        run_on=host.fqdn,
-        run_as="a member of the local Administrators group on that host",
-        powershell=f"Add-Computer -DomainName {ps_quote(domain)} -Credential (Get-Credential) -Restart",
-        gui="System Properties > Computer Name > Change... > Member of: Domain",
+        f"Add-Computer -DomainName {ps_quote(domain)} -Credential (Get-Credential) -Restart",
         docs=(DOCS["setup"], DOCS["bpa-domain-membership"]),
+        gui="System Properties > Computer Name > Change... > Member of: Domain",
+        run_as=LOCAL_ADMIN,
     )
+    return replace(fix, run_on=host.name)  # a workgroup host is reached by its inventory name
