@@ -58,13 +58,13 @@ def run(f: Facts) -> Outcome:
         )
     wrong: dict[str, list[str]] = {}
     absent: list[str] = []
-    ptr = dns["PTR"]
+    ptr = {_canonical(k): v for k, v in dns["PTR"].items()}  # "fd00:0050::0011" and "fd00:50::11" are one address
     for addr in addresses:
-        names = [str(n).rstrip(".").lower() for n in ptr.get(addr) or []]
+        names = [str(n).rstrip(".").lower() for n in ptr.get(_canonical(addr)) or []]
         if not names:
             absent.append(addr)
         elif fqdn not in names:
-            wrong[addr] = list(ptr[addr])
+            wrong[addr] = list(ptr[_canonical(addr)])
     if not wrong and not absent:
         return Outcome(Status.PASS, f"{host.fqdn} resolves to {', '.join(addresses)} and each address points back to it.",
                        evidence=evidence)
@@ -105,6 +105,13 @@ def _ptr_fix(host: HostRef, absent: list[str], wrong: dict[str, list[str]], dcs:
         docs=(DOCS["dns-ptr"],),
         target="host",
     )
+
+
+def _canonical(addr: str) -> str:
+    try:
+        return str(ipaddress.ip_address(addr.strip()))
+    except ValueError:
+        return addr.strip().lower()
 
 
 def _reverse_zone(addr: str) -> tuple[str, str]:
