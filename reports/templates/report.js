@@ -1,5 +1,5 @@
 /* hvlm HTML report behaviour. Static file: hashed into the page's Content-Security-Policy.
-   Host-supplied strings only ever reach the page through textContent (never innerHTML), and the
+   Host-supplied strings only ever reach the page through textContent (never parsed as HTML), and the
    only data read is the JSON block #hvlm-data. Works from file:// with no network. */
 (function () {
   "use strict";
@@ -306,7 +306,6 @@
   /* Print: every detail open, the filters in force written down, then put back as they were. */
   var reopened = [];
   window.addEventListener("beforeprint", function () {
-    reopened = [];
     document.querySelectorAll("details:not([open])").forEach(function (d) { d.open = true; reopened.push(d); });
     var f = current();
     var st = STATUS_ORDER.filter(function (s) { return f.status.has(s); }).map(function (s) { return LABEL[s]; });
