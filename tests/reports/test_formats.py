@@ -127,7 +127,7 @@ def test_junit_survives_control_characters_in_names(example: dict[str, Any]) -> 
     rep = copy.deepcopy(example)
     rep["findings"][0]["subject"]["label"] = "bad\x01name\x1b[31m\ud800"
     rep["findings"][0]["message"] = "<![CDATA[ ]]> & </testcase>"
-    root, cases = _cases(render_junit(rep))
+    _, cases = _cases(render_junit(rep))
     names = [c.get("name") for c in cases]
     assert "bad\ufffdname\ufffd[31m\ufffd" in names
     assert any(c.find("failure") is not None and c.find("failure").get("message") == "<![CDATA[ ]]> & </testcase>"  # type: ignore[union-attr]

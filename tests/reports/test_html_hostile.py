@@ -17,7 +17,8 @@ INJECTED = """() => ({
     imgs: document.images.length,
     handlers: Array.from(document.querySelectorAll('*')).flatMap(
         el => Array.from(el.attributes).filter(a => a.name.startsWith('on')).map(a => el.tagName + ' ' + a.name)),
-    foreign: Array.from(document.querySelectorAll('iframe, object, embed, link, base, form:not(#toolbar), meta[http-equiv=refresh]')).length,
+    foreign: document.querySelectorAll(
+        'iframe, object, embed, link, base, form:not(#toolbar), meta[http-equiv=refresh]').length,
 })"""
 
 OVERFLOW = """() => {
