@@ -36,6 +36,7 @@ __all__ = [
     "ProbeDocument",
     "ProbeOutputError",
     "decode_probe_bytes",
+    "fact_problem",
     "parse_probe_document",
     "parse_probe_text",
     "probe_script",
@@ -167,12 +168,22 @@ def _section_validator(section: str) -> Draft202012Validator:
 
 
 def _schema_problem(section: str, fact: dict[str, Any]) -> str | None:
-    error = best_match(_section_validator(section).iter_errors(fact))
+    validator = _section_validator(section)
+    if validator.is_valid(fact):  # the fast path; best_match walks every error
+        return None
+    error = best_match(validator.iter_errors(fact))
     if error is None:
         return None
     where = json_pointer(error.absolute_path)
     message = error.message if len(error.message) <= 300 else error.message[:300] + "..."
     return f"{message} (at {where})"
+
+
+def fact_problem(section: str, fact: dict[str, Any]) -> str | None:
+    """Why a host fact does not match the schema, or None. `connection` is any fact."""
+    if section != "connection" and section not in SECTION_COMMANDS:
+        return f"{section} is not a host section of the snapshot schema"
+    return _schema_problem(section, fact)
 
 
 def _clip(text: str) -> str:

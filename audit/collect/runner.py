@@ -106,42 +106,50 @@ def run_jobs(
     def spawn() -> None:
         threading.Thread(target=worker, name="hvlm-collect", daemon=True).start()
 
-    def drain() -> None:
-        while started_names:
-            name = started_names.popleft()
-            if on_start:
-                on_start(name)
-        while finished:
-            outcome = finished.popleft()
-            result.outcomes[outcome.name] = outcome
-            if on_done:
-                on_done(outcome)
+    def expire(now: float) -> None:
+        """Under the lock: abandon every job past its deadline and give its slot to a new worker."""
+        for name, slot in list(running.items()):
+            if now - slot.started >= slot.job.deadline:
+                del running[name]
+                finished.append(Outcome(name, now - slot.started, timed_out=True))
+                if queue:
+                    spawn()
 
+    ready: deque[Outcome[T]] = deque()
     for _ in range(min(concurrency, len(jobs))):
         spawn()
     try:
-        with cond:
-            while len(result.outcomes) + len(finished) < len(jobs):
-                now = time.monotonic()
-                for name, slot in list(running.items()):
-                    if now - slot.started >= slot.job.deadline:
-                        del running[name]
-                        finished.append(Outcome(name, now - slot.started, timed_out=True))
-                        if queue:
-                            spawn()
-                drain()
-                if len(result.outcomes) >= len(jobs):
-                    break
-                waits = [slot.started + slot.job.deadline - now for slot in running.values()]
-                cond.wait(timeout=max(0.01, min([_TICK, *waits])))
-                if on_tick:
-                    on_tick()
-            drain()
+        while len(result.outcomes) < len(jobs):
+            with cond:
+                expire(time.monotonic())
+                if not started_names and not finished:
+                    now = time.monotonic()
+                    waits = [slot.started + slot.job.deadline - now for slot in running.values()]
+                    cond.wait(timeout=max(0.01, min([_TICK, *waits])))
+                    expire(time.monotonic())
+                starts = list(started_names)
+                started_names.clear()
+                ready.extend(finished)
+                finished.clear()
+            # Callbacks run outside the lock, so workers never wait on progress output.
+            for name in starts:
+                if on_start:
+                    on_start(name)
+            while ready:
+                outcome = ready.popleft()
+                result.outcomes[outcome.name] = outcome
+                if on_done:
+                    on_done(outcome)
+            if on_tick:
+                on_tick()
     except KeyboardInterrupt:
         with cond:
             stop = True
             now = time.monotonic()
-            drain()
+            ready.extend(finished)
+            finished.clear()
+            for outcome in ready:
+                result.outcomes.setdefault(outcome.name, outcome)
             for name, slot in list(running.items()):
                 result.outcomes[name] = Outcome(name, now - slot.started, interrupted=True)
             running.clear()
