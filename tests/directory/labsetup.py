@@ -19,6 +19,7 @@ from audit.collect.directory import DirectoryOptions, collect_directory
 from audit.inventory import Inventory, parse_inventory
 from tests.lab.samba import SambaDC
 
+OPERATOR_PASSWORD = "Dx-Operator-Pass-1"  # lab-only operator accounts
 MIG = "Microsoft Virtual System Migration Service"
 CONSOLE = "Microsoft Virtual Console Service"
 WORKSTATION_TRUST_ACCOUNT = 0x1000

@@ -17,36 +17,11 @@ from audit.collect.ldap_domain import read_computers, read_domain
 from audit.collect.ldap_filter import HostName
 from audit.snapshot import Snapshot, new_snapshot_document
 from tests.directory import labsetup as lab
-from tests.directory.labsetup import NOT_DELEGATED, SETUPS, Seeded
+from tests.directory.labsetup import NOT_DELEGATED, OPERATOR_PASSWORD, SETUPS, Seeded
 from tests.lab.samba import SambaDC
 
 pytestmark = pytest.mark.lab
 pytest_plugins = ["tests.lab.samba.fixtures"]  # samba_dc, samba_forest
-
-OPERATOR_PASSWORD = "Dx-Operator-Pass-1"
-
-
-@pytest.fixture(scope="module")
-def seeded(samba_dc: SambaDC) -> Seeded:
-    return lab.seed_setups(samba_dc)
-
-
-@pytest.fixture(scope="module")
-def operators(samba_dc: SambaDC) -> dict[str, str]:
-    """Operators: in Domain Admins directly, through two nested groups, not at all, in Protected
-    Users, and "sensitive and cannot be delegated"."""
-    dc = samba_dc
-    for name in ("dxopdirect", "dxopnested", "dxopnone", "dxopprot"):
-        dc.add_user(name, OPERATOR_PASSWORD)
-    dc.add_user("dxopsens", OPERATOR_PASSWORD, sensitive_not_delegated=True)
-    dc.add_group("DXHyperVOps")
-    dc.add_group("DXTier0")
-    dc.add_member("Domain Admins", "dxopdirect")
-    dc.add_member("DXTier0", "DXHyperVOps")
-    dc.add_member("Domain Admins", "DXTier0")
-    dc.add_member("DXHyperVOps", "dxopnested")
-    dc.add_member("Protected Users", "dxopprot")
-    return {"netbios": dc.netbios_domain}
 
 
 def _all_hosts(dc: SambaDC) -> list[str]:
