@@ -103,8 +103,19 @@ class CollectionPlan:
     progress: Progress
 
 
+_LIBRARIES = ("pypsrp", "requests", "urllib3", "spnego")
+
+
 def configure_log(path: str | None) -> Callable[[], None]:
-    """Log hvlm's collection to a file. pypsrp and requests only at WARNING: their DEBUG dumps messages."""
+    """Log hvlm's collection to a file. pypsrp and requests only at WARNING: their DEBUG dumps messages.
+
+    Without a log file the libraries stay silent: pypsrp logs every read timeout with a traceback,
+    which Python would otherwise print on stderr over the progress line.
+    """
+    for name in _LIBRARIES:
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
     if not path:
         return lambda: None
     try:

@@ -104,6 +104,8 @@ def _quietly(close: Any, target: HostTarget) -> None:
 def run_probe(target: HostTarget, password: Secret | None, script: str) -> ProbeRun:
     """Open one runspace pool, run the probe, close the pool. Raises on any failure."""
     started = time.monotonic()
+    log.debug("%s: connecting to %s (auth %s, user %s, TLS validation %s)", target.name, target.endpoint,
+              target.auth, target.username or "(Kerberos ticket)", "on" if target.verify_tls else "OFF")
     with warnings.catch_warnings():
         # We warned loudly once when validation is off; urllib3 would repeat it per request.
         warnings.simplefilter("ignore")

@@ -183,9 +183,11 @@ def test_scan_classifies_every_failure_and_leaks_no_password(tmp_path: Path, cap
                          names["no-such-name"]: {"address": "hv-nosuch.invalid"}},
         )
         outputs = {k: tmp_path / f for k, f in (("report", "report.txt"), ("json", "report.json"),
+                                                ("html", "report.html"), ("junit", "junit.xml"), ("csv", "report.csv"),
                                                 ("snapshot", "snap.json"), ("log", "scan.log"))}
         run = run_cli(capsys, "scan", "-i", str(inventory), "--host-timeout", "3", "--connect-timeout", "2",
-                      "-o", str(outputs["report"]), "--json", str(outputs["json"]),
+                      "-o", str(outputs["report"]), "--json", str(outputs["json"]), "--html", str(outputs["html"]),
+                      "--junit", str(outputs["junit"]), "--csv", str(outputs["csv"]),
                       "--save-snapshot", str(outputs["snapshot"]), "--log", str(outputs["log"]))
     assert run.code in (3, 4), run.err
     # two hosts hang; each costs its 3 s deadline, not pypsrp's minutes
@@ -230,7 +232,8 @@ def test_scan_classifies_every_failure_and_leaks_no_password(tmp_path: Path, cap
     # and the password is nowhere: not in any output, log, snapshot or report, not even as Basic auth
     basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     texts = {"stdout": run.out, "stderr": run.err} | {k: p.read_text() for k, p in outputs.items()}
-    assert texts["log"].strip() and texts["report"].strip()
+    assert all(text.strip() for where, text in texts.items() if where != "stdout"), "an output is empty"
+    assert "hangreceive.corp.contoso.com: timeout" in texts["log"]  # the log says what happened...
     for where, text in texts.items():
         assert PASSWORD not in text, where
         assert basic not in text, where
