@@ -150,6 +150,32 @@ class Facts:
             raise UndeclaredFactError(f"fact {name!r} was not declared by this check")
         return self._unavailable.get(name)
 
+    def provenance(self, name: str) -> dict[str, Any] | None:
+        """Where and when a declared fact was collected: {"source": ..., "collected_at": ...}.
+
+        None when the fact is unavailable. Checks that reason about collection time (clock skew)
+        need it; reading it for an undeclared fact is a bug, as reading its value would be.
+        """
+        if self.unavailable(name) is not None:
+            return None
+        _, fact = self._resolver.resolve(self.subject, name)
+        if isinstance(fact, FactError):
+            return None
+        return {"source": fact["source"], "collected_at": fact["collected_at"]}
+
+    def across_inventory(self, name: str) -> dict[str, Any]:
+        """A declared host fact ("destination.supported_versions") on every inventory host, by name.
+
+        For fixes that name another host, such as a destination that runs a VM's configuration
+        version. Hosts where the fact errored or was not collected are left out; callers list
+        what they used in their evidence, since these values are not in facts_used.
+        """
+        self.unavailable(name)  # raises for an undeclared fact
+        fact_name = name.partition(".")[2]
+        snap = self._resolver.snapshot
+        found = {h: snap.raw_fact("hosts", h, fact_name) for h in snap.hosts}
+        return {h: fact["value"] for h, fact in found.items() if fact is not None and "value" in fact}
+
     def host(self, role: str = "host") -> HostRef:
         host = self._resolver.role_host(self.subject, role)
         if host is None:

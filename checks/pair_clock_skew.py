@@ -147,10 +147,8 @@ def _reading(f: Facts, name: str, role: str, label: str, field: str) -> Reading 
 
 
 def _fact(f: Facts, name: str) -> dict[str, Any] | None:
-    """The whole fact (source and collected_at), which Facts does not expose; only a declared name is read."""
-    f.unavailable(name)  # raises for an undeclared fact, as reading its value would
-    _, fact = f._resolver.resolve(f.subject, name)
-    return fact if isinstance(fact, dict) else None
+    """The fact's provenance (source and collected_at); only a declared name is read."""
+    return f.provenance(name)
 
 
 def _parse(text: str) -> dt.datetime:

@@ -110,3 +110,26 @@ def test_facts_used_record_provenance() -> None:
     paths = [u["path"] for u in f.facts_used]
     assert paths == ["hosts/hv01.corp.contoso.com/vmhost", "hosts/hv02.corp.contoso.com/vmhost"]
     assert f.facts_used[0]["source"]["collector"] == "example"
+
+
+@check(id="test-provenance", subject=SubjectKind.PAIR, requires=("source.clock", "destination.supported_versions"),
+       **META)  # type: ignore[arg-type]
+def provenance(f: Facts) -> Outcome:
+    prov = f.provenance("source.clock")
+    assert prov is not None
+    everywhere = f.across_inventory("destination.supported_versions")
+    return Outcome(Status.PASS, f"{prov['source']['collector']}@{prov['collected_at']} hosts={len(everywhere)}")
+
+
+def test_provenance_and_across_inventory() -> None:
+    findings = evaluate(snap(), [provenance])
+    assert {f.message for f in findings} == {"example@2026-11-20T09:00:00Z hosts=2"}
+
+
+def test_provenance_of_undeclared_fact_is_a_bug() -> None:
+    @check(id="test-prov-undeclared", subject=SubjectKind.HOST, requires=("host.vmhost",), **META)  # type: ignore[arg-type]
+    def bad(f: Facts) -> Outcome:
+        f.provenance("host.clock")
+        return Outcome(Status.PASS, "x")
+
+    assert {f.status for f in evaluate(snap(), [bad])} == {Status.ERROR}
