@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import sys
 from collections.abc import Callable
@@ -142,6 +143,20 @@ def configure_log(path: str | None) -> Callable[[], None]:
     return close
 
 
+_AUTH_PACKAGES = {
+    "credssp": ("requests_credssp", "pip install 'pypsrp[credssp]'"),
+    "kerberos": ("gssapi", "pip install 'pypsrp[kerberos]' (needs the krb5 libraries, e.g. apt install libkrb5-dev)"),
+}
+
+
+def _check_auth_packages(auths: set[str]) -> None:
+    """CredSSP and Kerberos need optional packages; say so before connecting to anything."""
+    for auth in sorted(auths & set(_AUTH_PACKAGES)):
+        module, how = _AUTH_PACKAGES[auth]
+        if importlib.util.find_spec(module) is None:
+            raise UsageError(f"{auth} authentication needs the {module} package: {how}")
+
+
 def plan_collection(args: argparse.Namespace, inventory: Inventory, *, hosts: bool, directory: bool) -> CollectionPlan:
     """Everything that can fail for usage reasons, before the first connection."""
     overrides = ConnectionOverrides(
@@ -154,6 +169,7 @@ def plan_collection(args: argparse.Namespace, inventory: Inventory, *, hosts: bo
         connect_timeout=args.connect_timeout,
     )
     targets = plan_targets(inventory, overrides) if hosts else []
+    _check_auth_packages({t.auth for t in targets})
     directory_options = None
     module = directory_module() if directory else None
     if module is not None:

@@ -408,3 +408,15 @@ def test_probe_outputs_are_matched_to_inventory_hosts(tmp_path: Path) -> None:
     inv_none, _facts_none = read_probe_outputs([str(tmp_path / "a.json"), str(tmp_path / "b.json")], None)
     assert inv_none.host_names == ["hv01.corp.contoso.com", "hv02.corp.contoso.com"]
     assert len(inv_none.pairs) == 2
+
+
+def test_credssp_without_its_package_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from audit.collect.options import _check_auth_packages
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "requests_credssp" else real(name, *a))
+    with pytest.raises(UsageError, match=r"pypsrp\[credssp\]"):
+        _check_auth_packages({"credssp", "ntlm"})
+    _check_auth_packages({"ntlm", "basic", "negotiate"})
