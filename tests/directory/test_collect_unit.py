@@ -1,0 +1,251 @@
+"""collect_directory end to end with a scripted directory (fakeldap) and a loopback DNS server
+(fakedns): the failures a lab DC cannot be made to produce become error facts, and collection
+goes on for the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from audit.collect import directory
+from audit.collect.directory import DirectoryOptions, collect_directory
+from audit.collect.sddl import build_security_descriptor, parse_sddl, sid_to_bytes
+from audit.inventory import parse_inventory
+from audit.snapshot import Snapshot, new_snapshot_document
+from tests.directory.fakedns import fake_dns
+from tests.directory.fakeldap import FakeConnection, FakeScript
+
+DOM_SID = "S-1-5-21-1-2-3"
+OK = {"result": 0, "description": "success"}
+
+
+def _sid(rid: int) -> bytes:
+    return sid_to_bytes(f"{DOM_SID}-{rid}")
+
+
+class Directory:
+    """A one-domain directory (corp.test) answering the collector's searches; knobs break parts."""
+
+    def __init__(self, hosts: int = 3) -> None:
+        self.computers = {
+            f"HV{i:03d}": {
+                "sAMAccountName": [f"HV{i:03d}$".encode()],
+                "dNSHostName": [f"hv{i:03d}.corp.test".encode()],
+                "objectSid": [_sid(1100 + i)],
+                "userAccountControl": [b"16781312"],
+                "msDS-AllowedToDelegateTo": [f"cifs/hv{i + 1:03d}.corp.test".encode()],
+                "whenChanged": [b"20261120090000.0Z"],
+            }
+            for i in range(hosts)
+        }
+        self.computer_result: dict[str, Any] = OK
+        self.token_groups: list[bytes] = [_sid(512), _sid(513)]
+        self.broken_info = False
+
+    def answer(self, base: str, filt: str, cookie: bytes | None) -> Any:
+        if base == "":
+            if self.broken_info:
+                raise RuntimeError("unexpected library failure")
+            return [
+                (
+                    "",
+                    {
+                        "defaultNamingContext": [b"DC=corp,DC=test"],
+                        "currentTime": [b"20261125120000.0Z"],
+                        "configurationNamingContext": [b"CN=Configuration,DC=corp,DC=test"],
+                    },
+                )
+            ], OK
+        if base == "DC=corp,DC=test" and filt == "(objectClass=*)":
+            return [(base, {"objectSid": [sid_to_bytes(DOM_SID)], "name": [b"corp"]})], OK
+        if base.startswith("CN=Partitions"):
+            return [("CN=CORP,CN=Partitions", {"nETBIOSName": [b"CORP"], "dnsRoot": [b"corp.test"]})], OK
+        if base.startswith("CN=System"):
+            return [
+                (
+                    "CN=lab.test,CN=System",
+                    {
+                        "trustPartner": [b"LAB.TEST"],
+                        "flatName": [b"LAB"],
+                        "trustDirection": [b"3"],
+                        "trustType": [b"2"],
+                        "trustAttributes": [b"8"],
+                    },
+                )
+            ], OK
+        if "objectCategory=computer" in filt:
+            hits = [(f"CN={n},OU=HV,DC=corp,DC=test", a) for n, a in self.computers.items() if f"={n}$)" in filt]
+            return hits, self.computer_result
+        if "objectSid=" in filt:
+            return [("CN=HV000,OU=HV,DC=corp,DC=test", {"objectSid": [_sid(1100)], "sAMAccountName": [b"HV000$"]})], OK
+        if "sAMAccountName=hvadmin" in filt:
+            return [
+                (
+                    "CN=hvadmin,CN=Users,DC=corp,DC=test",
+                    {
+                        "sAMAccountName": [b"hvadmin"],
+                        "objectSid": [_sid(1500)],
+                        "userAccountControl": [b"512"],
+                        "memberOf": [],
+                    },
+                )
+            ], OK
+        if base.startswith("CN=hvadmin"):
+            return [(base, {"tokenGroups": self.token_groups})], OK
+        raise AssertionError(f"unexpected search {base} {filt}")
+
+
+@pytest.fixture
+def dns_server() -> Iterator[str]:
+    records = {
+        ("_ldap._tcp.dc._msdcs.corp.test", "SRV"): ["0 100 389 dc1.corp.test."],
+        ("dc1.corp.test", "A"): ["127.0.0.1"],
+        ("hv000.corp.test", "A"): ["10.0.0.10"],
+        ("10.0.0.10.in-addr.arpa", "PTR"): ["hv000.corp.test."],
+    }
+    with fake_dns(records) as address:
+        yield address
+
+
+def _collect(
+    d: Directory,
+    dns_server: str,
+    hosts: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    operator: str | None = "CORP\\hvadmin",
+) -> dict[str, Any]:
+    monkeypatch.setattr(directory, "CONNECTION_FACTORY", FakeConnection)
+    monkeypatch.setenv("HVLM_LDAP_PASSWORD", "pw-not-shown")
+    FakeScript(d.answer)
+    data: dict[str, Any] = {"hosts": hosts}
+    if operator:
+        data["operator"] = operator
+    opts = DirectoryOptions(dns_servers=(dns_server,), auth="simple", username="auditor@corp.test", timeout=2)
+    return collect_directory(parse_inventory(data), opts, {})
+
+
+def _valid(result: dict[str, Any], hosts: list[str]) -> None:
+    doc = new_snapshot_document(parse_inventory({"hosts": hosts}).to_snapshot())
+    doc.update(result)
+    Snapshot.from_document(doc)
+
+
+def test_full_read_of_a_scripted_domain(dns_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = Directory()
+    d.computers["HV001"]["msDS-AllowedToActOnBehalfOfOtherIdentity"] = [
+        build_security_descriptor(parse_sddl(f"O:BAD:(A;;0xf01ff;;;{DOM_SID}-1100)(A;;0xf01ff;;;S-1-5-21-9-9-9-1234)"))
+    ]
+    hosts = ["hv000.corp.test", "hv001.corp.test", "hv404.corp.test"]
+    result = _collect(d, dns_server, hosts, monkeypatch)
+    _valid(result, hosts)
+    dom = result["domains"]["corp.test"]
+    assert dom["info"]["value"] == {
+        "dnsRoot": "corp.test",
+        "nETBIOSName": "CORP",
+        "distinguishedName": "DC=corp,DC=test",
+        "objectSid": DOM_SID,
+        "currentTime": "2026-11-25T12:00:00Z",
+    }
+    assert dom["trusts"]["value"] == [
+        {"trustPartner": "lab.test", "flatName": "LAB", "trustDirection": 3, "trustType": 2, "trustAttributes": 8}
+    ]
+    c = {x["sAMAccountName"]: x for x in dom["computers"]["value"]}
+    assert set(c) == {"HV000$", "HV001$"}  # hv404 has no object: the engine reports it not_found
+    assert c["HV001$"]["msDS-AllowedToActOnBehalfOfOtherIdentity"] == [
+        {"sid": f"{DOM_SID}-1100", "name": "CORP\\HV000$"},  # named from the collected computers, no search
+        {"sid": "S-1-5-21-9-9-9-1234", "name": None},  # another forest: unresolved, said so
+    ]
+    assert c["HV000$"]["whenChanged"] == "2026-11-20T09:00:00Z"
+    assert result["operator"]["value"]["tokenGroups"] == [f"{DOM_SID}-512", f"{DOM_SID}-513"]
+    assert result["dns"]["hv000.corp.test"]["value"]["PTR"] == {"10.0.0.10": ["hv000.corp.test."]}
+    conn = FakeConnection.instances[-1]
+    # rootDSE, domain, crossRef, computers, trusts, one name search (the foreign SID), operator, tokenGroups
+    assert len(conn.searches) == 8
+    assert "pw-not-shown" not in repr(result)
+
+
+def test_search_count_does_not_grow_with_hosts(dns_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    counts = []
+    for n in (5, 300):
+        d = Directory(n)
+        result = _collect(d, dns_server, [f"hv{i:03d}.corp.test" for i in range(n)], monkeypatch, operator=None)
+        assert len(result["domains"]["corp.test"]["computers"]["value"]) == n
+        counts.append(len(FakeConnection.instances[-1].searches))
+    assert counts == [5, 5]
+
+
+@pytest.mark.parametrize(
+    ("breakage", "kind"),
+    [
+        (lambda d: d.computers["HV001"].pop("userAccountControl"), "not_readable"),
+        (
+            lambda d: d.computers["HV001"].update({"msDS-AllowedToActOnBehalfOfOtherIdentity": [b"\x01\x00junk"]}),
+            "decode_error",
+        ),
+        (
+            lambda d: setattr(d, "computer_result", {"result": 4, "description": "sizeLimitExceeded", "message": ""}),
+            "size_limit",
+        ),
+    ],
+)
+def test_computer_failures_spare_the_other_facts(
+    dns_server: str, monkeypatch: pytest.MonkeyPatch, breakage: Any, kind: str
+) -> None:
+    d = Directory()
+    breakage(d)
+    hosts = ["hv000.corp.test", "hv001.corp.test"]
+    result = _collect(d, dns_server, hosts, monkeypatch)
+    _valid(result, hosts)
+    dom = result["domains"]["corp.test"]
+    assert dom["computers"]["error"]["kind"] == kind
+    assert dom["computers"]["source"]["host"] == "dc1.corp.test"
+    assert "value" in dom["info"] and "value" in dom["trusts"] and "value" in result["operator"]
+
+
+def test_unreadable_token_groups_is_an_error_not_an_empty_list(
+    dns_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = Directory()
+    d.token_groups = []
+    result = _collect(d, dns_server, ["hv000.corp.test"], monkeypatch)
+    assert result["operator"]["error"]["kind"] == "not_readable"
+    assert "tokenGroups" in result["operator"]["error"]["message"]
+
+
+def test_an_unexpected_failure_in_one_domain_is_an_error_fact(dns_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = Directory()
+    d.broken_info = True
+    hosts = ["hv000.corp.test", "hv9.other.test"]
+    result = _collect(d, dns_server, hosts, monkeypatch)
+    _valid(result, hosts)
+    assert result["domains"]["corp.test"]["info"]["error"]["kind"] == "internal_error"
+    assert result["domains"]["other.test"]["info"]["error"]["kind"] == "no_dc_records"
+    assert result["operator"]["error"]["kind"] == "internal_error"  # its domain could not be read
+    assert "value" in result["dns"]["hv000.corp.test"]
+
+
+def test_hosts_outside_any_domain_get_dns_but_no_ad_lookup(dns_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = Directory()
+    monkeypatch.setattr(directory, "CONNECTION_FACTORY", FakeConnection)
+    FakeScript(d.answer)
+    inv = parse_inventory({"hosts": ["hv000.corp.test", "WG01"]})
+    result = collect_directory(
+        inv, DirectoryOptions(dns_servers=(dns_server,), timeout=2), {"hv000.corp.test": None, "WG01": None}
+    )
+    assert result["domains"] == {}
+    assert set(result["dns"]) == {"hv000.corp.test", "WG01"}
+    assert result["dns"]["WG01"]["value"]["A"] == []
+
+
+def test_no_password_for_a_simple_bind(dns_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HVLM_LDAP_PASSWORD", raising=False)
+    monkeypatch.delenv("HVLM_PASSWORD", raising=False)
+    monkeypatch.setattr(directory.sys, "stdin", None)
+    monkeypatch.setattr(directory, "CONNECTION_FACTORY", FakeConnection)
+    FakeScript(Directory().answer)
+    inv = parse_inventory({"hosts": ["hv000.corp.test"], "operator": "CORP\\hvadmin"})
+    result = collect_directory(inv, DirectoryOptions(dns_servers=(dns_server,), auth="simple", timeout=2), {})
+    err = result["domains"]["corp.test"]["info"]["error"]
+    assert err["kind"] == "no_password" and "HVLM_LDAP_PASSWORD" in err["message"]
