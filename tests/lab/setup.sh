@@ -11,8 +11,8 @@ if compgen -G ".ci/install-*.sh" > /dev/null; then
   $SUDO apt-get update -qq
   for script in .ci/install-*.sh; do
     echo "== $script"
-    $SUDO bash "$script"
+    $SUDO env HVLM_LAB_GSSAPI=1 bash "$script"
   done
 fi
-echo "== pip install -e '.[test]'"
-python3 -m pip install -q -e '.[test]'
+echo "== pip install -e '.[test,kerberos]'"
+python3 -m pip install -q -e '.[test,kerberos]'
