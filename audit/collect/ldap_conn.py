@@ -397,6 +397,13 @@ def _bind_error(
 ) -> DirectoryError:
     code = int(result.get("result", -1) if result.get("result") is not None else -1)
     detail = redact(f"{result.get('description', '')} {result.get('message', '')}".strip())
+    if code in (_STRONGER_AUTH, _CONFIDENTIALITY) and auth == "gssapi":
+        return DirectoryError(
+            "bind_refused",
+            f"{dc.name} wants Kerberos signing or sealing (SASL sign/seal) for this bind ({detail}); the GSSAPI bind "
+            "of ldap3 negotiates neither. Samba DCs ask for it even inside TLS when 'ldap server require strong "
+            "auth = yes'; use --ldap-auth simple over LDAPS/StartTLS with such a DC.",
+        )
     if code in (_STRONGER_AUTH, _CONFIDENTIALITY):
         return DirectoryError(
             "bind_refused",

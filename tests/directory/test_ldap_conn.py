@@ -112,6 +112,13 @@ def test_gssapi_bind_asks_for_the_dc_service_ticket() -> None:
     assert "password" not in conn.kwargs
 
 
+def test_gssapi_refused_for_want_of_sign_and_seal() -> None:
+    FakeScript(bind={"result": 8, "description": "strongerAuthRequired", "message": "Sign or Seal are required."})
+    with pytest.raises(DirectoryError) as err:
+        _connect(Credentials("gssapi"))
+    assert err.value.kind == "bind_refused" and "--ldap-auth simple" in err.value.message
+
+
 def test_gssapi_failure_says_kinit() -> None:
     class GSSError(Exception):
         pass
