@@ -95,46 +95,71 @@ def finding_ids(findings: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _name_pattern(subject: dict[str, Any]) -> re.Pattern[str] | None:
-    """One regex matching every name of the subject, longest first, as whole words."""
-    forms: dict[str, str] = {}
+def _name_forms(subject: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(name, placeholder, case-insensitive) for every name of the subject, longest first.
+
+    DNS names (host, source, destination, domain) match case-insensitively and by their first
+    label too ("HV01" for hv01.corp.contoso.com); VM and operator names match exactly.
+    """
+    forms: dict[str, tuple[str, bool]] = {}
     for key, placeholder in _PLACEHOLDERS.items():
         value = subject.get(key)
         if not isinstance(value, str) or not value:
             continue
-        forms.setdefault(value, placeholder)
-        if key in _HOST_FIELDS and "." in value:
+        dns = key in _HOST_FIELDS
+        forms.setdefault(value, (placeholder, dns))
+        if dns and "." in value:
             short = value.split(".", 1)[0]
             if len(short) >= 2:
-                forms.setdefault(short, placeholder)
-    if not forms:
-        return None
-    alternatives = []
-    for value in sorted(forms, key=len, reverse=True):
-        flag = "i" if forms[value] in (_PLACEHOLDERS[k] for k in _HOST_FIELDS) else ""
-        escaped = re.escape(value)
-        alternatives.append(f"(?{flag}:{escaped})" if flag else f"(?:{escaped})")
-    return re.compile(r"(?<![\w-])(" + "|".join(alternatives) + r")(?![\w-])")
+                forms.setdefault(short, (placeholder, True))
+    return sorted(((v, p, ci) for v, (p, ci) in forms.items()), key=lambda f: -len(f[0]))
+
+
+def _word(ch: str) -> bool:
+    return ch.isalnum() or ch in "_-"
 
 
 def names_shape(message: str, subject: dict[str, Any]) -> str:
-    """The message with the subject's own names replaced by placeholders such as ‹host›."""
-    pattern = _name_pattern(subject)
-    if pattern is None:
+    """The message with the subject's own names replaced by placeholders such as ‹host›.
+
+    A name only counts as a whole word: not preceded or followed by a letter, digit, `_` or `-`
+    ("hv01-old" is not hv01). Longer names win over the short names they contain. Plain string
+    search, not a regex per subject: reports of 500 hosts shape tens of thousands of messages.
+    """
+    forms = _name_forms(subject)
+    if not forms:
         return message
-    lookup: dict[str, str] = {}
-    for key, placeholder in _PLACEHOLDERS.items():
-        value = subject.get(key)
-        if isinstance(value, str) and value:
-            lookup.setdefault(value.casefold() if key in _HOST_FIELDS else value, placeholder)
-            if key in _HOST_FIELDS and "." in value:
-                lookup.setdefault(value.split(".", 1)[0].casefold(), placeholder)
-
-    def repl(m: re.Match[str]) -> str:
-        text = m.group(1)
-        return lookup.get(text) or lookup.get(text.casefold()) or "‹name›"
-
-    return pattern.sub(repl, message)
+    lowered = message.lower()
+    if len(lowered) != len(message):  # a case mapping changed the length: compare exactly only
+        lowered = message
+    taken: list[tuple[int, int, str]] = []
+    for value, placeholder, ci in forms:
+        hay, needle = (lowered, value.lower()) if ci else (message, value)
+        if not needle or len(needle) != len(value):
+            hay, needle = message, value
+        start = 0
+        while True:
+            k = hay.find(needle, start)
+            if k < 0:
+                break
+            end = k + len(needle)
+            start = k + 1
+            if (k > 0 and _word(message[k - 1])) or (end < len(message) and _word(message[end])):
+                continue
+            if any(k < e and s < end for s, e, _ in taken):
+                continue
+            taken.append((k, end, placeholder))
+    if not taken:
+        return message
+    taken.sort()
+    out: list[str] = []
+    pos = 0
+    for s, e, placeholder in taken:
+        out.append(message[pos:s])
+        out.append(placeholder)
+        pos = e
+    out.append(message[pos:])
+    return "".join(out)
 
 
 def shape_key(message: str, subject: dict[str, Any]) -> str:
@@ -152,6 +177,7 @@ class Member:
     index: int
     fid: str
     finding: dict[str, Any]
+    shape: str = ""  # the message with the subject's names blanked out (names_shape)
 
 
 @dataclass(slots=True)
@@ -169,8 +195,7 @@ class Group:
     @property
     def uniform(self) -> bool:
         """True when every member's message reads the same once names are blanked out."""
-        first = self.shape
-        return all(names_shape(m.finding["message"], m.finding["subject"]) == first for m in self.members)
+        return all(m.shape == self.shape for m in self.members)
 
     @property
     def evidence_uniform(self) -> bool:
@@ -183,7 +208,8 @@ def group_findings(findings: Sequence[dict[str, Any]], ids: Sequence[str] | None
     ids = list(ids) if ids is not None else finding_ids(findings)
     groups: dict[tuple[str, str, str, str], Group] = {}
     for index, f in enumerate(findings):
-        key = (f["check_id"], f["status"], f["severity"], shape_key(f["message"], f["subject"]))
+        shape = names_shape(f["message"], f["subject"])
+        key = (f["check_id"], f["status"], f["severity"], _DIGITS.sub("#", shape))
         group = groups.get(key)
         if group is None:
             group = Group(
@@ -192,10 +218,10 @@ def group_findings(findings: Sequence[dict[str, Any]], ids: Sequence[str] | None
                 title=f["title"],
                 status=f["status"],
                 severity=f["severity"],
-                shape=names_shape(f["message"], f["subject"]),
+                shape=shape,
             )
             groups[key] = group
-        group.members.append(Member(index, ids[index], f))
+        group.members.append(Member(index, ids[index], f, shape))
     return list(groups.values())
 
 

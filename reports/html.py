@@ -21,7 +21,6 @@ import hashlib
 import ipaddress
 import json
 import unicodedata
-from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -91,6 +90,8 @@ def visible(text: str) -> str:
     original (from the JSON data), so a fix still works with whatever the name really is.
     """
     text = text.replace("\r\n", "\n")
+    if text.replace("\n", "").replace("\t", "").isprintable():  # fast path: str.isprintable is C code
+        return text
     if all(_shown(ch) for ch in text):
         return text
     return "".join(ch if _shown(ch) else f"⟦U+{ord(ch):04X}⟧" for ch in text)
@@ -150,7 +151,7 @@ def _environment() -> Environment:
         STATUS_WORD=STATUS_WORD,
         TARGET_LABEL=TARGET_LABEL,
     )
-    env.filters["tokens"] = _tokens
+    env.filters["attrs"] = _attrs
     env.tests["https"] = _is_https
     return env
 
@@ -160,9 +161,15 @@ def _is_https(url: object) -> bool:
     return isinstance(url, str) and url.startswith("https://")
 
 
-def _tokens(values: Sequence[int] | set[int]) -> str:
-    """Space-delimited integer tokens with spaces on both ends, for `includes(" 3 ")` in the script."""
-    return " " + " ".join(str(v) for v in sorted(values)) + " " if values else ""
+def _attrs(t: dict[str, set[int]]) -> Markup:
+    """data-h / data-m / data-hl attributes: space-delimited integers with a space at each end, so
+    the script finds host 3 with `includes(" 3 ")`. Only integers, so nothing here needs escaping."""
+    out = []
+    for key in ("h", "m", "hl"):
+        values = t.get(key)
+        if values:
+            out.append(f' data-{key}=" {" ".join(str(int(v)) for v in sorted(values))} "')
+    return Markup("".join(out))  # noqa: S704 - integers only
 
 
 # --- the model the template renders ---------------------------------------------------------------
@@ -234,6 +241,22 @@ def _merge(parts: list[dict[str, set[int]]]) -> dict[str, set[int]]:
     return out
 
 
+_FIX_FIELDS = ("summary", "run_on", "target", "run_as", "gui", "docs", "requires_vm_off")
+
+
+def _common_fix_fields(variants: list[dict[str, Any]]) -> list[str]:
+    """Fields every fix of a group shares: shown once above the fixes instead of in each."""
+    common = []
+    for key in _FIX_FIELDS:
+        if key == "run_on":
+            values = {json.dumps([r["name"] for r in v["run_on"]]) for v in variants}
+        else:
+            values = {json.dumps(v["fix"].get(key), sort_keys=True) for v in variants}
+        if len(values) == 1:
+            common.append(key)
+    return common
+
+
 def _value_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -266,11 +289,12 @@ class _Builder:
 
     # cards ------------------------------------------------------------------------------------
 
-    def _subject(self, m: Member, uniform: bool) -> dict[str, Any]:
+    def _subject(self, m: Member, each: bool) -> dict[str, Any]:
+        problem = m.finding["status"] in PROBLEM_STATUSES
         return {
             "label": m.finding["subject"]["label"],
-            "fid": m.fid,
-            "message": None if uniform else m.finding["message"],
+            "fid": m.fid if problem else None,  # ids cross-reference CSV, JUnit and fix scripts
+            "message": m.finding["message"] if each else None,
             "t": self.subject_tokens[m.index],
         }
 
@@ -289,7 +313,7 @@ class _Builder:
             "fix": v.fix,
             "fix_no": len(self.fixes) - 1,
             "run_on": run_on,
-            "for": [self._subject(m, True) for m in v.members] if show_for else [],
+            "for": [self._subject(m, False) for m in v.members] if show_for else [],
             "t": _merge([self.subject_tokens[m.index] for m in v.members]),
         }
 
@@ -315,15 +339,22 @@ class _Builder:
     def card(self, g: Group, check_no: int) -> dict[str, Any]:
         uniform = g.uniform
         members = g.members
+        problem = g.status in PROBLEM_STATUSES
+        # each subject's own message is shown for problems whose wording differs; passes keep
+        # one example (the JSON report has every message)
+        each = problem and not uniform and len(members) > 1
         if len(members) == 1:
             message = members[0].finding["message"]
         elif uniform:
             message = g.shape
-        else:
+        elif problem:
             message = None
+        else:
+            message = "For example: " + members[0].finding["message"]
         variants = fix_variants(members)
         many = len(variants) > 1
-        problem = g.status in PROBLEM_STATUSES
+        shown = [self._variant(v, many) for v in variants]
+        common = _common_fix_fields(shown) if many else []
         return {
             "gid": g.gid,
             "status": g.status,
@@ -335,10 +366,12 @@ class _Builder:
             "count": len(members),
             "noun": self._nouns(g)[0 if len(members) == 1 else 1],
             "noun_one": self._nouns(g)[0],
-            "subjects": [self._subject(m, uniform) for m in members],
+            "subjects": [self._subject(m, each) for m in members],
             "subjects_open": len(members) <= SUBJECTS_INLINE,
-            "uniform": uniform,
-            "variants": [self._variant(v, many) for v in variants],
+            "each": each,
+            "variants": shown,
+            "common": common,
+            "not_common": [k for k in _FIX_FIELDS if k not in common],
             "evidence": self._evidence(g),
             "evidence_open": problem and len(members) == 1 and len(members[0].finding.get("evidence") or {}) <= 8,
             "t": _merge([self.subject_tokens[m.index] for m in members]),

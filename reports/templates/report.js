@@ -91,21 +91,82 @@
     return [nCards, nSubjects];
   }
 
-  /* by host / by move: assembled on demand from copies of the cards, each cut down to its group */
-  function cloneFor(card, keep) {
-    var copy = card.cloneNode(true);
-    copy.removeAttribute("id");
-    copy.querySelectorAll("[id]").forEach(function (e) { e.removeAttribute("id"); });
-    copy.querySelectorAll(".pr").forEach(function (e) {
-      if (!untagged(e) && !keep(e)) e.remove();
+  /* by host / by move: assembled on demand from copies of the cards, each cut down to its group.
+     Each card is indexed once: an empty shell to copy, and for each long list (.plist: subjects,
+     fixes, evidence rows) which items concern which host or move, so a copy holds only those. */
+  var indexes = new WeakMap();
+  function tokensOf(el, attr) {
+    var v = el.getAttribute(attr);
+    return v ? v.trim().split(/\s+/) : [];
+  }
+  function indexCard(card) {
+    var ix = indexes.get(card);
+    if (ix) return ix;
+    var shell = card.cloneNode(true);
+    shell.hidden = false;
+    shell.removeAttribute("id");
+    shell.querySelectorAll("[id]").forEach(function (e) { e.removeAttribute("id"); });
+    shell.querySelectorAll(".plist").forEach(function (l) { l.replaceChildren(); });
+    var lists = Array.prototype.map.call(card.querySelectorAll(".plist"), function (l) {
+      var e = { items: Array.prototype.slice.call(l.children), h: new Map(), m: new Map(), hl: new Map(), free: [] };
+      e.items.forEach(function (item, k) {
+        if (untagged(item)) { e.free.push(k); return; }
+        [["data-h", e.h], ["data-m", e.m], ["data-hl", e.hl]].forEach(function (pair) {
+          tokensOf(item, pair[0]).forEach(function (t) {
+            var a = pair[1].get(t);
+            if (!a) pair[1].set(t, a = []);
+            a.push(k);
+          });
+        });
+      });
+      return e;
+    });
+    ix = { shell: shell, lists: lists };
+    indexes.set(card, ix);
+    return ix;
+  }
+  function union(arrays) {
+    var seen = new Set();
+    arrays.forEach(function (a) { if (a) a.forEach(function (k) { seen.add(k); }); });
+    return Array.from(seen).sort(function (a, b) { return a - b; });
+  }
+  function prune(root, keep) {
+    root.querySelectorAll(".pr").forEach(function (x) {
+      if (!untagged(x) && !keep(x)) x.remove(); else x.hidden = false;
+    });
+  }
+  function cloneFor(card, pick, keep) {
+    var ix = indexCard(card);
+    var copy = ix.shell.cloneNode(true);
+    prune(copy, keep); /* single subjects and run-on names outside the lists */
+    var targets = copy.querySelectorAll(".plist");
+    ix.lists.forEach(function (e, i) {
+      var frag = document.createDocumentFragment();
+      union(pick(e).concat([e.free])).forEach(function (k) {
+        var item = e.items[k].cloneNode(true);
+        item.hidden = false;
+        prune(item, keep);
+        frag.appendChild(item);
+      });
+      targets[i].appendChild(frag);
     });
     var items = copy.querySelectorAll("ul.subj > li");
     var det = copy.querySelector("details.subjects");
-    if (det && items.length) {
+    if (det) {
       var sum = det.querySelector("summary");
       if (sum) sum.textContent = items.length + (items.length === 1 ? " subject" : " subjects") + " here";
       det.open = items.length <= 12;
     }
+    var more = copy.querySelector("details.more-fixes");
+    if (more) {
+      var n = more.querySelectorAll(".variant").length;
+      if (!n) more.remove(); else more.querySelector("summary").textContent = n + " more fixes";
+    }
+    var nFix = copy.querySelectorAll(".variant").length;
+    var dim = copy.querySelector("section.fix h5 .dim");
+    if (dim) dim.textContent = nFix > 1 ? "(" + nFix + " different fixes)" : "";
+    var count = copy.querySelector(".count-sub");
+    if (count && items.length) count.textContent = items.length + " here";
     return copy;
   }
   function heading(section, verdict, parts) {
@@ -131,9 +192,11 @@
     if (f.view === "host") {
       DATA.shown.forEach(function (name, i) {
         if (f.host !== "" && String(i) !== f.host) return;
+        var key = String(i);
         groups.push({
           title: [make("bdi", "", DATA.shown[i])],
           relevant: function (c) { return has(c, "data-h", i); },
+          pick: function (e) { return [e.h.get(key)]; },
           keep: function (e) { return has(e, "data-h", i); }
         });
       });
@@ -153,6 +216,7 @@
         groups.push({
           title: title,
           relevant: function (c) { return has(c, "data-m", no) || has(c, "data-hl", s) || has(c, "data-hl", d); },
+          pick: function (e) { return [e.m.get(String(no)), e.hl.get(String(s)), e.hl.get(String(d))]; },
           keep: function (e) { return has(e, "data-m", no) || has(e, "data-hl", s) || has(e, "data-hl", d); }
         });
       });
@@ -163,7 +227,7 @@
       var sec = make("section", "altgroup");
       heading(sec, worstOf(list), g.title);
       list.forEach(function (c) {
-        var copy = cloneFor(c, g.keep);
+        var copy = cloneFor(c, g.pick, g.keep);
         sec.appendChild(copy);
         nCards += 1;
         nSubjects += countSubjects(copy);
