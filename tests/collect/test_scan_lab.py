@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypsrp.encryption import WinRMEncryption
 
 from audit.collect.probe import HOST_SECTIONS
 from audit.snapshot import Snapshot
@@ -70,7 +71,19 @@ def test_collect_over_https_with_basic_and_ca_validation(tmp_path: Path, capsys:
         assert len(sim.calls) == 1
 
 
-def test_collect_over_http_with_ntlm_and_message_encryption(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_collect_over_http_with_ntlm_and_message_encryption(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrapped: list[int] = []
+    original = WinRMEncryption.wrap_message
+
+    def counting(self: WinRMEncryption, message: bytes) -> Any:
+        wrapped.append(len(message))
+        return original(self, message)
+
+    # The lab also admits unencrypted NTLM (AllowUnencrypted=true), so prove from the client side
+    # that every SOAP message hvlm sent over HTTP went through message encryption.
+    monkeypatch.setattr(WinRMEncryption, "wrap_message", counting)
     sims = [SimHost(model(1, 9600)), SimHost(model(2, 14393))]
     with WinRMLab([s.spec() for s in sims], scheme="http", auth="ntlm", users={USER: PASSWORD}) as lab:
         inventory = write_inventory(tmp_path / "fleet.toml", lab, sims, defaults={"transport": "http", "username": USER},
@@ -86,6 +99,7 @@ def test_collect_over_http_with_ntlm_and_message_encryption(tmp_path: Path, caps
     assert doc["hosts"][sims[0].name]["supported_versions"]["error"]["kind"] == "not_found"
     assert doc["hosts"][sims[0].name]["local_groups"]["value"]["S-1-5-32-544"]["Members"] == []
     assert seen[0] == "Create" and seen[-1] == "Delete"  # one pool, opened and closed
+    assert len(wrapped) >= 2 * len(seen)  # every request of both hosts was wrapped
 
 
 def test_basic_over_http_is_refused_with_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
