@@ -311,6 +311,13 @@ class _Collector:
         self.creds = Credentials(options.auth)
         self.password_asked = False
 
+    def internal(self, exc: Exception) -> DirectoryError:
+        """An unexpected failure (a bug, a library surprise) as an error fact, password redacted."""
+        text = f"{type(exc).__name__}: {exc}"
+        if self.creds.password:
+            text = text.replace(self.creds.password, "***")
+        return DirectoryError("internal_error", text[:500])
+
     # credentials are read once, and only when a bind needs them
     def credentials(self) -> Credentials:
         if self.options.auth == "gssapi" or self.password_asked:
@@ -335,7 +342,7 @@ class _Collector:
     def address_of(self, host: str) -> str:
         """Connect by the address our DNS server gives when one was named (the runner's own
         resolver may not know the AD zone); the name is still what TLS and Kerberos check."""
-        if not self.options.dns_servers or self.resolver is None or ldap_conn._is_address(host):
+        if not self.options.dns_servers or self.resolver is None or ldap_conn.is_address(host):
             return host
         try:
             found = dns_lookup.addresses(self.resolver, host)
@@ -406,7 +413,7 @@ class _Collector:
             except DirectoryError as exc:
                 dom.failure = exc
             except Exception as exc:  # a bug or an unexpected library error must not stop other domains
-                dom.failure = DirectoryError("internal_error", f"{type(exc).__name__}: {exc}")
+                dom.failure = self.internal(exc)
         if dom.failure is not None or dom.read is None or dom.session is None:
             failure = dom.failure or DirectoryError("internal_error", "domain not read")
             self.progress(f"ldap {dom.name}: {failure.kind}: {failure.message}")
@@ -427,13 +434,17 @@ class _Collector:
                 self.progress(f"ldap {dom.name}: {len(dom.computers)} of {len(dom.hosts)} computer objects found")
             except DirectoryError as exc:
                 dom.facts["computers"] = error_fact(exc.kind, exc.message, "ldap", dc, command)
+            except Exception as exc:
+                err = self.internal(exc)
+                dom.facts["computers"] = error_fact(err.kind, err.message, "ldap", dc, command)
         try:
             dom.trusts = ldap_domain.read_trusts(dom.session, base)
             dom.facts["trusts"] = value_fact(
                 dom.trusts, "ldap", dc, f"ldap search CN=System,{base} (objectClass=trustedDomain)"
             )
-        except DirectoryError as exc:
-            dom.facts["trusts"] = error_fact(exc.kind, exc.message, "ldap", dc, f"ldap search CN=System,{base}")
+        except Exception as exc:
+            err = exc if isinstance(exc, DirectoryError) else self.internal(exc)
+            dom.facts["trusts"] = error_fact(err.kind, err.message, "ldap", dc, f"ldap search CN=System,{base}")
 
     def finish_computers(self, domains: list[_Domain]) -> None:
         """Name RBCD principals: first from every collected computer, then one search per domain."""
@@ -451,8 +462,9 @@ class _Collector:
                 ldap_domain.resolve_sid_names(
                     dom.session, dom.read.base_dn, dom.read.info.get("nETBIOSName"), dom.computers, known
                 )
-            except DirectoryError as exc:
-                self.progress(f"ldap {dom.name}: could not name delegation principals: {exc.message}")
+            except Exception as exc:
+                err = exc if isinstance(exc, DirectoryError) else self.internal(exc)
+                self.progress(f"ldap {dom.name}: could not name delegation principals: {err.message}")
             dom.facts["computers"] = value_fact(dom.computers, "ldap", dom.session.dc.name, command)
 
     def operator_domain(self, account: OperatorAccount, domains: dict[str, _Domain]) -> str:
@@ -512,8 +524,9 @@ class _Collector:
         command = ldap_domain.operator_command(dom.read.base_dn, account)
         try:
             value = ldap_domain.read_operator(dom.session, dom.read.base_dn, domain, account)
-        except DirectoryError as exc:
-            return error_fact(exc.kind, exc.message, "ldap", dom.session.dc.name, command)
+        except Exception as exc:
+            err = exc if isinstance(exc, DirectoryError) else self.internal(exc)
+            return error_fact(err.kind, err.message, "ldap", dom.session.dc.name, command)
         self.progress(f"ldap {domain}: operator {value['sAMAccountName']} has {len(value['tokenGroups'])} group SIDs")
         return value_fact(value, "ldap", dom.session.dc.name, command)
 
@@ -534,6 +547,9 @@ class _Collector:
                 return value_fact(dns_lookup.host_records(resolver, hn.fqdn), "dns", None, command)
             except DnsLookupError as exc:
                 return error_fact(exc.kind, exc.message, "dns", None, command)
+            except Exception as exc:  # one odd name must not cost the other hosts their DNS facts
+                err = self.internal(exc)
+                return error_fact(err.kind, err.message, "dns", None, command)
 
         self.progress(f"dns: looking up {len(names)} host(s)")
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:

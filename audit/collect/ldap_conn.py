@@ -35,6 +35,7 @@ __all__ = [
     "DirectoryError",
     "LdapSession",
     "connect",
+    "is_address",
 ]
 
 AUTH_METHODS = ("gssapi", "simple", "ntlm")
@@ -435,7 +436,8 @@ def _drop(conn: Any) -> None:
         conn.unbind()
 
 
-def _is_address(name: str) -> bool:
+def is_address(name: str) -> bool:
+    """True for an IPv4 or IPv6 address literal (no SNI, and the certificate must carry the IP)."""
     import ipaddress
 
     try:

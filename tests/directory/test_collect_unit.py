@@ -226,6 +226,22 @@ def test_an_unexpected_failure_in_one_domain_is_an_error_fact(dns_server: str, m
     assert "value" in result["dns"]["hv000.corp.test"]
 
 
+def test_a_bug_in_one_section_costs_only_that_section(dns_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("pw-not-shown")
+
+    monkeypatch.setattr(directory.ldap_domain, "read_computers", broken)
+    monkeypatch.setattr(directory.dns_lookup, "host_records", broken)
+    hosts = ["hv000.corp.test"]
+    result = _collect(Directory(), dns_server, hosts, monkeypatch)
+    _valid(result, hosts)
+    dom = result["domains"]["corp.test"]
+    assert dom["computers"]["error"]["kind"] == "internal_error"
+    assert "value" in dom["info"] and "value" in dom["trusts"] and "value" in result["operator"]
+    assert result["dns"]["hv000.corp.test"]["error"]["kind"] == "internal_error"
+    assert "pw-not-shown" not in repr(result)  # the password is redacted even from unexpected errors
+
+
 def test_hosts_outside_any_domain_get_dns_but_no_ad_lookup(dns_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     d = Directory()
     monkeypatch.setattr(directory, "CONNECTION_FACTORY", FakeConnection)
