@@ -188,7 +188,7 @@
     var matching = cards.filter(function (c) { return cardPasses(c, f); });
     var frag = document.createDocumentFragment();
     var groups = [];
-    var nCards = 0, nSubjects = 0;
+    var nCards = 0, nSubjects = 0, nGroups = 0;
     if (f.view === "host") {
       DATA.shown.forEach(function (name, i) {
         if (f.host !== "" && String(i) !== f.host) return;
@@ -233,9 +233,10 @@
         nSubjects += countSubjects(copy);
       });
       frag.appendChild(sec);
+      nGroups += 1;
     });
     viewAlt.replaceChildren(frag);
-    return [nCards, nSubjects];
+    return [nCards, nSubjects, nGroups];
   }
 
   function render() {
@@ -257,8 +258,11 @@
       var om = DATA.moves[onlyMove - 1];
       only = " for the move " + DATA.shown[om[0]] + " → " + DATA.shown[om[1]] + " only (Reset shows all)";
     }
-    shown.textContent = "Showing " + n[0] + " of " + cards.length + " finding groups (" + n[1] +
-      " results)" + (f.view === "check" ? "" : ", repeated under each " + f.view + " they concern") + only + ".";
+    shown.textContent = (f.view === "check"
+      ? "Showing " + n[0] + " of " + cards.length + " finding groups (" + n[1] + " results)"
+      : "Showing " + n[0] + " cards under " + n[2] + " " + f.view + (n[2] === 1 ? "" : "s") + " (" + n[1] +
+        " results; a finding about a move appears under both of its hosts, a host's own findings under each of its moves)") +
+      only + ".";
     root.setAttribute("data-view", f.view);
   }
 

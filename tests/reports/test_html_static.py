@@ -9,8 +9,11 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
+from audit.run import audit_snapshot
+from audit.snapshot import Snapshot
 from reports.html import render_html, script_json, visible
 from tests.reports.conftest import HOSTILE_HOSTS, HOSTILE_VMS
+from tests.support.fleet import HostModel, build_snapshot
 
 
 class Scan(HTMLParser):
@@ -109,3 +112,20 @@ def test_hostile_names_are_text_in_the_file(hostile: dict[str, Any]) -> None:
     for name in HOSTILE_VMS[:3]:
         assert name not in html  # always escaped in markup
     assert any(name in text for name in HOSTILE_HOSTS[:1])
+
+
+def test_what_could_not_be_checked_and_the_run_metadata_are_listed() -> None:
+    hosts = [HostModel(f"HV0{i}", index=i, errors={"vmhost": ("access_denied", "Access is denied.")} if i < 3 else {})
+             for i in range(1, 5)]
+    doc = build_snapshot(hosts, pairs=[(hosts[0].fqdn, hosts[1].fqdn)])
+    report = audit_snapshot(Snapshot.from_document(doc), command="audit")
+    assert len(report["uncollected"]) == 2 and report["run"]["exit_code"] in (3, 4)
+    text = "".join(scan(render_html(report)).text)
+    assert "2 facts could not be collected" in text
+    assert "host vmhost" in text and "access_denied" in text and "Access is denied." in text
+    assert hosts[0].fqdn in text and hosts[1].fqdn in text
+    assert "could not check" in text  # the checks that needed vmhost report errors, listed with the findings
+    run = report["run"]
+    for value in (report["tool"]["version"], run["run_by"], run["snapshot_created"], run["started"], run["finished"]):
+        assert value in text
+    assert f"Exit code {run['exit_code']}" in text and "incomplete" in text
