@@ -50,7 +50,8 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
         "--junit",
         metavar="FILE",
         dest="junit_file",
-        help="also write JUnit XML to FILE (one test case per check and subject, for CI servers)",
+        help="also write JUnit XML to FILE for CI servers: a test suite per check, a test case per subject; "
+        "failures and warnings at or above --fail-on fail, errors are errors, not applicable is skipped",
     )
     p.add_argument("--csv", metavar="FILE", dest="csv_file", help="also write a CSV file, one row per finding")
     p.add_argument("--show-passed", action="store_true", help="list passed checks in the text report too")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.errors import UsageError
-from audit.jsonio import read_json_file, validate_document
+from audit.jsonio import DEFAULT_MAX_BYTES, read_json_file, validate_document
 from reports.fixscript import build_scripts
 
 __all__ = ["register", "run"]
@@ -33,7 +33,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    report = read_json_file(args.report)
+    # a report repeats each fact's provenance per finding: allow it more room than a snapshot
+    report = read_json_file(args.report, max_bytes=8 * DEFAULT_MAX_BYTES)
     validate_document(report, "report", args.report)
     scripts = build_scripts(report, include_warnings=not args.failures_only)
     out = Path(args.output_dir)
