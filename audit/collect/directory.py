@@ -328,6 +328,23 @@ class _Collector:
         self.creds = Credentials(self.options.auth, user, password)
         return self.creds
 
+    def name_of_address(self, address: str, domain: str | None) -> tuple[HostName, str | None]:
+        """A host the inventory names by IP address is looked up by the name its PTR record gives
+        (AD computer objects carry names, not addresses); without one it keeps the address."""
+        names: list[str] = []
+        if self.resolver is not None:
+            try:
+                names = dns_lookup.reverse_names(self.resolver, address)
+            except DnsLookupError:
+                names = []
+        if not names:
+            return HostName(address, address, address + "$"), None
+        fqdn = names[0].rstrip(".").lower()
+        if not domain and "." in fqdn:
+            domain = fqdn.split(".", 1)[1]
+        hn = HostName.of(fqdn, domain)
+        return HostName(address, hn.fqdn, hn.sam), domain.lower() if domain else None
+
     def endpoints(self, domain: str, srv: list[Srv] | None) -> list[DcEndpoint]:
         override = self.options.dc_for(domain)
         if override:
@@ -544,6 +561,9 @@ class _Collector:
         def one(hn: HostName) -> dict[str, Any]:
             command = f"A/AAAA {hn.fqdn}; PTR of each address"
             try:
+                if ldap_conn.is_address(hn.fqdn):  # named by an address that has no PTR name
+                    value = {"name": hn.fqdn, "A": [], "AAAA": [], "PTR": {hn.fqdn: []}}
+                    return value_fact(value, "dns", None, f"PTR {hn.fqdn}")
                 return value_fact(dns_lookup.host_records(resolver, hn.fqdn), "dns", None, command)
             except DnsLookupError as exc:
                 return error_fact(exc.kind, exc.message, "dns", None, command)
@@ -556,6 +576,11 @@ class _Collector:
             for host, fact in zip(names, pool.map(one, names.values()), strict=True):
                 out[host] = fact
         return out
+
+
+def _suffix(name: str) -> str | None:
+    """The DNS domain of a fully qualified name (None for a short name)."""
+    return name.split(".", 1)[1] if "." in name.strip(".") else None
 
 
 def collect_directory(
@@ -579,11 +604,12 @@ def collect_directory(
     names: dict[str, HostName] = {}
     by_domain: dict[str, list[HostName]] = {}
     for host in inventory.host_names:
-        domain = (
-            host_domains[host] if host in host_domains else host.split(".", 1)[1] if "." in host.strip(".") else None
-        )
-        domain = domain.strip().strip(".").lower() if domain else None
-        hn = HostName.of(host, domain)
+        if ldap_conn.is_address(host):
+            hn, domain = collector.name_of_address(host, host_domains.get(host))
+        else:
+            domain = host_domains[host] if host in host_domains else _suffix(host)
+            domain = domain.strip().strip(".").lower() if domain else None
+            hn = HostName.of(host, domain)
         names[host] = hn
         if domain:
             by_domain.setdefault(domain, []).append(hn)

@@ -31,6 +31,7 @@ __all__ = [
     "host_records",
     "make_resolver",
     "parse_dns_server",
+    "reverse_names",
 ]
 
 
@@ -162,6 +163,12 @@ def addresses(resolver: dns.resolver.Resolver, name: str) -> list[str]:
         if answer is not None:
             out.extend(rr.to_text() for rr in answer)
     return out
+
+
+def reverse_names(resolver: dns.resolver.Resolver, address: str) -> list[str]:
+    """PTR names of an address, lower case with the trailing dot, sorted."""
+    answer = _query(resolver, dns.reversename.from_address(address), "PTR")
+    return sorted({rr.to_text().lower() for rr in answer}) if answer is not None else []
 
 
 def host_records(resolver: dns.resolver.Resolver, fqdn: str) -> dict[str, Any]:

@@ -242,6 +242,16 @@ def test_a_bug_in_one_section_costs_only_that_section(dns_server: str, monkeypat
     assert "pw-not-shown" not in repr(result)  # the password is redacted even from unexpected errors
 
 
+def test_hosts_named_by_address_are_found_by_their_ptr_name(dns_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    hosts = ["10.0.0.10", "10.0.0.99"]
+    result = _collect(Directory(), dns_server, hosts, monkeypatch)
+    _valid(result, hosts)
+    assert [c["sAMAccountName"] for c in result["domains"]["corp.test"]["computers"]["value"]] == ["HV000$"]
+    assert result["dns"]["10.0.0.10"]["value"]["name"] == "hv000.corp.test"
+    assert result["dns"]["10.0.0.10"]["value"]["PTR"] == {"10.0.0.10": ["hv000.corp.test."]}
+    assert result["dns"]["10.0.0.99"]["value"] == {"name": "10.0.0.99", "A": [], "AAAA": [], "PTR": {"10.0.0.99": []}}
+
+
 def test_hosts_outside_any_domain_get_dns_but_no_ad_lookup(dns_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     d = Directory()
     monkeypatch.setattr(directory, "CONNECTION_FACTORY", FakeConnection)
