@@ -34,7 +34,7 @@ def run(f: Facts) -> Outcome:
         "Upgrade the host to a supported Windows Server release (in-place upgrade or reinstall), "
         "after moving its VMs off with a cold move.",
         "# Check the installed release first:\n"
-        "Get-CimInstance -ClassName Win32_OperatingSystem | Select-Object Caption, Version, BuildNumber",
+        "Get-CimInstance -ClassName Win32_OperatingSystem | Select-Object -Property 'Caption', 'Version', 'BuildNumber'",
         docs=(DOCS["setup"],),
         run_as=LOCAL_ADMIN,
     )

@@ -25,7 +25,7 @@ from .config import DCSettings, LabLayout, render_smb_conf
 from .ldb import LdbTools
 from .tlscert import write_lab_certificates
 
-SNAPSHOT_VERSION = "hvlm-samba-lab-4"
+SNAPSHOT_VERSION = "hvlm-samba-lab-5"
 _TAR_FLAGS = ["--xattrs", "--xattrs-include=*", "--acls", "--numeric-owner"]
 
 

@@ -12,24 +12,10 @@ SANs) or pass ``valid_names=[dc.fqdn]`` (works everywhere, including ldap3's own
 from __future__ import annotations
 
 import datetime
-import ipaddress
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hvlm test lab"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
+from tests.lab.pki import issue_chain, write_private
 
 
 def write_lab_certificates(
@@ -44,69 +30,16 @@ def write_lab_certificates(
 ) -> None:
     """Write a CA certificate, a server certificate signed by it, and the server key (mode 0600,
     which Samba wants for its key file)."""
-    now = datetime.datetime.now(datetime.UTC)
-    not_before = now - datetime.timedelta(days=1)
-    not_after = now + datetime.timedelta(days=days)
-
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = _name(f"hvlm lab CA for {common_name}")
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
+    chain = issue_chain(
+        ca_label=f"hvlm lab CA for {common_name}",
+        common_name=common_name,
+        dns_names=dns_names,
+        ips=ips,
+        valid_for=datetime.timedelta(days=days),
+        key_type="rsa",
+        client_auth=True,
     )
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    alt_names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
-    alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
-            critical=False,
-        )
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
     ca_path.parent.mkdir(parents=True, exist_ok=True)
-    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_bytes = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key_bytes)
-    os.chmod(key_path, 0o600)
+    ca_path.write_bytes(chain.ca_pem)
+    cert_path.write_bytes(chain.cert_pem)
+    write_private(key_path, chain.key_pem)

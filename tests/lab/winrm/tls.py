@@ -13,20 +13,11 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import ipaddress
 import os
 import ssl
 from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-_SANS: tuple[x509.GeneralName, ...] = (
-    x509.DNSName("localhost"),
-    x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
-)
+from tests.lab.pki import issue_chain, write_private
 
 
 @dataclass(frozen=True)
@@ -55,92 +46,29 @@ class ServerIdentity:
         return b"tls-server-end-point:" + hashlib.sha256(self.cert_der).digest()
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hvlm test lab"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-
-
-def _write(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-
-
 def make_identity(directory: str, label: str) -> ServerIdentity:
     """Create a CA and a server certificate it signs (SANs localhost and 127.0.0.1) in ``directory``.
 
     ``label`` only names the files and subjects, so a trusted and an untrusted identity can live
     side by side.
     """
-    now = datetime.datetime.now(datetime.UTC)
-    start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=2)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name(f"hvlm lab CA ({label})")
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
+    chain = issue_chain(
+        ca_label=f"hvlm lab CA ({label})",
+        common_name="localhost",
+        dns_names=["localhost"],
+        ips=["127.0.0.1"],
+        valid_for=datetime.timedelta(days=2),
     )
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.SubjectAlternativeName(list(_SANS)), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
     ca_path = os.path.join(directory, f"{label}-ca.pem")
     cert_path = os.path.join(directory, f"{label}-server.pem")
     key_path = os.path.join(directory, f"{label}-server.key")
-    _write(ca_path, ca_cert.public_bytes(serialization.Encoding.PEM))
+    write_private(ca_path, chain.ca_pem)
     # The chain file carries the leaf only: the client must already trust the CA, as with WinRM.
-    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM))
-    _write(
-        key_path,
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
+    write_private(cert_path, chain.cert_pem)
+    write_private(key_path, chain.key_pem)
     return ServerIdentity(
         ca_cert_path=ca_path,
         cert_path=cert_path,
         key_path=key_path,
-        cert_der=cert.public_bytes(serialization.Encoding.DER),
+        cert_der=chain.cert_der,
     )
