@@ -201,11 +201,11 @@ def test_console_script_runs_and_never_prints_a_traceback(tmp_path: Path) -> Non
 
 def test_json_to_stdout_survives_unpaired_surrogates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     doc = build_snapshot([HostModel("HV01", max_vm_migrations=0)])
-    doc["hosts"]["hv01.corp.contoso.com"]["vmhost"]["value"]["ComputerName"] = "HV\ud80001"
-    text = json.dumps(doc)  # json escapes the lone surrogate as \ud800
+    # the host name, which every finding's subject carries, with a lone surrogate (escaped in JSON)
+    text = json.dumps(doc).replace("hv01.corp.contoso.com", "hv01\\ud800.corp.contoso.com")
     p = tmp_path / "s.json"
     p.write_text(text)
     main(["audit", str(p), "--format", "json"])
     out = capsys.readouterr().out
     out.encode("utf-8")  # what a UTF-8 stdout will do
-    assert json.loads(out)["report_version"] == 1
+    assert json.loads(out)["findings"][0]["subject"]["host"] == "hv01\ud800.corp.contoso.com"
