@@ -53,17 +53,24 @@ def has_rid(sids: Iterable[str], rid: int, domain: str | None = None) -> list[st
     return hits
 
 
-def auth_type(vmhost: Mapping[str, Any]) -> str:
+UNKNOWN_AUTH = "unknown (Get-VMHost not collected)"
+
+
+def auth_type(vmhost: Mapping[str, Any] | None) -> str:
+    if vmhost is None:
+        return UNKNOWN_AUTH
     return str(vmhost["VirtualMachineMigrationAuthenticationType"])
 
 
-def uses_kerberos(src_vmhost: Mapping[str, Any], dst_vmhost: Mapping[str, Any]) -> bool:
-    """A pair is treated as Kerberos when either host is set to Kerberos.
+def uses_kerberos(src_vmhost: Mapping[str, Any] | None, dst_vmhost: Mapping[str, Any] | None) -> bool:
+    """A pair is treated as Kerberos when either host is set to Kerberos, or its setting is unknown.
 
     A mismatch is pair-auth-type-match's failure; the documented way out of it (and the only one on
-    Windows Server 2025 with Credential Guard) is Kerberos on both, which needs the delegation.
+    Windows Server 2025 with Credential Guard) is Kerberos on both, which needs the delegation. An
+    unknown setting (a directory-only collection, without WinRM) is audited as Kerberos, so a
+    delegation audit still judges the entries instead of reporting nothing.
     """
-    return "Kerberos" in (auth_type(src_vmhost), auth_type(dst_vmhost))
+    return auth_type(src_vmhost) != "CredSSP" or auth_type(dst_vmhost) != "CredSSP"
 
 
 def same_domain(a: HostRef, b: HostRef) -> bool:

@@ -35,8 +35,8 @@ from checks._ad import (
 from checks._fixes import on_host
 
 REQUIRES = (
-    "source.vmhost",
-    "destination.vmhost",
+    "source.vmhost?",
+    "destination.vmhost?",
     "source.ad_computer?",
     "destination.ad_computer?",
     "source.operating_system?",
@@ -57,7 +57,7 @@ class Severities:
 def evaluate(f: Facts, service: str, label: str, sev: Severities, why: str) -> Outcome:
     """`label` names the service in messages; `why` says what the entry is needed for."""
     src, dst = f.host("source"), f.host("destination")
-    svh, dvh = f["source.vmhost"], f["destination.vmhost"]
+    svh, dvh = f.optional("source.vmhost"), f.optional("destination.vmhost")
     if not uses_kerberos(svh, dvh):
         return Outcome(
             Status.NOT_APPLICABLE,
@@ -76,6 +76,7 @@ def evaluate(f: Facts, service: str, label: str, sev: Severities, why: str) -> O
     cross = not same_domain(src, dst)
     rbcd = rbcd_for(dcomp, src, scomp.get("objectSid"))
     evidence: dict[str, Any] = {
+        "authentication": {"source": auth_type(svh), "destination": auth_type(dvh)},
         "source_object": scomp.get("distinguishedName") or scomp["sAMAccountName"],
         "expected": wanted,
         "present": present,

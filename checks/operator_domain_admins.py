@@ -37,8 +37,8 @@ from checks._ad import (
     subject=SubjectKind.PAIR,
     requires=(
         "operator",
-        "source.vmhost",
-        "destination.vmhost",
+        "source.vmhost?",
+        "destination.vmhost?",
         "source.ad_computer?",
         "destination.ad_computer?",
         "source.operating_system?",
@@ -62,7 +62,7 @@ from checks._ad import (
 )
 def run(f: Facts) -> Outcome:
     src, dst = f.host("source"), f.host("destination")
-    if not uses_kerberos(f["source.vmhost"], f["destination.vmhost"]):
+    if not uses_kerberos(f.optional("source.vmhost"), f.optional("destination.vmhost")):
         return Outcome(Status.NOT_APPLICABLE,
                        f"{src.short} and {dst.short} both use CredSSP: no AD delegation is needed for this pair.")
     op = f["operator"]

@@ -15,7 +15,7 @@ from checks._ad import MIGRATION_SERVICE, ad_fix, auth_type, missing, spn_forms,
     title="Destination registers the migration service SPNs",
     severity=Severity.HIGH,
     subject=SubjectKind.PAIR,
-    requires=("source.vmhost", "destination.vmhost", "destination.ad_computer"),
+    requires=("source.vmhost?", "destination.vmhost?", "destination.ad_computer"),
     rationale="""Kerberos can only issue the source a ticket for "Microsoft Virtual System Migration
     Service/<destination>" if that SPN is registered on the destination's computer object. Hyper-V
     registers it (with the Virtual Console Service) by NetBIOS name and FQDN; Microsoft's
@@ -27,7 +27,7 @@ from checks._ad import MIGRATION_SERVICE, ad_fix, auth_type, missing, spn_forms,
 )
 def run(f: Facts) -> Outcome:
     src, dst = f.host("source"), f.host("destination")
-    svh, dvh = f["source.vmhost"], f["destination.vmhost"]
+    svh, dvh = f.optional("source.vmhost"), f.optional("destination.vmhost")
     if not uses_kerberos(svh, dvh):
         return Outcome(Status.NOT_APPLICABLE, f"{src.short} and {dst.short} both use CredSSP: no service ticket is "
                        "requested.", evidence={"source": auth_type(svh), "destination": auth_type(dvh)})
@@ -35,7 +35,8 @@ def run(f: Facts) -> Outcome:
     spns = [str(s) for s in comp.get("servicePrincipalName") or []]
     wanted = list(spn_forms(MIGRATION_SERVICE, dst))
     absent = missing(spns, wanted)
-    evidence = {"destination_object": comp.get("distinguishedName") or comp["sAMAccountName"], "expected": wanted,
+    evidence = {"authentication": {"source": auth_type(svh), "destination": auth_type(dvh)},
+                "destination_object": comp.get("distinguishedName") or comp["sAMAccountName"], "expected": wanted,
                 "missing": absent,
                 "registered_migration_spns": [s for s in spns if s.casefold().startswith(MIGRATION_SERVICE.casefold())]}
     if not absent:

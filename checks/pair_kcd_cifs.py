@@ -31,10 +31,11 @@ from checks._kcd import REQUIRES, Severities, evaluate
     fix_hint="Set-ADComputer -Add the destination's cifs SPNs to the source's msDS-AllowedToDelegateTo.",
 )
 def run(f: Facts) -> Outcome:
-    smb = "SMB" in (f["source.vmhost"]["VirtualMachineMigrationPerformanceOption"],
-                    f["destination.vmhost"]["VirtualMachineMigrationPerformanceOption"])
-    why = ("The pair uses the SMB performance option, so every move copies memory over SMB to the destination "
-           "and fails without it." if smb else
+    hosts = (f.optional("source.vmhost"), f.optional("destination.vmhost"))
+    # an unknown performance option (no Get-VMHost) may be SMB: judge it as the stricter case
+    smb = any(h is None or h["VirtualMachineMigrationPerformanceOption"] == "SMB" for h in hosts)
+    why = ("The pair uses (or, not collected, may use) the SMB performance option, so every move copies memory "
+           "over SMB to the destination and fails without it." if smb else
            "Moves that carry storage (Move-VM -IncludeStorage, the usual case between non-clustered hosts) fail "
            "without it.")
     return evaluate(

@@ -74,7 +74,20 @@ def run(f: Facts) -> Outcome:
         )
     span = f"{dst.lowest}-{dst.highest}" if dst.lowest != dst.highest else f"only {dst.lowest}"
     message = f"{name} is at configuration version {version}; {where} runs {span}{table}, so {name} cannot move there."
-    return Outcome(Status.FAIL, message, _fix(f, name, version, src, dst), evidence)
+    candidates = _candidates(f, version)
+    evidence["inventory_hosts_that_run_it"] = candidates
+    if candidates:
+        message += f" Inventory hosts that run {version}: {', '.join(candidates)}."
+    return Outcome(Status.FAIL, message, _fix(f, name, version, src, dst, candidates), evidence)
+
+
+def _candidates(f: Facts, version: str) -> list[str]:
+    """Other inventory hosts whose collected Get-VMHostSupportedVersion lists the VM's version."""
+    skip = {f.host("source").name, f.host("destination").name}
+    found = f.across_inventory("destination.supported_versions")
+    return sorted(
+        h for h, rows in found.items() if h not in skip and any(norm(r["Version"]) == version for r in rows)
+    )
 
 
 def _compare(f: Facts, name: str) -> Fix:
@@ -95,9 +108,20 @@ def _update(name: str) -> str:
     return f"Stop-VM -Name {q}\nUpdate-VMVersion -Name {q}\nStart-VM -Name {q}"
 
 
-def _fix(f: Facts, name: str, version: str, src: HostVersions, dst: HostVersions) -> Fix:
+def _fix(f: Facts, name: str, version: str, src: HostVersions, dst: HostVersions, candidates: list[str]) -> Fix:
     sref, dref = f.host("source"), f.host("destination")
     assert dst.versions is not None and dst.highest is not None
+    if key(version) > key(dst.highest) and candidates:
+        target = candidates[0]
+        return on_host(
+            sref,
+            f"Configuration versions cannot be lowered. Plan {name} (version {version}) to "
+            f"{' or '.join(candidates)}, which run(s) {version}, instead of {dref.fqdn} ({dst.release}, up to "
+            f"{dst.highest}). The command checks the move to {target} first.",
+            f"$report = Compare-VM -Name {ps_quote(name)} -DestinationHost {ps_quote(target)}\n"
+            "$report.Incompatibilities | Format-Table -Property 'MessageId', 'Message' -AutoSize",
+            docs=(DOCS["compare-vm"], DOCS["vmversion"]),
+        )
     if key(version) > key(dst.highest):
         others = [r for r in releases_supporting(version) if r != dst.release]
         return Fix(

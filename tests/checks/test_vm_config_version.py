@@ -137,3 +137,17 @@ def test_missing_destination_os_is_an_error() -> None:
     drop_fact(doc, "hosts", d.fqdn, "operating_system")
     f = only(run_check("vm-config-version", doc), source=s.fqdn, destination=d.fqdn)
     assert f.status is Status.ERROR and "operating_system" in f.message
+
+
+def test_fail_too_new_names_an_inventory_host_that_runs_it() -> None:
+    s = HostModel("HV01", index=1, build=26100, vms=[VMModel("ai01", "12.0")])
+    d = HostModel("HV02", index=2, build=20348)
+    other = HostModel("HV03", index=3, build=26100)
+    old = HostModel("HV04", index=4, build=17763)
+    doc = build_snapshot([s, d, other, old], pairs=[(s.fqdn, d.fqdn)])
+    f = finding(run_check("vm-config-version", doc), s, d, "ai01")
+    assert f.status is Status.FAIL
+    assert f.evidence["inventory_hosts_that_run_it"] == [other.fqdn]
+    assert f.fix is not None and other.fqdn in f.fix.summary and "cannot be lowered" in f.fix.summary
+    assert f.fix.powershell.startswith(f"$report = Compare-VM -Name 'ai01' -DestinationHost '{other.fqdn}'")
+    assert f.fix.run_on == s.fqdn
