@@ -21,9 +21,12 @@ __all__ = ["evaluate", "evaluated_pairs", "subjects_for"]
 
 def evaluated_pairs(snapshot: Snapshot) -> list[tuple[str, str]]:
     """Planned migrations plus their return direction: pair checks run both ways."""
-    pairs = list(snapshot.pairs)
-    for src, dst in list(pairs):
-        if (dst, src) not in pairs:
+    planned = list(snapshot.pairs)
+    seen = set(planned)
+    pairs = list(planned)
+    for src, dst in planned:
+        if (dst, src) not in seen:
+            seen.add((dst, src))
             pairs.append((dst, src))
     return pairs
 

@@ -7,13 +7,16 @@ resolves to a FactError; the engine never runs a check whose required facts are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from audit.model import Subject, SubjectKind
 from audit.snapshot import FactError, Snapshot
 
 __all__ = ["FactResolver", "Facts", "HostRef", "UndeclaredFactError"]
+
+T = TypeVar("T")
 
 _DOMAIN_VIEWS = {"domain_info": "info", "trusts": "trusts", "domain_controllers": "domain_controllers"}
 
@@ -33,12 +36,23 @@ class HostRef:
 
 
 class FactResolver:
+    """Resolves fact names for subjects. One resolver serves one evaluation of one snapshot, so
+    it caches what every subject asks again (host names, the computer-object index, values
+    derived from the whole inventory): a fleet of hundreds of hosts has tens of thousands of
+    subjects."""
+
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
+        self._refs: dict[str, HostRef] = {}
+        self._computers: dict[int, dict[str, dict[str, Any]]] = {}
+        self.memo: dict[str, Any] = {}
 
     def host_ref(self, host: str) -> HostRef:
-        s = self.snapshot
-        return HostRef(host, s.host_fqdn(host), s.host_short(host), s.host_domain(host))
+        ref = self._refs.get(host)
+        if ref is None:
+            s = self.snapshot
+            ref = self._refs[host] = HostRef(host, s.host_fqdn(host), s.host_short(host), s.host_domain(host))
+        return ref
 
     def role_host(self, subject: Subject, role: str) -> str | None:
         if role == "host":
@@ -96,10 +110,17 @@ class FactResolver:
 
     def _computer(self, host: str, path: str, fact: dict[str, Any]) -> tuple[str, dict[str, Any] | FactError]:
         ref = self.host_ref(host)
-        sam = f"{ref.short}$".lower()
-        for obj in fact["value"]:
-            if str(obj.get("dNSHostName") or "").lower() == ref.fqdn or str(obj["sAMAccountName"]).lower() == sam:
-                return path, {**fact, "value": obj}
+        index = self._computers.get(id(fact))
+        if index is None:
+            index = {}
+            for obj in reversed(fact["value"]):  # the first object wins, as a linear search would
+                if obj.get("dNSHostName"):
+                    index[f"dns:{str(obj['dNSHostName']).lower()}"] = obj
+                index[f"sam:{str(obj['sAMAccountName']).lower()}"] = obj
+            self._computers[id(fact)] = index
+        obj = index.get(f"dns:{ref.fqdn}") or index.get(f"sam:{ref.short.lower()}$")
+        if obj is not None:
+            return path, {**fact, "value": obj}
         return path, FactError(
             path, "not_found", f"no computer object for {ref.short} ({ref.fqdn}) among the collected AD objects"
         )
@@ -172,9 +193,25 @@ class Facts:
         """
         self.unavailable(name)  # raises for an undeclared fact
         fact_name = name.partition(".")[2]
-        snap = self._resolver.snapshot
-        found = {h: snap.raw_fact("hosts", h, fact_name) for h in snap.hosts}
-        return {h: fact["value"] for h, fact in found.items() if fact is not None and "value" in fact}
+
+        def gather() -> dict[str, Any]:
+            snap = self._resolver.snapshot
+            found = {h: snap.raw_fact("hosts", h, fact_name) for h in snap.hosts}
+            return {h: fact["value"] for h, fact in found.items() if fact is not None and "value" in fact}
+
+        return self.derived(f"across_inventory:{fact_name}", gather)
+
+    def derived(self, key: str, compute: Callable[[], T]) -> T:
+        """A value derived from the whole snapshot, computed once per evaluation.
+
+        Checks stay pure functions of facts; this only spares recomputing the same index (for
+        example "which hosts run configuration version X") for every one of thousands of subjects.
+        """
+        memo = self._resolver.memo
+        if key not in memo:
+            memo[key] = compute()
+        value: T = memo[key]
+        return value
 
     def host(self, role: str = "host") -> HostRef:
         host = self._resolver.role_host(self.subject, role)

@@ -7,12 +7,14 @@ both judge a VM against the same supported set, described the same way in the ev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from audit.facts import Facts
 from audit.knowledge import OS_BY_BUILD, SUPPORTED_VM_VERSIONS, os_release
 
 
+@cache
 def norm(version: str) -> str:
     """'9' and '9.00' read as '9.0', so that collected and documented spellings compare equal."""
     major, _, minor = str(version).strip().partition(".")

@@ -84,10 +84,15 @@ def run(f: Facts) -> Outcome:
 def _candidates(f: Facts, version: str) -> list[str]:
     """Other inventory hosts whose collected Get-VMHostSupportedVersion lists the VM's version."""
     skip = {f.host("source").name, f.host("destination").name}
-    found = f.across_inventory("destination.supported_versions")
-    return sorted(
-        h for h, rows in found.items() if h not in skip and any(norm(r["Version"]) == version for r in rows)
-    )
+
+    def index() -> dict[str, list[str]]:
+        by_version: dict[str, list[str]] = {}
+        for host, rows in sorted(f.across_inventory("destination.supported_versions").items()):
+            for v in {norm(r["Version"]) for r in rows}:
+                by_version.setdefault(v, []).append(host)
+        return by_version
+
+    return [h for h in f.derived("hosts-by-supported-version", index).get(version, []) if h not in skip]
 
 
 def _compare(f: Facts, name: str) -> Fix:
