@@ -88,7 +88,10 @@ def build_report(
 ) -> dict[str, Any]:
     ordered = sorted(findings, key=_sort_key)
     uncollected = snapshot.uncollected()
-    code = exit_code(ordered, snapshot.complete and not uncollected, fail_on)
+    # A fact that does not exist on that host (kind not_found: Get-VMHostSupportedVersion on
+    # 2012 R2) is listed, but only makes the run incomplete through a check that needed it.
+    missing = [u for u in uncollected if u["kind"] != "not_found"]
+    code = exit_code(ordered, snapshot.complete and not missing, fail_on)
     return {
         "report_version": REPORT_VERSION,
         "tool": {"name": "hvlm", "version": __version__},

@@ -209,3 +209,15 @@ def test_json_to_stdout_survives_unpaired_surrogates(tmp_path: Path, capsys: pyt
     out = capsys.readouterr().out
     out.encode("utf-8")  # what a UTF-8 stdout will do
     assert json.loads(out)["findings"][0]["subject"]["host"] == "hv01\ud800.corp.contoso.com"
+
+
+def test_a_fact_absent_on_that_os_is_listed_but_not_incomplete(tmp_path: Path) -> None:
+    # Get-VMHostSupportedVersion does not exist on 2012 R2: the checks fall back on the documented table
+    host = HostModel("HV01", build=9600, errors={"supported_versions": ("not_found", "The term "
+                     "'Get-VMHostSupportedVersion' is not recognized as the name of a cmdlet")})
+    out = tmp_path / "r.json"
+    code = main(["audit", write(tmp_path, build_snapshot([host])), "--checks", "host-os-supported",
+                 "--format", "json", "-o", str(out)])
+    report = json.loads(out.read_text())
+    assert code == 0
+    assert report["uncollected"][0]["kind"] == "not_found"
