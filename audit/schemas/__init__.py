@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["load_schema"]
+__all__ = ["load_schema", "schema_names"]
 
 
 @cache
@@ -16,3 +16,9 @@ def load_schema(name: str) -> dict[str, Any]:
     text = resources.files(__package__).joinpath(f"{name}.schema.json").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
+
+
+def schema_names() -> list[str]:
+    """Every schema shipped in this package, by name."""
+    suffix = ".schema.json"
+    return sorted(p.name[: -len(suffix)] for p in resources.files(__package__).iterdir() if p.name.endswith(suffix))
