@@ -1,0 +1,108 @@
+"""`hvlm diagnose`: from a live-migration error (a code, or a message pasted in any language) to its ranked causes.
+
+    doc = diagnose(snapshot, "hv01", "hv02", message="... (0x8009030E)", initiated_from="admin-pc")
+
+The snapshot is narrowed to the move source -> destination, the whole catalogue runs over it, and
+the causes the code is known to have are judged from the findings (and a few facts) of that
+direction: confirmed by a failing or warning finding, likely, possible (could not be checked, or
+cannot be seen in configuration), or ruled out, each with its evidence and the finding's fix. An
+unknown code says so and lists every problem of the move's full audit. The document is validated
+against the shipped diagnosis schema; renderers take only the document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.diagnose.catalogue import CATALOGUE, CodeEntry
+from audit.diagnose.codes import CodeMatch, find_code, parse_code_argument
+from audit.diagnose.document import build_document, validate_diagnosis
+from audit.diagnose.handwork import manual_checks
+from audit.diagnose.judging import Context, Initiation
+from audit.diagnose.rank import fallback, rank_causes, result_of, unexplained
+from audit.diagnose.scope import match_host, run_direction
+from audit.errors import UsageError
+from audit.facts import HostRef
+from audit.registry import Registry, load_registry
+from audit.snapshot import Snapshot, now_iso
+
+__all__ = ["code_of", "diagnose", "initiation"]
+
+
+def code_of(error: str | None, message: str | None) -> CodeMatch | None:
+    """The code to diagnose: --error must be a code (a usage error otherwise); a message may hold none."""
+    if error is not None:
+        match = parse_code_argument(error)
+        if match is None:
+            raise UsageError(f"--error {error!r} is not an error code: give it as 0x8009030E, 8009030E, a decimal "
+                             "HRESULT (-2146893042), a Winsock number (10060) or a name such as SEC_E_NO_CREDENTIALS")
+        return match
+    return find_code(message or "")
+
+
+def initiation(given: str | None, source: HostRef) -> Initiation:
+    """--initiated-from: the source by any of its names means "on the source"; any other machine, elsewhere."""
+    if given is None or not given.strip():
+        return Initiation()
+    text = given.strip().casefold().rstrip(".")
+    forms = {source.name.casefold(), source.fqdn.casefold(), source.short.casefold(),
+             source.name.split(".", 1)[0].casefold()}
+    return Initiation(given.strip(), text in forms)
+
+
+def _uncollected(snapshot: Snapshot, src: HostRef, dst: HostRef) -> list[dict[str, Any]]:
+    """The facts of this move that could not be collected (the rest of the fleet is not this move's business)."""
+    hosts = {src.name, dst.name}
+    domains = {d for d in (src.domain, dst.domain) if d}
+    prefixes = tuple(f"hosts/{h}/" for h in hosts) + tuple(f"dns/{h}" for h in hosts) + tuple(
+        f"domains/{d}/" for d in domains) + ("/operator",)
+    return [u for u in snapshot.uncollected() if str(u["path"]).startswith(prefixes)]
+
+
+def diagnose(
+    snapshot: Snapshot,
+    source: str,
+    destination: str,
+    *,
+    error: str | None = None,
+    message: str | None = None,
+    initiated_from: str | None = None,
+    mode: str = "snapshot",
+    registry: Registry | None = None,
+) -> dict[str, Any]:
+    """The diagnosis document of one failed move (see the module docstring)."""
+    started = now_iso()
+    match = code_of(error, message)
+    src_name = match_host(snapshot, source, "source")
+    dst_name = match_host(snapshot, destination, "destination")
+    checks = list(registry or load_registry())
+    narrowed, src, dst, findings = run_direction(snapshot, src_name, dst_name, checks)
+    ctx = Context(src, dst, findings, narrowed, match.code if match else None, initiation(initiated_from, src),
+                  message)
+    entry: CodeEntry | None = CATALOGUE.get(match.code) if match else None
+    ranked = rank_causes(ctx, entry) if entry else fallback(ctx, match.code if match else None)
+    exit_code, incomplete = result_of(ranked)
+    doc = build_document(
+        ctx=ctx,
+        ranked=ranked,
+        entry=entry,
+        match=match,
+        manual=manual_checks(src, dst, entry.family if entry else "kerberos"),
+        others=unexplained(ranked, findings),
+        uncollected=_uncollected(snapshot, src, dst),
+        exit_code=exit_code,
+        incomplete=incomplete,
+        run={
+            "command": "diagnose",
+            "mode": mode,
+            "started": started,
+            "snapshot": snapshot.name,
+            "snapshot_created": snapshot.doc["created"],
+            "snapshot_complete": snapshot.complete,
+            "checks_run": [c.meta.id for c in checks],
+        },
+        given={"source": source, "destination": destination, "error": error, "message": message,
+               "initiated_from": initiated_from},
+    )
+    validate_diagnosis(doc)
+    return doc

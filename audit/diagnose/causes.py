@@ -1,0 +1,443 @@
+"""The cause catalogue: what can make a live migration fail with a given code, as data plus small predicates.
+
+Each cause names the checks whose findings judge it and how it produces the error; its predicate
+turns those findings (or, for a few, facts such as whenChanged) into a judgement. Causes that no
+configuration shows (a corrupt Registry.pol, a router dropping TCP 6600) are always "possible",
+with the command that checks them by hand. Sources: the facts document, sections 3, 4 and 7.4
+(Microsoft's setup and troubleshooting articles, the Credential Guard known issues, the KCD blog).
+Which causes a code has, in which order, is in catalogue.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from audit.diagnose import handwork as hw
+from audit.diagnose.judging import Context, FactNote, Judgement, Verdict, by_findings, strongest
+from audit.knowledge import DOCS
+from audit.model import Finding, Status
+from audit.snapshot import FactError
+
+__all__ = ["CAUSES", "RECENT", "Cause"]
+
+RECENT = dt.timedelta(minutes=15)  # ticket refresh / KDC negative cache (facts doc 3.1)
+_MORE_DOCS = {
+    "ts-guide": "https://learn.microsoft.com/troubleshoot/windows-server/virtualization/troubleshoot-live-migration-guidance",
+}
+
+
+@dataclass(frozen=True)
+class Cause:
+    id: str
+    title: str  # {src} / {dst}: short names of the move's hosts
+    why: str  # how this cause produces the error
+    checks: tuple[str, ...]  # the checks whose findings judge it (empty: facts or nothing)
+    judge: Callable[[Context], Judgement]
+    docs: tuple[str, ...]
+
+
+def _auth(f: Finding, key: str = "source") -> str | None:
+    value = f.evidence.get(key)
+    return str(value) if value is not None else None
+
+
+# -- CredSSP -------------------------------------------------------------------------------------
+
+
+def _credential_guard(ctx: Context) -> Judgement:
+    found = ctx.of("pair-credssp")
+    j = by_findings(found, problem=lambda f: f.status is Status.FAIL)
+    if j.verdict is Verdict.RULED_OUT:
+        src = ctx.source.short
+        f = found[0]
+        if _auth(f) == "CredSSP":
+            running = f.evidence.get("SecurityServicesRunning", [])
+            return replace(j, reason=f"Credential Guard does not run on {src} (Win32_DeviceGuard "
+                           f"SecurityServicesRunning {running}), so CredSSP can still use signed-in credentials there.")
+        return replace(j, reason=f"{src} uses {_auth(f) or 'Kerberos'}, not CredSSP, for live migration.")
+    if j.verdict is Verdict.POSSIBLE:
+        return replace(j, steps=(f"Check whether Credential Guard runs on {ctx.source.short} (1 in the list means it "
+                                 f"does): {hw.credential_guard(ctx.source)}",))
+    return j
+
+
+def _double_hop(ctx: Context) -> Judgement:
+    found = ctx.of("pair-credssp")
+    src, dst = ctx.source, ctx.destination
+    credssp = [f for f in found if _auth(f) == "CredSSP"]
+    if not credssp:
+        j = by_findings(found, problem=lambda f: False)
+        if j.verdict is Verdict.RULED_OUT:
+            return replace(j, reason=f"{src.short} uses {_auth(found[0]) or 'Kerberos'}, not CredSSP: no operator "
+                           "credentials need to be on the source.")
+        return j
+    fixes = (*tuple(f.fix for f in credssp if f.fix), hw.sign_in_fix(src, dst))
+    said = ctx.initiation
+    if said.on_source is True:
+        return Judgement(Verdict.RULED_OUT, f"{src.short} uses CredSSP, but the move was started on {src.short} "
+                         f"itself ({said.given}), where the operator's credentials are.", tuple(credssp))
+    if said.on_source is False:
+        return Judgement(Verdict.CONFIRMED, f"{src.short} uses CredSSP and the move was started from {said.given}, "
+                         f"not from a session on {src.short}: {src.short}'s VMMS has no credentials of the operator "
+                         f"to pass on to {dst.short}. Sign in to {src.fqdn} and start the move there, or move the "
+                         "pair to Kerberos.", tuple(credssp), fixes=fixes)
+    return Judgement(
+        Verdict.LIKELY,
+        f"{src.short} uses CredSSP, so the move works only when started from a session on {src.short}. Where was "
+        "it started? If not on that host, this is the cause.",
+        tuple(credssp), fixes=fixes,
+        steps=(f"Answer with --initiated-from HOST (the machine the move was started from): {src.short} rules this "
+               "cause out, any other machine confirms it.",
+               f"Quickest way out: sign in to {src.fqdn} (console, RDP or a CredSSP PowerShell session) and start "
+               "the move there."),
+    )
+
+
+# -- Kerberos delegation -------------------------------------------------------------------------
+
+_KCD = ("pair-kcd-migration-service", "pair-kcd-cifs")
+
+
+def _missing(f: Finding) -> list[str]:
+    return [str(m) for m in f.evidence.get("missing") or []]
+
+
+def _whole(f: Finding) -> bool:
+    """No usable classic entry at all: both name forms missing, or a pair across domains."""
+    return bool(f.evidence.get("cross_domain")) or len(_missing(f)) >= 2
+
+
+def _kcd_missing(ctx: Context) -> Judgement:
+    judged = []
+    for check in _KCD:
+        found = ctx.of(check)
+        j = by_findings(found, problem=lambda f: f.status is Status.FAIL and _whole(f))
+        rbcd = [f for f in found if f.status is Status.WARNING]
+        if rbcd:
+            j = Judgement(Verdict.POSSIBLE, "Only resource-based delegation lets the source delegate here: "
+                          + rbcd[0].message, tuple(rbcd), fixes=tuple(f.fix for f in rbcd if f.fix))
+        elif j.verdict is Verdict.RULED_OUT and any(f.status is Status.FAIL for f in found):
+            j = replace(j, reason="One name form of the entry is present, so delegation exists (see the name-form "
+                        "cause): " + j.reason)
+        elif j.verdict is Verdict.RULED_OUT and all(f.status is Status.NOT_APPLICABLE for f in found):
+            j = replace(j, reason=f"Kerberos is not selected on either host: {j.reason}")
+        judged.append(j)
+    return strongest(judged)
+
+
+def _name_form(ctx: Context) -> Judgement:
+    judged = []
+    names = ctx.names_in_message(ctx.destination)
+    for check in _KCD:
+        found = ctx.of(check)
+        j = by_findings(found, problem=lambda f: f.status is Status.FAIL and len(_missing(f)) == 1
+                        and not f.evidence.get("cross_domain"))
+        if j.verdict is Verdict.CONFIRMED:
+            absent = _missing(j.findings[0])[0]
+            asked = [n for n in names if absent.casefold().endswith("/" + n.casefold())]
+            if asked:
+                j = replace(j, reason=j.reason + f" The error message names the destination as {asked[0]}, exactly the "
+                            "form that is missing.")
+        elif j.verdict is Verdict.RULED_OUT and any(f.status is Status.FAIL for f in found):
+            j = replace(j, reason="Neither name form is present (see the missing-delegation cause): " + j.reason)
+        judged.append(j)
+    return strongest(judged)
+
+
+def _kerberos_only(ctx: Context) -> Judgement:
+    j = by_findings(ctx.of("host-kcd-any-protocol", "source"))
+    if j.verdict is Verdict.CONFIRMED and ctx.initiation.on_source is True:
+        return replace(j, verdict=Verdict.POSSIBLE, reason=j.reason + f" But the move was started on "
+                       f"{ctx.source.short} itself: Microsoft's explanation (the WinRM ticket VMMS cannot reach) is "
+                       "about moves started remotely, so this may not be what stopped this one.")
+    return j
+
+
+def _operator(ctx: Context) -> Judgement:
+    j = by_findings(ctx.of("operator-delegable", "source"), not_run="no operator account was looked up")
+    if j.verdict is Verdict.POSSIBLE:
+        return replace(j, steps=("Name the account that started the move (inventory [operator] account, or "
+                                 "--operator for a live run) so it can be looked up in Active Directory.",))
+    if j.verdict is Verdict.RULED_OUT:
+        return replace(j, steps=("This is the operator account of the snapshot: if another account started the "
+                                 "move, check that one (whoami /user /groups).",))
+    return j
+
+
+def _single(check: str, host: str | None = None) -> Callable[[Context], Judgement]:
+    def judge(ctx: Context) -> Judgement:
+        return by_findings(ctx.of(check, host))
+
+    judge.__name__ = f"judge_{check.replace('-', '_')}"
+    return judge
+
+
+def _migration_network(ctx: Context) -> Judgement:
+    return strongest([by_findings(ctx.of("pair-shared-migration-subnet")),
+                      by_findings(ctx.of("host-migration-subnets", "destination"))])
+
+
+# -- changes not yet effective (facts: whenChanged against collection time) ------------------------
+
+
+def _when(text: Any) -> dt.datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _both_credssp(ctx: Context) -> bool:
+    auths = []
+    for role in ("source", "destination"):
+        _, fact = ctx.fact(f"{role}.vmhost")
+        auths.append(None if isinstance(fact, FactError) else fact["value"].get("VirtualMachineMigrationAuthenticationType"))
+    return auths == ["CredSSP", "CredSSP"]
+
+
+def _recent_change(ctx: Context) -> Judgement:
+    if _both_credssp(ctx):
+        return Judgement(Verdict.RULED_OUT, f"{ctx.source.short} and {ctx.destination.short} both use CredSSP: no "
+                         "delegation or ticket in Active Directory takes part in the move.")
+    notes: list[FactNote] = []
+    recent: list[str] = []
+    unknown: list[str] = []
+    for role, ref in (("source", ctx.source), ("destination", ctx.destination)):
+        path, fact = ctx.fact(f"{role}.ad_computer")
+        if isinstance(fact, FactError):
+            unknown.append(f"{ref.short}'s computer object was not available ({fact.message})")
+            continue
+        changed, read = _when(fact["value"].get("whenChanged")), _when(fact.get("collected_at"))
+        if changed is None or read is None:
+            unknown.append(f"{ref.short}'s whenChanged was not collected")
+            continue
+        age = read - changed
+        minutes = age.total_seconds() / 60
+        note = f"{ref.short}'s computer object changed {minutes:.0f} minute(s) before it was read"
+        notes.append(FactNote(f"{path} ({ref.short}) whenChanged", fact["value"].get("whenChanged"),
+                              fact.get("collected_at"), note))
+        if age <= RECENT:
+            recent.append(note)
+    purge = (f"Purge {ctx.source.short}'s computer tickets and retry (or wait 15 minutes): "
+             f"{hw.purge_tickets(ctx.source)}",
+             "Check that the change has replicated to the domain controller the hosts use (repadmin /showrepl).")
+    if recent:
+        return Judgement(Verdict.LIKELY, "; ".join(recent) + ". A delegation change takes effect only once it has "
+                         "replicated to the DC the hosts use and the source gets a new ticket (the KDC also caches a "
+                         "refusal for 15 minutes). whenChanged moves with any change of the object, so this is a "
+                         "strong hint, not proof.", facts=tuple(notes), steps=purge)
+    if unknown:
+        return Judgement(Verdict.POSSIBLE, "Cannot tell when the computer objects last changed: "
+                         + "; ".join(unknown) + ".", facts=tuple(notes), steps=purge)
+    return Judgement(Verdict.RULED_OUT, "; ".join(n.note for n in notes) + ": longer ago than the 15 minutes a "
+                     "ticket or a cached refusal lasts (unless replication to the hosts' DC is broken).",
+                     facts=tuple(notes))
+
+
+# -- domain controllers --------------------------------------------------------------------------
+
+
+def _dc_unreachable(ctx: Context) -> Judgement:
+    notes, empty, errors = [], [], []
+    for role, ref in (("source", ctx.source), ("destination", ctx.destination)):
+        path, fact = ctx.fact(f"{role}.domain_controllers")
+        if isinstance(fact, FactError):
+            errors.append(f"{path}: {fact.message}")
+            continue
+        targets = [str(d.get("target", "")).rstrip(".") for d in fact["value"]]
+        notes.append(FactNote(path, targets, fact.get("collected_at"), f"domain controllers of {ref.short}'s domain"))
+        if not targets:
+            empty.append(f"no domain controller of {ref.domain} is registered in DNS (_ldap._tcp SRV)")
+    steps = (f"From {ctx.source.short} itself, find a DC and reach its Kerberos port: "
+             f"{hw.dc_lookup(ctx.source, ctx.source.domain)}",)
+    if empty:
+        return Judgement(Verdict.LIKELY, "; ".join(empty) + ".", facts=tuple(notes), steps=steps)
+    if errors:
+        return Judgement(Verdict.POSSIBLE, "Could not be checked: " + "; ".join(errors), facts=tuple(notes),
+                         steps=steps, unchecked=True)
+    return Judgement(Verdict.POSSIBLE, "Domain controllers are registered in DNS ("
+                     + ", ".join(", ".join(n.value) for n in notes) + "), but whether the source reaches one on "
+                     "TCP/UDP 88 cannot be seen from here.", facts=tuple(notes), steps=steps)
+
+
+# -- causes no configuration shows -----------------------------------------------------------------
+
+
+def _by_hand(reason: str, *steps: Callable[[Context], str]) -> Callable[[Context], Judgement]:
+    def judge(ctx: Context) -> Judgement:
+        return Judgement(Verdict.POSSIBLE, reason.format(src=ctx.source.short, dst=ctx.destination.short),
+                         steps=tuple(s(ctx) for s in steps))
+
+    return judge
+
+
+def _memory(ctx: Context) -> Judgement:
+    j = by_findings(ctx.of("vm-memory-fit"), not_run="the source has no VMs in the snapshot")
+    if j.verdict is Verdict.RULED_OUT:
+        return replace(j, reason=f"Every VM of {ctx.source.short} fits {ctx.destination.short}'s free memory as "
+                       "collected (free memory changes by the minute).")
+    return j
+
+
+def _local_admin(ctx: Context) -> Judgement:
+    return strongest([by_findings(ctx.of("operator-local-admin", "source")),
+                      by_findings(ctx.of("operator-local-admin", "destination"))])
+
+
+def _cause(id: str, title: str, why: str, checks: tuple[str, ...], judge: Callable[[Context], Judgement],
+           *docs: str) -> Cause:
+    return Cause(id, title, " ".join(why.split()), checks, judge, tuple(DOCS.get(d) or _MORE_DOCS[d] for d in docs))
+
+
+_LIST = [
+    _cause("credssp-credential-guard", "CredSSP with Credential Guard running on {src}",
+           """With CredSSP the source's VMMS passes the operator's signed-in credentials to the destination.
+           Credential Guard (on by default on domain-joined Windows Server 2025) lets CredSSP use only
+           credentials typed in, never saved or signed-in ones, so the source has none to offer: the move
+           fails even from a session on the source. Microsoft's fix is Kerberos constrained delegation.""",
+           ("pair-credssp",), _credential_guard, "cg-known-issues", "setup"),
+    _cause("credssp-double-hop", "CredSSP selected and the move started outside {src} (double hop)",
+           """With CredSSP, {src}'s VMMS needs the operator's credentials, which exist only in a session on
+           {src} (console, RDP, or a CredSSP PowerShell session). A move started from another machine, or
+           from {dst}, is a second hop: {src} has no credentials to authenticate to {dst} with, so the
+           security package reports that none are available.""",
+           ("pair-credssp",), _double_hop, "setup", "use", "second-hop"),
+    _cause("auth-type-mismatch", "Different live-migration authentication types on {src} and {dst}",
+           """The two hosts must use the same protocol (CredSSP or Kerberos): when one offers Kerberos and the
+           other expects CredSSP, neither side has the credentials the other asks for. Microsoft's fix for
+           0x8009030D sets Kerberos on both hosts.""",
+           ("pair-auth-type-match",), _single("pair-auth-type-match"), "ts-lm", "setup"),
+    _cause("domain-trust", "No trust that lets {dst}'s domain accept {src}'s accounts",
+           """The destination's domain must accept the source computer's delegated tickets (or the
+           operator's credentials): without a trust in that direction the destination's KDC knows no one
+           from the source's domain, so no usable credentials reach it. [DERIVED] from Microsoft's
+           requirement that the hosts share a domain or trusted domains.""",
+           ("pair-domain-trust",), _single("pair-domain-trust"), "setup", "trusts"),
+    _cause("kcd-missing", "Kerberos selected but no constrained delegation from {src} to {dst}",
+           """With Kerberos, {src}'s computer account must be trusted to delegate the operator's identity to
+           "Microsoft Virtual System Migration Service" (and cifs, for storage) on {dst}. Without it the KDC
+           issues {src} no ticket on the operator's behalf, so the security package has no credentials for
+           the connection. Classic delegation does not cross domains: across domains only resource-based
+           delegation on {dst} can do it.""",
+           _KCD, _kcd_missing, "setup", "kcd-overview", "ts-lm"),
+    _cause("kcd-name-form", "Delegation for only one name form of {dst} (short name or FQDN)",
+           """Delegation is granted per service principal name: "Microsoft Virtual System Migration
+           Service/{dst}" and ".../<FQDN>" are different entries, and ADUC writes both. When the move names
+           the destination by the form that is missing (Hyper-V Manager and Move-VM may use either), the
+           KDC refuses the delegated ticket as if there were no delegation at all.""",
+           _KCD, _name_form, "setup", "ts-lm"),
+    _cause("kcd-kerberos-only", "Delegation set to \"Kerberos only\" on {src} instead of \"any authentication protocol\"",
+           """From Windows Server 2016 a remotely started move reaches {src}'s VMMS through WinRM, which keeps
+           the operator's forwardable ticket where VMMS (running as SYSTEM) cannot use it. Only protocol
+           transition ("Use any authentication protocol", userAccountControl 0x1000000) lets {src} obtain the
+           ticket itself; with "Kerberos only" it has no credentials to delegate.""",
+           ("host-kcd-any-protocol",), _kerberos_only, "kcd-blog", "setup"),
+    _cause("operator-not-delegable", "The operator cannot be delegated (Protected Users or \"sensitive\")",
+           """Every move hands the operator's identity from {src} to {dst}. Members of Protected Users can be
+           delegated neither by Kerberos nor by CredSSP, and "Account is sensitive and cannot be delegated"
+           stops Kerberos delegation, so {src} obtains no credentials for the operator.""",
+           ("operator-delegable",), _operator, "protected-users", "uac", "second-hop"),
+    _cause("destination-spn", "{dst} does not register the migration service SPNs",
+           """The source asks the KDC for a ticket to "Microsoft Virtual System Migration Service/{dst}". If
+           {dst}'s computer object does not register that SPN, no ticket can be issued for it (the principal is
+           unknown or, registered elsewhere, the wrong one).""",
+           ("pair-destination-spn",), _single("pair-destination-spn"), "ts-2026", "setspn"),
+    _cause("destination-dns", "{dst}'s name does not resolve cleanly (forward or reverse DNS)",
+           """Kerberos tickets are issued for names. If {dst}'s FQDN does not resolve, or its address points
+           back to another name, the source (or a tool that canonicalises the name) asks for a ticket for a
+           principal that is not {dst}'s: SEC_E_WRONG_PRINCIPAL is the documented symptom of a name that does
+           not match the SPN.""",
+           ("host-dns-forward-reverse",), _single("host-dns-forward-reverse", "destination"), "ts-2026", "ts-lm"),
+    _cause("destination-name-alias", "The move names {dst} by an IP address or an alias",
+           """A ticket is requested for the name the move was given. An IP address, a CNAME or a cluster-network
+           address that is not one of {dst}'s registered names asks for a principal that does not exist, or
+           that belongs to another account (a duplicate SPN). Microsoft documents this for a live-migration
+           network order that picked a private network (UNCONFIRMED beyond that case).""",
+           (), _by_hand("Cannot be seen in configuration: it depends on the name the move used.",
+                        lambda c: f"Start the move with {c.destination.short}'s FQDN ({c.destination.fqdn}) as "
+                                  "-DestinationHost, never an IP address or alias.",
+                        lambda c: f"Look for duplicate SPNs: {hw.setspn(c.destination)}"), "ts-lm", "setspn"),
+    _cause("clock-skew", "Clocks of {src}, {dst} or their domain controllers differ by 5 minutes or more",
+           """Kerberos refuses tickets from a clock more than 5 minutes off, so the source cannot obtain or
+           present the delegated ticket. [DERIVED]: Microsoft's live-migration articles do not name this code
+           for it.""",
+           ("pair-clock-skew",), _single("pair-clock-skew"), "kerberos-clock-skew"),
+    _cause("changes-not-effective", "A recent change that is not effective yet (replication, cached tickets)",
+           """A delegation (or SPN) change reaches a move only after it has replicated to the domain controllers
+           the hosts use and {src} has a new ticket; the KDC also caches a refusal for 15 minutes. Until
+           then {src} still has no credentials to delegate. Purging {src}'s computer tickets
+           (klist purge -li 0x3e7) or waiting 15 minutes applies it.""",
+           (), _recent_change, "setup", "ts-lm"),
+    _cause("dc-unreachable", "No domain controller reachable for Kerberos",
+           """The source must reach a KDC of its domain (and, across domains, of the destination's) on TCP/UDP
+           88 to get the tickets the move needs; with none reachable, no authority can be contacted. No
+           Microsoft live-migration article covers this code (UNCONFIRMED in that context).""",
+           (), _dc_unreachable, "ts-lm"),
+    _cause("dest-vmms", "Hyper-V or its management service (vmms) not running on {dst}",
+           """The live-migration listener on TCP 6600 belongs to vmms: with the role missing or vmms stopped,
+           nothing on {dst} accepts the connection.""",
+           ("host-hyperv-role",), _single("host-hyperv-role", "destination"), "setup", "install"),
+    _cause("dest-migration-disabled", "Incoming live migrations disabled on {dst}",
+           """vmms listens on TCP 6600 only while live migration is enabled (Enable-VMMigration); disabled, the
+           connection is refused or never answered.""",
+           ("host-migration-enabled",), _single("host-migration-enabled", "destination"), "setup",
+           "enable-vmmigration"),
+    _cause("dest-firewall-6600", "TCP 6600 not open in {dst}'s firewall",
+           """The inbound rule "Hyper-V (MIG-TCP-In)" (VIRT-MIGL-In-TCP-NoScope) admits the migration
+           connection on TCP 6600. Disabled, blocking or missing, the connection is dropped (a time-out) or
+           refused.""",
+           ("host-firewall-6600",), _single("host-firewall-6600", "destination"), "ts-lm", "enable-netfirewallrule"),
+    _cause("migration-network", "No migration network {dst} accepts from {src}",
+           """With "use any network" off, {dst} accepts live migrations only on its listed migration subnets,
+           and only from a source address in one of them; a stale subnet or none in common leaves the source
+           trying an address {dst} does not listen on.""",
+           ("pair-shared-migration-subnet", "host-migration-subnets"), _migration_network, "setup",
+           "migration-network"),
+    _cause("registry-pol", "A corrupt local Group Policy file (Registry.pol) on {dst}",
+           """Microsoft documents this for the time-out: when
+           C:\\Windows\\System32\\GroupPolicy\\Machine\\Registry.pol does not start with "PReg", vmms can
+           disable its listener for migration connections ("The Virtual Machine Management Service disabled
+           the listener...").""",
+           (), _by_hand("Cannot be seen in configuration: the file is read by hand.",
+                        lambda c: f"Check that the file starts with PReg on {c.destination.short} (then gpupdate "
+                                  f"/force if it does not): {hw.registry_pol(c.destination)}"), "ts-lm"),
+    _cause("network-path", "Something between {src} and {dst} drops or refuses TCP 6600",
+           """A router, a network firewall or a host-based security product on the path answers or swallows the
+           connection to {dst}'s migration address, whatever the hosts' own settings say.""",
+           (), _by_hand("Cannot be seen in configuration: test the path from the source.",
+                        lambda c: f"From {c.source.short}: {hw.test_port(c.source, c.destination)}",
+                        lambda c: f"On {c.destination.short}: {hw.listener(c.destination)}"), "ts-lm", "ts-guide"),
+    _cause("security-software", "Antivirus or another security product blocking the migration socket",
+           """WSAEACCES means the socket was forbidden by access permissions: Microsoft's checklist names the
+           firewall and antivirus exclusions for Hyper-V.""",
+           (), _by_hand("Cannot be seen in configuration: check the security products on both hosts.",
+                        lambda c: f"From {c.source.short}: {hw.test_port(c.source, c.destination)}"), "ts-lm",
+           "ts-guide"),
+    _cause("destination-memory", "Not enough free memory on {dst} for the VM",
+           """The destination must reserve the VM's memory before the copy starts: without it the move fails
+           before 10% with insufficient resources or out of memory.""",
+           ("vm-memory-fit",), _memory, "ts-lm"),
+    _cause("operator-local-admin", "The operator lacks Hyper-V Administrators rights on {src} or {dst}",
+           """Moving a VM needs membership of Hyper-V Administrators (or Administrators) on both hosts; without
+           it the operation is denied. [DERIVED] from Microsoft's requirement.""",
+           ("operator-local-admin",), _local_admin, "setup", "use"),
+    _cause("user-rights", "A Group Policy took required user rights from NT VIRTUAL MACHINE\\Virtual Machines",
+           """"Log on as a service" and "Create symbolic links" must include NT VIRTUAL MACHINE\\Virtual
+           Machines (S-1-5-83-0); a GPO that overwrites them makes the planned VM's logon fail on {dst}
+           (KB 2779204). The snapshot does not hold user rights.""",
+           (), _by_hand("Cannot be seen in the collected configuration: read the rights on the destination.",
+                        lambda c: f"On {c.destination.short} (look for *S-1-5-83-0): {hw.user_rights(c.destination)}"),
+           "ts-lm", "ts-guide"),
+    _cause("iso-path", "A virtual DVD drive holds an ISO path that does not exist on {dst}",
+           """Moving a VM whose DVD drive points at an ISO file missing on the destination fails with the virtual
+           disk provider error. The snapshot does not hold DVD drives.""",
+           (), _by_hand("Cannot be seen in the collected configuration: check the VM's DVD drive.",
+                        lambda c: f"On {c.source.short}: {hw.dvd_drives(c.source)} (set the drive to None with "
+                                  "Set-VMDvdDrive -Path $null, or copy the ISO)"), "ts-lm"),
+]
+CAUSES: dict[str, Cause] = {c.id: c for c in _LIST}

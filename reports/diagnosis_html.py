@@ -1,0 +1,103 @@
+"""The diagnosis as one self-contained HTML page, in the HTML report's style (its stylesheet, reused as is).
+
+Safety model, as in reports.html: jinja2 autoescape, every printed string through `visible()`
+(bidi overrides and invisible characters shown as ⟦U+XXXX⟧), links only for https URLs, and a
+Content-Security-Policy that admits the one inline stylesheet by its hash and nothing else. The
+page has no script: a diagnosis is read top to bottom, and prints as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from reports.html import TARGET_LABEL, visible
+
+__all__ = ["render_diagnosis_html"]
+
+VERDICT_CLASS = {"confirmed": "fail", "likely": "warning", "possible": "error", "ruled_out": "pass"}
+VERDICT_LABEL = {"confirmed": "confirmed", "likely": "likely", "possible": "possible", "ruled_out": "ruled out"}
+STATUS_LABEL = {"fail": "failed", "warning": "warning", "error": "could not be checked", "pass": "passed",
+                "not_applicable": "not applicable"}
+_LANGUAGE = {"en": "English", "it": "Italian", "de": "German", "fr": "French"}
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    return visible(value)
+
+
+def _is_https(url: object) -> bool:
+    return isinstance(url, str) and url.startswith("https://")
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("reports", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(VERDICT_CLASS=VERDICT_CLASS, VERDICT_LABEL=VERDICT_LABEL, STATUS_LABEL=STATUS_LABEL,
+                       TARGET_LABEL=TARGET_LABEL)
+    env.tests["https"] = _is_https
+    return env
+
+
+@cache
+def _css() -> str:
+    text = resources.files("reports").joinpath("templates", "report.css").read_text("utf-8")
+    if "</style" in text.lower():
+        raise ValueError("report.css must not contain </style")
+    return text
+
+
+def _csp(css: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
+    return (f"default-src 'none'; style-src 'sha256-{digest}'; script-src 'none'; img-src data:; base-uri 'none'; "
+            "form-action 'none'")
+
+
+def _top_class(doc: dict[str, Any]) -> str:
+    status = doc["result"]["status"]
+    if status == "cause_confirmed" or (status == "unknown_code" and doc["result"]["counts"]["confirmed"]):
+        return "fail"
+    if status == "cause_likely":
+        return "warning"
+    return "error" if doc["result"]["incomplete"] else "pass"
+
+
+def _recognised(doc: dict[str, Any]) -> str:
+    rec = doc["code"]["recognised"]
+    if not rec:
+        return ""
+    if rec["how"] == "wording":
+        return f"the {_LANGUAGE.get(rec['language'] or '', 'localised')} wording of the message"
+    how: dict[str, str] = {"argument": "--error", "hex": "its hexadecimal code", "decimal": "its decimal code",
+                           "winsock": "its Winsock error number"}
+    return how.get(str(rec["how"]), str(rec["how"]))
+
+
+def render_diagnosis_html(doc: dict[str, Any]) -> str:
+    css = _css()
+    causes = doc["causes"]
+    html: str = _environment().get_template("diagnosis.html.j2").render(
+        doc=doc,
+        css=Markup(css),  # noqa: S704 - our own stylesheet, checked above not to close the element
+        csp=_csp(css),
+        top_class=_top_class(doc),
+        recognised=_recognised(doc),
+        live_causes=[c for c in causes if c["verdict"] != "ruled_out"],
+        ruled_out=[c for c in causes if c["verdict"] == "ruled_out"],
+    )
+    return html
