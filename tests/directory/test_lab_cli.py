@@ -89,16 +89,22 @@ def test_collect_only_directory_then_audit(samba_dc: SambaDC, seeded: Any, opera
     assert doc["operator"]["value"]["sAMAccountName"] == "dxopnone"
     assert set(doc["dns"]) == set(hosts)
 
-    # Directory facts alone: the checks that need only AD judge; the ones that also need host facts
-    # report error (never pass) and the run is incomplete.
+    # Directory facts alone: the checks that need only AD judge (delegation is audited as if the
+    # hosts used Kerberos, and says so); the ones that need host facts report error (never pass),
+    # and the run is incomplete.
     report_path = tmp_path / "report.json"
     audited = _hvlm("audit", str(snap), "--format", "json", "-o", str(report_path), password="unused")
     assert audited.returncode in (3, 4), audited.stderr
     report = json.loads(report_path.read_text("utf-8"))
     unconstrained = _findings(report, "host-unconstrained-delegation")
     assert unconstrained[lab.fqdn(samba_dc, "DXUC1")] == "fail" and unconstrained[lab.fqdn(samba_dc, "DXOK1")] == "pass"
+    f = lambda name: lab.fqdn(samba_dc, name)  # noqa: E731
     kcd = _findings(report, "pair-kcd-migration-service")
-    assert kcd and set(kcd.values()) == {"error"}
+    assert kcd[f"{f('DXOK1')}>{f('DXOK2')}"] == "pass"
+    assert kcd[f"{f('DXCF1')}>{f('DXCF2')}"] == "fail"
+    assert kcd[f"{f('DXOW2')}>{f('DXOW1')}"] == "fail"
+    assert kcd[f"{f('DXRB1')}>{f('DXRB2')}"] == "warning"
+    assert set(_findings(report, "host-migration-enabled").values()) == {"error"}
 
     # The same directory facts with the hosts' own facts (what `hvlm collect` adds over WinRM): the
     # seeded set-ups get their verdicts from the CLI.
@@ -113,7 +119,6 @@ def test_collect_only_directory_then_audit(samba_dc: SambaDC, seeded: Any, opera
     assert audited.returncode in (0, 1), audited.stderr
     report = json.loads(report_path.read_text("utf-8"))
     kcd = _findings(report, "pair-kcd-migration-service")
-    f = lambda name: lab.fqdn(samba_dc, name)  # noqa: E731
     assert kcd[f"{f('DXOK1')}>{f('DXOK2')}"] == "pass"
     assert kcd[f"{f('DXCF1')}>{f('DXCF2')}"] == "fail"
     assert kcd[f"{f('DXOW2')}>{f('DXOW1')}"] == "fail"
