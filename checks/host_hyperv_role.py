@@ -14,7 +14,8 @@ from checks._fixes import LOCAL_ADMIN, on_host
     title="Hyper-V role installed and VMMS running",
     severity=Severity.CRITICAL,
     subject=SubjectKind.HOST,
-    requires=("host.hyperv_feature", "host.vmms_service"),
+    # vmms is optional: without the role there is no vmms service to read, and the verdict is a fail
+    requires=("host.hyperv_feature", "host.vmms_service?"),
     rationale="""Live migration is performed by the Hyper-V Virtual Machine Management service (vmms)
     on both hosts. Without the role, or with vmms stopped, the host can neither send nor receive a
     virtual machine. Best Practices Analyzer rule 3 also requires vmms to start automatically.""",
@@ -24,12 +25,10 @@ from checks._fixes import LOCAL_ADMIN, on_host
 def run(f: Facts) -> Outcome:
     host = f.host()
     feature = f["host.hyperv_feature"]
-    service = f["host.vmms_service"]
-    evidence = {
-        "InstallState": feature["InstallState"],
-        "vmms.Status": service["Status"],
-        "vmms.StartType": service.get("StartType"),
-    }
+    service = f.optional("host.vmms_service")
+    evidence = {"InstallState": feature["InstallState"]}
+    if service is not None:
+        evidence.update({"vmms.Status": service["Status"], "vmms.StartType": service.get("StartType")})
     if feature["InstallState"] != "Installed":
         return Outcome(
             Status.FAIL,
@@ -44,6 +43,10 @@ def run(f: Facts) -> Outcome:
             ),
             evidence,
         )
+    if service is None:
+        err = f.unavailable("host.vmms_service")
+        reason = f"{err.path}: {err.message}" if err else "the vmms service state was not collected"
+        return Outcome(Status.ERROR, f"could not check: Hyper-V is installed on {host.fqdn} but {reason}", evidence=evidence)
     if service["Status"] != "Running" or service.get("StartType") not in ("Automatic", None):
         problem = []
         if service["Status"] != "Running":

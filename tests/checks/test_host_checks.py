@@ -104,3 +104,18 @@ def test_missing_simultaneous_migrations() -> None:
     d = doc()
     break_fact(d, "hosts", H, "vmhost")
     assert only(run_check("host-simultaneous-migrations", d), H).status is Status.ERROR
+
+
+def test_fail_hyperv_role_not_installed_even_without_vmms_facts() -> None:
+    # no role: Get-Service vmms finds nothing; the verdict is still a fail, not an error
+    d = doc(hyperv_state="Available")
+    break_fact(d, "hosts", H, "vmms_service", kind="not_found", message="Cannot find any service with service name 'vmms'.")
+    f = only(run_check("host-hyperv-role", d), H)
+    assert f.status is Status.FAIL and "not installed" in f.message
+
+
+def test_missing_vmms_with_role_installed_is_an_error() -> None:
+    d = doc()
+    break_fact(d, "hosts", H, "vmms_service", kind="access_denied", message="Access is denied.")
+    f = only(run_check("host-hyperv-role", d), H)
+    assert f.status is Status.ERROR and "Access is denied." in f.message
