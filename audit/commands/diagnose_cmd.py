@@ -107,7 +107,7 @@ def _live(args: argparse.Namespace) -> tuple[Snapshot, bool]:
     pair = pair_inventory(inventory, args.source, args.destination, args.operator)
     plan = plan_collection(args, pair, hosts=True, directory=True)
     collection = collect(pair, plan.targets, plan.passwords, plan.progress,
-                         directory_options=plan.directory_options, concurrency=2)
+                         directory_options=plan.directory_options, concurrency=min(args.concurrency, 2))
     name = f"live collection of {pair.host_names[0]} and {pair.host_names[1]}"
     if args.save_snapshot:
         _write(args.save_snapshot, None, collection.document)

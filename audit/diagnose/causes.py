@@ -83,12 +83,12 @@ def _double_hop(ctx: Context) -> Judgement:
         return Judgement(Verdict.CONFIRMED, f"{src.short} uses CredSSP and the move was started from {said.given}, "
                          f"not from a session on {src.short}: {src.short}'s VMMS has no credentials of the operator "
                          f"to pass on to {dst.short}. Sign in to {src.fqdn} and start the move there, or move the "
-                         "pair to Kerberos.", tuple(credssp), fixes=fixes)
+                         "pair to Kerberos.", tuple(credssp), fixes=fixes, alternatives=True)
     return Judgement(
         Verdict.LIKELY,
         f"{src.short} uses CredSSP, so the move works only when started from a session on {src.short}. Where was "
         "it started? If not on that host, this is the cause.",
-        tuple(credssp), fixes=fixes,
+        tuple(credssp), fixes=fixes, alternatives=True,
         steps=(f"Answer with --initiated-from HOST (the machine the move was started from): {src.short} rules this "
                "cause out, any other machine confirms it.",
                f"Quickest way out: sign in to {src.fqdn} (console, RDP or a CredSSP PowerShell session) and start "
@@ -112,27 +112,32 @@ def _whole(f: Finding) -> bool:
 
 def _kcd_missing(ctx: Context) -> Judgement:
     judged = []
+    found_all: list[Finding] = []
     for check in _KCD:
         found = ctx.of(check)
+        found_all += found
         j = by_findings(found, problem=lambda f: f.status is Status.FAIL and _whole(f))
         rbcd = [f for f in found if f.status is Status.WARNING]
         if rbcd:
             j = Judgement(Verdict.POSSIBLE, "Only resource-based delegation lets the source delegate here: "
                           + rbcd[0].message, tuple(rbcd), fixes=tuple(f.fix for f in rbcd if f.fix))
-        elif j.verdict is Verdict.RULED_OUT and any(f.status is Status.FAIL for f in found):
-            j = replace(j, reason="One name form of the entry is present, so delegation exists (see the name-form "
-                        "cause): " + j.reason)
-        elif j.verdict is Verdict.RULED_OUT and all(f.status is Status.NOT_APPLICABLE for f in found):
-            j = replace(j, reason=f"Kerberos is not selected on either host: {j.reason}")
         judged.append(j)
-    return strongest(judged)
+    j = strongest(judged)
+    if j.verdict is Verdict.RULED_OUT and any(f.status is Status.FAIL for f in found_all):
+        return replace(j, reason="One name form of each entry is present, so delegation exists (see the name-form "
+                       "cause): " + j.reason)
+    if j.verdict is Verdict.RULED_OUT and all(f.status is Status.NOT_APPLICABLE for f in found_all):
+        return replace(j, reason=f"Kerberos is not selected on either host: {judged[0].reason}")
+    return j
 
 
 def _name_form(ctx: Context) -> Judgement:
     judged = []
+    found_all: list[Finding] = []
     names = ctx.names_in_message(ctx.destination)
     for check in _KCD:
         found = ctx.of(check)
+        found_all += found
         j = by_findings(found, problem=lambda f: f.status is Status.FAIL and len(_missing(f)) == 1
                         and not f.evidence.get("cross_domain"))
         if j.verdict is Verdict.CONFIRMED:
@@ -141,10 +146,13 @@ def _name_form(ctx: Context) -> Judgement:
             if asked:
                 j = replace(j, reason=j.reason + f" The error message names the destination as {asked[0]}, exactly the "
                             "form that is missing.")
-        elif j.verdict is Verdict.RULED_OUT and any(f.status is Status.FAIL for f in found):
-            j = replace(j, reason="Neither name form is present (see the missing-delegation cause): " + j.reason)
         judged.append(j)
-    return strongest(judged)
+    j = strongest(judged)
+    if j.verdict is Verdict.RULED_OUT and any(f.status is Status.FAIL for f in found_all):
+        return replace(j, reason="Neither name form is present (see the missing-delegation cause): " + j.reason)
+    if j.verdict is Verdict.RULED_OUT and all(f.status is Status.NOT_APPLICABLE for f in found_all):
+        return replace(j, reason=f"Kerberos is not selected on either host: {judged[0].reason}")
+    return j
 
 
 def _kerberos_only(ctx: Context) -> Judgement:

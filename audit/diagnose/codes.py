@@ -196,8 +196,9 @@ def _codes_in(message: str) -> list[tuple[str, str, str]]:
     found: list[tuple[int, str, str, str]] = []
     for match in _HEX.finditer(message):
         raw = match.group(0)
-        if not raw.lower().startswith("0x") and raw[0] not in "89cC":  # bare: only 0x8... and 0xC... HRESULTs
-            continue
+        bare = not raw.lower().startswith("0x")
+        if bare and (raw[0] not in "89cC" or not any(c.isdigit() for c in raw)):
+            continue  # bare: only 8... and C... HRESULTs, and never a word such as "cafebabe"
         found.append((match.start(), "0x" + match.group(1).upper(), "hex", raw))
     for match in _DEC.finditer(message):
         raw = match.group(1)

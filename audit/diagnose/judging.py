@@ -57,6 +57,7 @@ class Judgement:
     fixes: tuple[Fix, ...] = ()
     steps: tuple[str, ...] = ()  # what to check or answer by hand
     unchecked: bool = False  # possible only because a check errored: the diagnosis is incomplete
+    alternatives: bool = False  # the fixes are alternatives (any one of them), not all needed
 
 
 @dataclass(frozen=True)
@@ -158,4 +159,5 @@ def strongest(judgements: Sequence[Judgement]) -> Judgement:
         _unique(x for j in same for x in j.fixes),
         tuple(dict.fromkeys(s for j in same for s in j.steps)),
         any(j.unchecked for j in same),
+        all(j.alternatives for j in same),
     )

@@ -13,7 +13,7 @@ from audit.diagnose.causes import CAUSES, Cause
 from audit.diagnose.judging import PROBLEM, RANK, Context, Judgement, Verdict
 from audit.model import SEVERITY_ORDER, Finding, Severity, Status
 
-__all__ = ["EXIT_CODES", "Ranked", "fallback", "rank_causes", "result_of"]
+__all__ = ["EXIT_CODES", "Ranked", "fallback", "rank_causes", "result_of", "unexplained"]
 
 # The README's exit codes, read for a diagnosis
 EXIT_NO_CAUSE, EXIT_CAUSE, EXIT_INCOMPLETE, EXIT_CAUSE_AND_INCOMPLETE = 0, 1, 3, 4
@@ -80,6 +80,11 @@ def result_of(ranked: list[Ranked]) -> tuple[int, bool]:
 
 
 def unexplained(ranked: list[Ranked], findings: list[Finding]) -> list[Finding]:
-    """Problems of this move that none of the code's causes used: worth knowing, not this error's cause."""
-    used = {id(f) for r in ranked for f in r.judgement.findings}
-    return [f for f in findings if f.status in PROBLEM and id(f) not in used]
+    """Problems of this move that none of the code's causes reads: worth knowing, not this error's cause.
+
+    A check a cause reads is left out on every subject: the cause judged it for the role that matters
+    (the destination's firewall, the source's operator rights), and the other host's verdict on it
+    concerns the return direction.
+    """
+    used = {c for r in ranked for c in r.checks}
+    return [f for f in findings if f.status in PROBLEM and f.check_id not in used]

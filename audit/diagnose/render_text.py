@@ -56,7 +56,7 @@ def _cause(c: dict[str, Any], lines: list[str], colour: bool, full: bool) -> Non
         lines.extend(_wrap(f"{n['path']} = {n['value']} (read {n['collected_at']}): {n['note']}", "         ",
                            "       - "))
     for i, fix in enumerate(c["fixes"]):
-        _fix(fix, lines, "Fix" if i == 0 else "Or")
+        _fix(fix, lines, "Fix" if i == 0 else ("Or" if c["fixes_are_alternatives"] else "And"))
     for step in c["steps"]:
         lines.extend(_wrap("By hand: " + step, "     "))
 

@@ -1,0 +1,117 @@
+"""Snapshots with exactly one fault for `hvlm diagnose`, built on the checks' healthy two-host fleet.
+
+tests/checks/_identity.doc() is HV01 -> HV02 in corp.contoso.com, Kerberos with full constrained
+delegation both ways, an operator who may be delegated: every check passes. Each scenario changes
+one thing, so the cause diagnose ranks first can only come from that change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from audit.diagnose import diagnose
+from audit.snapshot import Snapshot
+from tests.checks._identity import CORP, CORP_SID, FAB, H1, H2, doc
+from tests.support.fleet import GiB, VMModel
+
+SRC_FIX = ("'HV01'",)  # AD fixes name the source's computer object, quoted
+CG_2025 = {"auth": "CredSSP", "build": 26100, "credential_guard": True}
+CREDSSP = {"auth": "CredSSP"}
+H2_FAB = f"hv02.{FAB}"
+
+
+def with_when_changed(d: dict[str, Any], host_sam: str, when: str) -> dict[str, Any]:
+    """Set whenChanged on one computer object (the fleet models do not carry it)."""
+    for dom in d["domains"].values():
+        for obj in dom.get("computers", {}).get("value", []):
+            if obj["sAMAccountName"] == host_sam:
+                obj["whenChanged"] = when
+    return d
+
+
+@dataclass(frozen=True)
+class Scenario:
+    cause: str
+    code: str
+    build: Callable[[], dict[str, Any]]
+    fix_names: tuple[str, ...]  # what the first fix (or step) must name, exactly as quoted
+    verdict: str = "confirmed"
+    initiated_from: str | None = None
+    destination: str = "hv02"
+    message: str | None = None
+    kw: dict[str, Any] = field(default_factory=dict)
+
+
+SCENARIOS = [
+    Scenario("credssp-credential-guard", "0x8009030E", lambda: doc(h1=CG_2025, h2=CREDSSP),
+             ("'hv01.corp.contoso.com', 'hv02.corp.contoso.com'",)),
+    Scenario("credssp-double-hop", "0x8009030E", lambda: doc(h1=CREDSSP, h2=CREDSSP),
+             ("'hv01.corp.contoso.com'",), initiated_from="admin-pc.corp.contoso.com"),
+    Scenario("auth-type-mismatch", "0x8009030E", lambda: doc(h2=CREDSSP), ("hv02.corp.contoso.com",)),
+    Scenario("domain-trust", "0x8009030E",
+             lambda: doc(h2={"domain": FAB}, c2={"rbcd": [(f"{CORP_SID}-2101", "CORP\\HV01$")]}),
+             (FAB,), destination=H2_FAB),
+    Scenario("kcd-missing", "0x8009030E", lambda: doc(c1={"delegate_to": []}),
+             ("Set-ADComputer -Identity 'HV01'", "'Microsoft Virtual System Migration Service/hv02.corp.contoso.com'")),
+    Scenario("kcd-name-form", "0x8009030E",
+             lambda: doc(c1={"delegate_to": ["Microsoft Virtual System Migration Service/HV02", "cifs/HV02"]}),
+             ("Set-ADComputer -Identity 'HV01'", "'Microsoft Virtual System Migration Service/hv02.corp.contoso.com'"),
+             message="Failed to establish a connection with host 'hv02.corp.contoso.com': No credentials are "
+                     "available in the security package (0x8009030E)."),
+    Scenario("kcd-kerberos-only", "0x8009030E", lambda: doc(c1={"any_protocol": False}),
+             ("(Get-ADComputer -Identity 'HV01'", "-TrustedToAuthForDelegation $true")),
+    Scenario("operator-not-delegable", "0x8009030E",
+             lambda: doc(op={"tokenGroups": [f"{CORP_SID}-513", f"{CORP_SID}-1201", f"{CORP_SID}-525"]}),
+             (f"Remove-ADGroupMember -Identity '{CORP_SID}-525'", "-Members 'hvadmin'")),
+    Scenario("destination-spn", "0x8009030E",
+             lambda: doc(c2={"spns": ["HOST/HV02", "HOST/hv02.corp.contoso.com"]}),
+             ("setspn -S 'Microsoft Virtual System Migration Service/HV02' 'HV02'",)),
+    Scenario("destination-dns", "0x8009030E",
+             lambda: doc(dns={H2: {"name": H2, "A": ["10.0.0.12"], "AAAA": [],
+                                   "PTR": {"10.0.0.12": ["old-hv.corp.contoso.com."]}}}),
+             ("-PtrDomainName 'hv02.corp.contoso.com.'",)),
+    Scenario("clock-skew", "0x8009030E", lambda: doc(h2={"utc_time": "2026-11-20T09:10:00Z"}),
+             ("hv02.corp.contoso.com",)),
+    Scenario("changes-not-effective", "0x8009030E",
+             lambda: with_when_changed(doc(), "HV01$", "2026-11-20T08:55:00Z"),
+             ("Invoke-Command -ComputerName 'hv01.corp.contoso.com' -ScriptBlock { klist purge -li 0x3e7 }",),
+             verdict="likely"),
+    Scenario("dc-unreachable", "0x80090311", lambda: doc(domains={CORP: {"domain_controllers": []}}),
+             ("-ComputerName 'hv01.corp.contoso.com'", "$domain = 'corp.contoso.com'"), verdict="likely"),
+    Scenario("dest-vmms", "0x8007274D", lambda: doc(h2={"vmms_status": "Stopped"}), ("hv02.corp.contoso.com",)),
+    Scenario("dest-migration-disabled", "0x8007274D", lambda: doc(h2={"migration_enabled": False}),
+             ("hv02.corp.contoso.com",)),
+    Scenario("dest-firewall-6600", "0x8007274C", lambda: doc(h2={"firewall_enabled": False}),
+             ("hv02.corp.contoso.com", "Enable-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'")),
+    Scenario("migration-network", "0x8007274C", lambda: doc(h2={"migration_networks": [("192.168.99.0/24", 0)]}),
+             ("hv02.corp.contoso.com", "Remove-VMMigrationNetwork '192.168.99.0/24'")),
+    Scenario("destination-memory", "0x800705AA",
+             lambda: doc(h1={"vms": [VMModel("vm-big", memory_startup=300 * GiB)]}), ("hv02.corp.contoso.com",)),
+    Scenario("operator-local-admin", "0x80070005", lambda: doc(h2={"hyperv_admins": []}),
+             ("hv02.corp.contoso.com",)),
+]
+# Causes no configuration shows: "possible" on a healthy pair, first for the code that lists them first.
+BY_HAND = {
+    "destination-name-alias": ("0x80090322", "setspn -L 'HV02'"),
+    "registry-pol": ("0x8007274C", "-ComputerName 'hv02.corp.contoso.com'"),
+    "security-software": ("0x8007271D", "Test-NetConnection -ComputerName 'hv02.corp.contoso.com' -Port 6600"),
+    "user-rights": ("0x80070569", "-ComputerName 'hv02.corp.contoso.com'"),
+    "iso-path": ("0xC03A0014", "-ComputerName 'hv01.corp.contoso.com'"),
+}
+
+
+def run(d: dict[str, Any], code: str | None = None, *, source: str = "hv01", destination: str = "hv02",
+        **kw: Any) -> dict[str, Any]:
+    """diagnose() on a scenario document (validated against the snapshot schema first)."""
+    return diagnose(Snapshot.from_document(d, "scenario.json"), source, destination, error=code, **kw)
+
+
+def fix_text(cause: dict[str, Any]) -> str:
+    """Everything a person reads to act on a cause: its fixes and its steps."""
+    parts = [f"{x['summary']}\n{x['run_on']}\n{x['powershell']}" for x in cause["fixes"]]
+    return "\n".join(parts + list(cause["steps"]))
+
+
+__all__ = ["BY_HAND", "H1", "H2", "SCENARIOS", "SRC_FIX", "Scenario", "fix_text", "run", "with_when_changed"]

@@ -1,0 +1,120 @@
+"""One scenario per cause: a snapshot with exactly that fault, and the cause ranks first with the right fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.checks._identity import doc
+from tests.support.powershell import assert_parses
+
+from .scenarios import BY_HAND, CREDSSP, SCENARIOS, Scenario, fix_text, run
+
+
+@pytest.mark.parametrize("s", SCENARIOS, ids=[s.cause for s in SCENARIOS])
+def test_the_fault_ranks_first_with_its_fix(s: Scenario) -> None:
+    d = run(s.build(), None if s.message else s.code, destination=s.destination, initiated_from=s.initiated_from,
+            message=s.message)
+    assert d["code"]["code"] == s.code
+    top = d["causes"][0]
+    assert (top["id"], top["verdict"]) == (s.cause, s.verdict), [(c["id"], c["verdict"]) for c in d["causes"]]
+    text = fix_text(top)
+    for name in s.fix_names:
+        assert name in text, f"{name!r} not in the fix of {s.cause}:\n{text}"
+    for fix in top["fixes"]:
+        assert_parses(fix["powershell"])
+    assert top["why"] and top["reason"]
+    assert top["evidence"]["findings"] or top["evidence"]["facts"]
+    # exactly that fault: nothing else is confirmed, and the exit code says a cause was found
+    others = [c["id"] for c in d["causes"][1:] if c["verdict"] == "confirmed"]
+    assert others == [], others
+    assert d["run"]["exit_code"] == 1
+    assert d["result"]["status"] == ("cause_confirmed" if s.verdict == "confirmed" else "cause_likely")
+
+
+@pytest.mark.parametrize("cause", sorted(BY_HAND))
+def test_causes_no_configuration_shows_stay_possible_with_the_hand_check(cause: str) -> None:
+    code, names = BY_HAND[cause]
+    d = run(doc(), code)
+    found = {c["id"]: c for c in d["causes"]}
+    assert found[cause]["verdict"] == "possible" and not found[cause]["unchecked"]
+    assert names in fix_text(found[cause])
+    assert d["causes"][0]["id"] == cause
+    assert d["run"]["exit_code"] == 0  # nothing confirmed, nothing that could not be checked
+
+
+def test_network_path_is_possible_for_socket_errors() -> None:
+    d = run(doc(), "0x8007274D")
+    found = {c["id"]: c for c in d["causes"]}
+    assert found["network-path"]["verdict"] == "possible"
+    assert "Test-NetConnection -ComputerName 'hv02.corp.contoso.com' -Port 6600" in fix_text(found["network-path"])
+
+
+# -- --initiated-from and the CredSSP double hop -----------------------------------------------------
+
+
+def _double_hop(initiated_from: str | None) -> dict[str, object]:
+    d = run(doc(h1=CREDSSP, h2=CREDSSP), "0x8009030E", initiated_from=initiated_from)
+    return next(c for c in d["causes"] if c["id"] == "credssp-double-hop") | {"exit": d["run"]["exit_code"],
+                                                                             "move": d["move"]}
+
+
+@pytest.mark.parametrize("name", ["hv01", "HV01", "hv01.corp.contoso.com", "HV01.CORP.CONTOSO.COM."])
+def test_started_on_the_source_rules_the_double_hop_out(name: str) -> None:
+    c = _double_hop(name)
+    assert c["verdict"] == "ruled_out" and "started on HV01" in str(c["reason"])
+    assert c["move"] == c["move"] | {"initiated": "source"}
+
+
+@pytest.mark.parametrize("name", ["admin-pc", "hv02", "wac-gateway.corp.contoso.com"])
+def test_started_elsewhere_confirms_the_double_hop(name: str) -> None:
+    c = _double_hop(name)
+    assert c["verdict"] == "confirmed" and f"started from {name}" in str(c["reason"])
+    assert "Sign in to hv01.corp.contoso.com" in str(c["reason"])
+
+
+def test_not_said_leaves_the_double_hop_likely_with_the_question() -> None:
+    c = _double_hop(None)
+    assert c["verdict"] == "likely" and c["exit"] == 1
+    assert any("--initiated-from" in s for s in c["steps"])  # type: ignore[attr-defined]
+
+
+def test_kerberos_only_is_only_possible_when_started_on_the_source() -> None:
+    d = run(doc(c1={"any_protocol": False}), "0x8009030E", initiated_from="hv01")
+    c = next(c for c in d["causes"] if c["id"] == "kcd-kerberos-only")
+    assert c["verdict"] == "possible" and "started on HV01 itself" in c["reason"]
+
+
+# -- refinements of the delegation causes ------------------------------------------------------------
+
+
+def test_name_form_names_the_form_the_message_used() -> None:
+    s = next(s for s in SCENARIOS if s.cause == "kcd-name-form")
+    d = run(s.build(), message=s.message)
+    assert "names the destination as hv02.corp.contoso.com, exactly the form that is missing" in d["causes"][0]["reason"]
+    missing = next(c for c in d["causes"] if c["id"] == "kcd-missing")
+    assert missing["verdict"] == "ruled_out" and "One name form" in missing["reason"]
+
+
+def test_resource_based_delegation_alone_is_possible_not_confirmed() -> None:
+    d = run(doc(c1={"delegate_to": []}, c2={"rbcd": [("S-1-5-21-1111111111-2222222222-3333333333-2101", "CORP\\HV01$")]}),
+            "0x8009030E")
+    c = next(c for c in d["causes"] if c["id"] == "kcd-missing")
+    assert c["verdict"] == "possible" and "resource-based" in c["reason"]
+
+
+def test_the_operator_cause_uses_the_source_and_names_the_account() -> None:
+    d = run(doc(op={"userAccountControl": 0x200 | 0x100000}), "0x8009030E")
+    top = d["causes"][0]
+    assert top["id"] == "operator-not-delegable"
+    assert all(f["subject"]["host"] == "hv01.corp.contoso.com" for f in top["evidence"]["findings"])
+    assert "Set-ADAccountControl -Identity 'hvadmin' -Server 'corp.contoso.com' -AccountNotDelegated $false" in fix_text(top)
+
+
+def test_a_recent_change_long_ago_is_ruled_out() -> None:
+    from .scenarios import with_when_changed
+
+    d = run(with_when_changed(with_when_changed(doc(), "HV01$", "2026-11-20T07:00:00Z"), "HV02$",
+                              "2026-10-01T00:00:00Z"), "0x8009030E")
+    c = next(c for c in d["causes"] if c["id"] == "changes-not-effective")
+    assert c["verdict"] == "ruled_out" and "120 minute(s)" in c["reason"]
+    assert [n["value"] for n in c["evidence"]["facts"]] == ["2026-11-20T07:00:00Z", "2026-10-01T00:00:00Z"]
