@@ -50,8 +50,7 @@ CATALOGUE: dict[str, CodeEntry] = {
                   "connection with host ...\"): Microsoft's fix sets Kerberos on both hosts, constrained delegation "
                   "with \"any authentication protocol\" for cifs and the migration service on both host objects, "
                   "then waits 15 minutes or purges the tickets."),
-        CodeEntry("0x80090322", ("destination-spn", "destination-dns", "destination-name-alias", "kcd-name-form"),
-                  "kerberos",
+        CodeEntry("0x80090322", ("destination-spn", "destination-dns", "destination-name-alias"), "kerberos",
                   "The ticket was issued for a principal name that is not the destination's: an SPN or name "
                   "mismatch.",
                   note="Microsoft documents this code for a cluster-to-cluster move whose live-migration network "
@@ -61,8 +60,7 @@ CATALOGUE: dict[str, CodeEntry] = {
                   "The KDC does not know the target principal (KDC_ERR_S_PRINCIPAL_UNKNOWN).",
                   note="Only a third-party report ties this code to live migration; its fix is correct SPNs and "
                   "delegation."),
-        CodeEntry("0x80090311", ("domain-trust", "dc-unreachable", "destination-dns", "changes-not-effective"),
-                  "kerberos", "No domain controller (KDC) could be contacted to authenticate the connection.",
+        CodeEntry("0x80090311", ("domain-trust", "dc-unreachable", "destination-dns"), "kerberos", "No domain controller (KDC) could be contacted to authenticate the connection.",
                   note="No Microsoft live-migration article covers this code (UNCONFIRMED in that context)."),
         CodeEntry("0x8007274C", ("dest-firewall-6600", "migration-network", "dest-migration-disabled", "dest-vmms",
                                  "registry-pol", "network-path"), "socket",
