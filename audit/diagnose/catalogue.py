@@ -60,7 +60,8 @@ CATALOGUE: dict[str, CodeEntry] = {
                   "The KDC does not know the target principal (KDC_ERR_S_PRINCIPAL_UNKNOWN).",
                   note="Only a third-party report ties this code to live migration; its fix is correct SPNs and "
                   "delegation."),
-        CodeEntry("0x80090311", ("domain-trust", "dc-unreachable", "destination-dns"), "kerberos", "No domain controller (KDC) could be contacted to authenticate the connection.",
+        CodeEntry("0x80090311", ("domain-trust", "dc-unreachable", "destination-dns"), "kerberos",
+                  "No domain controller (KDC) could be contacted to authenticate the connection.",
                   note="No Microsoft live-migration article covers this code (UNCONFIRMED in that context)."),
         CodeEntry("0x8007274C", ("dest-firewall-6600", "migration-network", "dest-migration-disabled", "dest-vmms",
                                  "registry-pol", "network-path"), "socket",
