@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from reports.html import TARGET_LABEL, visible
+from reports.html import visible
 
 __all__ = ["render_diagnosis_html"]
 
@@ -25,6 +25,7 @@ VERDICT_CLASS = {"confirmed": "fail", "likely": "warning", "possible": "error", 
 VERDICT_LABEL = {"confirmed": "confirmed", "likely": "likely", "possible": "possible", "ruled_out": "ruled out"}
 STATUS_LABEL = {"fail": "failed", "warning": "warning", "error": "could not be checked", "pass": "passed",
                 "not_applicable": "not applicable"}
+TARGET_LABEL = {"host": "on the host", "ad": "Active Directory change", "session": "in your session"}
 _LANGUAGE = {"en": "English", "it": "Italian", "de": "German", "fr": "French"}
 
 

@@ -24,7 +24,7 @@ from tests.directory.labsetup import MIG, host_spns
 from tests.lab.hostsim import SimHost
 from tests.lab.samba import SambaDC
 from tests.lab.samba.seed import ComputerSpec
-from tests.lab.winrm import WinRMLab
+from tests.lab.winrm import WinRMLab, closed_port
 from tests.support.fleet import GiB, HostModel, VMModel
 
 pytestmark = pytest.mark.lab
@@ -147,9 +147,9 @@ def credentials(monkeypatch: pytest.MonkeyPatch, samba_dc: SambaDC) -> None:
     monkeypatch.delenv("HVLM_USERNAME", raising=False)
 
 
-def _inventory(w: World, s: Live, path: Path) -> Path:
+def _inventory(w: World, s: Live, path: Path, per_host: dict[str, dict[str, Any]] | None = None) -> Path:
     a, b = w.models[s.key]
-    write_inventory(path, w.lab, [SimHost(a), SimHost(b)],
+    write_inventory(path, w.lab, [SimHost(a), SimHost(b)], per_host=per_host,
                     defaults={"auth": "basic", "username": USER, "ca_bundle": w.lab.ca_cert_path})
     dc = w.dc
     extra = [
@@ -215,3 +215,22 @@ def test_live_text_output_and_the_hosts_probed(world: World, tmp_path: Path, cap
     assert "(recognised from the German wording of the message)" in run.out
     assert "Facts: live collection" in run.out
     assert "2 host(s)" in run.err  # the collection summary: only the pair
+
+
+def test_live_unreachable_destination_is_incomplete_not_clear(world: World, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    s = next(x for x in SCENARIOS if x.key == "OK")
+    a, b = world.models[s.key]
+    inventory = _inventory(world, s, tmp_path / "fleet.toml", per_host={b.fqdn: {"port": closed_port()}})
+    run = run_cli(capsys, "diagnose", "-s", a.fqdn, "-d", b.fqdn, "-e", "0x8009030E", "-i", str(inventory),
+                  "--format", "json", "-q", "--connect-timeout", "2")
+    d = json.loads(run.out)
+    assert run.code == 4 and d["result"]["incomplete"], run.err  # the recent change is likely; the rest unknown
+    assert any(u["path"] == f"hosts/{b.fqdn}/connection" for u in d["uncollected"])
+    # the delegation is judged from the directory alone; the hosts' authentication types need the destination
+    kcd = next(c for c in d["causes"] if c["id"] == "kcd-missing")
+    assert kcd["verdict"] == "ruled_out"
+    mismatch = next(c for c in d["causes"] if c["id"] == "auth-type-mismatch")
+    assert mismatch["verdict"] == "possible" and mismatch["unchecked"]
+    assert mismatch["reason"].startswith("Could not be checked") and b.fqdn in mismatch["reason"]
+    assert not [c for c in d["causes"] if c["verdict"] == "confirmed"]
