@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from audit.diagnose import handwork as hw
-from audit.diagnose.judging import Context, FactNote, Judgement, Verdict, by_findings, strongest
+from audit.diagnose.judging import Context, FactNote, Judgement, Step, Verdict, by_findings, strongest
 from audit.knowledge import DOCS
 from audit.model import Finding, Status
 from audit.snapshot import FactError
@@ -59,8 +59,8 @@ def _credential_guard(ctx: Context) -> Judgement:
                            f"SecurityServicesRunning {running}), so CredSSP can still use signed-in credentials there.")
         return replace(j, reason=f"{src} uses {_auth(f) or 'Kerberos'}, not CredSSP, for live migration.")
     if j.verdict is Verdict.POSSIBLE:
-        return replace(j, steps=(f"Check whether Credential Guard runs on {ctx.source.short} (1 in the list means it "
-                                 f"does): {hw.credential_guard(ctx.source)}",))
+        return replace(j, steps=(Step(f"Check whether Credential Guard runs on {ctx.source.short} (1 in the list "
+                                      "means it does).", hw.credential_guard(ctx.source)),))
     return j
 
 
@@ -89,10 +89,10 @@ def _double_hop(ctx: Context) -> Judgement:
         f"{src.short} uses CredSSP, so the move works only when started from a session on {src.short}. Where was "
         "it started? If not on that host, this is the cause.",
         tuple(credssp), fixes=fixes, alternatives=True,
-        steps=(f"Answer with --initiated-from HOST (the machine the move was started from): {src.short} rules this "
-               "cause out, any other machine confirms it.",
-               f"Quickest way out: sign in to {src.fqdn} (console, RDP or a CredSSP PowerShell session) and start "
-               "the move there."),
+        steps=(Step(f"Answer with --initiated-from HOST (the machine the move was started from): {src.short} rules "
+                    "this cause out, any other machine confirms it."),
+               Step(f"Quickest way out: sign in to {src.fqdn} (console, RDP or a CredSSP PowerShell session) and "
+                    "start the move there.")),
     )
 
 
@@ -167,11 +167,12 @@ def _kerberos_only(ctx: Context) -> Judgement:
 def _operator(ctx: Context) -> Judgement:
     j = by_findings(ctx.of("operator-delegable", "source"), not_run="no operator account was looked up")
     if j.verdict is Verdict.POSSIBLE:
-        return replace(j, steps=("Name the account that started the move (inventory [operator] account, or "
-                                 "--operator for a live run) so it can be looked up in Active Directory.",))
+        return replace(j, steps=(Step("Name the account that started the move (inventory [operator] account, or "
+                                      "--operator for a live run) so it can be looked up in Active Directory."),))
     if j.verdict is Verdict.RULED_OUT:
-        return replace(j, steps=("This is the operator account of the snapshot: if another account started the "
-                                 "move, check that one (whoami /user /groups).",))
+        return replace(j, steps=(Step("This is the operator account of the snapshot: if another account started "
+                                      "the move, check that one, on the machine it was started from.",
+                                      "whoami /user /groups"),))
     return j
 
 
@@ -231,9 +232,10 @@ def _recent_change(ctx: Context) -> Judgement:
                               fact.get("collected_at"), note))
         if age <= RECENT:
             recent.append(note)
-    purge = (f"Purge {ctx.source.short}'s computer tickets and retry (or wait 15 minutes): "
-             f"{hw.purge_tickets(ctx.source)}",
-             "Check that the change has replicated to the domain controller the hosts use (repadmin /showrepl).")
+    purge = (Step(f"Purge {ctx.source.short}'s computer tickets and retry (or wait 15 minutes).",
+                  hw.purge_tickets(ctx.source)),
+             Step("Check that the change has replicated to the domain controller the hosts use (on a DC).",
+                  "repadmin /showrepl"))
     if recent:
         return Judgement(Verdict.LIKELY, "; ".join(recent) + ". A delegation change takes effect only once it has "
                          "replicated to the DC the hosts use and the source gets a new ticket (the KDC also caches a "
@@ -261,8 +263,8 @@ def _dc_unreachable(ctx: Context) -> Judgement:
         notes.append(FactNote(path, targets, fact.get("collected_at"), f"domain controllers of {ref.short}'s domain"))
         if not targets:
             empty.append(f"no domain controller of {ref.domain} is registered in DNS (_ldap._tcp SRV)")
-    steps = (f"From {ctx.source.short} itself, find a DC and reach its Kerberos port: "
-             f"{hw.dc_lookup(ctx.source, ctx.source.domain)}",)
+    steps = (Step(f"From {ctx.source.short} itself, find a DC and reach its Kerberos port.",
+                  hw.dc_lookup(ctx.source, ctx.source.domain)),)
     if empty:
         return Judgement(Verdict.LIKELY, "; ".join(empty) + ".", facts=tuple(notes), steps=steps)
     if errors:
@@ -276,7 +278,7 @@ def _dc_unreachable(ctx: Context) -> Judgement:
 # -- causes no configuration shows -----------------------------------------------------------------
 
 
-def _by_hand(reason: str, *steps: Callable[[Context], str]) -> Callable[[Context], Judgement]:
+def _by_hand(reason: str, *steps: Callable[[Context], Step]) -> Callable[[Context], Judgement]:
     def judge(ctx: Context) -> Judgement:
         return Judgement(Verdict.POSSIBLE, reason.format(src=ctx.source.short, dst=ctx.destination.short),
                          steps=tuple(s(ctx) for s in steps))
@@ -367,9 +369,10 @@ _LIST = [
            that belongs to another account (a duplicate SPN). Microsoft documents this for a live-migration
            network order that picked a private network (UNCONFIRMED beyond that case).""",
            (), _by_hand("Cannot be seen in configuration: it depends on the name the move used.",
-                        lambda c: f"Start the move with {c.destination.short}'s FQDN ({c.destination.fqdn}) as "
-                                  "-DestinationHost, never an IP address or alias.",
-                        lambda c: f"Look for duplicate SPNs: {hw.setspn(c.destination)}"), "ts-lm", "setspn"),
+                        lambda c: Step(f"Start the move with {c.destination.short}'s FQDN ({c.destination.fqdn}) as "
+                                       "-DestinationHost, never an IP address or alias."),
+                        lambda c: Step("List the destination's SPNs and look for duplicates.", hw.setspn(c.destination))),
+           "ts-lm", "setspn"),
     _cause("clock-skew", "Clocks of {src}, {dst} or their domain controllers differ by 5 minutes or more",
            """Kerberos refuses tickets from a clock more than 5 minutes off, so the source cannot obtain or
            present the delegated ticket. [DERIVED]: Microsoft's live-migration articles do not name this code
@@ -412,20 +415,22 @@ _LIST = [
            disable its listener for migration connections ("The Virtual Machine Management Service disabled
            the listener...").""",
            (), _by_hand("Cannot be seen in configuration: the file is read by hand.",
-                        lambda c: f"Check that the file starts with PReg on {c.destination.short} (then gpupdate "
-                                  f"/force if it does not): {hw.registry_pol(c.destination)}"), "ts-lm"),
+                        lambda c: Step(f"Check that the file starts with PReg on {c.destination.short} (if it does "
+                                       "not, run gpupdate /force there).", hw.registry_pol(c.destination))), "ts-lm"),
     _cause("network-path", "Something between {src} and {dst} drops or refuses TCP 6600",
            """A router, a network firewall or a host-based security product on the path answers or swallows the
            connection to {dst}'s migration address, whatever the hosts' own settings say.""",
            (), _by_hand("Cannot be seen in configuration: test the path from the source.",
-                        lambda c: f"From {c.source.short}: {hw.test_port(c.source, c.destination)}",
-                        lambda c: f"On {c.destination.short}: {hw.listener(c.destination)}"), "ts-lm", "ts-guide"),
+                        lambda c: Step(f"From {c.source.short}, reach {c.destination.short} on TCP 6600.",
+                                       hw.test_port(c.source, c.destination)),
+                        lambda c: Step(f"On {c.destination.short}, check the listener.", hw.listener(c.destination))),
+           "ts-lm", "ts-guide"),
     _cause("security-software", "Antivirus or another security product blocking the migration socket",
            """WSAEACCES means the socket was forbidden by access permissions: Microsoft's checklist names the
            firewall and antivirus exclusions for Hyper-V.""",
            (), _by_hand("Cannot be seen in configuration: check the security products on both hosts.",
-                        lambda c: f"From {c.source.short}: {hw.test_port(c.source, c.destination)}"), "ts-lm",
-           "ts-guide"),
+                        lambda c: Step(f"From {c.source.short}, reach {c.destination.short} on TCP 6600.",
+                                       hw.test_port(c.source, c.destination))), "ts-lm", "ts-guide"),
     _cause("destination-memory", "Not enough free memory on {dst} for the VM",
            """The destination must reserve the VM's memory before the copy starts: without it the move fails
            before 10% with insufficient resources or out of memory.""",
@@ -439,13 +444,15 @@ _LIST = [
            Machines (S-1-5-83-0); a GPO that overwrites them makes the planned VM's logon fail on {dst}
            (KB 2779204). The snapshot does not hold user rights.""",
            (), _by_hand("Cannot be seen in the collected configuration: read the rights on the destination.",
-                        lambda c: f"On {c.destination.short} (look for *S-1-5-83-0): {hw.user_rights(c.destination)}"),
+                        lambda c: Step(f"On {c.destination.short}, read both rights and look for *S-1-5-83-0.",
+                                       hw.user_rights(c.destination))),
            "ts-lm", "ts-guide"),
     _cause("iso-path", "A virtual DVD drive holds an ISO path that does not exist on {dst}",
            """Moving a VM whose DVD drive points at an ISO file missing on the destination fails with the virtual
            disk provider error. The snapshot does not hold DVD drives.""",
            (), _by_hand("Cannot be seen in the collected configuration: check the VM's DVD drive.",
-                        lambda c: f"On {c.source.short}: {hw.dvd_drives(c.source)} (set the drive to None with "
-                                  "Set-VMDvdDrive -Path $null, or copy the ISO)"), "ts-lm"),
+                        lambda c: Step(f"On {c.source.short}, read the VM's DVD drive; set it to None (Set-VMDvdDrive "
+                                       "-Path $null) or copy the ISO to the same path on the destination.",
+                                       hw.dvd_drives(c.source))), "ts-lm"),
 ]
 CAUSES: dict[str, Cause] = {c.id: c for c in _LIST}

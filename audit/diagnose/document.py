@@ -62,7 +62,7 @@ def cause_dict(rank: int, r: Ranked) -> dict[str, Any]:
         "evidence": {"findings": [finding_dict(f) for f in j.findings], "facts": [n.to_dict() for n in j.facts]},
         "fixes": [x.to_dict() for x in j.fixes],
         "fixes_are_alternatives": j.alternatives,
-        "steps": list(j.steps),
+        "steps": [st.to_dict() for st in j.steps],
         "checks": list(r.checks),
         "docs": list(r.docs),
         "unchecked": j.unchecked,

@@ -87,7 +87,7 @@ def credential_guard(src: HostRef) -> str:
 def user_rights(host: HostRef) -> str:
     return on_one(host, "$inf = Join-Path -Path $env:TEMP -ChildPath 'hvlm-rights.inf'; secedit /export /cfg $inf "
                   "/areas USER_RIGHTS | Out-Null; Select-String -Path $inf -Pattern "
-                  "'SeCreateSymbolicLinkPrivilege', 'SeServiceLogonRight'; Remove-Item -Path $inf")
+                  "'SeCreateSymbolicLinkPrivilege', 'SeServiceLogonRight'; [System.IO.File]::Delete($inf)")
 
 
 def dvd_drives(src: HostRef) -> str:

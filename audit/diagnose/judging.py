@@ -18,7 +18,7 @@ from audit.facts import FactResolver, HostRef
 from audit.model import Finding, Fix, Status, Subject, SubjectKind
 from audit.snapshot import FactError, Snapshot
 
-__all__ = ["PROBLEM", "Context", "FactNote", "Initiation", "Judgement", "Verdict", "by_findings", "strongest"]
+__all__ = ["PROBLEM", "Context", "FactNote", "Initiation", "Judgement", "Step", "Verdict", "by_findings", "strongest"]
 
 PROBLEM = (Status.FAIL, Status.WARNING)
 
@@ -49,13 +49,24 @@ class FactNote:
 
 
 @dataclass(frozen=True)
+class Step:
+    """Something to check, answer or run by hand; the command, when there is one, apart from the prose."""
+
+    text: str
+    powershell: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "powershell": self.powershell}
+
+
+@dataclass(frozen=True)
 class Judgement:
     verdict: Verdict
     reason: str  # one or two sentences: what the evidence says
     findings: tuple[Finding, ...] = ()
     facts: tuple[FactNote, ...] = ()
     fixes: tuple[Fix, ...] = ()
-    steps: tuple[str, ...] = ()  # what to check or answer by hand
+    steps: tuple[Step, ...] = ()  # what to check, answer or run by hand
     unchecked: bool = False  # possible only because a check errored: the diagnosis is incomplete
     alternatives: bool = False  # the fixes are alternatives (any one of them), not all needed
 
@@ -157,7 +168,7 @@ def strongest(judgements: Sequence[Judgement]) -> Judgement:
         _unique(f for j in same for f in j.findings),
         _unique(n for j in same for n in j.facts),
         _unique(x for j in same for x in j.fixes),
-        tuple(dict.fromkeys(s for j in same for s in j.steps)),
+        tuple(dict.fromkeys(s for j in same for s in j.steps)),  # Step hashes: frozen, strings only
         any(j.unchecked for j in same),
         all(j.alternatives for j in same),
     )

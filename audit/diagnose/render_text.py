@@ -58,7 +58,9 @@ def _cause(c: dict[str, Any], lines: list[str], colour: bool, full: bool) -> Non
     for i, fix in enumerate(c["fixes"]):
         _fix(fix, lines, "Fix" if i == 0 else ("Or" if c["fixes_are_alternatives"] else "And"))
     for step in c["steps"]:
-        lines.extend(_wrap("By hand: " + step, "     "))
+        lines.extend(_wrap("By hand: " + step["text"], "     "))
+        if step["powershell"]:
+            lines.extend(f"       PS> {_safe(ps)}" for ps in step["powershell"].splitlines())
 
 
 def render_text(doc: dict[str, Any], *, colour: bool = False) -> str:

@@ -111,7 +111,8 @@ def run(d: dict[str, Any], code: str | None = None, *, source: str = "hv01", des
 def fix_text(cause: dict[str, Any]) -> str:
     """Everything a person reads to act on a cause: its fixes and its steps."""
     parts = [f"{x['summary']}\n{x['run_on']}\n{x['powershell']}" for x in cause["fixes"]]
-    return "\n".join(parts + list(cause["steps"]))
+    steps = [f"{st['text']}\n{st['powershell'] or ''}" for st in cause["steps"]]
+    return "\n".join(parts + steps)
 
 
 __all__ = ["BY_HAND", "H1", "H2", "SCENARIOS", "SRC_FIX", "Scenario", "fix_text", "run", "with_when_changed"]

@@ -22,6 +22,9 @@ def test_the_fault_ranks_first_with_its_fix(s: Scenario) -> None:
         assert name in text, f"{name!r} not in the fix of {s.cause}:\n{text}"
     for fix in top["fixes"]:
         assert_parses(fix["powershell"])
+    for step in top["steps"]:
+        if step["powershell"]:
+            assert_parses(step["powershell"])
     assert top["why"] and top["reason"]
     assert top["evidence"]["findings"] or top["evidence"]["facts"]
     # exactly that fault: nothing else is confirmed, and the exit code says a cause was found
@@ -38,6 +41,10 @@ def test_causes_no_configuration_shows_stay_possible_with_the_hand_check(cause: 
     found = {c["id"]: c for c in d["causes"]}
     assert found[cause]["verdict"] == "possible" and not found[cause]["unchecked"]
     assert names in fix_text(found[cause])
+    commands = [st["powershell"] for st in found[cause]["steps"] if st["powershell"]]
+    assert commands
+    for command in commands:
+        assert_parses(command)
     assert d["causes"][0]["id"] == cause
     assert d["run"]["exit_code"] == 0  # nothing confirmed, nothing that could not be checked
 
@@ -75,7 +82,7 @@ def test_started_elsewhere_confirms_the_double_hop(name: str) -> None:
 def test_not_said_leaves_the_double_hop_likely_with_the_question() -> None:
     c = _double_hop(None)
     assert c["verdict"] == "likely" and c["exit"] == 1
-    assert any("--initiated-from" in s for s in c["steps"])  # type: ignore[attr-defined]
+    assert any("--initiated-from" in s["text"] for s in c["steps"])  # type: ignore[attr-defined]
 
 
 def test_kerberos_only_is_only_possible_when_started_on_the_source() -> None:

@@ -184,7 +184,8 @@ def test_live_diagnosis_names_the_fault_first(world: World, s: Live, tmp_path: P
                                                                  for c in d["causes"][:4]]
     names = {"src": a.name, "dst": b.name, "src_fqdn": a.fqdn, "dst_fqdn": b.fqdn, "domain": world.dc.dns_domain,
              "mig": MIG}
-    text = "\n".join([f"{x['run_on']}\n{x['powershell']}" for x in top["fixes"]] + top["steps"])
+    text = "\n".join([f"{x['run_on']}\n{x['powershell']}" for x in top["fixes"]]
+                     + [f"{st['text']}\n{st['powershell'] or ''}" for st in top["steps"]])
     for name in s.fix_names:
         assert name.format(**names) in text, (name.format(**names), text)
     confirmed = [c["id"] for c in d["causes"] if c["verdict"] == "confirmed"]
