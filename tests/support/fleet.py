@@ -217,6 +217,7 @@ class ComputerModel:
     unconstrained: bool = False
     rbcd: list[tuple[str, str]] = field(default_factory=list)  # (SID, name) of principals
     spns: list[str] | None = None
+    when_changed: str | None = None  # whenChanged as the DC reports it
 
     def value(self) -> dict[str, Any]:
         h = self.host
@@ -243,6 +244,7 @@ class ComputerModel:
             "msDS-AllowedToActOnBehalfOfOtherIdentity": [{"sid": s, "name": n} for s, n in self.rbcd],
             "operatingSystem": (CAPTIONS.get(h.build, "Windows Server").replace("Microsoft ", "")),
             "operatingSystemVersion": f"{VERSIONS.get(h.build, '10.0')} ({h.build})" if release else None,
+            **({"whenChanged": self.when_changed} if self.when_changed else {}),
         }
 
 
