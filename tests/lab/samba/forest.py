@@ -23,6 +23,7 @@ How it works and why (measured on Samba 4.17):
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from types import TracebackType
@@ -84,7 +85,7 @@ class SambaForest:
         try:
             dc2.start()
             started = time.monotonic()
-            self.trust_output = self._trust("create", "--type=forest", "--direction=both", "--create-location=both")
+            self.trust_output = self._create_trust()
             self.timings["trust_create"] = time.monotonic() - started
             self.trusted = True
         except BaseException:
@@ -114,6 +115,24 @@ class SambaForest:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    def _create_trust(self, attempts: int = 3) -> str:
+        """Create the trust, retrying a transient failure.
+
+        Seen on a loaded 2-core machine: DC2's LSA answering NT_STATUS_NO_MEMORY (0xC0000017,
+        "Not Enough Quota") to the first connection just after start. A half-made trust is
+        deleted before the next attempt; the last failure is raised as it came.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._trust("create", "--type=forest", "--direction=both", "--create-location=both")
+            except LabError:
+                if attempt == attempts:
+                    raise
+                with contextlib.suppress(LabError):
+                    self._trust("delete", "--delete-location=both")
+                time.sleep(2.0 * attempt)
+        raise AssertionError("unreachable")
 
     def _trust(self, action: str, *options: str) -> str:
         dc1, dc2 = self.dc1, self.dc2
