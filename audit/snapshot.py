@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from audit import __version__
-from audit.errors import InputError
+from audit.errors import InputError, UsageError
 from audit.jsonio import DEFAULT_MAX_BYTES, read_json_file, validate_document
 
 __all__ = [
@@ -112,7 +112,12 @@ class Snapshot:
         return cls(doc, name)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.doc, indent=1, ensure_ascii=False) + "\n", "utf-8")
+        """Write the snapshot; an unwritable path is a usage error naming it, never a traceback."""
+        text = json.dumps(self.doc, indent=1, ensure_ascii=False) + "\n"
+        try:
+            Path(path).write_text(text, "utf-8", errors="backslashreplace")
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
     # -- lookups ---------------------------------------------------------------------------
 

@@ -107,6 +107,19 @@ class CollectionPlan:
 _LIBRARIES = ("pypsrp", "requests", "urllib3", "spnego")
 
 
+def with_log(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a command with its --log FILE configured, and closed afterwards whatever happens."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        close_log = configure_log(args.log)
+        try:
+            return run(args)
+        finally:
+            close_log()
+
+    return wrapped
+
+
 def configure_log(path: str | None) -> Callable[[], None]:
     """Log hvlm's collection to a file. pypsrp and requests only at WARNING: their DEBUG dumps messages.
 

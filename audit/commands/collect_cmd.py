@@ -11,8 +11,8 @@ from audit.collect.options import (
     CREDENTIALS_HELP,
     add_collection_options,
     add_directory_options,
-    configure_log,
     plan_collection,
+    with_log,
 )
 from audit.collect.progress import make_progress
 from audit.errors import UsageError
@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
                    "(with --inventory: matched to its hosts, and the directory is collected unless --only hosts)")
     add_collection_options(p)
     add_directory_options(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=with_log(_run))
 
 
 def summarize(collection: Collection, path: str | None) -> str:
@@ -76,19 +76,10 @@ def summarize(collection: Collection, path: str | None) -> str:
     return f"{where}{', '.join(parts)}"
 
 
-def run(args: argparse.Namespace) -> int:
-    close_log = configure_log(args.log)
-    try:
-        return _run(args)
-    finally:
-        close_log()
 
 
 def _save(collection: Collection, path: str) -> None:
-    try:
-        Snapshot(collection.document, path).save(path)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    Snapshot(collection.document, path).save(path)
 
 
 def _run(args: argparse.Namespace) -> int:

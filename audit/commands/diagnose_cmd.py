@@ -12,8 +12,8 @@ from audit.collect.options import (
     CREDENTIALS_HELP,
     add_collection_options,
     add_directory_options,
-    configure_log,
     plan_collection,
+    with_log,
 )
 from audit.commands.collect_cmd import EXIT_INTERRUPTED, summarize
 from audit.diagnose import code_of, diagnose
@@ -82,15 +82,9 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     add_collection_options(p)
     add_directory_options(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=with_log(_run))
 
 
-def run(args: argparse.Namespace) -> int:
-    close_log = configure_log(args.log)
-    try:
-        return _run(args)
-    finally:
-        close_log()
 
 
 def _message(args: argparse.Namespace) -> str | None:
@@ -117,11 +111,11 @@ def _live(args: argparse.Namespace) -> tuple[Snapshot, bool]:
 
 
 def _write(path: str, text: str | None, snapshot_doc: dict[str, Any] | None = None) -> None:
+    if snapshot_doc is not None:
+        Snapshot(snapshot_doc, path).save(path)
+        return
     try:
-        if snapshot_doc is not None:
-            Snapshot(snapshot_doc, path).save(path)
-        else:
-            Path(path).write_text(text or "", "utf-8", errors="backslashreplace", newline="")
+        Path(path).write_text(text or "", "utf-8", errors="backslashreplace", newline="")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 

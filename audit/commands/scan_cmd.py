@@ -11,11 +11,10 @@ from audit.collect.options import (
     CREDENTIALS_HELP,
     add_collection_options,
     add_directory_options,
-    configure_log,
     plan_collection,
+    with_log,
 )
 from audit.commands.collect_cmd import EXIT_INTERRUPTED, summarize
-from audit.errors import UsageError
 from audit.inventory import load_inventory
 from audit.outputs import add_output_options, add_selection_options, write_outputs
 from audit.registry import load_registry
@@ -53,15 +52,9 @@ def register(sub: Any) -> None:
     add_directory_options(p)
     add_selection_options(p)
     add_output_options(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=with_log(_run))
 
 
-def run(args: argparse.Namespace) -> int:
-    close_log = configure_log(args.log)
-    try:
-        return _run(args)
-    finally:
-        close_log()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -74,10 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     name = f"scan of {args.inventory}"
     if args.save_snapshot:
-        try:
-            Snapshot(collection.document, args.save_snapshot).save(args.save_snapshot)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.save_snapshot}: {exc.strerror or exc}") from None
+        Snapshot(collection.document, args.save_snapshot).save(args.save_snapshot)
         name = args.save_snapshot
     print(f"hvlm: {summarize(collection, args.save_snapshot)}", file=sys.stderr)
     report = audit_snapshot(
