@@ -11,13 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from functools import cache
-from importlib import resources
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 from markupsafe import Markup
 
-from reports.html import visible
+from reports.html import asset, new_environment
 
 __all__ = ["render_diagnosis_html"]
 
@@ -29,38 +28,12 @@ TARGET_LABEL = {"host": "on the host", "ad": "Active Directory change", "session
 _LANGUAGE = {"en": "English", "it": "Italian", "de": "German", "fr": "French"}
 
 
-def _finalize(value: Any) -> Any:
-    if isinstance(value, Markup) or not isinstance(value, str):
-        return value
-    return visible(value)
-
-
-def _is_https(url: object) -> bool:
-    return isinstance(url, str) and url.startswith("https://")
-
-
 @cache
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("reports", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        finalize=_finalize,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = new_environment()
     env.globals.update(VERDICT_CLASS=VERDICT_CLASS, VERDICT_LABEL=VERDICT_LABEL, STATUS_LABEL=STATUS_LABEL,
                        TARGET_LABEL=TARGET_LABEL)
-    env.tests["https"] = _is_https
     return env
-
-
-@cache
-def _css() -> str:
-    text = resources.files("reports").joinpath("templates", "report.css").read_text("utf-8")
-    if "</style" in text.lower():
-        raise ValueError("report.css must not contain </style")
-    return text
 
 
 def _csp(css: str) -> str:
@@ -90,7 +63,7 @@ def _recognised(doc: dict[str, Any]) -> str:
 
 
 def render_diagnosis_html(doc: dict[str, Any]) -> str:
-    css = _css()
+    css = asset("report.css")
     causes = doc["causes"]
     html: str = _environment().get_template("diagnosis.html.j2").render(
         doc=doc,

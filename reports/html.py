@@ -127,7 +127,8 @@ def csp_for(css: str, js: str) -> str:
 
 
 @cache
-def _asset(name: str) -> str:
+def asset(name: str) -> str:
+    """An inline stylesheet or script from templates/, refused if it could close its element."""
     text = resources.files("reports").joinpath("templates", name).read_text("utf-8")
     closing = "</style" if name.endswith(".css") else "</script"
     if closing in text.lower():
@@ -135,8 +136,9 @@ def _asset(name: str) -> str:
     return text
 
 
-@cache
-def _environment() -> Environment:
+def new_environment() -> Environment:
+    """The templates' jinja2 environment and its safety settings, shared by every HTML page:
+    autoescape, every printed string through visible(), and links only for https URLs."""
     env = Environment(
         loader=PackageLoader("reports", "templates"),
         autoescape=True,
@@ -145,6 +147,13 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.tests["https"] = _is_https
+    return env
+
+
+@cache
+def _environment() -> Environment:
+    env = new_environment()
     env.globals.update(
         STATUS_LABEL=STATUS_LABEL,
         STATUS_SYMBOL=STATUS_SYMBOL,
@@ -152,7 +161,6 @@ def _environment() -> Environment:
         TARGET_LABEL=TARGET_LABEL,
     )
     env.filters["attrs"] = _attrs
-    env.tests["https"] = _is_https
     return env
 
 
@@ -556,7 +564,7 @@ def build_model(report: dict[str, Any]) -> dict[str, Any]:
     by_status = report["summary"]["by_status"]
     has_problems = any(by_status.get(s, 0) for s in PROBLEM_STATUSES)
     default_status = list(PROBLEM_STATUSES) if has_problems else list(STATUSES)
-    css, js = _asset("report.css"), _asset("report.js")
+    css, js = asset("report.css"), asset("report.js")
     data = {
         "hosts": b.ix.hosts,
         "shown": [visible(h) for h in b.ix.hosts],  # display form: hidden characters made visible
