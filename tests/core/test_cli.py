@@ -221,3 +221,13 @@ def test_a_fact_absent_on_that_os_is_listed_but_not_incomplete(tmp_path: Path) -
     report = json.loads(out.read_text())
     assert code == 0
     assert report["uncollected"][0]["kind"] == "not_found"
+
+
+@pytest.mark.parametrize("command", [["collect", "-o", "out.json"], ["scan"], ["collect", "--only", "directory", "-o", "o.json"]])
+def test_inventory_naming_a_host_twice_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            command: list[str]) -> None:
+    inv = tmp_path / "fleet.toml"
+    inv.write_text('hosts = ["hv01.corp.contoso.com", "HV01.corp.contoso.com"]\n')
+    err = bad(tmp_path, capsys, [*command, "--inventory", str(inv)])
+    assert err == (f"hvlm: error: {inv} at hosts[1]: host 'HV01.corp.contoso.com' is named twice (also hosts[0])")
+    assert not (tmp_path / "out.json").exists()
