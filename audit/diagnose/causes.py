@@ -110,6 +110,29 @@ def _whole(f: Finding) -> bool:
     return bool(f.evidence.get("cross_domain")) or len(_missing(f)) >= 2
 
 
+def _smb_option(ctx: Context) -> bool:
+    """Either host uses the SMB performance option, or its option is unknown (every move then needs cifs)."""
+    for role in ("source", "destination"):
+        _, fact = ctx.fact(f"{role}.vmhost")
+        if isinstance(fact, FactError) or fact["value"].get("VirtualMachineMigrationPerformanceOption") == "SMB":
+            return True
+    return False
+
+
+def _cifs_only(ctx: Context, check: str, j: Judgement) -> Judgement:
+    """A cifs entry alone missing blocks moves that copy storage (and SMB transport), not every move.
+
+    Without the SMB option, a move of a VM on shared storage needs only the migration service, so
+    the missing cifs entry is likely, not confirmed: a confirmed fault that blocks every move (such
+    as "Kerberos only") must rank above it.
+    """
+    if check != "pair-kcd-cifs" or j.verdict is not Verdict.CONFIRMED or _smb_option(ctx):
+        return j
+    return replace(j, verdict=Verdict.LIKELY, reason=j.reason + f" Delegation to {ctx.destination.short}'s "
+                   "migration service is in place, so this stops only moves that carry storage (Move-VM "
+                   "-IncludeStorage) or copy over SMB: the cause if this move carried storage.")
+
+
 def _kcd_missing(ctx: Context) -> Judgement:
     judged = []
     found_all: list[Finding] = []
@@ -121,7 +144,7 @@ def _kcd_missing(ctx: Context) -> Judgement:
         if rbcd:
             j = Judgement(Verdict.POSSIBLE, "Only resource-based delegation lets the source delegate here: "
                           + rbcd[0].message, tuple(rbcd), fixes=tuple(f.fix for f in rbcd if f.fix))
-        judged.append(j)
+        judged.append(_cifs_only(ctx, check, j))
     j = strongest(judged)
     if j.verdict is Verdict.RULED_OUT and any(f.status is Status.FAIL for f in found_all):
         return replace(j, reason="One name form of each entry is present, so delegation exists (see the name-form "
@@ -146,7 +169,7 @@ def _name_form(ctx: Context) -> Judgement:
             if asked:
                 j = replace(j, reason=j.reason + f" The error message names the destination as {asked[0]}, exactly the "
                             "form that is missing.")
-        judged.append(j)
+        judged.append(_cifs_only(ctx, check, j))
     j = strongest(judged)
     if j.verdict is Verdict.RULED_OUT and any(f.status is Status.FAIL for f in found_all):
         return replace(j, reason="Neither name form is present (see the missing-delegation cause): " + j.reason)

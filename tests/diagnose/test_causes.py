@@ -102,6 +102,27 @@ def test_name_form_names_the_form_the_message_used() -> None:
     assert missing["verdict"] == "ruled_out" and "One name form" in missing["reason"]
 
 
+_MIGRATION_ONLY = ["Microsoft Virtual System Migration Service/HV02",
+                   "Microsoft Virtual System Migration Service/hv02.corp.contoso.com"]
+
+
+def test_kerberos_only_outranks_a_missing_cifs_entry() -> None:
+    # The common half-done setup: migration service delegated "Kerberos only", no cifs. "Kerberos only"
+    # blocks every remotely started move; cifs only moves that carry storage, so it must not rank first.
+    d = run(doc(c1={"any_protocol": False, "delegate_to": _MIGRATION_ONLY}), "0x8009030E")
+    ranked = [(c["id"], c["verdict"]) for c in d["causes"]]
+    assert ranked[0] == ("kcd-kerberos-only", "confirmed"), ranked
+    missing = next(c for c in d["causes"] if c["id"] == "kcd-missing")
+    assert missing["verdict"] == "likely" and "-IncludeStorage" in missing["reason"]
+
+
+def test_missing_cifs_is_confirmed_with_the_smb_performance_option() -> None:
+    # With SMB every move copies memory over SMB to the destination: cifs is then needed by every move.
+    d = run(doc(h1={"performance": "SMB"}, h2={"performance": "SMB"}, c1={"delegate_to": _MIGRATION_ONLY}),
+            "0x8009030E")
+    assert (d["causes"][0]["id"], d["causes"][0]["verdict"]) == ("kcd-missing", "confirmed")
+
+
 def test_resource_based_delegation_alone_is_possible_not_confirmed() -> None:
     d = run(doc(c1={"delegate_to": []}, c2={"rbcd": [("S-1-5-21-1111111111-2222222222-3333333333-2101", "CORP\\HV01$")]}),
             "0x8009030E")
