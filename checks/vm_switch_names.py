@@ -33,6 +33,9 @@ def run(f: Facts) -> Outcome:
     name = str(vm["Name"])
     dref = f.host("destination")
     have = [str(s["Name"]) for s in f["destination.vm_switches"]]
+    if vm.get("NetworkAdapters") is None:  # not collected: "no adapter" would be a pass on a missing fact
+        return Outcome(Status.ERROR, f"could not check {name}: its network adapters (NetworkAdapters) were not "
+                       "collected.", evidence={"vm": name, "destination.switches": have})
     used = [(str(a["Name"]), str(a["SwitchName"])) for a in vm.get("NetworkAdapters") or [] if a.get("SwitchName")]
     evidence: dict[str, Any] = {"vm": name, "adapters": [{"Name": a, "SwitchName": s} for a, s in used],
                                 "destination.switches": have}

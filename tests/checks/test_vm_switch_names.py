@@ -59,3 +59,18 @@ def test_missing_destination_switches_is_an_error() -> None:
     break_fact(d, "hosts", D, "vm_switches")
     f = only(run_check("vm-switch-names", d), source=S, destination=D)
     assert f.status is Status.ERROR and "vm_switches" in f.message
+
+
+def test_missing_network_adapters_is_an_error_not_a_pass() -> None:
+    # The schema makes NetworkAdapters optional: a VM whose adapters were not collected has not been shown
+    # to have none, so "no network adapter connected" would be a pass on a missing fact.
+    d = doc(VMModel("web01"), [])
+    for vm in d["hosts"][S]["vms"]["value"]:
+        del vm["NetworkAdapters"]
+    f = one(run_check("vm-switch-names", d), "web01")
+    assert f.status is Status.ERROR and "NetworkAdapters" in f.message
+
+
+def test_pass_vm_without_adapters() -> None:
+    vm = VMModel("isolated01", adapters=[])
+    assert one(run_check("vm-switch-names", doc(vm, [])), "isolated01").status is Status.PASS
