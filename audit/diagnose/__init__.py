@@ -12,6 +12,8 @@ against the shipped diagnosis schema; renderers take only the document.
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Collection
 from typing import Any
 
 from audit.diagnose.catalogue import CATALOGUE, CodeEntry
@@ -22,9 +24,10 @@ from audit.diagnose.judging import Context, Initiation
 from audit.diagnose.rank import fallback, rank_causes, result_of, unexplained
 from audit.diagnose.scope import match_host, run_direction
 from audit.errors import UsageError
-from audit.facts import HostRef
+from audit.facts import FactResolver, HostRef
+from audit.model import Subject, SubjectKind
 from audit.registry import Registry, load_registry
-from audit.snapshot import Snapshot, now_iso
+from audit.snapshot import FactError, Snapshot, now_iso
 
 __all__ = ["code_of", "diagnose", "initiation"]
 
@@ -40,14 +43,49 @@ def code_of(error: str | None, message: str | None) -> CodeMatch | None:
     return find_code(message or "")
 
 
-def initiation(given: str | None, source: HostRef) -> Initiation:
-    """--initiated-from: the source by any of its names means "on the source"; any other machine, elsewhere."""
+def initiation(given: str | None, source: HostRef, addresses: Collection[str] = ()) -> Initiation:
+    """--initiated-from: the source by any of its names means "on the source"; any other machine, elsewhere.
+
+    An IP address is the source when it is one of the source's collected addresses (DNS records or
+    interfaces), elsewhere when those are known and it is not one of them, and not known otherwise:
+    the source's own address must never confirm the double hop. Loopback and "localhost" name no
+    machine in particular, so they decide nothing either.
+    """
     if given is None or not given.strip():
         return Initiation()
     text = given.strip().casefold().rstrip(".")
+    if text == "localhost":
+        return Initiation(given.strip(), None)
+    ip = _ip(text)
+    if ip is not None:
+        known = {a for a in (_ip(str(x)) for x in addresses) if a is not None}
+        if ip.is_loopback or not known:
+            return Initiation(given.strip(), None)
+        return Initiation(given.strip(), ip in known)
     forms = {source.name.casefold(), source.fqdn.casefold(), source.short.casefold(),
              source.name.split(".", 1)[0].casefold()}
     return Initiation(given.strip(), text in forms)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def _source_addresses(snapshot: Snapshot, src: HostRef, dst: HostRef) -> list[str]:
+    """The source's addresses as collected: its DNS A/AAAA records and its interfaces' addresses."""
+    resolver = FactResolver(snapshot)
+    subject = Subject(SubjectKind.PAIR, source=src.name, destination=dst.name)
+    out: list[str] = []
+    _, dns = resolver.resolve(subject, "source.dns")
+    if not isinstance(dns, FactError):
+        out += [str(a) for a in [*(dns["value"].get("A") or []), *(dns["value"].get("AAAA") or [])]]
+    _, ifaces = resolver.resolve(subject, "source.ip_interfaces")
+    if not isinstance(ifaces, FactError):
+        out += [str(i.get("IPAddress")) for i in ifaces["value"] or [] if i.get("IPAddress")]
+    return out
 
 
 def _uncollected(snapshot: Snapshot, src: HostRef, dst: HostRef) -> list[dict[str, Any]]:
@@ -77,8 +115,8 @@ def diagnose(
     dst_name = match_host(snapshot, destination, "destination")
     checks = list(registry or load_registry())
     narrowed, src, dst, findings = run_direction(snapshot, src_name, dst_name, checks)
-    ctx = Context(src, dst, findings, narrowed, match.code if match else None, initiation(initiated_from, src),
-                  message)
+    said = initiation(initiated_from, src, _source_addresses(narrowed, src, dst))
+    ctx = Context(src, dst, findings, narrowed, match.code if match else None, said, message)
     entry: CodeEntry | None = CATALOGUE.get(match.code) if match else None
     ranked = rank_causes(ctx, entry) if entry else fallback(ctx, match.code if match else None)
     exit_code, incomplete = result_of(ranked)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from audit.diagnose import initiation
+from audit.facts import HostRef
 from tests.checks._identity import doc
 from tests.support.powershell import assert_parses
 
@@ -146,3 +148,34 @@ def test_a_recent_change_long_ago_is_ruled_out() -> None:
     c = next(c for c in d["causes"] if c["id"] == "changes-not-effective")
     assert c["verdict"] == "ruled_out" and "120 minute(s)" in c["reason"]
     assert [n["value"] for n in c["evidence"]["facts"]] == ["2026-11-20T07:00:00Z", "2026-10-01T00:00:00Z"]
+
+
+# -- --initiated-from given as an address ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", ["10.0.0.11", "192.168.50.11"])
+def test_the_sources_own_address_rules_the_double_hop_out(given: str) -> None:
+    # People often say where they worked by IP ("I was on 10.0.0.11 over RDP"): the source's address must
+    # not be read as "another machine" and confirm the double hop.
+    d = run(doc(h1=CREDSSP, h2=CREDSSP), "0x8009030E", initiated_from=given)
+    c = next(c for c in d["causes"] if c["id"] == "credssp-double-hop")
+    assert c["verdict"] == "ruled_out" and d["move"]["initiated"] == "source"
+
+
+def test_another_address_confirms_the_double_hop() -> None:
+    d = run(doc(h1=CREDSSP, h2=CREDSSP), "0x8009030E", initiated_from="10.0.0.99")
+    assert (d["causes"][0]["id"], d["causes"][0]["verdict"]) == ("credssp-double-hop", "confirmed")
+
+
+@pytest.mark.parametrize("given", ["127.0.0.1", "localhost", "::1"])
+def test_loopback_decides_nothing(given: str) -> None:
+    d = run(doc(h1=CREDSSP, h2=CREDSSP), "0x8009030E", initiated_from=given)
+    c = next(c for c in d["causes"] if c["id"] == "credssp-double-hop")
+    assert c["verdict"] == "likely" and d["move"]["initiated"] == "unknown"
+
+
+def test_an_address_without_the_sources_addresses_decides_nothing() -> None:
+    src = HostRef("hv01.corp.contoso.com", "hv01.corp.contoso.com", "HV01", "corp.contoso.com")
+    assert initiation("10.0.0.11", src).on_source is None
+    assert initiation("10.0.0.11", src, ["10.0.0.11"]).on_source is True
+    assert initiation("10.0.0.12", src, ["10.0.0.11"]).on_source is False
