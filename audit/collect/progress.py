@@ -10,7 +10,13 @@ import sys
 import time
 from typing import TextIO
 
-__all__ = ["Progress", "make_progress"]
+__all__ = ["Progress", "make_progress", "printable"]
+
+
+def printable(text: str) -> str:
+    """Text from a host (its error stream, a WinRM fault) must not drive the operator's terminal:
+    control characters (ESC sequences, carriage returns, line breaks) become "?"."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 class Progress:
@@ -36,7 +42,7 @@ class Progress:
             self.failed += 1
 
     def message(self, text: str) -> None:
-        self.stream.write(f"hvlm: {text}\n")
+        self.stream.write(f"hvlm: {printable(text)}\n")
         self.stream.flush()
 
     def tick(self) -> None:
@@ -89,7 +95,7 @@ class TtyProgress(Progress):
     def host_done(self, name: str, ok: bool, detail: str) -> None:
         super().host_done(name, ok, detail)
         if not ok:
-            self.stream.write(f"\r\x1b[Khvlm: {name}: FAILED - {detail}\n")
+            self.stream.write(f"\r\x1b[Khvlm: {printable(name)}: FAILED - {printable(detail)}\n")
         self._draw(force=not ok)
 
     def message(self, text: str) -> None:

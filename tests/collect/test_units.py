@@ -323,6 +323,22 @@ def test_progress_is_one_updating_line_on_a_tty_and_plain_lines_otherwise() -> N
     assert quiet.stream.getvalue() == ""  # type: ignore[attr-defined]
 
 
+def test_progress_never_writes_host_supplied_control_characters() -> None:
+    # A probe's error text or a WinRM fault comes from the host: an ESC sequence in it must not
+    # reach the operator's terminal (retitle it, hide lines, write the clipboard with OSC 52).
+    hostile = "boom\x1b]52;c;cm0gLXJmIC8=\x07\x1b[2J\rPASS\nfake line"
+    for progress in (TtyProgress(FakeTty()), LineProgress(io.StringIO())):
+        progress.start(1)
+        progress.host_started("hv01")
+        progress.host_done("hv01", False, f"probe_error: {hostile}")
+        progress.message(f"ldap corp: {hostile}")
+        progress.finish()
+        out = progress.stream.getvalue()  # type: ignore[attr-defined]
+        assert "\x07" not in out and "\x1b]" not in out and "\x1b[2J" not in out, repr(out)
+        assert "?PASS?fake line" in out
+        assert "hv01: FAILED - probe_error: boom?]52;c;" in out
+
+
 # -- orchestration with a fake transport ----------------------------------------------------------
 
 
