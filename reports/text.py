@@ -13,8 +13,9 @@ def _paint(text: str, status: str, colour: bool) -> str:
 
 
 def _safe(text: str) -> str:
-    """Host-supplied strings must not drive the terminal: drop control characters."""
-    return "".join(ch if ch.isprintable() or ch in "\n" else "?" for ch in text)
+    """Host-supplied strings must not drive the terminal: drop control characters. Every value is
+    printed on one line, so a line break in a VM name cannot forge a line of the report either."""
+    return "".join(ch if ch.isprintable() else " " if ch in "\r\n\u2028\u2029" else "?" for ch in text)
 
 
 def render_text(report: dict[str, Any], *, colour: bool = False, show_passed: bool = False) -> str:
@@ -35,7 +36,7 @@ def render_text(report: dict[str, Any], *, colour: bool = False, show_passed: bo
         lines.append(f"      {_safe(f['message'])}")
         fix = f.get("fix")
         if fix and status in ("fail", "warning"):
-            lines.append(f"      Fix ({_safe(fix['run_on'])}, as {fix['run_as']}): {_safe(fix['summary'])}")
+            lines.append(f"      Fix ({_safe(fix['run_on'])}, as {_safe(fix['run_as'])}): {_safe(fix['summary'])}")
             for ps in fix["powershell"].splitlines():
                 lines.append(f"        PS> {_safe(ps)}")
     if report["uncollected"]:

@@ -150,3 +150,19 @@ def test_cli_writes_every_format_in_one_run(tmp_path: Path) -> None:
 
 def test_cli_reports_an_unwritable_output_as_a_usage_error(tmp_path: Path) -> None:
     assert main(["audit", "--example", "--html", str(tmp_path / "missing-dir" / "r.html"), "-o", str(tmp_path / "t")]) == 2
+
+
+def test_text_report_keeps_each_hostile_value_on_its_line(example: dict[str, Any]) -> None:
+    # A VM name with a line break must not forge a line ("PASS ...") of the terminal report, and no
+    # control character may reach the terminal.
+    from reports.text import render_text
+
+    rep = copy.deepcopy(example)
+    finding = next(f for f in rep["findings"] if f["status"] == "fail" and f.get("fix"))
+    finding["subject"]["label"] = "vm1\nPASS  [info] forged-check: all good\x1b[2J"
+    finding["fix"]["run_as"] = "admin\x1b]0;pwned\x07"
+    text = render_text(rep)
+    assert "\x1b" not in text and "\x07" not in text
+    assert not any(line.startswith("PASS  [info] forged-check") for line in text.splitlines())
+    assert "vm1 PASS  [info] forged-check: all good?[2J" in text
+    assert "as admin?]0;pwned?)" in text
