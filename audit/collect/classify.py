@@ -22,6 +22,7 @@ from pypsrp.exceptions import (
 
 from audit.collect.probe import ProbeOutputError
 from audit.collect.targets import HostTarget
+from audit.psquote import ps_quote
 
 __all__ = ["DeadlineExceeded", "ProbeFailed", "classify", "section_hint"]
 
@@ -73,7 +74,7 @@ def _mentions(exc: BaseException, *needles: str) -> bool:
 def _test_wsman(t: HostTarget) -> str:
     ssl_flag = " -UseSSL" if t.transport == "https" else ""
     port_flag = f" -Port {t.port}" if t.port not in (5985, 5986) else ""
-    return f"Test-WSMan -ComputerName {t.address}{port_flag}{ssl_flag}"
+    return f"Test-WSMan -ComputerName {ps_quote(t.address)}{port_flag}{ssl_flag}"
 
 
 def _listener_hint(t: HostTarget) -> str:
@@ -139,9 +140,11 @@ def classify(exc: BaseException, t: HostTarget) -> tuple[str, str]:
         code, reason = exc.code, (exc.reason or str(exc)).strip()
         if code == WSMAN_ACCESS_DENIED or str(code) == str(WSMAN_ACCESS_DENIED):
             who = t.username or "the account"
+            member = ps_quote(t.username) if t.username else "<account>"
             return "access_denied", (
                 f"access denied on {t.host_label}: {who} authenticated but may not open a PowerShell session; "
-                f"add it to the local Administrators group on {t.name} (Add-LocalGroupMember -SID S-1-5-32-544)"
+                f"add it to the local Administrators group on {t.name} "
+                f"(Add-LocalGroupMember -SID 'S-1-5-32-544' -Member {member})"
             )
         if str(code) == str(WSMAN_OPERATION_TIMEOUT):
             return "timeout", f"WinRM on {t.host_label} timed out the operation ({reason}); retry with a larger --host-timeout"

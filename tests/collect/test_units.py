@@ -214,10 +214,25 @@ def test_a_secret_never_prints_itself() -> None:
 def test_deadline_and_probe_failures_are_classified() -> None:
     t = target(address="hv03", name="hv03")
     kind, message = classify(DeadlineExceeded(7), t)
-    assert kind == "timeout" and "7 s" in message and "Test-WSMan -ComputerName hv03 -UseSSL" in message
+    assert kind == "timeout" and "7 s" in message and "Test-WSMan -ComputerName 'hv03' -UseSSL" in message
     assert classify(ProbeFailed("boom"), t)[0] == "probe_error"
     assert classify(ProbeOutputError("bad"), t)[0] == "probe_error"
     assert classify(KeyError("x"), t)[0] == "protocol"
+
+
+def test_commands_in_failure_messages_quote_names_and_are_complete() -> None:
+    # The inventory may be someone else's file: a name pasted into a suggested command stays a
+    # literal, and the suggested Add-LocalGroupMember names the member it is about.
+    from pypsrp.exceptions import WSManFaultError
+
+    t = target(address="hv03;Restart-Computer", name="hv03")
+    message = classify(DeadlineExceeded(7), t)[1]
+    assert "Test-WSMan -ComputerName 'hv03;Restart-Computer' -UseSSL" in message
+    fault = WSManFaultError(5, "w:AccessDenied", "Access is denied.", None, "Access is denied.")
+    denied = target(address="hv03", name="hv03", username="CORP\\o'brien")
+    kind, message = classify(fault, denied)
+    assert kind == "access_denied"
+    assert "Add-LocalGroupMember -SID 'S-1-5-32-544' -Member 'CORP\\o''brien'" in message
 
 
 def test_name_resolution_is_recognised() -> None:
