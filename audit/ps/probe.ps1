@@ -356,4 +356,13 @@ $document = [ordered]@{
     collected_at = [DateTime]::UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", $invariant)
     sections = $sections
 }
-ConvertTo-Json -InputObject $document -Depth 16 -Compress
+# Every non-ASCII character as a \uXXXX escape, so the document survives any code page on its way:
+# powershell.exe's output piped to Out-File is decoded with the console's OEM code page, which has
+# no letters for most Cyrillic, Greek or CJK VM and switch names. Where the session cannot run it
+# (a constrained language mode), the document goes out unescaped, as before.
+$json = ConvertTo-Json -InputObject $document -Depth 16 -Compress
+$escaped = $null
+try {
+    $escaped = [regex]::Replace($json, '[^\x00-\x7F]', { param($m) '\u{0:x4}' -f [int][char]$m.Value })
+} catch { $escaped = $null }
+if ($escaped) { $escaped } else { $json }

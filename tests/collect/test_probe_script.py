@@ -31,7 +31,7 @@ READ_ONLY_COMMANDS = {
 # .NET members the probe may call: all of them read.
 READ_ONLY_METHODS = {
     "ContainsKey", "GetIPGlobalProperties", "GetType", "GetValue", "GetValueNames", "Invoke", "InvokeMember",
-    "new", "Split", "Substring", "ToLowerInvariant", "ToString", "Translate",
+    "new", "Replace", "Split", "Substring", "ToLowerInvariant", "ToString", "Translate",
 }
 FORBIDDEN_WORDS = re.compile(
     r"\b(Invoke-Expression|iex|Invoke-Command|Start-Process|Set-|New-|Remove-|Enable-|Disable-|Add-|Install-|"
@@ -95,6 +95,8 @@ def test_probe_calls_only_read_only_methods(tree: Node) -> None:
             assert args.endswith(".Invoke('Members')"), args
         if method == "InvokeMember":  # ADSI: only property reads
             assert "'GetProperty'" in args, args
+        if method == "Replace":  # only the ASCII escaping of the finished JSON text
+            assert args.startswith("[regex]::Replace($json, "), args
 
 
 def test_probe_writes_nothing_and_runs_no_strings(tree: Node) -> None:
@@ -184,3 +186,23 @@ def test_section_commands_name_what_the_probe_runs() -> None:
         if first.startswith("Get-"):
             assert first in src, (section, first)
     json.dumps(SECTION_COMMANDS)  # provenance strings are plain data
+
+
+def test_probe_output_is_ascii_so_no_code_page_can_mangle_names() -> None:
+    """The probe escapes every non-ASCII character of its JSON as \\uXXXX (UTF-16 code units, as
+    .NET's regex sees them). Replayed here on a document with Cyrillic, CJK and an emoji: the
+    text is ASCII, survives an OEM code page (cp437) and parses back to the same names."""
+    src = probe_script()
+    match = re.search(r"\[regex\]::Replace\(\$json, '([^']+)', \{ param\(\$m\) '([^']+)' -f \[int\]\[char\]\$m\.Value \}\)", src)
+    assert match, "the probe no longer escapes its output"
+    pattern, fmt = match.groups()
+    assert fmt == "\\u{0:x4}"
+    assert re.search(r"^if \(\$escaped\) \{ \$escaped \} else \{ \$json \}$", src, re.MULTILINE), "not the last output"
+    doc = {"hvlm_probe": PROBE_VERSION, "sections": {"vms": {"value": [{"Name": "Внешний-ВМ 東京 \U0001f600 \\ü"}]}}}
+    raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))  # what ConvertTo-Json writes
+    units = raw.encode("utf-16-le")
+    chars = [chr(int.from_bytes(units[i:i + 2], "little")) for i in range(0, len(units), 2)]
+    escaped = "".join("\\u" + format(ord(c), "04x") if re.fullmatch(pattern, c) else c for c in chars)
+    assert escaped.isascii()
+    back = json.loads(escaped.encode("cp437").decode("cp437"))
+    assert back == doc
