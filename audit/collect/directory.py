@@ -310,6 +310,7 @@ class _Collector:
             self.resolver_error = exc
         self.creds = Credentials(options.auth)
         self.password_asked = False
+        self.password_domains = _password_domains(inventory, options)
 
     def internal(self, exc: Exception) -> DirectoryError:
         """An unexpected failure (a bug, a library surprise) as an error fact, password redacted."""
@@ -370,6 +371,16 @@ class _Collector:
     def open_session(self, domain: str, endpoints: list[DcEndpoint]) -> LdapSession:
         if not endpoints:
             raise DirectoryError("no_dc", f"no domain controller of {domain} is known; pass --dc {domain}=HOST")
+        if self.options.auth != "gssapi" and not self.options.dc_for(domain) and domain not in self.password_domains:
+            # The domain came from what a host reported (Win32_ComputerSystem.Domain) or from a PTR
+            # record, and its DCs from DNS: a rogue host could name a domain whose "DC" holds a
+            # valid public certificate and collect the password. Kerberos needs no such guard.
+            raise DirectoryError(
+                "untrusted_domain",
+                f"not sending the {self.options.auth} bind password to a domain controller of {domain}: only a "
+                "host or DNS named that domain, not the inventory. If it is yours, name it: hosts by FQDN, "
+                f'domain = "{domain}" in the inventory, or --dc {domain}=HOST; or use --ldap-auth gssapi',
+            )
         creds = self.credentials()
         unreachable: list[str] = []
         for ep in endpoints:
@@ -532,6 +543,9 @@ class _Collector:
             return error_fact(exc.kind, exc.message, "ldap", None, command)
         dom = domains.get(domain)
         if dom is None:
+            # The inventory's operator names this domain (as user@domain, or by a NetBIOS name that
+            # a domain already read, or its trust, resolved): the operator's choice, not a host's.
+            self.password_domains = self.password_domains | {domain.lower()}
             dom = _Domain(domain, [], {})
             domains[domain] = dom
             self.collect_domain(dom)
@@ -576,6 +590,23 @@ class _Collector:
             for host, fact in zip(names, pool.map(one, names.values()), strict=True):
                 out[host] = fact
         return out
+
+
+def _password_domains(inventory: Inventory, options: DirectoryOptions) -> frozenset[str]:
+    """The DNS domains the operator named, whose DCs may receive a simple or NTLM bind password:
+    suffixes of inventory host names, inventory `domain` settings, and the UPN suffixes of the
+    bind user and the operator. Never a domain only a host's own report or DNS gave."""
+    found: set[str] = set()
+    for host in inventory.host_names:
+        if not ldap_conn.is_address(host) and (suffix := _suffix(host)):
+            found.add(suffix)
+        setting = inventory.connection(host).get("domain")
+        if isinstance(setting, str) and setting.strip(" ."):
+            found.add(setting)
+    for account in (options.username, inventory.operator):
+        if account and "@" in account:
+            found.add(account.rsplit("@", 1)[1])
+    return frozenset(d.strip().strip(".").lower() for d in found if d.strip().strip("."))
 
 
 def _suffix(name: str) -> str | None:

@@ -275,3 +275,35 @@ def test_no_password_for_a_simple_bind(dns_server: str, monkeypatch: pytest.Monk
     result = collect_directory(inv, DirectoryOptions(dns_servers=(dns_server,), auth="simple", timeout=2), {})
     err = result["domains"]["corp.test"]["info"]["error"]
     assert err["kind"] == "no_password" and "HVLM_LDAP_PASSWORD" in err["message"]
+
+
+def test_a_domain_only_a_host_reported_gets_no_bind_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A rogue host reports Domain = evil.test (Win32_ComputerSystem is host-supplied) and DNS gives
+    # evil.test a "DC": the simple-bind password must not be sent there; corp.test, which the
+    # inventory names, is read as usual.
+    records = {
+        ("_ldap._tcp.dc._msdcs.corp.test", "SRV"): ["0 100 389 dc1.corp.test."],
+        ("_ldap._tcp.dc._msdcs.evil.test", "SRV"): ["0 100 389 dc.evil.test."],
+        ("dc1.corp.test", "A"): ["127.0.0.1"],
+        ("dc.evil.test", "A"): ["127.0.0.2"],
+    }
+    contacted: list[str] = []
+
+    def factory(server: Any, **kwargs: Any) -> Any:
+        contacted.append(server.host)
+        return FakeConnection(server, **kwargs)
+
+    monkeypatch.setattr(directory, "CONNECTION_FACTORY", factory)
+    monkeypatch.setenv("HVLM_LDAP_PASSWORD", "pw-not-shown")
+    FakeScript(Directory().answer)
+    inv = parse_inventory({"hosts": ["hv000.corp.test", "HV001"]})
+    with fake_dns(records) as address:
+        opts = DirectoryOptions(dns_servers=(address,), auth="simple", username="CORP\\auditor", timeout=2)
+        result = collect_directory(inv, opts, {"hv000.corp.test": "corp.test", "HV001": "evil.test"})
+        assert contacted == ["127.0.0.1"]
+        err = result["domains"]["evil.test"]["info"]["error"]
+        assert err["kind"] == "untrusted_domain" and "--dc evil.test=HOST" in err["message"]
+        assert "value" in result["domains"]["corp.test"]["info"]
+        # named in the inventory, the same domain is trusted with the password
+        named = parse_inventory({"hosts": ["hv000.corp.test", "HV001"], "defaults": {"domain": "evil.test"}})
+        assert "evil.test" in directory._password_domains(named, opts)
