@@ -179,11 +179,15 @@ def collect_hosts(
 def _match_host(inventory: Inventory, doc: ProbeDocument, file: str) -> str:
     keys = {k.lower() for k in (doc.fqdn, doc.computer_name) if k}
     short = {k.split(".", 1)[0] for k in keys}
-    matches = []
+    exact, by_short = [], []
     for name in inventory.host_names:
         address = str(inventory.connection(name).get("address") or "").lower()
-        if name.lower() in keys or address in keys or (name.split(".", 1)[0].lower() in short):
-            matches.append(name)
+        if name.lower() in keys or address in keys:
+            exact.append(name)
+        elif name.split(".", 1)[0].lower() in short:
+            by_short.append(name)
+    # hv01.corp.example and hv01.branch.example share a short name: the full name decides first
+    matches = exact or by_short
     if len(matches) != 1:
         who = doc.fqdn or doc.computer_name or "an unnamed host"
         problem = "matches no inventory host" if not matches else f"matches several hosts ({', '.join(matches)})"

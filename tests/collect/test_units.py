@@ -436,6 +436,16 @@ def test_probe_outputs_are_matched_to_inventory_hosts(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("PS C:\\> oops")
     with pytest.raises(InputError, match="not an hvlm probe output"):
         read_probe_outputs([str(tmp_path / "bad.json")], None)
+    # two domains, one short name: the output's FQDN picks its host; a bare short name stays ambiguous
+    twins = parse_inventory({"hosts": ["hv01.branch.contoso.com", "hv01.corp.contoso.com"]}, "<t>")
+    _inv, twin_facts = read_probe_outputs([str(tmp_path / "a.json")], twins)
+    assert twin_facts["hv01.corp.contoso.com"]["vms"]["source"]["collector"] == "probe-output"
+    assert twin_facts["hv01.branch.contoso.com"]["vms"]["error"]["kind"] == "not_collected"
+    short_only = json.loads(a.output_text())
+    short_only["computer"]["fqdn"] = "hv01"
+    (tmp_path / "short.json").write_text(json.dumps(short_only))
+    with pytest.raises(InputError, match="matches several hosts"):
+        read_probe_outputs([str(tmp_path / "short.json")], twins)
     inv_none, _facts_none = read_probe_outputs([str(tmp_path / "a.json"), str(tmp_path / "b.json")], None)
     assert inv_none.host_names == ["hv01.corp.contoso.com", "hv02.corp.contoso.com"]
     assert len(inv_none.pairs) == 2
