@@ -52,7 +52,7 @@ SECTION_COMMANDS: dict[str, str] = {
     "vmhost": "Get-VMHost",
     "migration_networks": "Get-VMMigrationNetwork",
     "ip_interfaces": "Get-NetIPAddress; Get-NetRoute -DestinationPrefix 0.0.0.0/0, ::/0; Get-NetAdapterRdma",
-    "firewall_rules": "Get-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope",
+    "firewall_rules": "Get-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope -PolicyStore ActiveStore",
     "vm_switches": "Get-VMSwitch",
     "supported_versions": "Get-VMHostSupportedVersion",
     "vms": "Get-VM; Get-VMProcessor",

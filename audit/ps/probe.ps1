@@ -177,9 +177,11 @@ try {
 } catch { $sections['ip_interfaces'] = Get-HvlmProblem $_ }
 
 # -- firewall_rules: the live migration rule (Enabled, Direction, Action, Profile are enums) ---------
+# From the ActiveStore, the policy in force (local rules merged with Group Policy): without
+# -PolicyStore the cmdlet reads the local PersistentStore, which a GPO can override or disable.
 try {
     try {
-        $rules = @(Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope')
+        $rules = @(Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope' -PolicyStore 'ActiveStore')
     } catch {
         if ([string]$_.CategoryInfo.Category -ne 'ObjectNotFound') { throw }
         $rules = @()

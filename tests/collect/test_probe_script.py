@@ -206,3 +206,10 @@ def test_probe_output_is_ascii_so_no_code_page_can_mangle_names() -> None:
     assert escaped.isascii()
     back = json.loads(escaped.encode("cp437").decode("cp437"))
     assert back == doc
+
+
+def test_probe_reads_the_firewall_rule_in_force(tree: Node) -> None:
+    """Get-NetFirewallRule reads the local PersistentStore unless told otherwise; the rule in force
+    (Group Policy merged in, or local rules ignored by it) is in the ActiveStore."""
+    calls = [text(n) for n in walk(tree) if n.type == "command" and text(n).startswith("Get-NetFirewallRule")]
+    assert calls == ["Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope' -PolicyStore 'ActiveStore'"]
