@@ -251,6 +251,7 @@ try {
 # -- local_groups: Hyper-V Administrators (S-1-5-32-578) and Administrators (S-1-5-32-544) by SID -------
 # Names are localised, SIDs are not. Get-LocalGroupMember exists from Windows Server 2016 and fails on
 # groups holding orphaned SIDs; the WinNT ADSI provider works everywhere (without PrincipalSource).
+# New-Object, not [type]::new(): a stock 2012 R2 host runs Windows PowerShell 4.0, which has no ::new.
 try {
     $groups = [ordered]@{}
     $haveCmdlet = [bool](Get-Command -Name 'Get-LocalGroupMember' -ErrorAction 'SilentlyContinue')
@@ -286,7 +287,7 @@ try {
                 if ($parts.Count -ge 2) { $name = '{0}\{1}' -f $parts[-2], $parts[-1] }
                 [ordered]@{
                     Name = $name
-                    SID = [System.Security.Principal.SecurityIdentifier]::new($sidBytes, 0).Value
+                    SID = (New-Object -TypeName 'System.Security.Principal.SecurityIdentifier' -ArgumentList $sidBytes, 0).Value
                     ObjectClass = $class
                     PrincipalSource = $null
                 }

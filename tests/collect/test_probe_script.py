@@ -26,15 +26,16 @@ READ_ONLY_COMMANDS = {
     "ConvertTo-Json", "ForEach-Object", "Get-CimInstance", "Get-Command", "Get-Item", "Get-LocalGroupMember",
     "Get-NetAdapterRdma", "Get-NetFirewallRule", "Get-NetIPAddress", "Get-NetRoute", "Get-Service", "Get-VM",
     "Get-VMHost", "Get-VMHostSupportedVersion", "Get-VMMigrationNetwork", "Get-VMProcessor", "Get-VMSwitch",
-    "Get-WindowsFeature", "Select-Object", "Sort-Object", "Test-Path", "Where-Object",
+    "Get-WindowsFeature", "New-Object", "Select-Object", "Sort-Object", "Test-Path", "Where-Object",
 }
 # .NET members the probe may call: all of them read.
 READ_ONLY_METHODS = {
     "ContainsKey", "GetIPGlobalProperties", "GetType", "GetValue", "GetValueNames", "Invoke", "InvokeMember",
-    "new", "Replace", "Split", "Substring", "ToLowerInvariant", "ToString", "Translate",
+    "Replace", "Split", "Substring", "ToLowerInvariant", "ToString", "Translate",
 }
 FORBIDDEN_WORDS = re.compile(
-    r"\b(Invoke-Expression|iex|Invoke-Command|Start-Process|Set-|New-|Remove-|Enable-|Disable-|Add-|Install-|"
+    r"\b(Invoke-Expression|iex|Invoke-Command|Start-Process|Set-|Remove-|Enable-|Disable-|Add-|Install-|"
+    r"New-(?!Object -TypeName 'System\.Security\.Principal\.SecurityIdentifier' )|"
     r"Out-File|Set-Content|Add-Content|Invoke-CimMethod|Invoke-WmiMethod|Stop-|Restart-)",
     re.IGNORECASE,
 )
@@ -120,6 +121,16 @@ def test_probe_avoids_syntax_newer_than_windows_powershell_5_1() -> None:
     code = strip_comments(probe_script())
     for pattern in (r"\?\?", r"\?\.", r"&&", r"\|\|", r"\bclean\s*\{", r"-Parallel", r"\? *\w+ *:"):
         assert not re.search(pattern, code), pattern
+    # nor newer than 4.0 where 2012 R2 runs it (stock 2012 R2 has no WMF 5.1): no ::new(), no classes
+    assert not re.search(r"::new\(|^\s*class\s", code, re.IGNORECASE | re.MULTILINE)
+
+
+def test_new_object_only_builds_a_sid(tree: Node) -> None:
+    """New-Object could start COM servers (-ComObject): the probe uses it for one .NET type only."""
+    calls = [text(n) for n in walk(tree) if n.type == "command" and text(n).startswith("New-Object")]
+    assert calls == [
+        "New-Object -TypeName 'System.Security.Principal.SecurityIdentifier' -ArgumentList $sidBytes, 0"
+    ]
 
 
 def schema_fields() -> dict[str, set[str]]:
