@@ -15,27 +15,13 @@ PKGS=(chromium chromium-driver fonts-liberation2 fonts-dejavu-core)
 
 log() { printf 'install-chromium: %s\n' "$*" >&2; }
 
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO=sudo
-else
-    SUDO=
-fi
-
-missing=()
-for p in "${PKGS[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-        missing+=("$p")
-    fi
-done
+# shellcheck source=.ci/apt-lib.sh
+. "$(dirname "$0")/apt-lib.sh"
+missing_packages "${PKGS[@]}"
 
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; then
-        log "install failed; running apt-get update once and retrying"
-        $SUDO apt-get update -q
-        $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-    fi
+    apt_install "${missing[@]}"
 fi
 
 test -x /usr/bin/chromium && test -x /usr/bin/chromedriver

@@ -22,18 +22,9 @@ STOCK_UNITS=(samba-ad-dc smbd nmbd winbind samba)
 
 log() { printf 'install-samba: %s\n' "$*" >&2; }
 
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO=sudo
-else
-    SUDO=
-fi
-
-missing=()
-for p in "${PKGS[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-        missing+=("$p")
-    fi
-done
+# shellcheck source=.ci/apt-lib.sh
+. "$(dirname "$0")/apt-lib.sh"
+missing_packages "${PKGS[@]}"
 
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing: ${missing[*]}"
@@ -53,13 +44,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     trap restore_policy EXIT
     printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
     $SUDO chmod 755 "$policy"
-    export DEBIAN_FRONTEND=noninteractive
-    # krb5-user asks for a default realm: answer it non-interactively.
-    if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; then
-        log "install failed; running apt-get update once and retrying"
-        $SUDO apt-get update -q
-        $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-    fi
+    # krb5-user asks for a default realm: apt_install answers non-interactively.
+    apt_install "${missing[@]}"
     restore_policy
     trap - EXIT
 fi
