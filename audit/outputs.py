@@ -20,7 +20,7 @@ from reports.json_report import render_json
 from reports.junit import render_junit
 from reports.text import render_text
 
-__all__ = ["add_output_options", "add_selection_options", "use_colour", "write_outputs"]
+__all__ = ["add_output_options", "add_selection_options", "use_colour", "write_outputs", "write_text_file"]
 
 
 def add_selection_options(p: argparse.ArgumentParser) -> None:
@@ -65,7 +65,8 @@ def use_colour(stream: Any) -> bool:
     return bool(isatty and isatty())
 
 
-def _write(path: str, text: str) -> None:
+def write_text_file(path: str, text: str) -> None:
+    """Write an output file; an unwritable path is a usage error naming it."""
     try:
         # backslashreplace: a lone surrogate from a Windows name cannot abort the write (in JSON it
         # becomes the \udXXX escape it came from); the other formats replace such characters first
@@ -76,17 +77,17 @@ def _write(path: str, text: str) -> None:
 
 def write_outputs(args: argparse.Namespace, report: dict[str, Any]) -> None:
     if args.json_file:
-        _write(args.json_file, render_json(report))
+        write_text_file(args.json_file, render_json(report))
     for attr, render in (("html_file", render_html), ("junit_file", render_junit), ("csv_file", render_csv)):
         path = getattr(args, attr, None)
         if path:
-            _write(path, render(report))
+            write_text_file(path, render(report))
     if args.format == "json":
         text = render_json(report)
     else:
         colour = args.output is None and use_colour(sys.stdout)
         text = render_text(report, colour=colour, show_passed=args.show_passed)
     if args.output:
-        _write(args.output, text)
+        write_text_file(args.output, text)
     else:
         sys.stdout.write(text)

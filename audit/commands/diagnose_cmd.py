@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from audit.collect import collect
@@ -21,7 +20,7 @@ from audit.diagnose.live import pair_inventory
 from audit.diagnose.render_text import render_text
 from audit.errors import UsageError
 from audit.inventory import load_inventory
-from audit.outputs import use_colour
+from audit.outputs import use_colour, write_text_file
 from audit.snapshot import Snapshot
 from reports.diagnosis_html import render_diagnosis_html
 from reports.json_report import render_json
@@ -104,20 +103,10 @@ def _live(args: argparse.Namespace) -> tuple[Snapshot, bool]:
                          directory_options=plan.directory_options, concurrency=min(args.concurrency, 2))
     name = f"live collection of {pair.host_names[0]} and {pair.host_names[1]}"
     if args.save_snapshot:
-        _write(args.save_snapshot, None, collection.document)
+        Snapshot(collection.document, args.save_snapshot).save(args.save_snapshot)
         name = args.save_snapshot
     print(f"hvlm: {summarize(collection, args.save_snapshot)}", file=sys.stderr)
     return Snapshot(collection.document, name), collection.interrupted
-
-
-def _write(path: str, text: str | None, snapshot_doc: dict[str, Any] | None = None) -> None:
-    if snapshot_doc is not None:
-        Snapshot(snapshot_doc, path).save(path)
-        return
-    try:
-        Path(path).write_text(text or "", "utf-8", errors="backslashreplace", newline="")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -140,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         text = render_text(doc, colour=args.output is None and use_colour(sys.stdout))
     if args.output:
-        _write(args.output, text)
+        write_text_file(args.output, text)
     else:
         sys.stdout.write(text)
     if interrupted:
