@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from audit.model import Subject, SubjectKind
 from audit.snapshot import FactError, Snapshot
 
-__all__ = ["FactResolver", "Facts", "HostRef", "UndeclaredFactError"]
+__all__ = ["FactResolver", "Facts", "HostRef", "RoleFacts", "UndeclaredFactError"]
 
 T = TypeVar("T")
 
@@ -45,7 +45,16 @@ class FactResolver:
         self.snapshot = snapshot
         self._refs: dict[str, HostRef] = {}
         self._computers: dict[int, dict[str, dict[str, Any]]] = {}
+        self._by_host: dict[tuple[str, str], tuple[str, dict[str, Any] | FactError]] = {}
         self.memo: dict[str, Any] = {}
+
+    def resolve_host(self, host: str, fact_name: str) -> tuple[str, dict[str, Any] | FactError]:
+        """A host fact ("vmhost", "ad_computer", "dns", ...) of one host, resolved once per run."""
+        key = (host, fact_name)
+        hit = self._by_host.get(key)
+        if hit is None:
+            hit = self._by_host[key] = self.resolve(Subject(SubjectKind.HOST, host=host), f"host.{fact_name}")
+        return hit
 
     def host_ref(self, host: str) -> HostRef:
         ref = self._refs.get(host)
@@ -226,3 +235,24 @@ class Facts:
     @property
     def is_vm(self) -> bool:
         return self.subject.kind is SubjectKind.VM
+
+
+class RoleFacts:
+    """What a class key sees of one end of a pair: the declared facts of that role, by bare name.
+
+    `src["vmhost"]` is the source's Get-VMHost value, None when it could not be had (a required
+    fact that is unavailable never reaches a key: the engine reports the error first). Reading a
+    fact the check did not declare raises, as it does in the check itself.
+    """
+
+    __slots__ = ("_values", "ref")
+
+    def __init__(self, values: dict[str, Any], ref: HostRef) -> None:
+        self._values = values
+        self.ref = ref
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise UndeclaredFactError(f"fact {name!r} was not declared by this check for this role") from None

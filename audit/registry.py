@@ -11,17 +11,17 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from audit.errors import CheckDefinitionError
 from audit.model import Outcome, Severity, SubjectKind
 
 if TYPE_CHECKING:
-    from audit.facts import Facts
+    from audit.facts import Facts, RoleFacts
 
 __all__ = ["ENTRY_POINT_GROUP", "ROLES", "Check", "CheckMeta", "Registry", "check", "load_registry"]
 
@@ -46,6 +46,10 @@ ROLES: dict[SubjectKind, tuple[str, ...]] = {
 }
 
 CheckFunc = Callable[["Facts"], Outcome | Iterable[Outcome]]
+# The equivalence class of a pair (or of the pair part of a VM subject): two subjects with equal
+# keys get the same statuses from the check, so the engine decides each class once (see engine.py).
+PairKey = Callable[["RoleFacts", "RoleFacts"], Hashable]
+VMKey = Callable[[Mapping[str, Any]], Hashable]
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class CheckMeta:
     references: tuple[str, ...]
     fix_hint: str  # one line: what the fix does, shown in `hvlm checks --verbose`
     module: str = ""
+    # Judged for the return direction of a planned move too (what a rollback needs: delegation,
+    # authentication, trust, networks). Only pair checks; VM checks judge planned moves alone.
+    rollback: bool = False
 
     def validate(self) -> None:
         problems: list[str] = []
@@ -79,6 +86,8 @@ class CheckMeta:
             allowed = _DOMAIN_FACTS if role == "domain" else _HOST_FACTS
             if role not in roles or fact not in allowed:
                 problems.append(f"requires {req!r} does not fit a {self.subject.value} subject")
+        if self.rollback and self.subject is not SubjectKind.PAIR:
+            problems.append("only pair checks can be rollback checks")
         if problems:
             raise CheckDefinitionError(f"check {self.id!r} ({self.module}): " + "; ".join(problems))
 
@@ -95,6 +104,12 @@ class CheckMeta:
 class Check:
     meta: CheckMeta
     func: CheckFunc
+    # Optional equivalence classes (engine.py): `key` maps a pair's declared facts to a value
+    # that determines the check's statuses for the pair; `vm_key` does the same for one VM of
+    # a VM check (the VM's own fields only, never its name unless the verdict depends on it).
+    # Without them every subject is judged on its own: correct, only slower on large fleets.
+    key: PairKey | None = None
+    vm_key: VMKey | None = None
 
     def __call__(self, facts: Facts) -> Outcome | Iterable[Outcome]:
         return self.func(facts)
@@ -110,6 +125,9 @@ def check(
     rationale: str,
     references: Iterable[str],
     fix_hint: str,
+    rollback: bool = False,
+    key: PairKey | None = None,
+    vm_key: VMKey | None = None,
 ) -> Callable[[CheckFunc], Check]:
     """Decorate a pure function of facts to make it a check."""
 
@@ -124,9 +142,14 @@ def check(
             references=tuple(references),
             fix_hint=fix_hint,
             module=func.__module__,
+            rollback=rollback,
         )
         meta.validate()
-        return Check(meta, func)
+        if key is not None and subject not in (SubjectKind.PAIR, SubjectKind.VM):
+            raise CheckDefinitionError(f"check {id!r} ({meta.module}): key is for pair and VM checks")
+        if vm_key is not None and subject is not SubjectKind.VM:
+            raise CheckDefinitionError(f"check {id!r} ({meta.module}): vm_key is for VM checks")
+        return Check(meta, func, key, vm_key)
 
     return wrap
 

@@ -35,6 +35,7 @@ from checks._ad import (
     title="Operator can make the AD delegation changes the pair needs",
     severity=Severity.MEDIUM,
     subject=SubjectKind.PAIR,
+    rollback=True,
     requires=(
         "operator",
         "source.vmhost?",

@@ -15,6 +15,7 @@ from checks._fixes import HOST_ADMIN, on_host
     title="Same live-migration authentication type on both hosts",
     severity=Severity.HIGH,
     subject=SubjectKind.PAIR,
+    rollback=True,
     requires=("source.vmhost", "destination.vmhost"),
     rationale="""VirtualMachineMigrationAuthenticationType (CredSSP or Kerberos, Get-VMHost) must be
     the same on both hosts: Microsoft's troubleshooting checklist says to check that the protocol is

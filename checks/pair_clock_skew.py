@@ -37,6 +37,7 @@ class Reading:
     title="Clocks within 5 minutes (hosts and domain controllers)",
     severity=Severity.HIGH,
     subject=SubjectKind.PAIR,
+    rollback=True,
     requires=("source.clock", "destination.clock", "source.domain_info?", "destination.domain_info?"),
     rationale="""Kerberos rejects tickets and authenticators from a clock more than 5 minutes off
     (the default "Maximum tolerance for computer clock synchronization"), so the source, the

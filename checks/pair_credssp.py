@@ -34,6 +34,7 @@ CREDENTIAL_GUARD = 1  # Win32_DeviceGuard.SecurityServicesRunning
     title="Source does not depend on CredSSP (sign-in, Credential Guard)",
     severity=Severity.CRITICAL,
     subject=SubjectKind.PAIR,
+    rollback=True,
     requires=(
         "source.vmhost",
         "destination.vmhost",

@@ -15,6 +15,7 @@ from checks._ad import MIGRATION_SERVICE, ad_fix, auth_type, missing, spn_forms,
     title="Destination registers the migration service SPNs",
     severity=Severity.HIGH,
     subject=SubjectKind.PAIR,
+    rollback=True,
     requires=("source.vmhost?", "destination.vmhost?", "destination.ad_computer"),
     rationale="""Kerberos can only issue the source a ticket for "Microsoft Virtual System Migration
     Service/<destination>" if that SPN is registered on the destination's computer object. Hyper-V

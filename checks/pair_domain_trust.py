@@ -26,6 +26,7 @@ DIRECTIONS = {0: "disabled", 1: "inbound", 2: "outbound", 3: "bidirectional"}
     title="Domains of source and destination trust each other",
     severity=Severity.CRITICAL,
     subject=SubjectKind.PAIR,
+    rollback=True,
     requires=(
         "source.computer_system",
         "destination.computer_system",

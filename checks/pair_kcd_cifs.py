@@ -15,6 +15,7 @@ from checks._kcd import REQUIRES, Severities, evaluate
     title="Constrained delegation to the destination's cifs service",
     severity=Severity.HIGH,
     subject=SubjectKind.PAIR,
+    rollback=True,
     requires=REQUIRES,
     rationale="""Microsoft's setup step 1 adds "cifs" next to the migration service: it is needed to
     move storage (with the VM or alone) and for the SMB performance option, which copies memory over

@@ -15,6 +15,7 @@ from checks._kcd import REQUIRES, Severities, evaluate
     title="Constrained delegation to the destination's migration service",
     severity=Severity.CRITICAL,
     subject=SubjectKind.PAIR,
+    rollback=True,
     requires=REQUIRES,
     rationale="""With Kerberos, the source's computer account must be trusted to delegate to
     "Microsoft Virtual System Migration Service/<destination>" (Microsoft's setup step 1): ADUC

@@ -32,6 +32,7 @@ def _rdma(value: list[dict[str, Any]] | None) -> bool | None:
     title="Live-migration performance option",
     severity=Severity.INFO,
     subject=SubjectKind.PAIR,
+    rollback=True,
     requires=("source.vmhost", "destination.vmhost", "source.ip_interfaces?", "destination.ip_interfaces?"),
     rationale="""VirtualMachineMigrationPerformanceOption is TCPIP, Compression (the default) or SMB.
     SMB needs SMB 3, which every supported release has (Windows Server 2012 R2 and later), so that

@@ -18,6 +18,7 @@ from checks._net import interfaces, on_interface, parse_subnet, shared_candidate
     title="Source and destination share a migration subnet",
     severity=Severity.HIGH,
     subject=SubjectKind.PAIR,
+    rollback=True,
     requires=(
         "source.ip_interfaces",
         "destination.vmhost",

@@ -19,7 +19,7 @@ def test_pass_same_manufacturer_even_with_different_models() -> None:
 
 
 def test_fail_intel_to_amd_both_directions() -> None:
-    doc = build_snapshot([INTEL, AMD], pairs=[(INTEL.fqdn, AMD.fqdn)])
+    doc = build_snapshot([INTEL, AMD], pairs=[(INTEL.fqdn, AMD.fqdn), (AMD.fqdn, INTEL.fqdn)])
     findings = run_check("pair-cpu-vendor", doc)
     f = only(findings, f"{INTEL.fqdn} -> {AMD.fqdn}")
     assert f.status is Status.FAIL and f.severity is Severity.CRITICAL

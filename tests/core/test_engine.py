@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from audit.engine import evaluate, evaluated_pairs
+from audit.engine import directions, evaluate, evaluated_pairs
 from audit.facts import Facts
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.registry import check
@@ -78,14 +78,29 @@ def test_errored_fact_makes_error_not_pass() -> None:
     assert findings[0].evidence["unavailable"][0]["kind"] == "timeout"
 
 
-def test_pairs_run_in_both_directions() -> None:
+@check(id="test-rollback", subject=SubjectKind.PAIR, requires=("source.vmhost", "destination.vmhost"), rollback=True,
+       **META)  # type: ignore[arg-type]
+def rollback_pair(f: Facts) -> Outcome:
+    return Outcome(Status.PASS, f"{f.host('source').short}->{f.host('destination').short}")
+
+
+def test_planned_moves_and_their_return_direction() -> None:
     s = snap()
     assert evaluated_pairs(s) == [
         ("hv01.corp.contoso.com", "hv02.corp.contoso.com"),
         ("hv02.corp.contoso.com", "hv01.corp.contoso.com"),
     ]
-    messages = sorted(f.message for f in evaluate(s, [pair]))
-    assert messages == ["HV01->HV02", "HV02->HV01"]
+    assert [(d.source[:4], d.planned) for d in directions(s)] == [("hv01", True), ("hv02", False)]
+    # a pair check judges the planned move; a rollback check judges its return direction too
+    assert sorted(f.message for f in evaluate(s, [pair])) == ["HV01->HV02"]
+    assert sorted(f.message for f in evaluate(s, [rollback_pair])) == ["HV01->HV02", "HV02->HV01"]
+
+
+def test_a_return_direction_that_is_planned_is_a_planned_move() -> None:
+    doc = build_snapshot([HostModel("HV01", index=1), HostModel("HV02", index=2)])  # every ordered pair
+    s = Snapshot.from_document(doc)
+    assert all(d.planned for d in directions(s)) and len(directions(s)) == 2
+    assert sorted(f.message for f in evaluate(s, [pair])) == ["HV01->HV02", "HV02->HV01"]
 
 
 def test_vm_checks_enumerate_source_vms_and_optional_facts() -> None:
@@ -93,8 +108,15 @@ def test_vm_checks_enumerate_source_vms_and_optional_facts() -> None:
     by_subject = {(f.subject.source, f.subject.vm): f for f in findings}
     assert by_subject[("hv01.corp.contoso.com", "a")].message == "a optional=yes"
     assert by_subject[("hv01.corp.contoso.com", "b")].status is Status.PASS
-    # HV02 has no VMs: not applicable, stated
-    assert by_subject[("hv02.corp.contoso.com", None)].status is Status.NOT_APPLICABLE
+    # HV02's own VMs are not judged for the unplanned return to HV01
+    assert not [f for f in findings if f.subject.source == "hv02.corp.contoso.com"]
+
+
+def test_vm_check_on_a_planned_source_without_vms_is_not_applicable() -> None:
+    doc = build_snapshot([HostModel("HV01", index=1), HostModel("HV02", index=2)],
+                         pairs=[("hv01.corp.contoso.com", "hv02.corp.contoso.com")])
+    (f,) = evaluate(Snapshot.from_document(doc), [per_vm])
+    assert f.status is Status.NOT_APPLICABLE and "has no virtual machines" in f.message
 
 
 def test_optional_fact_missing_is_none_not_error() -> None:
