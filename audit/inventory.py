@@ -38,6 +38,7 @@ class Inventory:
     groups: dict[str, tuple[str, ...]]
     defaults: dict[str, Any]
     ad: dict[str, Any]
+    include_return: bool = False
 
     @property
     def host_names(self) -> list[str]:
@@ -60,6 +61,7 @@ class Inventory:
             "hosts": self.host_names,
             "pairs": [list(p) for p in self.pairs],
             "groups": {k: list(v) for k, v in self.groups.items()},
+            **({"include_return": True} if self.include_return else {}),
         }
 
 
@@ -175,6 +177,9 @@ def parse_inventory(data: dict[str, Any], name: str = "<inventory>") -> Inventor
     ad = data.get("ad", {})
     if not isinstance(ad, dict):
         raise InputError(name, "'ad' must be a table", "ad")
+    include_return = data.get("include_return", False)
+    if not isinstance(include_return, bool):
+        raise InputError(name, "include_return must be true or false", "include_return")
     return Inventory(
         path=None if name.startswith("<") else name,
         hosts=tuple(hosts),
@@ -183,4 +188,22 @@ def parse_inventory(data: dict[str, Any], name: str = "<inventory>") -> Inventor
         groups=groups,
         defaults=_check_settings(defaults, name, "defaults"),
         ad=dict(ad),
+        include_return=include_return,
+    )
+
+
+# Above this many hosts, "every ordered pair" (the default without groups or migrations) stops
+# describing a plan: 31 hosts are 930 moves, 200 hosts 39,800.
+ALL_PAIRS_ADVICE_HOSTS = 30
+
+
+def pairing_advice(hosts: list[str], pairs: list[tuple[str, str]] | list[list[str]], groups: dict[str, Any]) -> str | None:
+    """A note for stderr when a large inventory plans every ordered pair only by default."""
+    n = len(hosts)
+    if n <= ALL_PAIRS_ADVICE_HOSTS or groups or len(pairs) != n * (n - 1):
+        return None
+    return (
+        f"the inventory has {n} hosts and no [groups] or [[migrations]], so every ordered pair is planned "
+        f"({n * (n - 1):,} moves). Name the moves you plan: [groups] (every pair inside each group, "
+        'e.g. prod-a = ["hv01", "hv02"]) or [[migrations]] source/destination tables; see the README.'
     )

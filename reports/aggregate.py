@@ -13,12 +13,12 @@ only the report document (audit/schemas/report.schema.json), never facts or coll
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from audit.shapes import DIGITS, finding_ids, names_shape, shape_key
 
 __all__ = [
     "PROBLEM_STATUSES",
@@ -35,6 +35,7 @@ __all__ = [
     "exit_meaning",
     "finding_ids",
     "fix_variants",
+    "flat_findings",
     "group_findings",
     "group_uncollected",
     "host_names",
@@ -52,120 +53,52 @@ STATUS_LABEL = {"fail": "FAIL", "error": "ERROR", "warning": "WARN", "pass": "PA
 PROBLEM_STATUSES = ("fail", "error", "warning")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
-_PLACEHOLDERS = {
-    "host": "‹host›",
-    "source": "‹source›",
-    "destination": "‹destination›",
-    "vm": "‹VM›",
-    "vm_id": "‹VM id›",
-    "domain": "‹domain›",
-    "operator": "‹operator›",
-}
-_HOST_FIELDS = ("host", "source", "destination", "domain")  # DNS names: case-insensitive
-_DIGITS = re.compile(r"\d+")
-
-
 def worst(statuses: Iterable[str]) -> str | None:
     """The worst status of several (fail > error > warning > pass > not_applicable), None if empty."""
     ranked = [s for s in statuses if s in STATUS_RANK]
     return min(ranked, key=STATUS_RANK.__getitem__) if ranked else None
 
 
-# --- identity and shape of a finding -------------------------------------------------------------
+
+# --- the report's findings, one per subject -----------------------------------------------------
+
+_FLAT: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
 
 
-def _subject_key(subject: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in subject.items() if k != "label"}
+def flat_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every listed finding of a (version 2) report as one dict per subject, in report order.
 
-
-def finding_ids(findings: Sequence[dict[str, Any]]) -> list[str]:
-    """A stable id per finding: its check and a hash of its subject, e.g. `host-os-supported:3f2a9c1b`.
-
-    The same check on the same subject gets the same id in every run, so a fix script, a CSV row
-    and a JUnit test case can be traced to each other and across runs. A check that reports the
-    same subject twice gets `-2`, `-3` suffixes in report order.
+    Groups hold problems (and their members); this expands them, resolving the shared fix and
+    fact tables, for renderers that list findings one by one. Cached per report document.
     """
-    seen: dict[str, int] = {}
-    out: list[str] = []
-    for f in findings:
-        blob = json.dumps([f["check_id"], _subject_key(f["subject"])], sort_keys=True, ensure_ascii=False)
-        base = f"{f['check_id']}:{hashlib.sha256(blob.encode('utf-8')).hexdigest()[:8]}"
-        seen[base] = seen.get(base, 0) + 1
-        out.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
-    return out
+    for doc, flat in _FLAT:
+        if doc is report:
+            return flat
+    fixes, facts = report["fixes"], report["facts"]
+    flat = [
+        {
+            "id": m["id"],
+            "group": g["id"],
+            "check_id": g["check_id"],
+            "title": g["title"],
+            "status": g["status"],
+            "severity": g["severity"],
+            "direction": g["direction"],
+            "subject": m["subject"],
+            "message": m["message"],
+            "evidence": m["evidence"],
+            "facts_used": [facts[i] for i in m["facts"]],
+            "fix": fixes[m["fix"]] if m["fix"] is not None else None,
+        }
+        for g in report["findings"]
+        for m in g["members"]
+    ]
+    _FLAT.insert(0, (report, flat))
+    del _FLAT[4:]
+    return flat
 
 
-def _name_forms(subject: dict[str, Any]) -> list[tuple[str, str, bool]]:
-    """(name, placeholder, case-insensitive) for every name of the subject, longest first.
-
-    DNS names (host, source, destination, domain) match case-insensitively and by their first
-    label too ("HV01" for hv01.corp.contoso.com); VM and operator names match exactly.
-    """
-    forms: dict[str, tuple[str, bool]] = {}
-    for key, placeholder in _PLACEHOLDERS.items():
-        value = subject.get(key)
-        if not isinstance(value, str) or not value:
-            continue
-        dns = key in _HOST_FIELDS
-        forms.setdefault(value, (placeholder, dns))
-        if dns and "." in value:
-            short = value.split(".", 1)[0]
-            if len(short) >= 2:
-                forms.setdefault(short, (placeholder, True))
-    return sorted(((v, p, ci) for v, (p, ci) in forms.items()), key=lambda f: -len(f[0]))
-
-
-def _word(ch: str) -> bool:
-    return ch.isalnum() or ch in "_-"
-
-
-def names_shape(message: str, subject: dict[str, Any]) -> str:
-    """The message with the subject's own names replaced by placeholders such as ‹host›.
-
-    A name only counts as a whole word: not preceded or followed by a letter, digit, `_` or `-`
-    ("hv01-old" is not hv01). Longer names win over the short names they contain. Plain string
-    search, not a regex per subject: reports of 500 hosts shape tens of thousands of messages.
-    """
-    forms = _name_forms(subject)
-    if not forms:
-        return message
-    lowered = message.lower()
-    if len(lowered) != len(message):  # a case mapping changed the length: compare exactly only
-        lowered = message
-    taken: list[tuple[int, int, str]] = []
-    for value, placeholder, ci in forms:
-        hay, needle = (lowered, value.lower()) if ci else (message, value)
-        if not needle or len(needle) != len(value):
-            hay, needle = message, value
-        start = 0
-        while True:
-            k = hay.find(needle, start)
-            if k < 0:
-                break
-            end = k + len(needle)
-            start = k + 1
-            if (k > 0 and _word(message[k - 1])) or (end < len(message) and _word(message[end])):
-                continue
-            if any(k < e and s < end for s, e, _ in taken):
-                continue
-            taken.append((k, end, placeholder))
-    if not taken:
-        return message
-    taken.sort()
-    out: list[str] = []
-    pos = 0
-    for s, e, placeholder in taken:
-        out.append(message[pos:s])
-        out.append(placeholder)
-        pos = e
-    out.append(message[pos:])
-    return "".join(out)
-
-
-def shape_key(message: str, subject: dict[str, Any]) -> str:
-    """What "the same message" means for grouping: names blanked out, and numbers too."""
-    return _DIGITS.sub("#", names_shape(message, subject))
-
+# --- identity and shape of a finding: audit/shapes.py, shared with the report builder ---------------
 
 # --- groups of repeated findings -----------------------------------------------------------------
 
@@ -209,7 +142,7 @@ def group_findings(findings: Sequence[dict[str, Any]], ids: Sequence[str] | None
     groups: dict[tuple[str, str, str, str], Group] = {}
     for index, f in enumerate(findings):
         shape = names_shape(f["message"], f["subject"])
-        key = (f["check_id"], f["status"], f["severity"], _DIGITS.sub("#", shape))
+        key = (f["check_id"], f["status"], f["severity"], DIGITS.sub("#", shape))
         group = groups.get(key)
         if group is None:
             group = Group(
@@ -260,7 +193,7 @@ def host_names(report: dict[str, Any]) -> list[str]:
     names: dict[str, None] = dict.fromkeys(report["inventory"]["hosts"])
     for pair in report["inventory"]["pairs"]:
         names.update(dict.fromkeys(pair))
-    for f in report["findings"]:
+    for f in flat_findings(report):
         s = f["subject"]
         for key in ("host", "source", "destination"):
             if s.get(key):
@@ -292,59 +225,35 @@ class Move:
         return f"m{self.index}"
 
 
-def _evaluated_pairs(report: dict[str, Any]) -> list[tuple[str, str, bool]]:
-    """Planned moves plus their return direction, as the engine evaluates them."""
-    planned = [(p[0], p[1]) for p in report["inventory"]["pairs"]]
-    out = [(s, d, True) for s, d in planned]
-    known = set(planned)
-    for s, d in planned:
-        if (d, s) not in known:
-            known.add((d, s))
-            out.append((d, s, False))
-    for f in report["findings"]:  # pairs a finding names that the inventory does not (defensive)
-        s = f["subject"]
-        if s["kind"] in ("pair", "vm") and s.get("source") and s.get("destination"):
-            key = (s["source"], s["destination"])
-            if key not in known:
-                known.add(key)
-                out.append((key[0], key[1], False))
-    return out
+def _flat_index(report: dict[str, Any]) -> list[int]:
+    """Offset of each group's first member in flat_findings(report)."""
+    offsets, n = [], 0
+    for g in report["findings"]:
+        offsets.append(n)
+        n += len(g["members"])
+    return offsets
 
 
 def moves_view(report: dict[str, Any]) -> list[Move]:
-    """Every evaluated move with the findings that decide it.
+    """Every evaluated move (planned, then return directions) with the findings that decide it.
 
-    A move's verdict is the worst status among its pair and VM findings and the host-level
-    findings (host, operator, and domain checks for the hosts' domains) of its two ends: live
+    A move's verdict (from the report) is the worst status among its pair and VM findings and the
+    host-level findings (host, operator, and the hosts' domain checks) of its two ends: live
     migration to a host with migration disabled fails whatever the pair checks say.
     """
-    findings = report["findings"]
-    by_pair: dict[tuple[str, str], list[int]] = {}
-    by_host: dict[str, list[int]] = {}
-    by_domain: dict[str, list[int]] = {}
-    for i, f in enumerate(findings):
-        s = f["subject"]
-        kind = s["kind"]
-        if kind in ("pair", "vm"):
-            by_pair.setdefault((s.get("source", ""), s.get("destination", "")), []).append(i)
-        elif kind in ("host", "operator") and s.get("host"):
-            by_host.setdefault(s["host"], []).append(i)
-        elif kind == "domain" and s.get("domain"):
-            by_domain.setdefault(s["domain"], []).append(i)
+    offsets = _flat_index(report)
+    flat = flat_findings(report)
+    hosts = report["hosts"]
     out: list[Move] = []
-    for n, (src, dst, planned) in enumerate(_evaluated_pairs(report), start=1):
-        idx = list(by_pair.get((src, dst), []))
-        for host in (src, dst):
-            idx.extend(by_host.get(host, []))
-        doms = {d for d in (_domain_of(src, by_domain), _domain_of(dst, by_domain)) if d}
-        for dom in sorted(doms):
-            idx.extend(by_domain[dom])
-        idx = sorted(set(idx))
-        move = Move(n, src, dst, planned, idx)
+    for n, m in enumerate(report["moves"], start=1):
+        idx = {offsets[g] + k for g, k in m["findings"]}
+        for host in (m["source"], m["destination"]):
+            idx.update(offsets[g] + k for g, k in hosts.get(host, {}).get("findings", []))
+        move = Move(n, m["source"], m["destination"], bool(m["planned"]), sorted(idx))
         move.counts = {st: 0 for st in STATUSES}
-        for i in idx:
-            move.counts[findings[i]["status"]] += 1
-        move.verdict = worst(findings[i]["status"] for i in idx)
+        for i in move.findings:
+            move.counts[flat[i]["status"]] += 1
+        move.verdict = m["verdict"]
         out.append(move)
     return out
 
@@ -361,25 +270,16 @@ class HostView:
 
 
 def hosts_view(report: dict[str, Any]) -> list[HostView]:
-    findings = report["findings"]
-    names = host_names(report)
-    views = [HostView(i, name) for i, name in enumerate(names)]
-    by_name = {v.name: v for v in views}
-    domains = {f["subject"]["domain"] for f in findings if f["subject"]["kind"] == "domain" and f["subject"].get("domain")}
-    host_domain = {v.name: _domain_of(v.name, domains) for v in views}
-    for i, f in enumerate(findings):
-        s = f["subject"]
-        if s["kind"] in ("host", "operator") and s.get("host") in by_name:
-            by_name[s["host"]].findings.append(i)
-        elif s["kind"] == "domain":
-            for v in views:
-                if host_domain[v.name] == s.get("domain"):
-                    v.findings.append(i)
-    for v in views:
-        v.counts = {st: 0 for st in STATUSES}
-        for i in v.findings:
-            v.counts[findings[i]["status"]] += 1
-        v.verdict = worst(findings[i]["status"] for i in v.findings)
+    offsets = _flat_index(report)
+    flat = flat_findings(report)
+    views = []
+    for i, name in enumerate(host_names(report)):
+        entry = report["hosts"].get(name, {"findings": [], "verdict": None})
+        view = HostView(i, name, sorted(offsets[g] + k for g, k in entry["findings"]), entry["verdict"])
+        view.counts = {st: 0 for st in STATUSES}
+        for k in view.findings:
+            view.counts[flat[k]["status"]] += 1
+        views.append(view)
     return views
 
 
@@ -413,7 +313,7 @@ def group_uncollected(uncollected: Sequence[dict[str, Any]]) -> list[Uncollected
         name, section = _split_path(str(item.get("path", "")))
         message = str(item.get("message", ""))
         shape = message.replace(name, "‹name›") if name else message
-        key = (section, str(item.get("kind", "")), _DIGITS.sub("#", shape))
+        key = (section, str(item.get("kind", "")), DIGITS.sub("#", shape))
         group = groups.setdefault(key, UncollectedGroup(section, str(item.get("kind", "")), shape))
         group.items.append(item)
         if name:

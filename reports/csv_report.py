@@ -14,7 +14,7 @@ import csv
 import io
 from typing import Any
 
-from reports.aggregate import finding_ids
+from reports.aggregate import finding_ids, flat_findings
 
 __all__ = ["COLUMNS", "render_csv", "safe_cell"]
 
@@ -57,7 +57,7 @@ def render_csv(report: dict[str, Any]) -> str:
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    findings = report["findings"]
+    findings = flat_findings(report)
     for fid, f in zip(finding_ids(findings), findings, strict=True):
         s = f["subject"]
         fix = f.get("fix") or {}

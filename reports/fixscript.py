@@ -27,7 +27,7 @@ from typing import Any
 
 from audit import __version__
 from audit.psquote import ps_quote
-from reports.aggregate import finding_ids, host_names
+from reports.aggregate import finding_ids, flat_findings, host_names
 
 __all__ = ["FixScript", "build_scripts", "netbios_name", "ps_comment", "safe_filename"]
 
@@ -103,7 +103,7 @@ def _collect(report: dict[str, Any], include_warnings: bool) -> dict[tuple[str, 
     wanted = ("fail", "warning") if include_warnings else ("fail",)
     known = set(host_names(report))
     scripts: dict[tuple[str, str], dict[tuple[str, str, str], _Change]] = {}
-    findings = report["findings"]
+    findings = flat_findings(report)
     for fid, f in zip(finding_ids(findings), findings, strict=True):
         fix = f.get("fix")
         if f["status"] not in wanted or not fix:

@@ -40,6 +40,7 @@ from reports.aggregate import (
     exit_meaning,
     finding_ids,
     fix_variants,
+    flat_findings,
     group_findings,
     group_uncollected,
     host_names,
@@ -210,7 +211,9 @@ class _Index:
         self.move_no = {(m.source, m.destination): m.index for m in self.moves}
         self.short = _short_labels(self.hosts)
         domains = {
-            f["subject"]["domain"] for f in report["findings"] if f["subject"]["kind"] == "domain" and f["subject"].get("domain")
+            f["subject"]["domain"]
+            for f in flat_findings(report)
+            if f["subject"]["kind"] == "domain" and f["subject"].get("domain")
         }
         self.domain_hosts: dict[str, set[int]] = {d: set() for d in domains}
         for name, i in self.host_no.items():
@@ -287,7 +290,7 @@ def _cut(text: str) -> str:
 class _Builder:
     def __init__(self, report: dict[str, Any]) -> None:
         self.report = report
-        self.findings: list[dict[str, Any]] = report["findings"]
+        self.findings: list[dict[str, Any]] = flat_findings(report)
         self.ids = finding_ids(self.findings)
         self.ix = _Index(report)
         self.groups = group_findings(self.findings, self.ids)
@@ -574,7 +577,7 @@ def build_model(report: dict[str, Any]) -> dict[str, Any]:
         "defaultStatus": default_status,
     }
     severity_counts = {sev: 0 for sev in SEVERITIES}
-    for f in report["findings"]:
+    for f in flat_findings(report):
         severity_counts[f["severity"]] += 1
     uncollected = group_uncollected(report["uncollected"])
     errors = by_status.get("error", 0)
@@ -587,7 +590,7 @@ def build_model(report: dict[str, Any]) -> dict[str, Any]:
         "statuses": STATUSES,
         "severities": SEVERITIES,
         "severity_counts": severity_counts,
-        "verdict": worst(r["verdict"] for r in problem_moves) or worst(f["status"] for f in report["findings"]) or "pass",
+        "verdict": worst(r["verdict"] for r in problem_moves) or worst(f["status"] for f in flat_findings(report)) or "pass",
         "headline": headline,
         "subline": subline,
         "exit_meaning": exit_meaning(run["exit_code"], run["fail_on"]),

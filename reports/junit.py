@@ -20,7 +20,7 @@ from typing import Any
 from xml.etree import ElementTree as ET  # builds XML only; never parses untrusted input
 
 from audit.model import SEVERITY_ORDER, Severity
-from reports.aggregate import finding_ids
+from reports.aggregate import finding_ids, flat_findings
 
 __all__ = ["junit_outcome", "render_junit"]
 
@@ -76,7 +76,7 @@ def _props(parent: ET.Element, pairs: list[tuple[str, str]]) -> None:
 def render_junit(report: dict[str, Any]) -> str:
     run = report["run"]
     fail_on = run["fail_on"]
-    findings = report["findings"]
+    findings = flat_findings(report)
     ids = finding_ids(findings)
     titles = {c["id"]: c["title"] for c in report["checks"]}
     order: list[str] = [c["id"] for c in report["checks"]]

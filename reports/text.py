@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from reports.aggregate import flat_findings
+
 _COLOURS = {"fail": "31", "error": "35", "warning": "33", "pass": "32", "not_applicable": "2"}
 _LABEL = {"fail": "FAIL", "error": "ERROR", "warning": "WARN", "pass": "PASS", "not_applicable": "N/A"}
 
@@ -28,8 +30,7 @@ def render_text(report: dict[str, Any], *, colour: bool = False, show_passed: bo
         f"{len(run['checks_run'])} checks, snapshot taken {run['snapshot_created']}"
     )
     lines.append("")
-    shown = [f for f in report["findings"] if show_passed or f["status"] in ("fail", "error", "warning")]
-    for f in shown:
+    for f in flat_findings(report):
         status = f["status"]
         tag = _paint(f"{_LABEL[status]:5}", status, colour)
         lines.append(f"{tag} [{f['severity']}] {f['check_id']}: {_safe(f['subject']['label'])}")
@@ -39,6 +40,14 @@ def render_text(report: dict[str, Any], *, colour: bool = False, show_passed: bo
             lines.append(f"      Fix ({_safe(fix['run_on'])}, as {_safe(fix['run_as'])}): {_safe(fix['summary'])}")
             for ps in fix["powershell"].splitlines():
                 lines.append(f"        PS> {_safe(ps)}")
+    if show_passed and report["passed"]:
+        lines.append("")
+        lines.append("Passed and not applicable, by check:")
+        for entry in report["passed"]:
+            status = entry["status"]
+            subjects = entry["subjects"]
+            shown = ", ".join(_safe(s) for s in subjects[:5]) + (f", ... ({len(subjects) - 5} more)" if len(subjects) > 5 else "")
+            lines.append(f"{_paint(f'{_LABEL[status]:5}', status, colour)} {entry['check_id']}: {len(subjects)}: {shown}")
     if report["uncollected"]:
         lines.append("")
         lines.append(f"Could not collect {len(report['uncollected'])} facts:")

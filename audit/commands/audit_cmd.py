@@ -8,7 +8,7 @@ from typing import Any
 
 from audit.errors import UsageError
 from audit.outputs import add_output_options, add_selection_options, write_outputs
-from audit.run import audit_snapshot
+from audit.run import audit_args
 from audit.snapshot import Snapshot
 
 
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     snapshot = Snapshot.load(path)
     if args.example:
         snapshot.name = "example-snapshot.json (shipped with hvlm)"
-    report = audit_snapshot(snapshot, only=args.checks, skip=args.skip, fail_on=args.fail_on)
+    report = audit_args(snapshot, args, "audit")
     write_outputs(args, report)
     code: int = report["run"]["exit_code"]
     return code

@@ -18,6 +18,7 @@ from audit.collect.progress import make_progress
 from audit.errors import UsageError
 from audit.inventory import load_inventory
 from audit.report import EXIT_CLEAR, EXIT_INCOMPLETE
+from audit.run import advise_pairing
 from audit.snapshot import Snapshot
 
 EXIT_INTERRUPTED = 130
@@ -84,6 +85,8 @@ def _save(collection: Collection, path: str) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory) if args.inventory else None
+    if inventory is not None:
+        advise_pairing(inventory.host_names, list(inventory.pairs), dict(inventory.groups))
     if args.from_probe_output:
         if args.only == "directory":
             raise UsageError("--from-probe-output gives host facts; it cannot go with --only directory")

@@ -18,7 +18,7 @@ from audit.commands.collect_cmd import EXIT_INTERRUPTED, summarize
 from audit.inventory import load_inventory
 from audit.outputs import add_output_options, add_selection_options, write_outputs
 from audit.registry import load_registry
-from audit.run import audit_snapshot, select_checks
+from audit.run import advise_pairing, audit_args, select_checks
 from audit.snapshot import Snapshot
 
 EPILOG = f"""{CREDENTIALS_HELP}
@@ -59,6 +59,7 @@ def register(sub: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
+    advise_pairing(inventory.host_names, list(inventory.pairs), dict(inventory.groups))
     select_checks(load_registry(), args.checks, args.skip)  # an unknown check id fails before any connection
     plan = plan_collection(args, inventory, hosts=True, directory=True)
     collection = collect(
@@ -70,9 +71,7 @@ def _run(args: argparse.Namespace) -> int:
         Snapshot(collection.document, args.save_snapshot).save(args.save_snapshot)
         name = args.save_snapshot
     print(f"hvlm: {summarize(collection, args.save_snapshot)}", file=sys.stderr)
-    report = audit_snapshot(
-        Snapshot(collection.document, name), only=args.checks, skip=args.skip, fail_on=args.fail_on, command="scan"
-    )
+    report = audit_args(Snapshot(collection.document, name), args, "scan")
     write_outputs(args, report)
     if collection.interrupted:
         return EXIT_INTERRUPTED

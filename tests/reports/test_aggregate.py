@@ -16,6 +16,7 @@ from reports.aggregate import (
     names_shape,
     worst,
 )
+from tests.support.reporting import report_from
 
 
 def finding(check: str, status: str, message: str, severity: str = "high", **subject: str) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def finding(check: str, status: str, message: str, severity: str = "high", **sub
 
 
 def report(findings: list[dict[str, Any]], hosts: list[str], pairs: list[list[str]]) -> dict[str, Any]:
-    return {"inventory": {"hosts": hosts, "pairs": pairs}, "findings": findings, "checks": [], "uncollected": []}
+    return report_from(findings, hosts, pairs)
 
 
 A, B, C = "hv01.corp.contoso.com", "hv02.corp.contoso.com", "hv03.corp.contoso.com"
@@ -93,7 +94,7 @@ def test_move_verdict_counts_vm_findings_and_both_hosts_own_findings() -> None:
     assert moves[(B, A)].verdict == "pass" and not moves[(B, A)].planned  # VM finding is directional
     assert moves[(B, C)].verdict == "fail" and moves[(C, B)].verdict == "fail"  # C's own failure
     hosts = {h.name: h for h in hosts_view(report(fs, [A, B, C], [[A, B]]))}
-    assert hosts[C].verdict == "fail" and hosts[A].verdict == "pass" and hosts[B].verdict is None
+    assert hosts[C].verdict == "fail" and hosts[A].verdict == "pass" and hosts[B].verdict == "pass"
 
 
 def test_worst_ranks_error_above_warning() -> None:
