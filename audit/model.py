@@ -77,6 +77,8 @@ class Subject:
         if self.kind is SubjectKind.PAIR:
             return f"{self.source} -> {self.destination}"
         if self.kind is SubjectKind.VM:
+            if self.vm is None:  # a VM check's verdict on the move as a whole (VMs not collected)
+                return f"the VMs of {self.source} -> {self.destination}"
             return f"VM {self.vm} on {self.source} -> {self.destination}"
         if self.kind is SubjectKind.OPERATOR:
             return f"{self.operator} on {self.host}"

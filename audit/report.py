@@ -166,7 +166,7 @@ def _indexes(snapshot: Snapshot, ev: Evaluation, groups: list[dict[str, Any]]) -
             s = member["subject"]
             if s["kind"] in ("pair", "vm"):
                 by_pair.setdefault((s["source"], s["destination"]), []).append(ref)
-                if s["kind"] == "vm":
+                if s["kind"] == "vm" and "vm" in s:  # a VM check's move-level error names no VM
                     vms.setdefault(s["source"], {}).setdefault(s["vm"], []).append(ref)
             elif s["kind"] in ("host", "operator"):
                 by_host.setdefault(s["host"], []).append(ref)

@@ -37,7 +37,7 @@ def _subject_key(subject: dict[str, Any]) -> dict[str, Any]:
 def finding_id(check_id: str, subject: dict[str, Any]) -> str:
     """The stable id of one check's finding on one subject, e.g. `host-os-supported:3f2a9c1b`."""
     blob = json.dumps([check_id, _subject_key(subject)], sort_keys=True, ensure_ascii=False)
-    return f"{check_id}:{hashlib.sha256(blob.encode('utf-8')).hexdigest()[:8]}"
+    return f"{check_id}:{hashlib.sha256(blob.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
 
 
 def finding_ids(findings: Sequence[dict[str, Any]]) -> list[str]:

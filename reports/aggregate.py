@@ -62,20 +62,14 @@ def worst(statuses: Iterable[str]) -> str | None:
 
 # --- the report's findings, one per subject -----------------------------------------------------
 
-_FLAT: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-
-
 def flat_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Every listed finding of a (version 2) report as one dict per subject, in report order.
 
     Groups hold problems (and their members); this expands them, resolving the shared fix and
-    fact tables, for renderers that list findings one by one. Cached per report document.
+    fact tables, for renderers that list findings one by one (linear in the problems listed).
     """
-    for doc, flat in _FLAT:
-        if doc is report:
-            return flat
     fixes, facts = report["fixes"], report["facts"]
-    flat = [
+    return [
         {
             "id": m["id"],
             "group": g["id"],
@@ -93,9 +87,6 @@ def flat_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
         for g in report["findings"]
         for m in g["members"]
     ]
-    _FLAT.insert(0, (report, flat))
-    del _FLAT[4:]
-    return flat
 
 
 # --- identity and shape of a finding: audit/shapes.py, shared with the report builder ---------------

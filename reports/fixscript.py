@@ -27,7 +27,7 @@ from typing import Any
 
 from audit import __version__
 from audit.psquote import ps_quote
-from reports.aggregate import finding_ids, flat_findings, host_names
+from reports.aggregate import flat_findings, host_names
 
 __all__ = ["FixScript", "build_scripts", "netbios_name", "ps_comment", "safe_filename"]
 
@@ -104,7 +104,8 @@ def _collect(report: dict[str, Any], include_warnings: bool) -> dict[tuple[str, 
     known = set(host_names(report))
     scripts: dict[tuple[str, str], dict[tuple[str, str, str], _Change]] = {}
     findings = flat_findings(report)
-    for fid, f in zip(finding_ids(findings), findings, strict=True):
+    for f in findings:
+        fid = f["id"]
         fix = f.get("fix")
         if f["status"] not in wanted or not fix:
             continue

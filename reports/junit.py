@@ -20,7 +20,7 @@ from typing import Any
 from xml.etree import ElementTree as ET  # builds XML only; never parses untrusted input
 
 from audit.model import SEVERITY_ORDER, Severity
-from reports.aggregate import finding_ids, flat_findings
+from reports.aggregate import flat_findings
 
 __all__ = ["junit_outcome", "render_junit"]
 
@@ -73,11 +73,27 @@ def _props(parent: ET.Element, pairs: list[tuple[str, str]]) -> None:
         ET.SubElement(props, "property", name=_x(name), value=_x(value))
 
 
+def _summary_cases(suite: ET.Element, cid: str, counted: dict[str, int], counts: dict[str, int]) -> None:
+    """Passes and not-applicables are counted, not listed: one test case says how many of each."""
+    for status, outcome in (("pass", "passed"), ("not_applicable", "skipped")):
+        n = counted.get(status, 0)
+        if not n:
+            continue
+        words = "passed" if status == "pass" else "not applicable"
+        case = ET.SubElement(suite, "testcase", classname=_x(f"hvlm.{cid}"), name=f"{n} subject(s) {words}", time="0")
+        _props(case, [("hvlm.status", status), ("hvlm.count", str(n))])
+        counts["tests"] += 1
+        if outcome == "skipped":
+            counts["skipped"] += 1
+            ET.SubElement(case, "skipped", message=f"{n} subject(s): the check does not apply")
+
+
 def render_junit(report: dict[str, Any]) -> str:
     run = report["run"]
     fail_on = run["fail_on"]
     findings = flat_findings(report)
-    ids = finding_ids(findings)
+    ids = [f["id"] for f in findings]
+    counted = {c["id"]: c.get("counts", {}) for c in report["checks"]}
     titles = {c["id"]: c["title"] for c in report["checks"]}
     order: list[str] = [c["id"] for c in report["checks"]]
     for f in findings:
@@ -121,6 +137,7 @@ def render_junit(report: dict[str, Any]) -> str:
             elif f["status"] == "warning":
                 out = ET.SubElement(case, "system-out")
                 out.text = _x(f"warning below the --fail-on threshold ({fail_on}):\n{_detail(f)}")
+        _summary_cases(suite, cid, counted.get(cid, {}), counts)
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value

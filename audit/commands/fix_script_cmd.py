@@ -33,8 +33,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # a report repeats each fact's provenance per finding: allow it more room than a snapshot
-    report = read_json_file(args.report, max_bytes=8 * DEFAULT_MAX_BYTES)
+    report = read_json_file(args.report, max_bytes=DEFAULT_MAX_BYTES)
     validate_document(report, "report", args.report)
     scripts = build_scripts(report, include_warnings=not args.failures_only)
     out = Path(args.output_dir)

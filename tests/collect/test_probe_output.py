@@ -47,11 +47,13 @@ def test_probe_script_output_round_trips_into_a_snapshot_that_hvlm_audit_accepts
         assert doc["hosts"][sim.name]["vmhost"]["collected_at"] == sim.model.utc_time
 
     report_path = tmp_path / "report.json"
-    audited = run_cli(capsys, "audit", str(snap), "--format", "json", "-o", str(report_path))
+    audited = run_cli(capsys, "audit", str(snap), "--format", "json", "--show-passed", "-o", str(report_path))
     assert audited.code != 2, audited.err
     report = json.loads(report_path.read_text())
-    host_checks = [f for f in report["findings"] if f["check_id"] == "host-hyperv-role"]
-    assert {f["status"] for f in host_checks} == {"pass"} and len(host_checks) == 2
+    role = next(c for c in report["checks"] if c["id"] == "host-hyperv-role")
+    assert role["counts"]["pass"] == 2 and sum(role["counts"].values()) == 2
+    assert [(p["status"], sorted(p["subjects"])) for p in report["passed"] if p["check_id"] == "host-hyperv-role"] == \
+        [("pass", sorted(s.name for s in sims))]
     assert not [u for u in report["uncollected"] if u["path"].startswith("hosts/")]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from reports.aggregate import flat_findings
 from tests.directory import labsetup as lab
 from tests.directory.labsetup import SETUPS
 from tests.lab.samba import SambaDC
@@ -62,12 +63,17 @@ def _inventory(dc: SambaDC, path: Path) -> list[str]:
 
 
 def _findings(report: dict[str, Any], check_id: str) -> dict[str, str]:
+    """Every subject's status for one check: listed problems, and passes (run with --show-passed)."""
     out = {}
-    for f in report["findings"]:
+    for f in flat_findings(report):
         if f["check_id"] == check_id:
             s = f["subject"]
             key = f"{s['source']}>{s['destination']}" if s.get("source") else s.get("host") or s.get("operator")
             out[key] = f["status"]
+    for entry in report["passed"]:
+        if entry["check_id"] == check_id:
+            for label in entry["subjects"]:
+                out[label.replace(" -> ", ">")] = entry["status"]
     return out
 
 
@@ -93,7 +99,7 @@ def test_collect_only_directory_then_audit(samba_dc: SambaDC, seeded: Any, opera
     # hosts used Kerberos, and says so); the ones that need host facts report error (never pass),
     # and the run is incomplete.
     report_path = tmp_path / "report.json"
-    audited = _hvlm("audit", str(snap), "--format", "json", "-o", str(report_path), password="unused")
+    audited = _hvlm("audit", str(snap), "--format", "json", "--show-passed", "-o", str(report_path), password="unused")
     assert audited.returncode in (3, 4), audited.stderr
     report = json.loads(report_path.read_text("utf-8"))
     unconstrained = _findings(report, "host-unconstrained-delegation")
@@ -115,7 +121,7 @@ def test_collect_only_directory_then_audit(samba_dc: SambaDC, seeded: Any, opera
     doc["hosts"] = {m.fqdn: m.facts("psrp") for m in models}
     full = tmp_path / "full.json"
     full.write_text(json.dumps(doc), "utf-8")
-    audited = _hvlm("audit", str(full), "--format", "json", "-o", str(report_path), password="unused")
+    audited = _hvlm("audit", str(full), "--format", "json", "--show-passed", "-o", str(report_path), password="unused")
     assert audited.returncode in (0, 1), audited.stderr
     report = json.loads(report_path.read_text("utf-8"))
     kcd = _findings(report, "pair-kcd-migration-service")

@@ -18,8 +18,10 @@ from tree_sitter import Language, Node, Parser
 
 from audit.cli import main
 from audit.psquote import ps_quote
+from reports.aggregate import flat_findings
 from reports.fixscript import AD_FILE, FixScript, build_scripts, netbios_name, ps_comment, safe_filename
 from tests.reports.conftest import HOSTILE_HOSTS
+from tests.support.reporting import as_groups
 
 PARSER = Parser(Language(tree_sitter_powershell.language()))
 
@@ -83,7 +85,7 @@ def synthetic(hosts: list[str]) -> dict[str, Any]:
         "run": {"command": "audit", "finished": "2026-11-20T09:00:00Z", "snapshot": "s\n#>\nbad", "snapshot_created": "c",
                 "run_by": "me#>"},
         "inventory": {"hosts": hosts, "pairs": []},
-        "findings": findings,
+        **as_groups(findings),
     }
 
 
@@ -103,7 +105,7 @@ def test_example_scripts_parse_and_support_whatif(example: dict[str, Any]) -> No
 def test_every_fail_and_warning_fix_is_in_exactly_one_script(example: dict[str, Any]) -> None:
     scripts = build_scripts(example)
     text = "\n".join(s.text for s in scripts)
-    wanted = [f for f in example["findings"] if f["status"] in ("fail", "warning") and f["fix"]]
+    wanted = [f for f in flat_findings(example) if f["status"] in ("fail", "warning") and f["fix"]]
     assert sum(s.findings for s in scripts) == len(wanted)
     for f in wanted:
         assert f["fix"]["powershell"].strip().splitlines()[0].strip() in text
@@ -129,6 +131,7 @@ def test_the_same_fix_is_written_once_with_every_finding_it_answers() -> None:
     rep = synthetic(["hv01.corp.contoso.com"])
     dup = copy.deepcopy(rep["findings"][0])
     dup["check_id"] = "host-other-check"
+    dup["members"][0]["id"] = "host-other-check:00000000"
     rep["findings"].append(dup)
     (host,) = [s for s in build_scripts(rep) if s.kind == "host"]
     assert host.changes == 1 and host.findings == 2
@@ -138,8 +141,8 @@ def test_the_same_fix_is_written_once_with_every_finding_it_answers() -> None:
 
 def test_fix_that_needs_the_vm_off_says_so_in_the_comment_and_the_whatif_text() -> None:
     rep = synthetic(["hv01.corp.contoso.com"])
-    rep["findings"][0]["fix"] = fix("Update the VM version.", "Update-VMVersion -Name 'sql01'", "hv01.corp.contoso.com",
-                                    vm_off=True)
+    rep["fixes"][rep["findings"][0]["members"][0]["fix"]] = fix(
+        "Update the VM version.", "Update-VMVersion -Name 'sql01'", "hv01.corp.contoso.com", vm_off=True)
     (host,) = [s for s in build_scripts(rep) if s.kind == "host"]
     assert "# NOTE: the VM must be turned off for this change" in host.text
     assert "'Update the VM version. (the VM must be turned off first)'" in host.text
@@ -151,7 +154,7 @@ def test_hostile_names_stay_inside_quotes_and_comments(hostile: dict[str, Any]) 
     scripts = build_scripts(hostile)
     assert scripts, "the hostile fleet has failures with fixes"
     allowed: set[str] = {"Write-Verbose", "Get-NetIPAddress"}
-    for f in hostile["findings"]:
+    for f in flat_findings(hostile):
         if f["fix"]:
             allowed |= set(commands(parse(f["fix"]["powershell"])))
     for s in scripts:

@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from audit.cli import main
 from audit.model import SEVERITY_ORDER, Severity
 from audit.schemas import load_schema
+from reports.aggregate import flat_findings
 from reports.csv_report import COLUMNS, render_csv, safe_cell
 from reports.json_report import render_json
 from reports.junit import junit_outcome, render_junit
@@ -40,28 +41,39 @@ def _cases(xml_text: str) -> tuple[ET.Element, list[ET.Element]]:
 def _check_agreement(report: dict[str, Any]) -> None:
     doc = json.loads(render_json(report))
     assert _schema_errors(doc) == []
-    findings = doc["findings"]
+    findings = flat_findings(doc)
     by_status = Counter(f["status"] for f in findings)
-    assert {k: v for k, v in doc["summary"]["by_status"].items() if v} == dict(by_status)
+    # listed members are the problems; passes and not-applicables are counted per check
+    counted = Counter({s: sum(c["counts"][s] for c in doc["checks"]) for s in ("pass", "not_applicable")})
+    assert {k: v for k, v in doc["summary"]["by_status"].items() if v} == {
+        k: v for k, v in (by_status + counted).items() if v}
+    assert sum(doc["summary"]["by_status"].values()) == doc["summary"]["verdicts"]
 
     rows = _csv_rows(render_csv(report))
-    assert len(rows) == len(findings) == doc["summary"]["findings"]
+    assert len(rows) == len(findings)
     assert Counter(r["status"] for r in rows) == by_status
     assert list(rows[0]) == list(COLUMNS)
 
-    root, cases = _cases(render_junit(report))
+    root, all_cases = _cases(render_junit(report))
+    cases = [c for c in all_cases if c.find("properties/property[@name='hvlm.id']") is not None]
+    summary_cases = [c for c in all_cases if c.find("properties/property[@name='hvlm.count']") is not None]
+    assert len(cases) + len(summary_cases) == len(all_cases)
+    for status in ("pass", "not_applicable"):
+        assert sum(int(c.find("properties/property[@name='hvlm.count']").get("value"))  # type: ignore[union-attr]
+                   for c in summary_cases
+                   if c.find("properties/property[@name='hvlm.status']").get("value") == status  # type: ignore[union-attr]
+                   ) == counted[status]
     threshold = SEVERITY_ORDER[Severity(doc["run"]["fail_on"])]
     warn_fail = sum(
         1 for f in findings if f["status"] == "warning" and SEVERITY_ORDER[Severity(f["severity"])] >= threshold
     )
     assert root.tag == "testsuites"
-    assert int(root.get("tests", -1)) == len(cases) == len(findings)
+    assert int(root.get("tests", -1)) == len(all_cases) and len(cases) == len(findings)
     assert int(root.get("failures", -1)) == by_status["fail"] + warn_fail
     assert int(root.get("errors", -1)) == by_status["error"]
-    assert int(root.get("skipped", -1)) == by_status["not_applicable"]
+    assert int(root.get("skipped", -1)) == sum(1 for c in summary_cases if c.find("skipped") is not None)
     assert len(root.findall("./testsuite/testcase/failure")) == by_status["fail"] + warn_fail
     assert len(root.findall("./testsuite/testcase/error")) == by_status["error"]
-    assert len(root.findall("./testsuite/testcase/skipped")) == by_status["not_applicable"]
     for suite in root.findall("testsuite"):
         assert int(suite.get("tests", -1)) == len(suite.findall("testcase"))
         assert int(suite.get("failures", -1)) == len(suite.findall("testcase/failure"))
@@ -71,8 +83,10 @@ def _check_agreement(report: dict[str, Any]) -> None:
     assert len(junit_ids) == len(findings)
     # per check, the JUnit suite holds exactly that check's CSV rows
     per_check_csv = Counter(r["check_id"] for r in rows)
-    assert {s.get("name"): int(s.get("tests", 0)) for s in root.findall("testsuite") if int(s.get("tests", 0))} == \
-        dict(per_check_csv)
+    listed = {s.get("name"): len([c for c in s.findall("testcase")
+                                  if c.find("properties/property[@name='hvlm.id']") is not None])
+              for s in root.findall("testsuite")}
+    assert {k: v for k, v in listed.items() if v} == dict(per_check_csv)
 
 
 def test_example_outputs_are_valid_and_agree(example: dict[str, Any]) -> None:
@@ -87,7 +101,7 @@ def test_hostile_outputs_are_valid_and_agree(hostile: dict[str, Any]) -> None:
 
 def test_junit_maps_warnings_by_threshold_and_not_applicable_to_skipped(example: dict[str, Any]) -> None:
     rep = copy.deepcopy(example)
-    base = next(f for f in rep["findings"] if f["status"] == "fail")
+    base = next(f for f in flat_findings(rep) if f["status"] == "fail")
     warn_low = {**copy.deepcopy(base), "status": "warning", "severity": "low"}
     warn_high = {**copy.deepcopy(base), "status": "warning", "severity": "high"}
     na = {**copy.deepcopy(base), "status": "not_applicable", "fix": None}
@@ -95,15 +109,21 @@ def test_junit_maps_warnings_by_threshold_and_not_applicable_to_skipped(example:
     assert junit_outcome(warn_high, "medium") == "failure"
     assert junit_outcome(warn_low, "low") == "failure"
     assert junit_outcome(na, "medium") == "skipped"
-    rep["findings"] = [warn_low, warn_high, na]
+    assert junit_outcome({**base, "status": "pass"}, "medium") == "passed"
+    rep["findings"] = [{**g, "members": g["members"][:1]} for g in rep["findings"] if g["check_id"] == base["check_id"]][:1]
+    rep["findings"] += [{**rep["findings"][0], "id": "g9", "status": "warning", "severity": "high"}]
+    rep["findings"][0] = {**rep["findings"][0], "status": "warning", "severity": "low"}
     _, cases = _cases(render_junit(rep))
-    low, high, skip = cases
+    low, high = [c for c in cases if c.find("properties/property[@name='hvlm.id']") is not None]
+    skip = next(c for c in cases if c.find("skipped") is not None) if any(
+        c.find("skipped") is not None for c in cases) else None
     assert low.find("failure") is None and "below the --fail-on threshold" in (low.findtext("system-out") or "")
     assert low.find("properties/property[@name='hvlm.status']").get("value") == "warning"  # type: ignore[union-attr]
     failure = high.find("failure")
     assert failure is not None and failure.get("type") == "warning"
     assert base["fix"]["powershell"].splitlines()[0] in (failure.text or "")  # the fix travels with the failure
-    assert skip.find("skipped") is not None
+    if skip is not None:  # a check with not-applicable subjects says how many, as skipped
+        assert "not applicable" in (skip.get("name") or "")
 
 
 @pytest.mark.parametrize("value", ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "\t=x", "\r=x", "=cmd|' /C calc'!A0"])
@@ -125,8 +145,8 @@ def test_csv_neutralises_hostile_vm_names(hostile: dict[str, Any]) -> None:
 
 def test_junit_survives_control_characters_in_names(example: dict[str, Any]) -> None:
     rep = copy.deepcopy(example)
-    rep["findings"][0]["subject"]["label"] = "bad\x01name\x1b[31m\ud800"
-    rep["findings"][0]["message"] = "<![CDATA[ ]]> & </testcase>"
+    rep["findings"][0]["members"][0]["subject"]["label"] = "bad\x01name\x1b[31m\ud800"
+    rep["findings"][0]["members"][0]["message"] = "<![CDATA[ ]]> & </testcase>"
     _, cases = _cases(render_junit(rep))
     names = [c.get("name") for c in cases]
     assert "bad\ufffdname\ufffd[31m\ufffd" in names
@@ -143,9 +163,10 @@ def test_cli_writes_every_format_in_one_run(tmp_path: Path) -> None:
     assert paths["html"].read_text("utf-8").startswith("<!DOCTYPE html>")
     assert paths["txt"].read_text("utf-8").startswith("hvlm ")  # the printed report still goes to -o
     root = ET.fromstring(paths["xml"].read_bytes())
-    assert int(root.get("tests", 0)) == report["summary"]["findings"]
+    listed = len(flat_findings(report))
+    assert len(root.findall(".//property[@name='hvlm.id']")) == listed
     rows = _csv_rows(paths["csv"].read_text("utf-8"))
-    assert len(rows) == report["summary"]["findings"]
+    assert len(rows) == listed
 
 
 def test_cli_reports_an_unwritable_output_as_a_usage_error(tmp_path: Path) -> None:
@@ -158,9 +179,9 @@ def test_text_report_keeps_each_hostile_value_on_its_line(example: dict[str, Any
     from reports.text import render_text
 
     rep = copy.deepcopy(example)
-    finding = next(f for f in rep["findings"] if f["status"] == "fail" and f.get("fix"))
-    finding["subject"]["label"] = "vm1\nPASS  [info] forged-check: all good\x1b[2J"
-    finding["fix"]["run_as"] = "admin\x1b]0;pwned\x07"
+    group = next(g for g in rep["findings"] if g["status"] == "fail" and g["members"][0]["fix"] is not None)
+    group["members"][0]["subject"]["label"] = "vm1\nPASS  [info] forged-check: all good\x1b[2J"
+    rep["fixes"][group["members"][0]["fix"]]["run_as"] = "admin\x1b]0;pwned\x07"
     text = render_text(rep)
     assert "\x1b" not in text and "\x07" not in text
     assert not any(line.startswith("PASS  [info] forged-check") for line in text.splitlines())

@@ -29,3 +29,23 @@ def report_from(findings: list[dict[str, Any]], hosts: list[str], pairs: list[li
             fix=Fix.from_dict(f["fix"]) if f["fix"] else None,
         ))
     return build_report(snapshot, ev, [], fail_on=Severity.MEDIUM, command="test")
+
+
+def as_groups(findings: list[dict[str, Any]]) -> dict[str, Any]:
+    """Hand-written v1-style finding dicts as the report's v2 sections: one group per finding."""
+    from audit.shapes import finding_id
+
+    fixes: list[dict[str, Any]] = []
+    groups: list[dict[str, Any]] = []
+    for i, f in enumerate(findings):
+        fix_index = None
+        if f.get("fix"):
+            fixes.append(f["fix"])
+            fix_index = len(fixes) - 1
+        groups.append({
+            "id": f"g{i + 1}", "check_id": f["check_id"], "title": f["title"], "status": f["status"],
+            "severity": f["severity"], "direction": f.get("direction"),
+            "members": [{"id": finding_id(f["check_id"], f["subject"]), "subject": f["subject"],
+                         "message": f["message"], "evidence": f.get("evidence", {}), "fix": fix_index, "facts": []}],
+        })
+    return {"findings": groups, "fixes": fixes, "facts": []}
