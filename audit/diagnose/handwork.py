@@ -140,7 +140,8 @@ def manual_checks(src: HostRef, dst: HostRef, family: str) -> list[ManualCheck]:
         return [logs, port]
     return [
         ManualCheck(f"Purge {src.short}'s cached Kerberos tickets (the computer's logon session) and retry: a "
-                    "delegation change reaches a move only with a new ticket, and the KDC caches a refusal for 15 "
+                    "delegation change reaches a move only with a new ticket, a ticket obtained before the change "
+                    "stays valid for up to 10 hours (the default lifetime), and the KDC caches a refusal for 15 "
                     "minutes. This changes nothing but the ticket cache.", src.fqdn, purge_tickets(src)),
         ManualCheck(f"Check that the delegation on {src.short}'s computer object has replicated to the domain "
                     "controller the source uses.", "a machine with the ActiveDirectory PowerShell module",
