@@ -5,14 +5,13 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from audit.diagnose.wording import fallback_note, recognised
+
 __all__ = ["render_text"]
 
 _LABEL = {"confirmed": "CONFIRMED", "likely": "LIKELY", "possible": "POSSIBLE", "ruled_out": "RULED OUT"}
 _COLOUR = {"confirmed": "31", "likely": "33", "possible": "35", "ruled_out": "32"}
 _STATUS = {"fail": "FAIL", "warning": "WARN", "error": "ERROR", "pass": "PASS", "not_applicable": "N/A"}
-_HOW = {"argument": "given with --error", "hex": "its hexadecimal code", "decimal": "its decimal code",
-        "winsock": "its Winsock error number"}
-_LANG = {"en": "English", "it": "Italian", "de": "German", "fr": "French"}
 WIDTH = 100
 
 
@@ -71,10 +70,8 @@ def render_text(doc: dict[str, Any], *, colour: bool = False) -> str:
                  f"({_safe(src['fqdn'])} -> {_safe(dst['fqdn'])})")
     if code["code"]:
         meaning = f" {code['symbol']}: {code['meaning']}" if code["symbol"] else ""
-        rec = code["recognised"]
-        how = (f"the {_LANG.get(rec['language'] or '', rec['language'])} wording of the message"
-               if rec["how"] == "wording" else _HOW.get(rec["how"], rec["how"]))
-        lines.append(f"Error {code['code']}{meaning} (recognised from {how})")
+        how = recognised(code)
+        lines.append(f"Error {code['code']}{meaning}" + (f" ({how})" if how else ""))
         if code["others"]:
             lines.append(f"  also in the message: {', '.join(code['others'])}")
     else:
@@ -93,8 +90,7 @@ def render_text(doc: dict[str, Any], *, colour: bool = False) -> str:
     causes = doc["causes"]
     live = [c for c in causes if c["verdict"] != "ruled_out"]
     if result["status"] == "unknown_code":
-        lines.append("hvlm has no cause list for this code, so this is every problem of the move's full audit "
-                     "(severity medium and up):")
+        lines.extend(_wrap(fallback_note(doc), ""))
     for c in live:
         lines.append("")
         _cause(c, lines, colour, True)
