@@ -247,6 +247,19 @@ def _by_hand(reason: str, *steps: Callable[[Context], Step]) -> Callable[[Contex
     return judge
 
 
+def _dest_vmms(ctx: Context) -> Judgement:
+    """A failure (no role, vmms not running) confirms; a warning means vmms ran when read but starts Manual."""
+    found = ctx.of("host-hyperv-role", "destination")
+    j = by_findings(found, problem=lambda f: f.status is Status.FAIL)
+    manual = [f for f in found if f.status is Status.WARNING]
+    if j.verdict is Verdict.RULED_OUT and manual:
+        dst = ctx.destination.short
+        return Judgement(Verdict.POSSIBLE, f"vmms was running on {dst} when the facts were read, but it starts "
+                         f"{manual[0].evidence.get('vmms.StartType')}: if {dst} restarted since, it is not running and "
+                         "nothing listens on TCP 6600.", tuple(manual), fixes=tuple(f.fix for f in manual if f.fix))
+    return j
+
+
 def _memory(ctx: Context) -> Judgement:
     j = by_findings(ctx.of("vm-memory-fit"), not_run="the source has no VMs in the snapshot")
     if j.verdict is Verdict.RULED_OUT:
@@ -360,7 +373,7 @@ _LIST = [
     _cause("dest-vmms", "Hyper-V or its management service (vmms) not running on {dst}",
            """The live-migration listener on TCP 6600 belongs to vmms: with the role missing or vmms stopped,
            nothing on {dst} accepts the connection.""",
-           ("host-hyperv-role",), _single("host-hyperv-role", "destination"), "setup", "install"),
+           ("host-hyperv-role",), _dest_vmms, "setup", "install"),
     _cause("dest-migration-disabled", "Incoming live migrations disabled on {dst}",
            """vmms listens on TCP 6600 only while live migration is enabled (Enable-VMMigration); disabled, the
            connection is refused or never answered.""",

@@ -122,7 +122,7 @@ def manual_checks(src: HostRef, dst: HostRef, family: str) -> list[ManualCheck]:
         "Read the Hyper-V VMMS event log on both hosts around the failure (event 21502: live migration failed; "
         "the full error is in its text). Event 20306 is often reported with these failures, but no Microsoft "
         "source ties it to authentication.",
-        f"{src.fqdn} and {dst.fqdn} (from a management machine)",
+        f"a management machine, reaching {src.fqdn} and {dst.fqdn}",
         event_logs(src, dst),
     )
     port = ManualCheck(f"Check that {src.short} reaches {dst.short} on the live-migration port TCP 6600.",
@@ -147,7 +147,7 @@ def manual_checks(src: HostRef, dst: HostRef, family: str) -> list[ManualCheck]:
                     "controller the source uses.", "a machine with the ActiveDirectory PowerShell module",
                     replication(src)),
         ManualCheck(f"List {dst.short}'s SPNs and look for duplicates in the forest.",
-                    "a machine with the AD DS tools (RSAT-AD-Tools)", setspn(dst)),
+                    "a machine with the AD DS tools: RSAT-AD-Tools", setspn(dst)),
         logs,
         port,
         ManualCheck("Check which account started the move: the operator account checked here is the snapshot's; "

@@ -52,7 +52,8 @@ def rank_causes(ctx: Context, entry: CodeEntry) -> list[Ranked]:
 
 def fallback(ctx: Context, code: str | None) -> list[Ranked]:
     """An unknown code: every problem of the move's full audit, worst first, as a candidate."""
-    what = f"hvlm does not know whether it produces {code}" if code else "no error code was recognised"
+    what = (f"hvlm does not know whether it produces {code}" if code else
+            "with no error code recognised, hvlm cannot tell whether it caused this failure")
     out = []
     problems = [f for f in ctx.findings
                 if (f.status in PROBLEM and SEVERITY_ORDER[f.severity] >= SEVERITY_ORDER[FALLBACK_SEVERITY])
@@ -68,7 +69,7 @@ def fallback(ctx: Context, code: str | None) -> list[Ranked]:
             j = Judgement(Verdict.CONFIRMED, reason, (f,), fixes=(f.fix,) if f.fix else ())
             title = f.message
         out.append(Ranked(f"finding:{f.check_id}", title,
-                          f"Found by the full audit of {ctx.source.short} -> {ctx.destination.short}; {what}.",
+                          f"The full audit of {ctx.source.short} -> {ctx.destination.short} found this; {what}.",
                           j, (f.check_id,), ()))
     return out
 
