@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment
 from markupsafe import Markup
 
+from audit.diagnose.wording import fallback_note, recognised
 from reports.html import asset, new_environment
 
 __all__ = ["render_diagnosis_html"]
@@ -25,7 +26,6 @@ VERDICT_LABEL = {"confirmed": "confirmed", "likely": "likely", "possible": "poss
 STATUS_LABEL = {"fail": "failed", "warning": "warning", "error": "could not be checked", "pass": "passed",
                 "not_applicable": "not applicable"}
 TARGET_LABEL = {"host": "on the host", "ad": "Active Directory change", "session": "in your session"}
-_LANGUAGE = {"en": "English", "it": "Italian", "de": "German", "fr": "French"}
 
 
 @cache
@@ -51,17 +51,6 @@ def _top_class(doc: dict[str, Any]) -> str:
     return "error" if doc["result"]["incomplete"] else "pass"
 
 
-def _recognised(doc: dict[str, Any]) -> str:
-    rec = doc["code"]["recognised"]
-    if not rec:
-        return ""
-    if rec["how"] == "wording":
-        return f"the {_LANGUAGE.get(rec['language'] or '', 'localised')} wording of the message"
-    how: dict[str, str] = {"argument": "--error", "hex": "its hexadecimal code", "decimal": "its decimal code",
-                           "winsock": "its Winsock error number"}
-    return how.get(str(rec["how"]), str(rec["how"]))
-
-
 def render_diagnosis_html(doc: dict[str, Any]) -> str:
     css = asset("report.css")
     causes = doc["causes"]
@@ -70,7 +59,8 @@ def render_diagnosis_html(doc: dict[str, Any]) -> str:
         css=Markup(css),  # noqa: S704 - our own stylesheet, checked above not to close the element
         csp=_csp(css),
         top_class=_top_class(doc),
-        recognised=_recognised(doc),
+        recognised=recognised(doc["code"]),
+        fallback_note=fallback_note(doc) if doc["result"]["status"] == "unknown_code" else "",
         live_causes=[c for c in causes if c["verdict"] != "ruled_out"],
         ruled_out=[c for c in causes if c["verdict"] == "ruled_out"],
     )

@@ -6,7 +6,7 @@ The snapshot is narrowed to the move source -> destination, the whole catalogue 
 the causes the code is known to have are judged from the findings (and a few facts) of that
 direction: confirmed by a failing or warning finding, likely, possible (could not be checked, or
 cannot be seen in configuration), or ruled out, each with its evidence and the finding's fix. An
-unknown code says so and lists every problem of the move's full audit. The document is validated
+unknown code says so and lists every problem the full audit finds for this direction. The document is validated
 against the shipped diagnosis schema; renderers take only the document.
 """
 

@@ -49,7 +49,8 @@ CATALOGUE: dict[str, CodeEntry] = {
                   "The destination did not recognise the credentials the source presented (\"Failed to establish a "
                   "connection with host ...\"): Microsoft's fix sets Kerberos on both hosts, constrained delegation "
                   "with \"any authentication protocol\" for cifs and the migration service on both host objects, "
-                  "then waits 15 minutes or purges the tickets."),
+                  "then purges the tickets (klist purge -li 0x3e7) or waits: Microsoft says 15 minutes, but a ticket "
+                  "obtained before the change can stay valid for up to 10 hours by default."),
         CodeEntry("0x80090322", ("destination-spn", "destination-dns", "destination-name-alias"), "kerberos",
                   "The ticket was issued for a principal name that is not the destination's: an SPN or name "
                   "mismatch.",

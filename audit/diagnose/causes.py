@@ -10,20 +10,18 @@ Which causes a code has, in which order, is in catalogue.py.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from audit.diagnose import handwork as hw
 from audit.diagnose.judging import Context, FactNote, Judgement, Step, Verdict, by_findings, strongest
+from audit.diagnose.tickets import POLICY_DOCS, recent_change
 from audit.knowledge import DOCS
 from audit.model import Finding, Status
 from audit.snapshot import FactError
 
-__all__ = ["CAUSES", "RECENT", "Cause"]
+__all__ = ["CAUSES", "Cause"]
 
-RECENT = dt.timedelta(minutes=15)  # ticket refresh / KDC negative cache (facts doc 3.1)
 _MORE_DOCS = {
     "ts-guide": "https://learn.microsoft.com/troubleshoot/windows-server/virtualization/troubleshoot-live-migration-guidance",
 }
@@ -212,66 +210,6 @@ def _migration_network(ctx: Context) -> Judgement:
                       by_findings(ctx.of("host-migration-subnets", "destination"))])
 
 
-# -- changes not yet effective (facts: whenChanged against collection time) ------------------------
-
-
-def _when(text: Any) -> dt.datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _both_credssp(ctx: Context) -> bool:
-    auths = []
-    for role in ("source", "destination"):
-        _, fact = ctx.fact(f"{role}.vmhost")
-        auths.append(None if isinstance(fact, FactError) else fact["value"].get("VirtualMachineMigrationAuthenticationType"))
-    return auths == ["CredSSP", "CredSSP"]
-
-
-def _recent_change(ctx: Context) -> Judgement:
-    if _both_credssp(ctx):
-        return Judgement(Verdict.RULED_OUT, f"{ctx.source.short} and {ctx.destination.short} both use CredSSP: no "
-                         "delegation or ticket in Active Directory takes part in the move.")
-    notes: list[FactNote] = []
-    recent: list[str] = []
-    unknown: list[str] = []
-    for role, ref in (("source", ctx.source), ("destination", ctx.destination)):
-        path, fact = ctx.fact(f"{role}.ad_computer")
-        if isinstance(fact, FactError):
-            unknown.append(f"{ref.short}'s computer object was not available ({fact.message})")
-            continue
-        changed, read = _when(fact["value"].get("whenChanged")), _when(fact.get("collected_at"))
-        if changed is None or read is None:
-            unknown.append(f"{ref.short}'s whenChanged was not collected")
-            continue
-        age = read - changed
-        minutes = age.total_seconds() / 60
-        note = f"{ref.short}'s computer object changed {minutes:.0f} minute(s) before it was read"
-        notes.append(FactNote(f"{path} ({ref.short}) whenChanged", fact["value"].get("whenChanged"),
-                              fact.get("collected_at"), note))
-        if age <= RECENT:
-            recent.append(note)
-    purge = (Step(f"Purge {ctx.source.short}'s computer tickets and retry (or wait 15 minutes).",
-                  hw.purge_tickets(ctx.source)),
-             Step("Check that the change has replicated to the domain controller the hosts use (on a DC).",
-                  "repadmin /showrepl"))
-    if recent:
-        return Judgement(Verdict.LIKELY, "; ".join(recent) + ". A delegation change takes effect only once it has "
-                         "replicated to the DC the hosts use and the source gets a new ticket (the KDC also caches a "
-                         "refusal for 15 minutes). whenChanged moves with any change of the object, so this is a "
-                         "strong hint, not proof.", facts=tuple(notes), steps=purge)
-    if unknown:
-        return Judgement(Verdict.POSSIBLE, "Cannot tell when the computer objects last changed: "
-                         + "; ".join(unknown) + ".", facts=tuple(notes), steps=purge)
-    return Judgement(Verdict.RULED_OUT, "; ".join(n.note for n in notes) + ": longer ago than the 15 minutes a "
-                     "ticket or a cached refusal lasts (unless replication to the hosts' DC is broken).",
-                     facts=tuple(notes))
-
-
 # -- domain controllers --------------------------------------------------------------------------
 
 
@@ -309,6 +247,19 @@ def _by_hand(reason: str, *steps: Callable[[Context], Step]) -> Callable[[Contex
     return judge
 
 
+def _dest_vmms(ctx: Context) -> Judgement:
+    """A failure (no role, vmms not running) confirms; a warning means vmms ran when read but starts Manual."""
+    found = ctx.of("host-hyperv-role", "destination")
+    j = by_findings(found, problem=lambda f: f.status is Status.FAIL)
+    manual = [f for f in found if f.status is Status.WARNING]
+    if j.verdict is Verdict.RULED_OUT and manual:
+        dst = ctx.destination.short
+        return Judgement(Verdict.POSSIBLE, f"vmms was running on {dst} when the facts were read, but it starts "
+                         f"{manual[0].evidence.get('vmms.StartType')}: if {dst} restarted since, it is not running and "
+                         "nothing listens on TCP 6600.", tuple(manual), fixes=tuple(f.fix for f in manual if f.fix))
+    return j
+
+
 def _memory(ctx: Context) -> Judgement:
     j = by_findings(ctx.of("vm-memory-fit"), not_run="the source has no VMs in the snapshot")
     if j.verdict is Verdict.RULED_OUT:
@@ -322,9 +273,14 @@ def _local_admin(ctx: Context) -> Judgement:
                       by_findings(ctx.of("operator-local-admin", "destination"))])
 
 
+def _doc(key: str) -> str:
+    """A reference by its key in audit.knowledge.DOCS or _MORE_DOCS, or a full https URL (an unknown key fails)."""
+    return key if key.startswith("https://") else DOCS.get(key) or _MORE_DOCS[key]
+
+
 def _cause(id: str, title: str, why: str, checks: tuple[str, ...], judge: Callable[[Context], Judgement],
            *docs: str) -> Cause:
-    return Cause(id, title, " ".join(why.split()), checks, judge, tuple(DOCS.get(d) or _MORE_DOCS[d] for d in docs))
+    return Cause(id, title, " ".join(why.split()), checks, judge, tuple(_doc(d) for d in docs))
 
 
 _LIST = [
@@ -402,11 +358,13 @@ _LIST = [
            for it.""",
            ("pair-clock-skew",), _single("pair-clock-skew"), "kerberos-clock-skew"),
     _cause("changes-not-effective", "A recent change that is not effective yet (replication, cached tickets)",
-           """A delegation (or SPN) change reaches a move only after it has replicated to the domain controllers
-           the hosts use and {src} has a new ticket; the KDC also caches a refusal for 15 minutes. Until
-           then {src} still has no credentials to delegate. Purging {src}'s computer tickets
-           (klist purge -li 0x3e7) or waiting 15 minutes applies it.""",
-           (), _recent_change, "setup", "ts-lm"),
+           """A delegation (or SPN) change reaches a move only after it has replicated to the domain controller
+           {src} uses and {src} holds a new ticket; the KDC also caches a refusal for 15 minutes. A ticket
+           {src} obtained before the change stays valid for its lifetime (10 hours by default: "Maximum
+           lifetime for service ticket" 600 minutes), so until it expires {src} still has no credentials to
+           delegate. Purging {src}'s computer tickets (klist purge -li 0x3e7) or restarting {src} applies
+           the change at once.""",
+           (), recent_change, "setup", "ts-lm", *POLICY_DOCS),
     _cause("dc-unreachable", "No domain controller reachable for Kerberos",
            """The source must reach a KDC of its domain (and, across domains, of the destination's) on TCP/UDP
            88 to get the tickets the move needs; with none reachable, no authority can be contacted. No
@@ -415,7 +373,7 @@ _LIST = [
     _cause("dest-vmms", "Hyper-V or its management service (vmms) not running on {dst}",
            """The live-migration listener on TCP 6600 belongs to vmms: with the role missing or vmms stopped,
            nothing on {dst} accepts the connection.""",
-           ("host-hyperv-role",), _single("host-hyperv-role", "destination"), "setup", "install"),
+           ("host-hyperv-role",), _dest_vmms, "setup", "install"),
     _cause("dest-migration-disabled", "Incoming live migrations disabled on {dst}",
            """vmms listens on TCP 6600 only while live migration is enabled (Enable-VMMigration); disabled, the
            connection is refused or never answered.""",

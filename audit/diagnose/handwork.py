@@ -122,7 +122,7 @@ def manual_checks(src: HostRef, dst: HostRef, family: str) -> list[ManualCheck]:
         "Read the Hyper-V VMMS event log on both hosts around the failure (event 21502: live migration failed; "
         "the full error is in its text). Event 20306 is often reported with these failures, but no Microsoft "
         "source ties it to authentication.",
-        f"{src.fqdn} and {dst.fqdn} (from a management machine)",
+        f"a management machine, reaching {src.fqdn} and {dst.fqdn}",
         event_logs(src, dst),
     )
     port = ManualCheck(f"Check that {src.short} reaches {dst.short} on the live-migration port TCP 6600.",
@@ -140,13 +140,14 @@ def manual_checks(src: HostRef, dst: HostRef, family: str) -> list[ManualCheck]:
         return [logs, port]
     return [
         ManualCheck(f"Purge {src.short}'s cached Kerberos tickets (the computer's logon session) and retry: a "
-                    "delegation change reaches a move only with a new ticket, and the KDC caches a refusal for 15 "
+                    "delegation change reaches a move only with a new ticket, a ticket obtained before the change "
+                    "stays valid for up to 10 hours (the default lifetime), and the KDC caches a refusal for 15 "
                     "minutes. This changes nothing but the ticket cache.", src.fqdn, purge_tickets(src)),
         ManualCheck(f"Check that the delegation on {src.short}'s computer object has replicated to the domain "
                     "controller the source uses.", "a machine with the ActiveDirectory PowerShell module",
                     replication(src)),
         ManualCheck(f"List {dst.short}'s SPNs and look for duplicates in the forest.",
-                    "a machine with the AD DS tools (RSAT-AD-Tools)", setspn(dst)),
+                    "a machine with the AD DS tools: RSAT-AD-Tools", setspn(dst)),
         logs,
         port,
         ManualCheck("Check which account started the move: the operator account checked here is the snapshot's; "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from audit.diagnose.catalogue import CodeEntry
 from audit.diagnose.causes import CAUSES, Cause
 from audit.diagnose.judging import PROBLEM, RANK, Context, Judgement, Verdict
-from audit.model import SEVERITY_ORDER, Finding, Severity, Status
+from audit.model import SEVERITY_ORDER, Finding, Severity, Status, SubjectKind
 
 __all__ = ["EXIT_CODES", "Ranked", "fallback", "rank_causes", "result_of", "unexplained"]
 
@@ -52,18 +52,24 @@ def rank_causes(ctx: Context, entry: CodeEntry) -> list[Ranked]:
 
 def fallback(ctx: Context, code: str | None) -> list[Ranked]:
     """An unknown code: every problem of the move's full audit, worst first, as a candidate."""
-    what = f"hvlm does not know whether it produces {code}" if code else "no error code was recognised"
+    what = (f"hvlm does not know whether it produces {code}" if code else
+            "with no error code recognised, hvlm cannot tell whether it caused this failure")
     out = []
     problems = [f for f in ctx.findings
                 if (f.status in PROBLEM and SEVERITY_ORDER[f.severity] >= SEVERITY_ORDER[FALLBACK_SEVERITY])
                 or f.status is Status.ERROR]
     problems.sort(key=lambda f: (f.status is Status.ERROR, f.status is not Status.FAIL, -SEVERITY_ORDER[f.severity]))
     for f in problems:
-        verdict = Verdict.POSSIBLE if f.status is Status.ERROR else Verdict.CONFIRMED
-        reason = ("Could not be checked: " + f.message) if f.status is Status.ERROR else f.message
-        j = Judgement(verdict, reason, (f,), fixes=(f.fix,) if f.fix else (), unchecked=f.status is Status.ERROR)
-        out.append(Ranked(f"finding:{f.check_id}", f"{f.title} ({f.subject.label})",
-                          f"Found by the full audit of {ctx.source.short} -> {ctx.destination.short}; {what}.",
+        if f.status is Status.ERROR:  # the check's title says what could not be checked
+            title, reason = f"Not checked: {f.title} ({f.subject.label})", "Could not be checked: " + f.message
+            j = Judgement(Verdict.POSSIBLE, reason, (f,), unchecked=True)
+        else:  # the message says what is wrong; the check's title would name the healthy state
+            outcome = "fails" if f.status is Status.FAIL else "warns"
+            reason = f"The check \"{f.title}\" {outcome} for {f.subject.label}."
+            j = Judgement(Verdict.CONFIRMED, reason, (f,), fixes=(f.fix,) if f.fix else ())
+            title = f.message
+        out.append(Ranked(f"finding:{f.check_id}", title,
+                          f"The full audit of {ctx.source.short} -> {ctx.destination.short} found this; {what}.",
                           j, (f.check_id,), ()))
     return out
 
@@ -82,9 +88,11 @@ def result_of(ranked: list[Ranked]) -> tuple[int, bool]:
 def unexplained(ranked: list[Ranked], findings: list[Finding]) -> list[Finding]:
     """Problems of this move that none of the code's causes reads: worth knowing, not this error's cause.
 
-    A check a cause reads is left out on every subject: the cause judged it for the role that matters
-    (the destination's firewall, the source's operator rights), and the other host's verdict on it
-    concerns the return direction.
+    `findings` are already those of this direction (scope.ROLES). A pair or VM finding of a check a
+    cause reads is that cause's business; a host finding only when a cause judged that very finding
+    (dest-vmms reads the destination's vmms: the source's stopped vmms is still listed here).
     """
+    judged = {id(f) for r in ranked for f in r.judgement.findings}
     used = {c for r in ranked for c in r.checks}
-    return [f for f in findings if f.status in PROBLEM and f.check_id not in used]
+    return [f for f in findings if f.status in PROBLEM and id(f) not in judged
+            and not (f.check_id in used and f.subject.kind in (SubjectKind.PAIR, SubjectKind.VM))]

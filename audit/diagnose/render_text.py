@@ -5,14 +5,13 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from audit.diagnose.wording import fallback_note, recognised
+
 __all__ = ["render_text"]
 
 _LABEL = {"confirmed": "CONFIRMED", "likely": "LIKELY", "possible": "POSSIBLE", "ruled_out": "RULED OUT"}
 _COLOUR = {"confirmed": "31", "likely": "33", "possible": "35", "ruled_out": "32"}
 _STATUS = {"fail": "FAIL", "warning": "WARN", "error": "ERROR", "pass": "PASS", "not_applicable": "N/A"}
-_HOW = {"argument": "given with --error", "hex": "its hexadecimal code", "decimal": "its decimal code",
-        "winsock": "its Winsock error number"}
-_LANG = {"en": "English", "it": "Italian", "de": "German", "fr": "French"}
 WIDTH = 100
 
 
@@ -35,7 +34,8 @@ def _paint(text: str, verdict: str, colour: bool) -> str:
 
 
 def _fix(fix: dict[str, Any], lines: list[str], label: str) -> None:
-    lines.extend(_wrap(f"{label} (run on {fix['run_on']}, as {fix['run_as']}): {fix['summary']}", "     "))
+    lines.extend(_wrap(f"{label}: {fix['summary']}", "     "))
+    lines.extend(_wrap(f"Run on: {fix['run_on']}; as: {fix['run_as']}", "       "))
     lines.extend(f"       PS> {_safe(ps)}" for ps in fix["powershell"].splitlines())
     if fix.get("gui"):
         lines.extend(_wrap(f"GUI: {fix['gui']}", "       "))
@@ -43,7 +43,9 @@ def _fix(fix: dict[str, Any], lines: list[str], label: str) -> None:
 
 def _cause(c: dict[str, Any], lines: list[str], colour: bool, full: bool) -> None:
     tag = _paint(f"{_LABEL[c['verdict']]:9}", c["verdict"], colour)
-    lines.append(f"{c['rank']:>2}. {tag} {_safe(c['title'])}")
+    title = _wrap(c["title"], " " * 14)
+    lines.append(f"{c['rank']:>2}. {tag} {title[0].lstrip()}")
+    lines.extend(title[1:])
     if not full:
         lines.extend(_wrap(c["reason"], "     "))
         return
@@ -71,10 +73,8 @@ def render_text(doc: dict[str, Any], *, colour: bool = False) -> str:
                  f"({_safe(src['fqdn'])} -> {_safe(dst['fqdn'])})")
     if code["code"]:
         meaning = f" {code['symbol']}: {code['meaning']}" if code["symbol"] else ""
-        rec = code["recognised"]
-        how = (f"the {_LANG.get(rec['language'] or '', rec['language'])} wording of the message"
-               if rec["how"] == "wording" else _HOW.get(rec["how"], rec["how"]))
-        lines.append(f"Error {code['code']}{meaning} (recognised from {how})")
+        how = recognised(code)
+        lines.extend(_wrap(f"Error {code['code']}{meaning}" + (f" ({how})" if how else ""), "  ", ""))
         if code["others"]:
             lines.append(f"  also in the message: {', '.join(code['others'])}")
     else:
@@ -86,15 +86,14 @@ def render_text(doc: dict[str, Any], *, colour: bool = False) -> str:
     started = {"source": f"on {src['short']}", "elsewhere": f"from {move['initiated_from']}",
                "unknown": "not said (--initiated-from HOST)"}[move["initiated"]]
     origin = "live collection" if run["mode"] == "live" else f"snapshot {run['snapshot']}"
-    lines.append(_safe(f"Facts: {origin}, taken {run['snapshot_created']}; move started: {started}"))
+    lines.extend(_wrap(f"Facts: {origin}, taken {run['snapshot_created']}; move started: {started}", "  ", ""))
     lines.append("")
     lines.append(_paint(_safe(result["headline"]), "confirmed" if result["status"].startswith("cause") else
                         "ruled_out", colour))
     causes = doc["causes"]
     live = [c for c in causes if c["verdict"] != "ruled_out"]
     if result["status"] == "unknown_code":
-        lines.append("hvlm has no cause list for this code, so this is every problem of the move's full audit "
-                     "(severity medium and up):")
+        lines.extend(_wrap(fallback_note(doc), ""))
     for c in live:
         lines.append("")
         _cause(c, lines, colour, True)
@@ -113,7 +112,8 @@ def render_text(doc: dict[str, Any], *, colour: bool = False) -> str:
     lines.append("Still to check by hand:" if result["status"] != "no_cause_found" else
                  "No cause found in the configuration. What remains to check by hand:")
     for m in doc["manual_checks"]:
-        lines.extend(_wrap(f"{m['title']} (on {m['run_on']})", "    ", "  - "))
+        lines.extend(_wrap(m["title"], "    ", "  - "))
+        lines.extend(_wrap(f"Run on: {m['run_on']}", "    "))
         lines.extend(f"      PS> {_safe(ps)}" for ps in m["powershell"].splitlines())
     if doc["uncollected"]:
         lines.append("")
@@ -121,5 +121,5 @@ def render_text(doc: dict[str, Any], *, colour: bool = False) -> str:
         for u in doc["uncollected"][:20]:
             lines.extend(_wrap(f"{u['path']}: {u['kind']}: {u['message']}", "  "))
     lines.append("")
-    lines.append(f"Result: {run['exit_meaning']} (exit code {run['exit_code']})")
+    lines.append(f"Result (exit code {run['exit_code']}): {run['exit_meaning']}")
     return "\n".join(lines) + "\n"

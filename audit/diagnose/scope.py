@@ -3,8 +3,9 @@
 A diagnosis concerns one direction, source -> destination, which need not be a planned pair of
 the snapshot: the snapshot is narrowed to the two hosts with that single pair, every check runs
 over it, and what is kept is the pair and VM findings of that direction, the host and operator
-findings of both hosts and the domain findings of their domains. The return direction is judged
-by the engine too (it always is) and dropped here: it cannot explain this failure.
+findings of the role they matter for (ROLES: the destination's firewall, the source's delegation)
+and the domain findings of their domains. The return direction is judged by the engine too (it
+always is) and dropped here: it cannot explain this failure.
 """
 
 from __future__ import annotations
@@ -18,7 +19,32 @@ from audit.model import Finding, SubjectKind
 from audit.registry import Check
 from audit.snapshot import Snapshot
 
-__all__ = ["direction_findings", "match_host", "pair_snapshot", "run_direction"]
+__all__ = ["ROLES", "direction_findings", "match_host", "pair_snapshot", "run_direction"]
+
+_BOTH = frozenset({"source", "destination"})
+_SRC = frozenset({"source"})
+_DST = frozenset({"destination"})
+# Which host of a move a host (or operator) check concerns. Facts document sections 2 and 3:
+# incoming settings (firewall, migration networks) are the destination's; delegation (and the
+# operator's delegability) is the source's, which hands the operator's identity on; the role, the
+# service, live migration itself, the OS, the domain and local rights are needed on both. A check
+# not listed here (a third party's) is kept on both hosts: hvlm cannot tell its direction.
+ROLES: dict[str, frozenset[str]] = {
+    "host-any-network": _DST,
+    "host-dns-forward-reverse": _DST,  # tickets are asked for the destination's name
+    "host-domain-member": _BOTH,
+    "host-firewall-6600": _DST,
+    "host-hyperv-role": _BOTH,
+    "host-kcd-any-protocol": _SRC,
+    "host-migration-enabled": _BOTH,  # "incoming and outgoing live migrations"
+    "host-migration-subnet-private": _DST,  # the traffic uses the destination's migration subnets
+    "host-migration-subnets": _DST,
+    "host-os-supported": _BOTH,
+    "host-simultaneous-migrations": _BOTH,
+    "host-unconstrained-delegation": _SRC,
+    "operator-delegable": _SRC,
+    "operator-local-admin": _BOTH,
+}
 
 
 def _forms(snapshot: Snapshot, host: str) -> set[str]:
@@ -52,7 +78,8 @@ def pair_snapshot(snapshot: Snapshot, source: str, destination: str) -> Snapshot
 
 
 def direction_findings(findings: Iterable[Finding], source: HostRef, destination: HostRef) -> list[Finding]:
-    hosts = {source.name, destination.name}
+    """The findings that concern source -> destination (see the module docstring)."""
+    by_role = {"source": source.name, "destination": destination.name}
     domains = {d.casefold() for d in (source.domain, destination.domain) if d}
     kept = []
     for f in findings:
@@ -60,7 +87,7 @@ def direction_findings(findings: Iterable[Finding], source: HostRef, destination
         if s.kind in (SubjectKind.PAIR, SubjectKind.VM):
             keep = (s.source, s.destination) == (source.name, destination.name)
         elif s.kind in (SubjectKind.HOST, SubjectKind.OPERATOR):
-            keep = s.host in hosts
+            keep = s.host in {by_role[role] for role in ROLES.get(f.check_id, _BOTH)}
         else:
             keep = (s.domain or "").casefold() in domains
         if keep:
