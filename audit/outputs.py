@@ -60,7 +60,10 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
         "failures and warnings at or above --fail-on fail, errors are errors, not applicable is skipped",
     )
     p.add_argument("--csv", metavar="FILE", dest="csv_file", help="also write a CSV file, one row per finding")
-    p.add_argument("--show-passed", action="store_true", help="list passed checks in the text report too")
+    p.add_argument("--show-passed", action="store_true",
+                   help="list the passed and not-applicable subjects of each check (text and JSON; counted otherwise)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="text report: every subject of every problem in full, with its evidence")
 
 
 def use_colour(stream: Any) -> bool:
@@ -110,7 +113,7 @@ def write_outputs(args: argparse.Namespace, report: dict[str, Any]) -> None:
                 buffer.flush()
         return
     colour = args.output is None and use_colour(sys.stdout)
-    text = render_text(report, colour=colour, show_passed=args.show_passed)
+    text = render_text(report, colour=colour, show_passed=args.show_passed, verbose=args.verbose)
     if args.output:
         write_text_file(args.output, text)
     else:

@@ -19,6 +19,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.fleet import ComputerModel, HostModel, VMModel, build_snapshot, delegation_entries
 
 BUILDS = (17763, 20348, 26100)  # 2019, 2022, 2025: every one runs configuration version 9.0
+DOMAIN_SID = "S-1-5-21-1-2-3"
+OPERATORS = ("CORP\\HV-Operators", f"{DOMAIN_SID}-1201")  # in every host's Hyper-V Administrators
+OPERATOR = {
+    "domain": "corp.contoso.com", "distinguishedName": "CN=hvadmin,OU=Admins,DC=corp,DC=contoso,DC=com",
+    "sAMAccountName": "hvadmin", "userPrincipalName": "hvadmin@corp.contoso.com", "objectSid": f"{DOMAIN_SID}-1105",
+    "userAccountControl": 0x200, "tokenGroups": [f"{DOMAIN_SID}-513", f"{DOMAIN_SID}-512", f"{DOMAIN_SID}-1201"],
+    "memberOf": [],
+}
+DOMAIN = {
+    "info": {"dnsRoot": "corp.contoso.com", "nETBIOSName": "CORP", "objectSid": DOMAIN_SID,
+             "currentTime": "2026-11-20T09:00:00Z"},
+    "domain_controllers": [{"target": "dc01.corp.contoso.com", "port": 389, "priority": 0, "weight": 100}],
+    "trusts": [],
+}
 
 
 def _mistake(kind: int, host: HostModel) -> tuple[HostModel, dict[str, Any]]:
@@ -49,7 +63,7 @@ def fleet(n: int, group: int | None = 20, vms: int = 20, broken: float = 0.0, se
     """n hosts (every ordered pair inside each group of `group`, or all pairs when None)."""
     rng = random.Random(seed)
     hosts = [
-        HostModel(f"HV{i:04d}", index=i % 240 + 1, build=BUILDS[i % 3],
+        HostModel(f"HV{i:04d}", index=i % 240 + 1, build=BUILDS[i % 3], hyperv_admins=[OPERATORS],
                   vms=[VMModel(f"vm{i:04d}-{j:02d}", "9.0") for j in range(vms)])
         for i in range(n)
     ]
@@ -73,9 +87,10 @@ def fleet(n: int, group: int | None = 20, vms: int = 20, broken: float = 0.0, se
         services = ("Microsoft Virtual System Migration Service",) if effect.get("drop_cifs") else (
             "Microsoft Virtual System Migration Service", "cifs")
         entries = [e for d in members[h.fqdn] if d is not h for e in delegation_entries(d, services)]
-        computers.append(ComputerModel(h, f"S-1-5-21-1-2-3-{3000 + i}", entries,
+        computers.append(ComputerModel(h, f"{DOMAIN_SID}-{3000 + i}", entries,
                                        any_protocol=effect.get("any_protocol", True)))
-    return build_snapshot(hosts, computers={"corp.contoso.com": computers}, groups=groups)
+    return build_snapshot(hosts, computers={"corp.contoso.com": computers}, groups=groups,
+                          domains={"corp.contoso.com": DOMAIN}, operator=OPERATOR)
 
 
 def main() -> int:

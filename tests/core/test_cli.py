@@ -32,7 +32,7 @@ def test_example_audit_prints_summary_and_valid_json(tmp_path: Path, capsys: pyt
     out = tmp_path / "report.json"
     code = main(["audit", "--example", "--json", str(out)])
     text = capsys.readouterr().out
-    assert "Summary:" in text and "Result:" in text
+    assert "Planned moves:" in text and "Verdicts (" in text and "Result:" in text
     report = json.loads(out.read_text())
     Draft202012Validator(load_schema("report"), format_checker=Draft202012Validator.FORMAT_CHECKER).validate(report)
     assert report["run"]["exit_code"] == code

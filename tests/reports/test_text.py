@@ -1,0 +1,63 @@
+"""The terminal report answers first (each planned move), groups problems, and fits a fleet on a few screens."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from audit.run import audit_snapshot
+from audit.snapshot import Snapshot
+from benchmarks.fleets import fleet
+from reports.aggregate import flat_findings
+from reports.text import MEMBERS_IN_FULL, render_text
+
+
+def test_the_example_opens_with_each_planned_move_and_its_reasons(example: dict[str, Any]) -> None:
+    text = render_text(example)
+    lines = text.splitlines()
+    assert lines[1].startswith("7 hosts, 7 planned moves, plus 7 return directions checked for rollback")
+    assert lines[3] == "Planned moves:"
+    moves = [ln for ln in lines[4:12] if ln.startswith("  BLOCKED")]
+    assert len(moves) == sum(1 for m in example["moves"] if m["planned"] and m["verdict"] == "fail")
+    assert any("vm-config-version (1 VM)" in ln for ln in moves)
+    assert lines.index("Planned moves:") < lines.index("Problems, by check (worst first):")
+    assert text.rstrip().splitlines()[-1].startswith("Result: findings at or above severity medium (exit code 1)")
+
+
+def test_a_fix_shared_by_several_subjects_is_printed_once(example: dict[str, Any]) -> None:
+    text = render_text(example)
+    group = next(g for g in example["findings"] if g["check_id"] == "operator-delegable")
+    fix = example["fixes"][group["members"][0]["fix"]]
+    assert len(group["members"]) > 1 and all(m["fix"] == group["members"][0]["fix"] for m in group["members"])
+    assert text.count(fix["powershell"].splitlines()[-1]) == 1
+    assert "Also the same problem and the same fix for: CORP\\hvadmin on hv02.corp.contoso.com" in text
+
+
+def test_every_problem_subject_is_named_and_the_return_direction_is_apart(example: dict[str, Any]) -> None:
+    text = " ".join(render_text(example).split())  # wrapping may break a label across lines
+    for f in flat_findings(example):
+        assert " ".join(f["subject"]["label"].split()) in text, f["subject"]["label"]
+    assert "Return direction of planned moves (what a rollback needs): they do not change the exit code" in text
+    verbose = render_text(example, verbose=True)
+    assert "Evidence: {" in verbose and "Also the same problem" not in verbose
+
+
+def test_two_hundred_hosts_fit_on_a_few_screens_without_losing_a_failure() -> None:
+    report = audit_snapshot(Snapshot.from_document(fleet(200, 20, vms=4, broken=0.1)))
+    text = render_text(report)
+    lines = text.splitlines()
+    assert len(lines) < 700, len(lines)
+    # every failing cause is there with its count; every failing subject is one flag away
+    for group in report["findings"]:
+        assert f"{group['check_id']}: {group['title']}" in text
+    verbose = " ".join(render_text(report, verbose=True).split())
+    for f in flat_findings(report):
+        assert " ".join(f["subject"]["label"].split()) in verbose
+    assert re.search(r"READY +\d[\d,]* moves with no problem found", text)
+    for group in report["findings"]:
+        assert len([m for m in group["members"] if f"    {m['subject']['label']}" in lines]) <= MEMBERS_IN_FULL
+
+
+def test_no_python_none_and_no_plural_hedges(example: dict[str, Any]) -> None:
+    text = render_text(example, show_passed=True)
+    assert not re.search(r"\bNone\b(?! of)", text)
