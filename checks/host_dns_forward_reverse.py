@@ -31,8 +31,8 @@ DNS_RUN_AS = "a member of DnsAdmins or Domain Admins"
     canonicalise names through reverse DNS when it builds SPNs, so a missing or foreign PTR record
     does not break a move: a warning of low severity (the usual trace of a stale or duplicate
     registration, and some tools do canonicalise). Without the host's addresses (a directory-only
-    audit) the A records cannot be confirmed: a low warning, never a pass. Names are compared
-    case-insensitively without the trailing dot.""",
+    audit) the A records cannot be confirmed: an error (could not check), never a pass; PTR problems
+    are still reported. Names are compared case-insensitively without the trailing dot.""",
     references=(DOCS["ts-2026"], DOCS["ts-lm"], DOCS["kcd-overview"], DOCS["dns-ptr"]),
     fix_hint="Register the host's A record (Register-DnsClient) and correct its PTR records on the DNS server.",
 )
@@ -91,16 +91,13 @@ def run(f: Facts) -> Outcome:
     evidence["missing_ptr"] = absent
     evidence["wrong_ptr"] = wrong
     if not wrong and not absent:
+        err = f.unavailable("host.ip_interfaces")
         return Outcome(
-            Status.WARNING,
-            f"{host.fqdn} resolves to {', '.join(addresses)} and each address points back to it, but the host's own "
-            "addresses were not collected, so a stale A record cannot be ruled out.",
-            on_host(host, f"Compare {host.fqdn}'s DNS records with the host's addresses.",
-                    f"Resolve-DnsName -Name {ps_quote(host.fqdn)} -Type A\n"
-                    "Get-NetIPAddress | Format-Table -Property 'InterfaceAlias', 'IPAddress', 'PrefixLength'",
-                    docs=(DOCS["ts-2026"],), run_as=LOCAL_ADMIN),
-            evidence,
-            severity=Severity.LOW,
+            Status.ERROR,
+            f"could not check: {host.fqdn} resolves to {', '.join(addresses)} and each address points back to it, but "
+            f"the host's own addresses ({err.path + ': ' + err.message if err else 'ip_interfaces'}) are needed to "
+            "rule out a stale A record.",
+            evidence=evidence,
         )
     problems = [f"{a} has no PTR record" for a in absent]
     problems += [f"{a} points to {', '.join(n.rstrip('.') for n in names)}" for a, names in wrong.items()]

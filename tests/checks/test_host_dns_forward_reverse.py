@@ -113,6 +113,4 @@ def test_missing_host_addresses_is_never_a_pass() -> None:
     d = doc()
     drop_fact(d, "hosts", H, "ip_interfaces")
     f = only(run_check("host-dns-forward-reverse", d), H)
-    assert f.status is Status.WARNING and f.severity is Severity.LOW and "cannot be ruled out" in f.message
-    assert f.fix is not None
-    assert_safe(f.fix.powershell)
+    assert f.status is Status.ERROR and "stale A record" in f.message and "ip_interfaces" in f.message
