@@ -87,6 +87,8 @@ DOCS: dict[str, str] = {
     "kcd-blog": "https://techcommunity.microsoft.com/t5/virtualization/live-migration-via-constrained-delegation-with-kerberos-in/ba-p/382334",
     "win32-computersystem": f"{_LEARN}/windows/win32/cimwin32prov/win32-computersystem",
     "trusts": f"{_LEARN}/openspecs/windows_protocols/ms-adts/c9efe39c-f5f9-43e9-9479-941c20d0e590",
+    "allowed-to-authenticate": f"{_LEARN}/windows/win32/adschema/r-allowed-to-authenticate",
+    "selective-auth": f"{_LEARN}/dotnet/api/system.directoryservices.activedirectory.forest.getselectiveauthenticationstatus",
     # migration-network, processor, switch, memory and version checks
     "supported-version": f"{_LEARN}/powershell/module/hyper-v/get-vmhostsupportedversion",
     "move-vm": f"{_LEARN}/powershell/module/hyper-v/move-vm",

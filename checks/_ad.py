@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from audit.facts import HostRef
-from audit.model import Fix
+from audit.facts import Facts, HostRef
+from audit.model import Fix, Outcome, Status
 from audit.psquote import ps_array, ps_quote
 from checks._fixes import in_ad
 
@@ -35,6 +35,61 @@ MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
 CIFS = "cifs"
 
 _DOMAIN_SID = re.compile(r"^(S-1-5-21-\d+-\d+-\d+)-(\d+)$", re.IGNORECASE)
+_AD_OS_VERSION = re.compile(r"\((\d+)\)")  # operatingSystemVersion "10.0 (17763)"
+
+NETBIOS_MAX = 15  # a NetBIOS computer name (and the sAMAccountName before its "$") has at most 15 characters
+
+
+def netbios(name: str) -> str:
+    """The NetBIOS form of a host's first DNS label: upper case, cut to 15 characters as Windows cuts it."""
+    return name.upper()[:NETBIOS_MAX]
+
+
+def ad_host(f: Facts, role: str = "host") -> HostRef:
+    """The host as AD names it: `short` is the NetBIOS name (at most 15 characters).
+
+    A snapshot without host facts (a directory-only collection) derives the short name from the
+    FQDN's first label, which can be longer than a NetBIOS name; AD's sAMAccountName and the short
+    SPNs ADUC writes use the first 15 characters, so every AD name and SPN goes through here.
+    """
+    ref = f.host(role)
+    short = netbios(ref.short)
+    return ref if short == ref.short else replace(ref, short=short)
+
+
+def os_build(os_info: Mapping[str, Any] | None, computer: Mapping[str, Any] | None) -> tuple[int | None, str]:
+    """A host's build number and where it came from: Win32_OperatingSystem, else AD's operatingSystemVersion.
+
+    A directory-only audit has no host facts, but the computer object records "10.0 (17763)".
+    """
+    if os_info is not None and str(os_info.get("BuildNumber") or "").isdigit():
+        return int(os_info["BuildNumber"]), "Win32_OperatingSystem.BuildNumber on the host"
+    text = str((computer or {}).get("operatingSystemVersion") or "")
+    match = _AD_OS_VERSION.search(text)
+    if match:
+        return int(match.group(1)), f"the computer object's operatingSystemVersion in AD ({text!r}): host facts not collected"
+    return None, "unknown: neither the host's Win32_OperatingSystem nor AD's operatingSystemVersion was available"
+
+
+def outside_domain(f: Facts, *roles: str, what: str) -> Outcome | None:
+    """NOT_APPLICABLE for a check about AD when a host of the subject is in a workgroup, else None.
+
+    Such a host has no computer object, no delegation and no trust: host-domain-member reports the
+    one cause, and the AD checks must not turn it into errors ("could not check") or more failures.
+    Each role's f"{role}.computer_system?" must be declared.
+    """
+    for role in roles:
+        cs = f.optional(f"{role}.computer_system")
+        if cs is not None and not cs.get("PartOfDomain"):
+            ref = f.host(role)
+            return Outcome(
+                Status.NOT_APPLICABLE,
+                f"{ref.name} is not joined to a domain (workgroup {cs.get('Domain')}): it has no computer object in "
+                f"Active Directory, so {what} does not apply; host-domain-member reports it.",
+                evidence={"host": ref.name, "PartOfDomain": False, "Domain": cs.get("Domain"),
+                          "see": "host-domain-member"},
+            )
+    return None
 
 
 def domain_sid(sid: str) -> str | None:
@@ -78,8 +133,8 @@ def same_domain(a: HostRef, b: HostRef) -> bool:
 
 
 def spn_forms(service: str, host: HostRef) -> tuple[str, str]:
-    """The two names ADUC writes for one service on one host: NetBIOS name and FQDN."""
-    return (f"{service}/{host.short}", f"{service}/{host.fqdn}")
+    """The two names ADUC writes for one service on one host: NetBIOS name (15 characters at most) and FQDN."""
+    return (f"{service}/{netbios(host.short)}", f"{service}/{host.fqdn}")
 
 
 def missing(present: Iterable[str], wanted: Iterable[str]) -> list[str]:
@@ -104,31 +159,59 @@ class Rbcd:
     known: bool  # False: the destination's computer object was not available
     lists_source: bool
     principals: tuple[str, ...]  # "name (SID)" of every principal listed
+    # principals that are not computer accounts (groups, or SIDs whose name could not be read): the
+    # source may be a member, which the collected facts cannot tell (no group memberships are read)
+    unresolved: tuple[str, ...] = ()
 
 
 def rbcd_for(dst_computer: Mapping[str, Any] | None, src: HostRef, src_sid: str | None) -> Rbcd:
     """Does the destination's msDS-AllowedToActOnBehalfOfOtherIdentity list the source?
 
     Matched by SID when the source's SID is known, else by its account name (DOMAIN\\NAME$).
+    A listed principal whose name does not end in "$" is not a computer account: it may be a group
+    holding the source, so it is returned in `unresolved` rather than read as "absent".
     """
     if dst_computer is None:
         return Rbcd(False, False, ())
     entries = list(dst_computer.get("msDS-AllowedToActOnBehalfOfOtherIdentity") or [])
     shown = tuple(f"{e.get('name') or '?'} ({e['sid']})" for e in entries)
-    account = f"{src.short}$".casefold()
+    account = f"{netbios(src.short)}$".casefold()
     for entry in entries:
         if src_sid and str(entry["sid"]).upper() == src_sid.upper():
             return Rbcd(True, True, shown)
         name = str(entry.get("name") or "").casefold()
         if not src_sid and (name == account or name.endswith("\\" + account)):
             return Rbcd(True, True, shown)
-    return Rbcd(True, False, shown)
+    unresolved = tuple(
+        f"{e.get('name') or '?'} ({e['sid']})" for e in entries if not str(e.get("name") or "").endswith("$")
+    )
+    return Rbcd(True, False, shown, unresolved)
+
+
+def domain_admin_run_as(operator: Mapping[str, Any] | None, operator_name: str | None, domain: str | None,
+                        computer: Mapping[str, Any] | None, extra: str = "") -> str:
+    """Who must run an AD change in `domain`, and whether the operator is one of them.
+
+    The operator's tokenGroups hold the Domain Admins SID (domain SID + "-512") of that domain, or
+    they do not; the domain SID is read from the changed computer object's objectSid. Without the
+    operator fact the role alone is named.
+    """
+    who = f"a member of Domain Admins of {domain}{extra}" if domain else f"a member of Domain Admins{extra}"
+    if operator is None or computer is None:
+        return who
+    dsid = domain_sid(str(computer.get("objectSid") or ""))
+    if dsid is None:
+        return who
+    account = operator_name or f"{operator.get('domain')}\\{operator.get('sAMAccountName')}"
+    if has_rid(operator.get("tokenGroups") or [], DOMAIN_ADMINS_RID, dsid):
+        return f"{who} (the operator {account} is one)"
+    return f"{who}; the operator {account} is not a Domain Admin of {domain or 'that domain'}, so someone who is must run it"
 
 
 def add_delegation_ps(src: HostRef, entries: list[str]) -> str:
     """Add constrained-delegation targets to the source's computer object (existing ones untouched)."""
     return (
-        f"Set-ADComputer -Identity {ps_quote(src.short)}{server(src.domain)} "
+        f"Set-ADComputer -Identity {ps_quote(netbios(src.short))}{server(src.domain)} "
         f"-Add @{{'msDS-AllowedToDelegateTo'={ps_array(entries)}}}"
     )
 
@@ -136,7 +219,7 @@ def add_delegation_ps(src: HostRef, entries: list[str]) -> str:
 def any_protocol_ps(src: HostRef) -> str:
     """Select "Use any authentication protocol" (TRUSTED_TO_AUTH_FOR_DELEGATION) on the source."""
     return (
-        f"Set-ADAccountControl -Identity (Get-ADComputer -Identity {ps_quote(src.short)}{server(src.domain)})"
+        f"Set-ADAccountControl -Identity (Get-ADComputer -Identity {ps_quote(netbios(src.short))}{server(src.domain)})"
         f"{server(src.domain)} -TrustedToAuthForDelegation $true"
     )
 
@@ -145,10 +228,10 @@ def rbcd_ps(src: HostRef, dst: HostRef) -> str:
     """Add the source to the destination's resource-based delegation, keeping the principals already listed."""
     return "\n".join(
         [
-            f"$source = Get-ADComputer -Identity {ps_quote(src.short)}{server(src.domain)}",
-            f"$current = (Get-ADComputer -Identity {ps_quote(dst.short)}{server(dst.domain)} "
+            f"$source = Get-ADComputer -Identity {ps_quote(netbios(src.short))}{server(src.domain)}",
+            f"$current = (Get-ADComputer -Identity {ps_quote(netbios(dst.short))}{server(dst.domain)} "
             "-Properties PrincipalsAllowedToDelegateToAccount).PrincipalsAllowedToDelegateToAccount",
-            f"Set-ADComputer -Identity {ps_quote(dst.short)}{server(dst.domain)} "
+            f"Set-ADComputer -Identity {ps_quote(netbios(dst.short))}{server(dst.domain)} "
             "-PrincipalsAllowedToDelegateToAccount (@($current) + @($source) | Where-Object { $_ })",
         ]
     )

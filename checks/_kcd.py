@@ -1,8 +1,11 @@
 """The verdict on one delegated service for one pair, shared by pair-kcd-migration-service and pair-kcd-cifs.
 
 Classic constrained delegation: the source's msDS-AllowedToDelegateTo lists "<service>/<dest>" by
-NetBIOS name and FQDN. Resource-based delegation: the destination's
-msDS-AllowedToActOnBehalfOfOtherIdentity lists the source. Classic delegation cannot cross domains.
+NetBIOS name and FQDN, one entry per service, so each service's check reports its own missing
+entries. Resource-based delegation: the destination's msDS-AllowedToActOnBehalfOfOtherIdentity
+lists the source, one entry that serves every service of the destination. Classic delegation
+cannot cross domains, so a cross-domain pair needs that one entry: pair-kcd-migration-service
+reports it, and pair-kcd-cifs does not repeat it (one cause, one finding).
 """
 
 from __future__ import annotations
@@ -18,11 +21,16 @@ from audit.psquote import ps_quote
 from checks._ad import (
     FIRST_ANY_PROTOCOL_BUILD,
     TRUSTED_TO_AUTH_FOR_DELEGATION,
+    Rbcd,
     ad_fix,
+    ad_host,
     add_delegation_ps,
     any_protocol_ps,
     auth_type,
+    domain_admin_run_as,
     missing,
+    os_build,
+    outside_domain,
     purge_tickets_ps,
     rbcd_for,
     rbcd_ps,
@@ -40,6 +48,9 @@ REQUIRES = (
     "source.ad_computer?",
     "destination.ad_computer?",
     "source.operating_system?",
+    "source.computer_system?",
+    "destination.computer_system?",
+    "operator?",
 )
 
 RBCD_NOTE = (
@@ -49,14 +60,22 @@ RBCD_NOTE = (
 
 
 @dataclass(frozen=True)
-class Severities:
+class Service:
+    """One delegated service of the destination, as its check words it."""
+
+    spn: str  # the SPN's service class: "cifs", "Microsoft Virtual System Migration Service"
+    name: str  # in messages: "the file service (cifs)"
+    needed_for: str  # what fails without it, said in the failure
     missing: Severity  # classic entries missing and no resource-based delegation
-    rbcd_only: Severity  # only resource-based delegation
+    rbcd_documented: bool  # Microsoft documents resource-based delegation for this service's second hop
+    reports_rbcd: bool  # this check reports a cross-domain pair's one resource-based delegation entry
 
 
-def evaluate(f: Facts, service: str, label: str, sev: Severities, why: str) -> Outcome:
-    """`label` names the service in messages; `why` says what the entry is needed for."""
-    src, dst = f.host("source"), f.host("destination")
+def evaluate(f: Facts, svc: Service) -> Outcome:
+    src, dst = ad_host(f, "source"), ad_host(f, "destination")
+    skip = outside_domain(f, "source", "destination", what=f"Kerberos delegation to {svc.name}")
+    if skip is not None:
+        return skip
     svh, dvh = f.optional("source.vmhost"), f.optional("destination.vmhost")
     if not uses_kerberos(svh, dvh):
         return Outcome(
@@ -69,7 +88,7 @@ def evaluate(f: Facts, service: str, label: str, sev: Severities, why: str) -> O
         err = f.unavailable("source.ad_computer")
         return Outcome(Status.ERROR, f"could not check: {err.path + ': ' + err.message if err else 'no source object'}")
     dcomp = f.optional("destination.ad_computer")
-    wanted = list(spn_forms(service, dst))
+    wanted = list(spn_forms(svc.spn, dst))
     configured = [str(v) for v in scomp.get("msDS-AllowedToDelegateTo") or []]
     present = [v for v in configured if v.casefold() in {w.casefold() for w in wanted}]
     absent = missing(configured, wanted)
@@ -85,19 +104,37 @@ def evaluate(f: Facts, service: str, label: str, sev: Severities, why: str) -> O
         "rbcd_on_destination": list(rbcd.principals) if rbcd.known else "not collected",
     }
     if not cross and not absent:
-        return Outcome(Status.PASS, f"{src.short} may delegate to {label} on {dst.short} by both names "
+        return Outcome(Status.PASS, f"{src.short} may delegate to {svc.name} on {dst.short} by both names "
                        f"({', '.join(present)}).", evidence=evidence)
     if rbcd.lists_source:
-        where = ("across domains, where classic delegation cannot reach" if cross
-                 else f"instead of classic entries ({'missing ' + ', '.join(absent)})")
+        how = ("across domains, where classic delegation cannot reach" if cross
+               else f"instead of classic entries ({'missing ' + ', '.join(absent)})")
+        if svc.rbcd_documented:
+            return Outcome(
+                Status.PASS,
+                f"{dst.short} accepts delegation from {src.short} through resource-based delegation, {how}: it serves "
+                f"every service of {dst.short}, {svc.name} included, as Microsoft documents for the second hop to a "
+                "file share.",
+                evidence=evidence,
+            )
         return Outcome(
             Status.WARNING,
-            f"{dst.short} accepts delegation from {src.short} through resource-based delegation, {where}. "
+            f"{dst.short} accepts delegation to {svc.name} from {src.short} through resource-based delegation, {how}. "
             f"{RBCD_NOTE}.",
-            _fix_classic(f, scomp, absent) if not cross else _fix_rbcd_confirm(f),
+            _fix_classic(f, svc, scomp, absent) if not cross else _fix_rbcd_confirm(f),
             evidence,
-            severity=sev.rbcd_only,
+            severity=Severity.MEDIUM,
         )
+    if cross and not svc.reports_rbcd:
+        return Outcome(
+            Status.NOT_APPLICABLE,
+            f"{src.short} ({src.domain}) and {dst.short} ({dst.domain}) are in different domains: only resource-based "
+            f"delegation on {dst.short} crosses them, and that one entry serves {svc.name} and the migration service "
+            "alike; pair-kcd-migration-service reports it.",
+            evidence={**evidence, "see": "pair-kcd-migration-service"},
+        )
+    if rbcd.unresolved:
+        return _unresolved(f, svc, scomp, dcomp, rbcd, absent, evidence)
     if not rbcd.known:
         err = f.unavailable("destination.ad_computer")
         reason = f"{err.path}: {err.message}" if err else "not collected"
@@ -111,49 +148,89 @@ def evaluate(f: Facts, service: str, label: str, sev: Severities, why: str) -> O
             f"{src.short} ({src.domain}) and {dst.short} ({dst.domain}) are in different domains: classic constrained "
             f"delegation does not cross domains{' (the entries on ' + src.short + ' are of no use)' if present else ''}, "
             f"and resource-based delegation on {dst.short} does not list {src.short}. Moves from {src.short} to "
-            f"{dst.short} with Kerberos fail.",
-            ad_fix(
-                summary=f"Allow {src.short} to delegate to {dst.short} with resource-based delegation on {dst.short}'s "
-                "computer object, keeping the principals already listed.",
-                run_as=f"a member of Domain Admins of {dst.domain}, or an account with write access to "
-                f"{dst.short}'s computer object",
-                powershell="\n".join([rbcd_ps(src, dst), purge_tickets_ps(src)]),
-                docs=(DOCS["kcd-overview"], DOCS["second-hop"], DOCS["set-adcomputer"]),
-            ),
+            f"{dst.short} with Kerberos fail: this one entry serves the migration service and cifs alike.",
+            _fix_rbcd(f, dcomp),
             evidence,
-            severity=sev.missing,
+            severity=svc.missing,
         )
     forms = "the FQDN" if absent == [wanted[1]] else "the short name" if absent == [wanted[0]] else "both names"
     return Outcome(
         Status.FAIL,
-        f"{src.short}'s msDS-AllowedToDelegateTo lacks {label} on {dst.short} by {forms} "
-        f"({', '.join(absent)}){'; it has ' + ', '.join(present) if present else ''}. {why}",
-        _fix_classic(f, scomp, absent),
+        f"No delegation to {svc.name} of {dst.short} by {forms}: {src.short}'s msDS-AllowedToDelegateTo lacks "
+        f"{', '.join(absent)}{'; it has ' + ', '.join(present) if present else ''}. {svc.needed_for}",
+        _fix_classic(f, svc, scomp, absent),
         evidence,
-        severity=sev.missing,
+        severity=svc.missing,
     )
 
 
-def _fix_classic(f: Facts, scomp: Mapping[str, Any], entries: list[str]) -> Fix:
-    src, dst = f.host("source"), f.host("destination")
+def _unresolved(f: Facts, svc: Service, scomp: Mapping[str, Any], dcomp: Mapping[str, Any] | None, rbcd: Rbcd,
+                absent: list[str], evidence: dict[str, Any]) -> Outcome:
+    """Resource-based delegation lists principals that are not computer accounts: maybe a group holding the source."""
+    src, dst = ad_host(f, "source"), ad_host(f, "destination")
+    cross = not same_domain(src, dst)
+    evidence["rbcd_unresolved"] = list(rbcd.unresolved)
+    src_sid = str(scomp.get("objectSid") or "")
+    sids = [p.rsplit("(", 1)[1].rstrip(")") for p in rbcd.unresolved]
+    lines = [f"# Is {src.short} a member (direct or nested) of a principal listed by {dst.short}'s resource-based "
+             "delegation? A line of output means yes."]
+    lines += [f"Get-ADGroupMember -Identity {ps_quote(sid)}{server(dst.domain)} -Recursive | "
+              f"Where-Object -Property 'SID' -EQ {ps_quote(src_sid)}" for sid in sids]
+    base = _fix_rbcd(f, dcomp) if cross else _fix_classic(f, svc, scomp, absent)
+    lines += ["# If not, give it its own entry:", base.powershell]
+    what = ("the only delegation that crosses domains" if cross
+            else f"the alternative to the missing classic entries ({', '.join(absent)})")
+    kind = "is not a computer account" if len(rbcd.unresolved) == 1 else "are not computer accounts"
+    return Outcome(
+        Status.WARNING,
+        f"{src.short} is not listed by name in {dst.short}'s resource-based delegation, {what}, but it lists "
+        f"{', '.join(rbcd.unresolved)}, which {kind}: "
+        f"if {src.short} is a member, delegation to {svc.name} works. The collected facts hold no group memberships, "
+        "so this could not be resolved.",
+        ad_fix(
+            summary=f"Confirm that {src.short} is in a group listed by {dst.short}'s resource-based delegation; if it "
+            "is not, add the missing delegation.",
+            powershell="\n".join(lines),
+            docs=(DOCS["kcd-overview"], DOCS["set-adcomputer"]),
+            run_as=base.run_as,
+        ),
+        evidence,
+        severity=Severity.MEDIUM,
+    )
+
+
+def _fix_rbcd(f: Facts, dcomp: Mapping[str, Any] | None) -> Fix:
+    src, dst = ad_host(f, "source"), ad_host(f, "destination")
+    return ad_fix(
+        summary=f"Allow {src.short} to delegate to {dst.short} with resource-based delegation on {dst.short}'s "
+        "computer object, keeping the principals already listed (one entry for every service of the destination).",
+        run_as=domain_admin_run_as(f.optional("operator"), f.operator_name, dst.domain, dcomp,
+                                   f", or an account with write access to {dst.short}'s computer object"),
+        powershell="\n".join([rbcd_ps(src, dst), purge_tickets_ps(src)]),
+        docs=(DOCS["kcd-overview"], DOCS["second-hop"], DOCS["set-adcomputer"]),
+    )
+
+
+def _fix_classic(f: Facts, svc: Service, scomp: Mapping[str, Any], entries: list[str]) -> Fix:
+    src, dst = ad_host(f, "source"), ad_host(f, "destination")
     lines = [add_delegation_ps(src, entries)]
-    os_info = f.optional("source.operating_system")
-    build = int(os_info["BuildNumber"]) if os_info else None
+    build, _ = os_build(f.optional("source.operating_system"), scomp)
     if (build is None or build >= FIRST_ANY_PROTOCOL_BUILD) and not uac(scomp) & TRUSTED_TO_AUTH_FOR_DELEGATION:
         lines.append("# Windows Server 2016 and later sources also need \"Use any authentication protocol\":")
         lines.append(any_protocol_ps(src))
     lines.append(purge_tickets_ps(src))
     return ad_fix(
-        summary=f"Add the missing delegation entries for {dst.short} to {src.short}'s computer object "
+        summary=f"Add the missing delegation entries for {svc.name} of {dst.short} to {src.short}'s computer object "
         "(Delegation tab: Trust this computer for delegation to specified services only).",
         powershell="\n".join(lines),
         gui=f"Active Directory Users and Computers > {src.short} > Properties > Delegation > Add... > {dst.short}",
         docs=(DOCS["setup"], DOCS["set-adcomputer"]),
+        run_as=domain_admin_run_as(f.optional("operator"), f.operator_name, src.domain, scomp),
     )
 
 
 def _fix_rbcd_confirm(f: Facts) -> Fix:
-    src, dst = f.host("source"), f.host("destination")
+    src, dst = ad_host(f, "source"), ad_host(f, "destination")
     return on_host(
         src,
         f"Classic delegation cannot cross domains, so resource-based delegation is the only route from "

@@ -106,3 +106,22 @@ def join_or(names: list[str]) -> str:
     if len(names) <= 1:
         return "".join(names)
     return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def too_new_for(f: Facts, role: str, version: str) -> HostVersions | None:
+    """The role's host when a VM of this version can never run there (newer than its highest), else None.
+
+    For VM checks that only matter if the VM can move at all. Needs f"{role}.operating_system?" and
+    f"{role}.supported_versions?" declared; None when the destination's release is unknown.
+    """
+    if f.optional(f"{role}.operating_system") is None:
+        return None
+    host = host_versions(f, role)
+    if host.versions is None or host.highest is None or norm(version) in host.versions:
+        return None
+    return host if key(version) > key(host.highest) else None
+
+
+def is_off(vm: dict[str, Any]) -> bool:
+    """A VM that is Off is moved cold (configuration and disks), never live-migrated."""
+    return str(vm.get("State", "")) == "Off"

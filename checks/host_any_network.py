@@ -23,7 +23,9 @@ from checks._net import candidates, interfaces, is_private, management, on_inter
     trusted private networks, physically isolated or on a VLAN, and to pick specific migration
     networks rather than "Use any available network for live migration"
     (UseAnyNetworkForMigration). With it on, VM memory, which can hold secrets, may cross the
-    management or any other network.""",
+    management or any other network. The moves themselves work, so this is a warning (medium, at the
+    default exit-code threshold); a migration subnet that is the management network is
+    host-migration-subnet-private's failure.""",
     references=(DOCS["setup"], DOCS["set-vmhost"], DOCS["migration-network"]),
     fix_hint="Add-VMMigrationNetwork for the isolated subnet, then Set-VMHost -UseAnyNetworkForMigration $false.",
 )
@@ -55,7 +57,7 @@ def run(f: Facts) -> Outcome:
         summary = (f"{host.fqdn} has no private, non-management network to dedicate to live migration: connect "
                    "it to an isolated network (own NIC or VLAN), add that subnet, then turn off 'any network'.")
     return Outcome(
-        Status.FAIL,
+        Status.WARNING,
         f"{host.fqdn} accepts live migrations on any network (UseAnyNetworkForMigration is on); the traffic is "
         "not encrypted.",
         on_host(host, summary, "\n".join(lines), docs=(DOCS["setup"], DOCS["migration-network"], DOCS["set-vmhost"]),

@@ -20,16 +20,19 @@ DNS_RUN_AS = "a member of DnsAdmins or Domain Admins"
     title="Host name resolves forward and reverse",
     severity=Severity.HIGH,
     subject=SubjectKind.HOST,
-    requires=("host.dns", "host.domain_controllers?"),
+    requires=("host.dns", "host.domain_controllers?", "host.ip_interfaces?"),
     rationale="""Hosts must resolve and reach each other by name, and Kerberos service tickets are
     issued for names: the source asks for "Microsoft Virtual System Migration Service/<destination>"
-    and "cifs/<destination>", so the destination's FQDN must resolve to its addresses, or there is
-    no Kerberos at all (high). The reverse record must point back to the same FQDN (medium):
-    Windows builds SPNs from the name it was given, but clients and tools that canonicalise a name
-    through a reverse lookup then ask for a ticket for another principal (SEC_E_WRONG_PRINCIPAL,
-    0x80090322, is the documented symptom of a name that does not match the SPN), and a PTR naming
-    another host is the usual trace of a stale or duplicate registration. A missing PTR fails too.
-    Names are compared case-insensitively without the trailing dot.""",
+    and "cifs/<destination>" and connects to whatever address the name resolves to. So the FQDN
+    must resolve, and to the host's own addresses: each A/AAAA record is compared with the
+    addresses the host reports (ip_interfaces). A record pointing at an address the host does not
+    have (a stale registration, another machine) fails: high when no record points at the host,
+    medium when some do (moves then fail depending on which address a peer picks). Windows does not
+    canonicalise names through reverse DNS when it builds SPNs, so a missing or foreign PTR record
+    does not break a move: a warning of low severity (the usual trace of a stale or duplicate
+    registration, and some tools do canonicalise). Without the host's addresses (a directory-only
+    audit) the A records cannot be confirmed: an error (could not check), never a pass; PTR problems
+    are still reported. Names are compared case-insensitively without the trailing dot.""",
     references=(DOCS["ts-2026"], DOCS["ts-lm"], DOCS["kcd-overview"], DOCS["dns-ptr"]),
     fix_hint="Register the host's A record (Register-DnsClient) and correct its PTR records on the DNS server.",
 )
@@ -56,6 +59,23 @@ def run(f: Facts) -> Outcome:
             ),
             evidence,
         )
+    ifaces = f.optional("host.ip_interfaces")
+    own = {_canonical(str(i.get("IPAddress", "")).split("%", 1)[0]) for i in ifaces or []}
+    stale = [a for a in addresses if ifaces is not None and _canonical(a) not in own]
+    evidence["host_addresses"] = sorted(own) if ifaces is not None else "not collected"
+    evidence["stale_records"] = stale
+    if stale:
+        good = [a for a in addresses if a not in stale]
+        where = (f"none of them is {host.fqdn}'s: the name points at another machine" if not good else
+                 f"only {', '.join(good)} is the host's: peers that pick another address reach another machine")
+        return Outcome(
+            Status.FAIL,
+            f"{host.fqdn} resolves to {', '.join(addresses)}, but {where} (stale record(s): {', '.join(stale)}; the "
+            f"host has {', '.join(sorted(own)) or 'no address'}). Moves to and from it fail or reach the wrong host.",
+            _stale_fix(host, stale, f.optional("host.domain_controllers")),
+            evidence,
+            severity=Severity.HIGH if not good else Severity.MEDIUM,
+        )
     wrong: dict[str, list[str]] = {}
     absent: list[str] = []
     ptr = {_canonical(k): v for k, v in dns["PTR"].items()}  # "fd00:0050::0011" and "fd00:50::11" are one address
@@ -65,19 +85,51 @@ def run(f: Facts) -> Outcome:
             absent.append(addr)
         elif fqdn not in names:
             wrong[addr] = list(ptr[_canonical(addr)])
-    if not wrong and not absent:
-        return Outcome(Status.PASS, f"{host.fqdn} resolves to {', '.join(addresses)} and each address points back to it.",
-                       evidence=evidence)
-    problems = [f"{a} has no PTR record" for a in absent]
-    problems += [f"{a} points to {', '.join(n.rstrip('.') for n in names)}" for a, names in wrong.items()]
+    if not wrong and not absent and ifaces is not None:
+        return Outcome(Status.PASS, f"{host.fqdn} resolves to {', '.join(addresses)}, its own address(es), and each "
+                       "points back to it.", evidence=evidence)
     evidence["missing_ptr"] = absent
     evidence["wrong_ptr"] = wrong
+    if not wrong and not absent:
+        err = f.unavailable("host.ip_interfaces")
+        return Outcome(
+            Status.ERROR,
+            f"could not check: {host.fqdn} resolves to {', '.join(addresses)} and each address points back to it, but "
+            f"the host's own addresses ({err.path + ': ' + err.message if err else 'ip_interfaces'}) are needed to "
+            "rule out a stale A record.",
+            evidence=evidence,
+        )
+    problems = [f"{a} has no PTR record" for a in absent]
+    problems += [f"{a} points to {', '.join(n.rstrip('.') for n in names)}" for a, names in wrong.items()]
     return Outcome(
-        Status.FAIL,
-        f"Reverse DNS of {host.fqdn} does not point back to it: {'; '.join(problems)}.",
+        Status.WARNING,
+        f"Reverse DNS of {host.fqdn} does not point back to it: {'; '.join(problems)}. Windows builds the Kerberos "
+        "names from the forward name, so moves work; correct it, as it usually marks a stale registration.",
         _ptr_fix(host, absent, wrong, f.optional("host.domain_controllers")),
         evidence,
-        severity=Severity.MEDIUM,
+        severity=Severity.LOW,
+    )
+
+
+def _stale_fix(host: HostRef, stale: list[str], dcs: list[dict[str, Any]] | None) -> Fix:
+    dns_server = str(dcs[0]["target"]).rstrip(".") if dcs else None
+    on = f" -ComputerName {ps_quote(dns_server)}" if dns_server else ""
+    label, _, zone = host.fqdn.partition(".")
+    lines = [f"# In the zone {zone or '<the host DNS zone>'}: remove the records that point at other machines."]
+    for addr in stale:
+        rrtype = "AAAA" if ":" in addr else "A"
+        lines.append(f"Remove-DnsServerResourceRecord{on} -ZoneName {ps_quote(zone)} -RRType {rrtype} "
+                     f"-Name {ps_quote(label)} -RecordData {ps_quote(addr)} -Force")
+    lines.append(f"# Then, on {host.fqdn}, re-register its own addresses: Register-DnsClient")
+    return Fix(
+        summary=f"Remove the stale address records of {host.fqdn} ({', '.join(stale)}) and let the host register its "
+        "own addresses again.",
+        run_on=dns_server or "a DNS server of the domain (DnsServer PowerShell module, RSAT-DNS-Server)",
+        run_as=DNS_RUN_AS,
+        powershell="\n".join(lines),
+        gui="DNS Manager > Forward Lookup Zones > the host's zone > the host's A/AAAA records",
+        docs=(DOCS["dns-ptr"], DOCS["ts-2026"]),
+        target="host",
     )
 
 

@@ -16,16 +16,18 @@ from checks._net import candidates, interfaces, is_private, management, overlaps
 @check(
     id="host-migration-subnet-private",
     title="Migration subnets private and apart from management",
-    severity=Severity.HIGH,
+    severity=Severity.MEDIUM,
     subject=SubjectKind.HOST,
     requires=("host.migration_networks", "host.ip_interfaces", "host.dns?"),
     rationale="""Live migration sends VM memory unencrypted; Microsoft's guidance is to isolate it on
-    trusted private networks, physically or on a VLAN. A migration subnet outside RFC 1918
-    (10/8, 172.16/12, 192.168/16) or the IPv6 unique local range fc00::/7 is a public, routable
-    network: a failure of high severity. A subnet that is the management network (the interface with
-    the default gateway, or where the host's FQDN resolves) is not isolated either: a failure of
-    medium severity. Where DNS was not collected the gateway alone marks management, and the
-    evidence says so.""",
+    trusted private networks, physically or on a VLAN. A migration subnet that is the management
+    network (the interface with the default gateway, or where the host's FQDN resolves) puts VM
+    memory on the network every administrator and service uses: a failure (medium). A subnet merely
+    outside RFC 1918 (10/8, 172.16/12, 192.168/16) and the IPv6 unique local range fc00::/7 is not a
+    failure: IPv6 global addresses, 100.64.0.0/10 or an organisation's own public range can be
+    isolated just as well, and the move works; it is a low warning to confirm the isolation. An
+    entry that cannot be read as a subnet is a low warning too. Where DNS was not collected the
+    gateway alone marks management, and the evidence says so.""",
     references=(DOCS["setup"], DOCS["migration-network"], DOCS["hyperv-networking"]),
     fix_hint="Replace the subnet with the host's isolated private migration subnet (Remove-/Add-VMMigrationNetwork).",
 )
@@ -49,13 +51,13 @@ def run(f: Facts) -> Outcome:
         net = parse_subnet(text)
         if net is None:
             unreadable.append(text)
-        elif not is_private(net):
-            public.append(text)
         elif any(overlaps(net, m) for m, _ in mgmt):
             on_mgmt.append(text)
+        elif not is_private(net):
+            public.append(text)
     evidence.update({"public": public, "management_subnets": on_mgmt, "unreadable": unreadable})
-    bad = public + on_mgmt
-    if not bad and not unreadable:
+    bad = on_mgmt
+    if not bad and not public and not unreadable:
         return Outcome(Status.PASS, f"{host.fqdn}'s migration subnets are private and apart from management: "
                        f"{', '.join(entries)}.", evidence=evidence)
     keep = [n for n in (parse_subnet(e) for e in entries if e not in bad and e not in unreadable) if n]
@@ -63,10 +65,11 @@ def run(f: Facts) -> Outcome:
     lines = [f"Remove-VMMigrationNetwork {ps_quote(s)}" for s in bad]
     lines += [f"Add-VMMigrationNetwork {ps_quote(str(n))}" for n in add]
     if not bad:
-        lines = ["Get-VMMigrationNetwork | Format-Table -Property 'Subnet', 'Priority'"]
+        lines = ["Get-VMMigrationNetwork | Format-Table -Property 'Subnet', 'Priority'",
+                 "Get-NetIPAddress | Format-Table -Property 'InterfaceAlias', 'IPAddress', 'PrefixLength'"]
     parts = []
     if public:
-        parts.append(f"public (not RFC 1918 or fc00::/7): {', '.join(public)}")
+        parts.append(f"outside RFC 1918 and fc00::/7 (fine if isolated; confirm it): {', '.join(public)}")
     if on_mgmt:
         parts.append(f"the management network: {', '.join(on_mgmt)}")
     if unreadable:
@@ -74,11 +77,13 @@ def run(f: Facts) -> Outcome:
     summary = f"Take the exposed subnet(s) off {host.fqdn}'s migration list"
     summary += (f" and add its isolated network {', '.join(str(n) for n in add)}." if add else
                 "." if keep else "; no isolated private network was found: connect one (own NIC or VLAN) first.")
+    if not bad:
+        summary = ("Confirm that each listed subnet is an isolated network (own NIC or VLAN, not reachable by users) "
+                   "and correct any entry that cannot be read.")
     return Outcome(
         Status.FAIL if bad else Status.WARNING,
         f"{host.fqdn} migrates VMs over subnets that are " + "; ".join(parts) + ".",
-        on_host(host, summary if bad else "Correct the migration network entries that cannot be read.",
-                "\n".join(lines), docs=(DOCS["migration-network"], DOCS["setup"])),
+        on_host(host, summary, "\n".join(lines), docs=(DOCS["migration-network"], DOCS["setup"])),
         evidence,
-        severity=None if public else Severity.MEDIUM if bad else Severity.LOW,
+        severity=Severity.MEDIUM if bad else Severity.LOW,
     )

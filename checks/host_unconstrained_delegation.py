@@ -7,7 +7,7 @@ from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
-from checks._ad import DC_ROLES, TRUSTED_FOR_DELEGATION, ad_fix, server, uac
+from checks._ad import DC_ROLES, TRUSTED_FOR_DELEGATION, ad_fix, ad_host, outside_domain, server, uac
 
 
 @check(
@@ -15,7 +15,7 @@ from checks._ad import DC_ROLES, TRUSTED_FOR_DELEGATION, ad_fix, server, uac
     title="Host not trusted for unconstrained delegation",
     severity=Severity.HIGH,
     subject=SubjectKind.HOST,
-    requires=("host.ad_computer", "host.computer_system?"),
+    requires=("host.ad_computer?", "host.computer_system?"),
     rationale="""userAccountControl 0x80000 (TRUSTED_FOR_DELEGATION, "Trust this computer for
     delegation to any service") lets the host keep the forwarded TGT of everyone who authenticates
     to it and impersonate them to any service in the forest: whoever controls a Hyper-V host then
@@ -23,13 +23,21 @@ from checks._ad import DC_ROLES, TRUSTED_FOR_DELEGATION, ad_fix, server, uac
     to two services per peer, and Credential Guard blocks unconstrained delegation anyway. A host
     with the flag fails (a security finding). A domain controller has the flag by design and must
     keep it: on a DC that runs Hyper-V the finding is a warning, and the remedy is moving Hyper-V
-    off the DC (see host-domain-member), never clearing the flag.""",
+    off the DC (see host-domain-member), never clearing the flag. The move itself works either way,
+    so a host with the flag is a warning of high severity (a security finding, not a blocker). A
+    host outside a domain has no computer object: not applicable (host-domain-member).""",
     references=(DOCS["uac"], DOCS["kcd-overview"], DOCS["cg-known-issues"], DOCS["set-adaccountcontrol"]),
     fix_hint="Set-ADAccountControl -TrustedForDelegation $false, then constrained delegation to the peers only.",
 )
 def run(f: Facts) -> Outcome:
-    host = f.host()
-    comp = f["host.ad_computer"]
+    host = ad_host(f)
+    skip = outside_domain(f, "host", what="delegation in AD")
+    if skip is not None:
+        return skip
+    comp = f.optional("host.ad_computer")
+    if comp is None:
+        err = f.unavailable("host.ad_computer")
+        return Outcome(Status.ERROR, f"could not check: {err.path + ': ' + err.message if err else 'not collected'}")
     flags = uac(comp)
     evidence = {"computer": comp.get("distinguishedName") or comp["sAMAccountName"], "userAccountControl": hex(flags),
                 "TrustedForDelegation": bool(flags & TRUSTED_FOR_DELEGATION)}
@@ -54,9 +62,10 @@ def run(f: Facts) -> Outcome:
             severity=Severity.MEDIUM,
         )
     return Outcome(
-        Status.FAIL,
+        Status.WARNING,
         f"{host.short} is trusted for unconstrained delegation (userAccountControl 0x80000): it can impersonate anyone "
-        "who authenticates to it, to any service. Live migration needs only constrained delegation.",
+        "who authenticates to it, to any service. Moves still work, but live migration needs only constrained "
+        "delegation.",
         ad_fix(
             summary=f"Clear unconstrained delegation on {host.short}, then configure constrained delegation to the "
             "migration service and cifs of its peers only (see pair-kcd-migration-service).",

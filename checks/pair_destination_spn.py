@@ -7,7 +7,7 @@ from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
-from checks._ad import MIGRATION_SERVICE, ad_fix, auth_type, missing, spn_forms, uses_kerberos
+from checks._ad import MIGRATION_SERVICE, ad_fix, ad_host, auth_type, missing, outside_domain, spn_forms, uses_kerberos
 
 
 @check(
@@ -16,23 +16,37 @@ from checks._ad import MIGRATION_SERVICE, ad_fix, auth_type, missing, spn_forms,
     severity=Severity.HIGH,
     subject=SubjectKind.PAIR,
     rollback=True,
-    requires=("source.vmhost?", "destination.vmhost?", "destination.ad_computer"),
+    requires=(
+        "source.vmhost?",
+        "destination.vmhost?",
+        "destination.ad_computer?",
+        "source.computer_system?",
+        "destination.computer_system?",
+    ),
     rationale="""Kerberos can only issue the source a ticket for "Microsoft Virtual System Migration
     Service/<destination>" if that SPN is registered on the destination's computer object. Hyper-V
     registers it (with the Virtual Console Service) by NetBIOS name and FQDN; Microsoft's
     troubleshooting guide checks it with setspn -L and restores a missing one with setspn -s. Both
     forms are checked case-insensitively on the destination, for pairs where either host uses
-    Kerberos; a missing form fails. Not applicable when both hosts use CredSSP.""",
+    Kerberos; a missing form fails. Not applicable when both hosts use CredSSP, or when a host is
+    not in a domain (host-domain-member reports that). The short form is the NetBIOS name, the
+    first 15 characters of the host's name.""",
     references=(DOCS["ts-2026"], DOCS["setup"], DOCS["setspn"]),
     fix_hint='setspn -S "Microsoft Virtual System Migration Service/<name>" <destination> for each missing name.',
 )
 def run(f: Facts) -> Outcome:
-    src, dst = f.host("source"), f.host("destination")
+    src, dst = ad_host(f, "source"), ad_host(f, "destination")
+    skip = outside_domain(f, "source", "destination", what="a Kerberos service ticket for the destination")
+    if skip is not None:
+        return skip
     svh, dvh = f.optional("source.vmhost"), f.optional("destination.vmhost")
     if not uses_kerberos(svh, dvh):
         return Outcome(Status.NOT_APPLICABLE, f"{src.short} and {dst.short} both use CredSSP: no service ticket is "
                        "requested.", evidence={"source": auth_type(svh), "destination": auth_type(dvh)})
-    comp = f["destination.ad_computer"]
+    comp = f.optional("destination.ad_computer")
+    if comp is None:
+        err = f.unavailable("destination.ad_computer")
+        return Outcome(Status.ERROR, f"could not check: {err.path + ': ' + err.message if err else 'not collected'}")
     spns = [str(s) for s in comp.get("servicePrincipalName") or []]
     wanted = list(spn_forms(MIGRATION_SERVICE, dst))
     absent = missing(spns, wanted)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from audit.facts import Facts, HostRef
@@ -11,11 +10,12 @@ from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
-from checks._ad import ad_fix, same_domain, uses_kerberos
-from checks._fixes import LOCAL_ADMIN, on_host
+from checks._ad import ad_fix, ad_host, outside_domain, same_domain, uses_kerberos
 
 INBOUND, OUTBOUND = 1, 2  # trustDirection bits, relative to the domain holding the object
 FOREST_TRANSITIVE = 0x8
+CROSS_ORGANIZATION = 0x10  # selective authentication
+ALLOWED_TO_AUTHENTICATE = "68b1d179-0d15-4d4f-ab71-46152e79a7bc"  # the extended right's rightsGuid
 WITHIN_FOREST = 0x20
 TRUST_TYPES = {1: "downlevel (NT4)", 2: "uplevel (Active Directory)", 3: "MIT Kerberos realm", 4: "DCE"}
 DIRECTIONS = {0: "disabled", 1: "inbound", 2: "outbound", 3: "bidirectional"}
@@ -46,22 +46,22 @@ DIRECTIONS = {0: "disabled", 1: "inbound", 2: "outbound", 3: "bidirectional"}
     shows intra-forest trusts (attribute 0x20): the two may share a forest, or the forest trust may
     sit on the forest root, which was not collected, so it is a warning. For cross-domain pairs
     with Kerberos the message says that classic constrained delegation does not cross domains:
-    resource-based delegation on the destination is needed (see pair-kcd-migration-service).""",
-    references=(DOCS["setup"], DOCS["trusts"], DOCS["trust-direction"], DOCS["second-hop"], DOCS["kcd-overview"]),
+    resource-based delegation on the destination is needed (see pair-kcd-migration-service). A
+    trust with selective authentication (trustAttributes 0x10, TRUST_ATTRIBUTE_CROSS_ORGANIZATION)
+    lets accounts of the trusted domain authenticate only to computers where they hold "Allowed to
+    Authenticate": the source's computer account (and the operator) need it on the destination's
+    computer object. That permission is not among the collected facts, so such a trust is a
+    warning with the fix, not a pass. A host outside a domain is not applicable: host-domain-member
+    reports it.""",
+    references=(DOCS["setup"], DOCS["trusts"], DOCS["trust-direction"], DOCS["second-hop"], DOCS["kcd-overview"],
+                DOCS["allowed-to-authenticate"]),
     fix_hint="Make the trust two-way (or create it) in Active Directory Domains and Trusts or with the .NET trust API.",
 )
 def run(f: Facts) -> Outcome:
-    src, dst = f.host("source"), f.host("destination")
-    scs, dcs = f["source.computer_system"], f["destination.computer_system"]
-    for ref, cs in ((src, scs), (dst, dcs)):
-        if not cs["PartOfDomain"]:
-            return Outcome(
-                Status.FAIL,
-                f"{ref.fqdn} is not joined to a domain (workgroup {cs['Domain']}), so no trust can carry a "
-                f"move between {src.short} and {dst.short}; see host-domain-member.",
-                _join_fix(ref, src if ref is dst else dst),
-                {"host": ref.fqdn, "PartOfDomain": False, "Domain": cs["Domain"]},
-            )
+    src, dst = ad_host(f, "source"), ad_host(f, "destination")
+    skip = outside_domain(f, "source", "destination", what="a trust between domains")
+    if skip is not None:
+        return skip
     sdom, ddom = str(src.domain), str(dst.domain)
     if same_domain(src, dst):
         return Outcome(Status.PASS, f"{src.short} and {dst.short} are both in {sdom}.",
@@ -91,6 +91,20 @@ def run(f: Facts) -> Outcome:
         f"needs resource-based delegation listing {src.short} (see pair-kcd-migration-service)."
         if kerberos else ""
     )
+    carrying = [t for t in d_objs if t["trustDirection"] & OUTBOUND] + [t for t in s_objs if t["trustDirection"] & INBOUND]
+    selective = any(t["trustAttributes"] & CROSS_ORGANIZATION for t in carrying)
+    evidence["selective_authentication"] = selective
+    if d_trusts_s and selective:
+        return Outcome(
+            Status.WARNING,
+            f"{ddom} trusts {sdom} with selective authentication (trustAttributes 0x10): {dst.short} accepts "
+            f"{src.short}'s computer account and the operator only where they hold \"Allowed to Authenticate\" on "
+            f"{dst.short}'s computer object. That permission is not in the collected facts; without it, moves from "
+            f"{src.short} to {dst.short} fail.{note}",
+            _selective_fix(src, dst),
+            evidence,
+            severity=Severity.MEDIUM,
+        )
     if d_trusts_s:
         kind = "two-way" if s_trusts_d else "one-way"
         extra = "" if s_trusts_d else f" Moves back from {dst.short} to {src.short} need {sdom} to trust {ddom} too."
@@ -195,15 +209,33 @@ def _trust_fix(src: HostRef, dst: HostRef, existing: tuple[str, Mapping[str, Any
     )
 
 
-def _join_fix(host: HostRef, peer: HostRef) -> Fix:
-    domain = peer.domain or "<your AD DNS domain>"
-    fix = on_host(
-        host,
-        f"Join {host.short} to the domain of {peer.short} and restart it; the command prompts for an "
-        "account allowed to join computers.",
-        f"Add-Computer -DomainName {ps_quote(domain)} -Credential (Get-Credential) -Restart",
-        docs=(DOCS["setup"], DOCS["bpa-domain-membership"]),
-        gui="System Properties > Computer Name > Change... > Member of: Domain",
-        run_as=LOCAL_ADMIN,
+def _selective_fix(src: HostRef, dst: HostRef) -> Fix:
+    """Grant the source's computer account "Allowed to Authenticate" on the destination's computer object."""
+    lines = [
+        f"$source = Get-ADComputer -Identity {ps_quote(src.short)} -Server {ps_quote(str(src.domain))}",
+        f"$target = Get-ADComputer -Identity {ps_quote(dst.short)} -Server {ps_quote(str(dst.domain))}",
+        f"New-PSDrive -Name 'HvlmTarget' -PSProvider 'ActiveDirectory' -Root '//RootDSE/' "
+        f"-Server {ps_quote(str(dst.domain))} | Out-Null",
+        "$path = 'HvlmTarget:\\' + $target.DistinguishedName",
+        f"$right = [guid]{ps_quote(ALLOWED_TO_AUTHENTICATE)}  # Allowed to Authenticate",
+        "# Already granted? A line of output means yes:",
+        "(Get-Acl -Path $path).Access | Where-Object { $_.ObjectType -eq $right -and "
+        "$_.IdentityReference -like ('*' + $source.SamAccountName) }",
+        "$acl = Get-Acl -Path $path",
+        "$acl.AddAccessRule((New-Object System.DirectoryServices.ActiveDirectoryAccessRule("
+        "$source.SID, 'ExtendedRight', 'Allow', $right)))",
+        "Set-Acl -Path $path -AclObject $acl",
+        "# Accounts that start moves (the operator, or its group) need the same right on the destination.",
+    ]
+    return ad_fix(
+        summary=f"Grant {src.short}'s computer account \"Allowed to Authenticate\" on {dst.short}'s computer object "
+        f"(selective authentication on the trust from {dst.domain} to {src.domain}), and the same to the accounts that "
+        "start moves.",
+        run_on=f"a machine with the ActiveDirectory PowerShell module that reaches {dst.domain}",
+        run_as=f"a member of Domain Admins of {dst.domain}, or an account allowed to change permissions on "
+        f"{dst.short}'s computer object",
+        powershell="\n".join(lines),
+        gui=f"Active Directory Users and Computers ({dst.domain}, Advanced Features) > {dst.short} > Properties > "
+        f"Security > Add {src.short}$ > Allowed to authenticate",
+        docs=(DOCS["allowed-to-authenticate"], DOCS["selective-auth"], DOCS["trusts"]),
     )
-    return replace(fix, run_on=host.name)  # a workgroup host is reached by its inventory name

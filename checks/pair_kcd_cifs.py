@@ -7,7 +7,7 @@ from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, SubjectKind
 from audit.registry import check
 from checks._ad import CIFS
-from checks._kcd import REQUIRES, Severities, evaluate
+from checks._kcd import REQUIRES, Service, evaluate
 
 
 @check(
@@ -25,9 +25,13 @@ from checks._kcd import REQUIRES, Severities, evaluate
     of a VM on local disks always carries its storage, so a missing entry is a failure; it is high
     when either host uses the SMB performance option (then every move uses SMB to the destination),
     medium otherwise (only a VM-only move of a VM already on shared SMB storage can do without it).
-    Resource-based delegation on the destination listing the source is accepted and reported as a
-    warning (Microsoft documents no RBCD-only live migration: UNCONFIRMED); classic delegation does
-    not cross domains. Not applicable when both hosts use CredSSP.""",
+    Resource-based delegation on the destination listing the source passes: it serves every service
+    of the destination, and Microsoft documents it for the second hop to a file share. Classic
+    delegation does not cross domains, so a cross-domain pair needs that one resource-based entry,
+    which pair-kcd-migration-service reports (not applicable here: one cause, one finding). A listed
+    principal that is not a computer account may be a group holding the source: a warning, since
+    group memberships are not collected. Not applicable when both hosts use CredSSP or a host is not
+    in a domain (host-domain-member).""",
     references=(DOCS["setup"], DOCS["kcd-overview"], DOCS["ts-lm"], DOCS["set-adcomputer"]),
     fix_hint="Set-ADComputer -Add the destination's cifs SPNs to the source's msDS-AllowedToDelegateTo.",
 )
@@ -35,14 +39,18 @@ def run(f: Facts) -> Outcome:
     hosts = (f.optional("source.vmhost"), f.optional("destination.vmhost"))
     # an unknown performance option (no Get-VMHost) may be SMB: judge it as the stricter case
     smb = any(h is None or h["VirtualMachineMigrationPerformanceOption"] == "SMB" for h in hosts)
-    why = ("The pair uses (or, not collected, may use) the SMB performance option, so every move copies memory "
-           "over SMB to the destination and fails without it." if smb else
-           "Moves that carry storage (Move-VM -IncludeStorage, the usual case between non-clustered hosts) fail "
-           "without it.")
+    why = ("cifs is the file service: the pair uses (or, not collected, may use) the SMB performance option, so "
+           "every move copies memory over SMB to the destination and fails without it." if smb else
+           "cifs is the file service: moves that carry storage (Move-VM -IncludeStorage, the usual case between "
+           "non-clustered hosts) fail without it; the migration service's own entries are a separate finding.")
     return evaluate(
         f,
-        CIFS,
-        "cifs",
-        Severities(missing=Severity.HIGH if smb else Severity.MEDIUM, rbcd_only=Severity.MEDIUM),
-        why,
+        Service(
+            spn=CIFS,
+            name="the file service (cifs)",
+            needed_for=why,
+            missing=Severity.HIGH if smb else Severity.MEDIUM,
+            rbcd_documented=True,
+            reports_rbcd=False,
+        ),
     )

@@ -7,7 +7,7 @@ from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, SubjectKind
 from audit.registry import check
 from checks._ad import MIGRATION_SERVICE
-from checks._kcd import REQUIRES, Severities, evaluate
+from checks._kcd import REQUIRES, Service, evaluate
 
 
 @check(
@@ -26,16 +26,25 @@ from checks._kcd import REQUIRES, Severities, evaluate
     listing the source (by SID) is accepted as the alternative and reported as a warning: Microsoft
     recommends KCD or RBCD over CredSSP but documents no RBCD-only live migration (UNCONFIRMED).
     Classic delegation does not cross domains, so a cross-domain pair needs that resource-based
-    delegation. The check applies when either host is set to Kerberos; for CredSSP on both it is not
-    applicable (CredSSP needs no delegation; see pair-credssp).""",
+    delegation, one entry that serves every service of the destination: this check reports it for
+    the pair (pair-kcd-cifs does not repeat it). A listed principal that is not a computer account
+    may be a group holding the source: a warning, since group memberships are not collected. The
+    check applies when either host is set to Kerberos; for CredSSP on both it is not applicable
+    (CredSSP needs no delegation; see pair-credssp), nor for a host outside a domain
+    (host-domain-member).""",
     references=(DOCS["setup"], DOCS["kcd-overview"], DOCS["second-hop"], DOCS["ts-lm"], DOCS["set-adcomputer"]),
     fix_hint="Set-ADComputer -Add the destination's migration-service SPNs to the source's msDS-AllowedToDelegateTo.",
 )
 def run(f: Facts) -> Outcome:
     return evaluate(
         f,
-        MIGRATION_SERVICE,
-        "the Microsoft Virtual System Migration Service",
-        Severities(missing=Severity.CRITICAL, rbcd_only=Severity.MEDIUM),
-        "Kerberos live migration from the source to this destination fails (0x8009030E / 0x8009030D).",
+        Service(
+            spn=MIGRATION_SERVICE,
+            name="the migration service (Microsoft Virtual System Migration Service)",
+            needed_for="It carries the live migration itself: every Kerberos move from the source to this destination "
+            "fails (0x8009030E / 0x8009030D); the cifs entries are a separate finding.",
+            missing=Severity.CRITICAL,
+            rbcd_documented=False,
+            reports_rbcd=True,
+        ),
     )

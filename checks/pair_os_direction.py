@@ -23,23 +23,26 @@ from checks._versions import HostVersions, host_versions, join_or, key, norm, re
         "source.supported_versions?",
         "destination.operating_system",
         "destination.supported_versions?",
-        "source.vms",
+        "source.vms?",
     ),
     rationale="""Microsoft documents live migration between hosts running Windows Server 2012 R2 and
     later, but only for a VM whose configuration version the destination runs: a move to an older
     release works only while the VM has not been upgraded past what that release runs, and 2022 and
-    2025 dropped 5.0-7.1. This check judges the pair as a whole: it fails when the two releases
-    share no configuration version (no VM could ever make that move, e.g. 2022 to 2012 R2) and
-    summarises how many of the source's VMs the destination cannot take; the per-VM verdicts and
-    their fixes are vm-config-version's. A host outside the documented matrix (Windows Server 2012,
-    an unknown build) gives a warning: the direction cannot be confirmed.""",
+    2025 dropped 5.0-7.1. This check judges the pair of releases itself: it fails only when the two
+    releases share no configuration version (no VM could ever make that move, e.g. 2022 to 2012
+    R2), and passes a supported pair (2019 to 2022) however many of today's VMs are blocked: it
+    names them in the message and evidence, but each blocked VM is vm-config-version's failure,
+    with its fix (one cause, one failure). A host outside the documented matrix (Windows Server
+    2012, an unknown build) gives a warning: the direction cannot be confirmed. The VM list is
+    optional: without it the pair is still judged.""",
     references=(DOCS["setup"], DOCS["vmversion"], DOCS["supported-version"]),
     fix_hint="Plan the blocked VMs to a release that runs their version; see vm-config-version for each VM.",
 )
 def run(f: Facts) -> Outcome:
     sref, dref = f.host("source"), f.host("destination")
     src, dst = host_versions(f, "source"), host_versions(f, "destination")
-    vms = [(str(vm["Name"]), norm(vm["Version"])) for vm in f["source.vms"]]
+    listed = f.optional("source.vms")
+    vms = [(str(vm["Name"]), norm(vm["Version"])) for vm in listed or []]
     direction = _direction(src, dst)
     evidence: dict[str, Any] = {
         "direction": direction, "source": src.evidence(), "destination": dst.evidence(),
@@ -68,14 +71,15 @@ def run(f: Facts) -> Outcome:
             _replan(f, src, dst, blocked),
             evidence,
         )
+    span = f"{shared[0]}-{shared[-1]}" if len(shared) > 1 else shared[0]
     if blocked:
-        listed = ", ".join(f"{n} ({v})" for n, v in blocked)
+        names = ", ".join(f"{n} ({v})" for n, v in blocked)
         return Outcome(
-            Status.FAIL,
-            f"{label} ({direction}): {len(blocked)} of {len(vms)} VMs cannot move, their configuration version "
-            f"is not one {dref.fqdn} runs: {listed}. Per-VM fixes: vm-config-version.",
-            _replan(f, src, dst, blocked),
-            evidence,
+            Status.PASS,
+            f"{label} ({direction}) is a supported pair: the releases share configuration versions {span}. "
+            f"{len(blocked)} of {len(vms)} VMs are at a version {dref.fqdn} does not run ({names}); "
+            "vm-config-version fails each of them with its fix.",
+            evidence=evidence,
         )
     note = ""
     if direction == "to a newer release":
@@ -83,8 +87,13 @@ def run(f: Facts) -> Outcome:
     if vms:
         versions = ", ".join(sorted({v for _, v in vms}, key=key))
         message = f"{label} ({direction}): all {len(vms)} VMs (versions {versions}) run on {dref.fqdn}.{note}"
+    elif listed is None:
+        err = f.unavailable("source.vms")
+        evidence["vms"] = f"not collected ({err.message if err else 'unknown'})"
+        message = (f"{label} ({direction}) is a supported pair: the releases share configuration versions {span} "
+                   f"({sref.fqdn}'s VMs were not collected; vm-config-version judges each VM).")
     else:
-        message = f"{label} ({direction}): {sref.fqdn} has no VMs now; the releases share versions {shared[0]}-{shared[-1]}."
+        message = f"{label} ({direction}): {sref.fqdn} has no VMs now; the releases share versions {span}."
     return Outcome(
         Status.PASS,
         message,

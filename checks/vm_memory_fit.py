@@ -6,9 +6,10 @@ from typing import Any
 
 from audit.facts import Facts
 from audit.knowledge import DOCS
-from audit.model import Outcome, Severity, Status, SubjectKind
+from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.registry import check
 from checks._fixes import on_host
+from checks._versions import is_off
 
 GiB = 1024**3
 
@@ -33,10 +34,12 @@ def needed(vm: dict[str, Any]) -> tuple[int | None, str]:
     requires=("source.vms", "destination.operating_system"),
     rationale="""A live migration copies the VM's memory into memory reserved on the destination;
     without enough free memory it fails before 10% with 0x800705AA or 0x8007000E. A running VM needs
-    its currently assigned memory, a VM that is off or saved needs its startup memory to start there.
-    Free memory changes by the minute (FreePhysicalMemory of Win32_OperatingSystem, in KiB, at
-    collection time), so a shortfall is a warning, not a failure. The check is per VM: moving several
-    VMs at once needs their sum, given in the evidence.""",
+    its currently assigned memory, a saved VM its startup memory to resume there. Free memory
+    changes by the minute (FreePhysicalMemory of Win32_OperatingSystem, in KiB, at collection time),
+    so a shortfall is a warning, not a failure. A VM that is Off is not live-migrated: its move
+    copies no memory, so the check does not apply; if its startup memory would not fit, a low
+    warning says it would not start there. The check is per VM: moving several VMs at once needs
+    their sum, given in the evidence.""",
     references=(DOCS["ts-lm"], DOCS["ts-2026"]),
     fix_hint="Free memory on the destination (move or stop VMs there) or lower the VM's memory.",
 )
@@ -53,6 +56,18 @@ def run(f: Facts) -> Outcome:
         what = "FreePhysicalMemory of the destination" if free_kib is None else f"the memory size of {name}"
         return Outcome(Status.ERROR, f"Cannot compare memory: {what} was not collected.", evidence=evidence)
     free = int(free_kib) * 1024
+    if is_off(vm):
+        if need <= free:
+            return Outcome(Status.NOT_APPLICABLE, f"{name} is Off: its move copies no memory (it is not live-migrated); "
+                           f"its startup memory ({_gib(need)}) fits in {dref.fqdn}'s {_gib(free)} free.", evidence=evidence)
+        return Outcome(
+            Status.WARNING,
+            f"{name} is Off, so its move copies no memory and works, but it would not start on {dref.fqdn}: it needs "
+            f"{_gib(need)} ({basis}) and {dref.fqdn} had {_gib(free)} free when collected.",
+            _free_fix(f, name, need, free),
+            evidence,
+            severity=Severity.LOW,
+        )
     if need <= free:
         return Outcome(
             Status.PASS,
@@ -62,18 +77,23 @@ def run(f: Facts) -> Outcome:
     return Outcome(
         Status.WARNING,
         f"{name} needs {_gib(need)} ({basis}) but {dref.fqdn} had only {_gib(free)} free when collected.",
-        on_host(
-            dref,
-            f"Free at least {_gib(need - free)} more on {dref.fqdn} (move, stop or shrink VMs there), or lower "
-            f"{name}'s memory on the source before the move. The command lists the destination's VMs by "
-            "assigned memory and its free memory now.",
-            "$GiB = 1024 * 1024 * 1024\n"
-            "Get-VM | Sort-Object -Property 'MemoryAssigned' -Descending |\n"
-            "    Select-Object -Property 'Name', 'State',\n"
-            "        @{Name = 'AssignedGiB'; Expression = { [math]::Round($_.MemoryAssigned / $GiB, 1) }}\n"
-            "$freeKiB = (Get-CimInstance -ClassName Win32_OperatingSystem).FreePhysicalMemory\n"
-            "'Free GiB: ' + [math]::Round($freeKiB * 1024 / $GiB, 1)",
-            docs=(DOCS["ts-lm"],),
-        ),
+        _free_fix(f, name, need, free),
         evidence,
+    )
+
+
+def _free_fix(f: Facts, name: str, need: int, free: int) -> Fix:
+    dref = f.host("destination")
+    return on_host(
+        dref,
+        f"Free at least {_gib(need - free)} more on {dref.fqdn} (move, stop or shrink VMs there), or lower "
+        f"{name}'s memory on the source before the move. The command lists the destination's VMs by "
+        "assigned memory and its free memory now.",
+        "$GiB = 1024 * 1024 * 1024\n"
+        "Get-VM | Sort-Object -Property 'MemoryAssigned' -Descending |\n"
+        "    Select-Object -Property 'Name', 'State',\n"
+        "        @{Name = 'AssignedGiB'; Expression = { [math]::Round($_.MemoryAssigned / $GiB, 1) }}\n"
+        "$freeKiB = (Get-CimInstance -ClassName Win32_OperatingSystem).FreePhysicalMemory\n"
+        "'Free GiB: ' + [math]::Round($freeKiB * 1024 / $GiB, 1)",
+        docs=(DOCS["ts-lm"],),
     )

@@ -10,6 +10,7 @@ from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
 from checks._fixes import on_host
+from checks._versions import is_off, norm, too_new_for
 
 
 def _model(name: object) -> str:
@@ -21,7 +22,13 @@ def _model(name: object) -> str:
     title="Processor compatibility for migration between different CPU models",
     severity=Severity.HIGH,
     subject=SubjectKind.VM,
-    requires=("source.vms", "source.processor", "destination.processor"),
+    requires=(
+        "source.vms",
+        "source.processor",
+        "destination.processor",
+        "destination.operating_system?",
+        "destination.supported_versions?",
+    ),
     rationale="""Before a live migration Hyper-V compares the processor features the VM sees with
     those of the destination and cancels the move on a mismatch ("The hardware on the destination
     computer is not compatible..."). Processor compatibility for migration limits the VM to a common
@@ -31,7 +38,9 @@ def _model(name: object) -> str:
     one generation can expose the same features and a move to a newer processor often succeeds while
     the way back fails; Compare-VM or the move itself is the proof. Different manufacturers are
     pair-cpu-vendor's finding (compatibility mode cannot bridge them), so this check does not apply
-    there.""",
+    there. Nor does it apply to a VM that is Off (it is moved cold and starts on the destination's
+    processor: no running state to match) or to a VM whose configuration version is newer than the
+    destination runs (it cannot move there at all: vm-config-version's failure).""",
     references=(DOCS["processor-compat"], DOCS["set-vmprocessor"], DOCS["use"]),
     fix_hint="With the VM off: Set-VMProcessor -CompatibilityForMigrationEnabled $true.",
 )
@@ -47,6 +56,21 @@ def run(f: Facts) -> Outcome:
         "source.processor": sp["Name"],
         "destination.processor": dp["Name"],
     }
+    if is_off(vm):
+        return Outcome(
+            Status.NOT_APPLICABLE,
+            f"{name} is Off: it is not live-migrated but moved cold, and starts on {dref.fqdn}'s processor, so "
+            "processor compatibility does not matter for this move.",
+            evidence={**evidence, "State": vm.get("State")},
+        )
+    blocked = too_new_for(f, "destination", str(vm["Version"]))
+    if blocked is not None:
+        return Outcome(
+            Status.NOT_APPLICABLE,
+            f"{name} (configuration version {norm(vm['Version'])}) cannot move to {dref.fqdn} ({blocked.release}, up "
+            f"to {blocked.highest}) at all: vm-config-version reports that; processor compatibility is moot.",
+            evidence={**evidence, "Version": norm(vm["Version"]), "see": "vm-config-version"},
+        )
     if str(sp["Manufacturer"]).strip().lower() != str(dp["Manufacturer"]).strip().lower():
         return Outcome(
             Status.NOT_APPLICABLE,

@@ -84,7 +84,9 @@ def fleet() -> dict[str, object]:
     corp_computers = [
         ComputerModel(hv01, f"{CORP_SID}-2101", kcd(hv01, hv02, hv07)),
         ComputerModel(hv02, f"{CORP_SID}-2102", kcd(hv02, hv01, hv03, hv04)),
-        ComputerModel(hv03, f"{CORP_SID}-2103", kcd(hv03, hv02, hv04)),
+        # HV03 -> HV02: only the migration service was added, cifs forgotten (storage moves fail)
+        ComputerModel(hv03, f"{CORP_SID}-2103",
+                      delegation_entries(hv02, ("Microsoft Virtual System Migration Service",)) + kcd(hv03, hv04)),
         # "Kerberos only": the classic cause of 0x8009030E on 2016 and later
         ComputerModel(hv04, f"{CORP_SID}-2104", kcd(hv04, hv02, hv03, hv05), any_protocol=False),
         ComputerModel(hv05, f"{CORP_SID}-2105", kcd(hv05, hv04)),

@@ -47,7 +47,10 @@ def hostile_fleet() -> dict:
     )
     amd = HostModel("HV03", index=3, build=14393, cpu_vendor="AuthenticAMD", cpu_name="AMD EPYC 7763 64-Core Processor",
                     migration_networks=[("192.168.150.0/24", 0)], switches=["vSwitch-Prod", SWITCH.upper()])
-    return build_snapshot([src, newer, amd], pairs=[(src.fqdn, newer.fqdn), (src.fqdn, amd.fqdn)])
+    # outside the documented matrix: pair-os-direction's warning and its Compare-VM fix list the source's VMs
+    legacy = HostModel("HV04", index=4, build=9200, supported_versions=["4.0"])
+    return build_snapshot([src, newer, amd, legacy],
+                          pairs=[(src.fqdn, newer.fqdn), (src.fqdn, amd.fqdn), (src.fqdn, legacy.fqdn)])
 
 
 def _fixed(findings: list[Finding]) -> list[Finding]:

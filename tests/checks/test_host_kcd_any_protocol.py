@@ -56,4 +56,8 @@ def test_missing_computer_object() -> None:
 def test_missing_operating_system() -> None:
     d = doc()
     break_fact(d, "hosts", H1, "operating_system")
+    f = finding("host-kcd-any-protocol", d, H1)  # the build falls back on AD's operatingSystemVersion
+    assert f.status is Status.PASS and "AD" in f.evidence["build_from"]
+    for comp in d["domains"][CORP]["computers"]["value"]:
+        comp["operatingSystemVersion"] = None
     assert finding("host-kcd-any-protocol", d, H1).status is Status.ERROR

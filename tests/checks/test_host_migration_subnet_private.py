@@ -23,17 +23,30 @@ def test_pass_ipv6_unique_local() -> None:
     assert only(run_check("host-migration-subnet-private", d), H).status is Status.PASS
 
 
-def test_fail_public_subnet() -> None:
+def test_fail_non_rfc1918_subnet_is_a_low_warning() -> None:
+    # an organisation's own public range can be isolated as well as 10/8: the move works, confirm the isolation
     d = doc(migration_networks=[("192.168.50.0/24", 0), ("203.0.113.0/24", 1)])
     f = only(run_check("host-migration-subnet-private", d), H)
-    assert f.status is Status.FAIL and f.severity is Severity.HIGH
-    assert "public" in f.message and "203.0.113.0/24" in f.message
-    assert f.fix is not None and f.fix.powershell == "Remove-VMMigrationNetwork '203.0.113.0/24'"
+    assert f.status is Status.WARNING and f.severity is Severity.LOW
+    assert "outside RFC 1918" in f.message and "203.0.113.0/24" in f.message
+    assert f.fix is not None and "Remove-VMMigrationNetwork" not in f.fix.powershell
+    assert "isolated" in f.fix.summary
+    # carrier-grade NAT space (100.64.0.0/10) likewise
+    f = only(run_check("host-migration-subnet-private", doc(migration_networks=[("100.64.50.0/24", 0)])), H)
+    assert f.status is Status.WARNING and f.severity is Severity.LOW
 
 
 def test_fail_public_ipv6() -> None:
     f = only(run_check("host-migration-subnet-private", doc(migration_networks=[("2001:db8:50::/64", 0)])), H)
-    assert f.status is Status.FAIL
+    assert f.status is Status.WARNING and f.severity is Severity.LOW
+
+
+def test_fail_public_management_network_is_still_a_failure() -> None:
+    # management judged first: a public range that carries the default gateway is the management network
+    d = doc(migration_networks=[("10.0.0.0/24", 0), ("203.0.113.0/24", 1)])
+    f = only(run_check("host-migration-subnet-private", d), H)
+    assert f.status is Status.FAIL and f.severity is Severity.MEDIUM
+    assert f.fix is not None and f.fix.powershell == "Remove-VMMigrationNetwork '10.0.0.0/24'"
 
 
 def test_fail_management_subnet_by_default_gateway() -> None:

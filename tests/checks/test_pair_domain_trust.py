@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from audit.facts import HostRef
-from audit.model import Status
+from audit.model import Severity, Status
 from checks.pair_domain_trust import _trust_fix
 from tests.checks._identity import CORP, FAB, H1, HOSTILE, PAIR, assert_safe, doc, finding
 from tests.support.checking import break_fact
@@ -98,10 +98,25 @@ def test_fail_external_trust_is_not_stretched_to_child_domains() -> None:
     assert f.status is Status.FAIL
 
 
-def test_fail_workgroup_host() -> None:
+def test_workgroup_host_is_host_domain_members_finding() -> None:
+    # one cause, one failure: host-domain-member fails the workgroup host; the trust does not apply
     f = finding("pair-domain-trust", doc(h2={"part_of_domain": False, "domain_role": 2}), PAIR)
-    assert f.status is Status.FAIL and "not joined to a domain" in f.message
-    assert f.fix is not None and "Add-Computer -DomainName 'corp.contoso.com'" in f.fix.powershell
+    assert f.status is Status.NOT_APPLICABLE and "not joined to a domain" in f.message
+    assert "host-domain-member" in f.message and f.fix is None
+
+
+def test_fail_selective_authentication_warns_with_the_fix() -> None:
+    # forest trust, two-way, with selective authentication (0x8 | 0x10)
+    f = finding("pair-domain-trust", cross([trust(FAB, 3, 0x18)], [trust(CORP, 3, 0x18)]), X)
+    assert f.status is Status.WARNING and f.severity is Severity.MEDIUM
+    assert "selective authentication" in f.message and "Allowed to Authenticate" in f.message
+    assert f.evidence["selective_authentication"] is True
+    assert f.fix is not None and "68b1d179-0d15-4d4f-ab71-46152e79a7bc" in f.fix.powershell
+    assert "Get-ADComputer -Identity 'HV01' -Server 'corp.contoso.com'" in f.fix.powershell
+    assert "Get-ADComputer -Identity 'HV02' -Server 'lab.fabrikam.com'" in f.fix.powershell
+    assert_safe(f.fix.powershell)
+    # without the 0x10 bit the same trust passes
+    assert finding("pair-domain-trust", cross([trust(FAB, 3, 0x8)], [trust(CORP, 3, 0x8)]), X).status is Status.PASS
 
 
 def test_fail_fix_with_hostile_domain_names_stays_quoted() -> None:

@@ -34,9 +34,10 @@ def test_fail_short_name_only() -> None:
     assert f.status is Status.FAIL and "by the FQDN" in f.message
 
 
-def test_fail_rbcd_only_is_a_warning() -> None:
+def test_pass_rbcd_serves_cifs() -> None:
+    # resource-based delegation serves every service of the destination; Microsoft documents it for file shares
     f = finding("pair-kcd-cifs", doc(c1=MS_ONLY, c2={"rbcd": [(f"{CORP_SID}-2101", "CORP\\HV01$")]}), PAIR)
-    assert f.status is Status.WARNING and "UNCONFIRMED" in f.message
+    assert f.status is Status.PASS and "resource-based delegation" in f.message and f.fix is None
 
 
 def test_pass_credssp_on_both_is_not_applicable() -> None:

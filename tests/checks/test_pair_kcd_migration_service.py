@@ -101,7 +101,9 @@ def test_fail_hostile_host_names_stay_quoted() -> None:
                        pairs=[(a.fqdn, b.fqdn)])
     f = next(f for f in run_check("pair-kcd-migration-service", d) if f.subject.source == a.fqdn)
     assert f.status is Status.FAIL and f.fix is not None
-    assert "-Identity 'HV''01; REMOVE-ITEM C:\\ -RECURSE'" in f.fix.powershell
+    # the AD identity is the NetBIOS name (15 characters); the FQDN keeps the whole hostile label, quoted
+    assert "-Identity 'HV''01; REMOVE-I'" in f.fix.powershell
+    assert "-ComputerName 'hv''01; remove-item c:\\ -recurse.corp.contoso.com'" in f.fix.powershell
     assert_safe(f.fix.powershell)
 
 

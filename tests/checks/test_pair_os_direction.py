@@ -36,21 +36,25 @@ def test_pass_downgrade_when_older_destination_runs_every_vm() -> None:
     assert f.status is Status.PASS and f.evidence["direction"] == "to an older release"
 
 
-def test_fail_downgrade_with_a_vm_the_older_release_cannot_run() -> None:
+def test_pass_downgrade_with_a_vm_the_older_release_cannot_run_names_it() -> None:
+    # the pair is supported; the blocked VM is vm-config-version's failure, not a second one here
     doc, s, d = pair(17763, 14393, VMModel("web01", "9.0"), VMModel("web02", "8.0"))
     f = forward(run_check("pair-os-direction", doc), s, d)
-    assert f.status is Status.FAIL
+    assert f.status is Status.PASS and f.fix is None
     assert "1 of 2 VMs" in f.message and "web01 (9.0)" in f.message and "web02" not in f.message
     assert "vm-config-version" in f.message  # the per-VM detail is the other check's
-    assert f.fix is not None and f.fix.run_on == s.fqdn
+    assert f.evidence["blocked"] == [{"Name": "web01", "Version": "9.0"}]
 
 
-def test_fail_upgrade_with_5_0_vm_to_2022_suggests_onward_releases_only() -> None:
-    doc, s, d = pair(14393, 20348, VMModel("app01", "5.0"), VMModel("app02", "8.0"))
+def test_pass_2019_to_2022_however_many_vms_are_blocked() -> None:
+    vms = [VMModel(f"old{i:02}", "7.0") for i in range(12)]
+    doc, s, d = pair(17763, 20348, *vms)
     f = forward(run_check("pair-os-direction", doc), s, d)
-    assert f.status is Status.FAIL and "app01 (5.0)" in f.message
-    assert f.fix is not None and "Windows Server 2016 or Windows Server 2019" in f.fix.summary
-    assert "2012 R2" not in f.fix.summary
+    assert f.status is Status.PASS and "supported pair" in f.message and "12 of 12 VMs" in f.message
+    # and 2022 -> 2019 with VMs too new for 2019: the releases still share 8.0-9.0
+    doc, s, d = pair(20348, 17763, *[VMModel(f"new{i}", "10.0") for i in range(5)])
+    f = forward(run_check("pair-os-direction", doc), s, d)
+    assert f.status is Status.PASS and f.evidence["shared_versions"] == ["8.0", "8.1", "8.2", "8.3", "9.0"]
 
 
 def test_fail_releases_that_share_no_version_even_without_vms() -> None:
@@ -78,10 +82,14 @@ def test_pass_falls_back_to_the_documented_table() -> None:
     assert "documented table" in f.evidence["destination"]["basis"]
 
 
-def test_missing_source_vms_is_an_error() -> None:
+def test_missing_source_vms_still_judges_the_releases() -> None:
     doc, s, d = pair(14393, 20348, VMModel("app01", "5.0"))
     break_fact(doc, "hosts", s.fqdn, "vms")
-    assert forward(run_check("pair-os-direction", doc), s, d).status is Status.ERROR
+    f = forward(run_check("pair-os-direction", doc), s, d)
+    assert f.status is Status.PASS and "were not collected" in f.message
+    doc, s, d = pair(20348, 9600)
+    break_fact(doc, "hosts", s.fqdn, "vms")
+    assert forward(run_check("pair-os-direction", doc), s, d).status is Status.FAIL
 
 
 def test_missing_destination_os_is_an_error() -> None:

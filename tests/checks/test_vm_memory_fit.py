@@ -38,9 +38,11 @@ def test_fail_running_vm_is_judged_by_assigned_memory() -> None:
     assert f.status is Status.WARNING and f.evidence["basis"].startswith("MemoryAssigned")
 
 
-def test_pass_off_vm_is_judged_by_startup_memory() -> None:
+def test_pass_off_vm_is_not_applicable_with_its_startup_memory() -> None:
+    # a VM that is Off is not live-migrated: no memory is copied; the message still says it would start
     f = one(run_check("vm-memory-fit", doc(VMModel("cold01", state="Off", memory_startup=8 * GiB))), "cold01")
-    assert f.status is Status.PASS and f.evidence["basis"] == "MemoryStartup (Off)"
+    assert f.status is Status.NOT_APPLICABLE and f.evidence["basis"] == "MemoryStartup (Off)"
+    assert "fits" in f.message
 
 
 def test_pass_evidence_gives_the_sum_for_moving_everything() -> None:

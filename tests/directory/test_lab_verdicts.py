@@ -39,7 +39,7 @@ PAIR_VERDICTS = {
         "CF": (P, P),
         "SN": (F, F),
         "OW": (P, F),
-        "RB": (W, W),
+        "RB": (P, P),  # resource-based delegation serves cifs too (documented for the file-share second hop)
         "UC": (F, F),
     },
 }
@@ -62,7 +62,7 @@ HOST_VERDICTS = {
         "SN": (P, P),
         "OW": (P, P),
         "RB": (P, P),
-        "UC": (F, F),
+        "UC": (W, W),  # a security finding (high): the move itself works
     },
 }
 
@@ -139,8 +139,8 @@ def test_fixes_name_the_seeded_hosts(admin_findings: tuple[SambaDC, list[Finding
     [
         ("dxopdirect", P, P),
         ("dxopnested", P, P),
-        ("dxopnone", F, P),
-        ("dxopprot", F, P),
+        ("dxopnone", W, P),  # advice on who runs the fix (info), not a failure
+        ("dxopprot", W, P),
     ],
 )
 def test_operator_domain_admins(
