@@ -12,6 +12,7 @@ from audit.model import Severity
 from audit.registry import Check, Registry, load_registry
 from audit.report import build_report
 from audit.snapshot import Snapshot, now_iso
+from audit.words import noun
 
 __all__ = ["advise_pairing", "audit_args", "audit_snapshot", "select_checks"]
 
@@ -25,7 +26,7 @@ def select_checks(registry: Registry, only: str | None, skip: str | None) -> tup
     unknown = [i for i in wanted + skipped if i not in registry]
     if unknown:
         raise UsageError(
-            f"unknown check id(s): {', '.join(unknown)} (see `hvlm checks` for the catalogue)"
+            f"unknown check {noun(len(unknown), 'id')}: {', '.join(unknown)} (see `hvlm checks` for the catalogue)"
         )
     chosen = [c for c in registry if (not wanted or c.meta.id in wanted) and c.meta.id not in skipped]
     if not chosen:

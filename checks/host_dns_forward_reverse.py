@@ -10,6 +10,7 @@ from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
+from audit.words import noun
 from checks._fixes import LOCAL_ADMIN, on_host
 
 DNS_RUN_AS = "a member of DnsAdmins or Domain Admins"
@@ -70,7 +71,8 @@ def run(f: Facts) -> Outcome:
                  f"only {', '.join(good)} is the host's: peers that pick another address reach another machine")
         return Outcome(
             Status.FAIL,
-            f"{host.fqdn} resolves to {', '.join(addresses)}, but {where} (stale record(s): {', '.join(stale)}; the "
+            f"{host.fqdn} resolves to {', '.join(addresses)}, but {where} "
+            f"({noun(len(stale), 'stale record')}: {', '.join(stale)}; the "
             f"host has {', '.join(sorted(own)) or 'no address'}). Moves to and from it fail or reach the wrong host.",
             _stale_fix(host, stale, f.optional("host.domain_controllers")),
             evidence,

@@ -9,6 +9,7 @@ from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
+from audit.words import noun
 from checks._fixes import on_host
 from checks._net import candidates, interfaces, is_private, management, overlaps, parse_subnet
 
@@ -74,7 +75,7 @@ def run(f: Facts) -> Outcome:
         parts.append(f"the management network: {', '.join(on_mgmt)}")
     if unreadable:
         parts.append(f"not readable as a subnet: {', '.join(unreadable)}")
-    summary = f"Take the exposed subnet(s) off {host.fqdn}'s migration list"
+    summary = f"Take the exposed {noun(len(bad), 'subnet')} off {host.fqdn}'s migration list"
     summary += (f" and add its isolated network {', '.join(str(n) for n in add)}." if add else
                 "." if keep else "; no isolated private network was found: connect one (own NIC or VLAN) first.")
     if not bad:

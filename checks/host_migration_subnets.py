@@ -9,6 +9,7 @@ from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
+from audit.words import noun
 from checks._fixes import on_host
 from checks._net import candidates, interfaces, management, on_interface, overlaps, parse_subnet
 
@@ -63,7 +64,8 @@ def run(f: Facts) -> Outcome:
     if not entries:
         message = f"{host.fqdn} lists no migration subnet and does not use any network: it accepts no live migration."
     else:
-        message = (f"{host.fqdn} lists migration subnet(s) with no address on any of its interfaces{ignored}: "
+        message = (f"{host.fqdn} lists {noun(len(stale), 'a migration subnet', 'migration subnets')} "
+                   f"with no address on any of its interfaces{ignored}: "
                    f"{', '.join(stale)}.")
     summary = "Remove the subnets no interface is in" if stale else "Add the host's migration subnet"
     if add:

@@ -9,6 +9,7 @@ from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
+from audit.words import noun
 from checks._fixes import HOST_ADMIN, on_host
 from checks._versions import HostVersions, host_versions, join_or, key, norm, releases_supporting, upgrade_hosts
 
@@ -121,7 +122,8 @@ def _fix(f: Facts, name: str, version: str, src: HostVersions, dst: HostVersions
         return on_host(
             sref,
             f"Configuration versions cannot be lowered. Plan {name} (version {version}) to "
-            f"{' or '.join(candidates)}, which run(s) {version}, instead of {dref.fqdn} ({dst.release}, up to "
+            f"{' or '.join(candidates)}, which {noun(len(candidates), 'runs', 'run')} {version}, "
+            f"instead of {dref.fqdn} ({dst.release}, up to "
             f"{dst.highest}). The command checks the move to {target} first.",
             f"$report = Compare-VM -Name {ps_quote(name)} -DestinationHost {ps_quote(target)}\n"
             "$report.Incompatibilities | Format-Table -Property 'MessageId', 'Message' -AutoSize",

@@ -9,6 +9,7 @@ from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
+from audit.words import noun
 from checks._fixes import on_host
 
 _DOCS = (DOCS["ts-lm"], DOCS["new-vmswitch"], DOCS["connect-vmnetworkadapter"])
@@ -59,7 +60,8 @@ def run(f: Facts) -> Outcome:
         )
     return Outcome(
         Status.FAIL,
-        f"{name} uses switch(es) {', '.join(repr(s) for s in missing)} that {dref.fqdn} does not have.",
+        f"{name} uses {noun(len(missing), 'switch', 'switches')} {', '.join(repr(s) for s in missing)} "
+        f"that {dref.fqdn} does not have.",
         _create(f, name, used, missing),
         evidence,
     )

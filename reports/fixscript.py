@@ -27,6 +27,7 @@ from typing import Any
 
 from audit import __version__
 from audit.psquote import ps_quote
+from audit.words import count
 from reports.aggregate import flat_findings, host_names
 
 __all__ = ["FixScript", "build_scripts", "netbios_name", "ps_comment", "safe_filename"]
@@ -181,7 +182,7 @@ def _header(report: dict[str, Any], title: str, where: str, run_as: list[str], c
     lines = [
         "<#",
         ".SYNOPSIS",
-        f"    {ps_comment(title)}: {len(changes)} change(s) answering {n_findings} finding(s).",
+        f"    {ps_comment(title)}: {count(len(changes), 'change')} answering {count(n_findings, 'finding')}.",
         ".DESCRIPTION",
         f"    Written by hvlm {__version__} from the report of `hvlm {ps_comment(run['command'])}` finished "
         f"{ps_comment(run['finished'])}",
@@ -272,7 +273,8 @@ def _script(report: dict[str, Any], kind: str, host: str, changes: list[_Change]
     lines = [*top, *_header(report, title, where, run_as, changes, filename), *_preamble(), *guard]
     for n, change in enumerate(changes, start=1):
         lines += _change_block(n, len(changes), change, target)
-    lines.append(f"Write-Verbose {_ps_string(f'hvlm: {len(changes)} change(s) processed.')}")
+    done = f"hvlm: {count(len(changes), 'change')} processed."
+    lines.append(f"Write-Verbose {_ps_string(done)}")
     text = "\r\n".join(lines) + "\r\n"
     return FixScript(filename, kind, target, text, len(changes), sum(len(c.answers) for c in changes))
 

@@ -20,6 +20,7 @@ from typing import Any
 from xml.etree import ElementTree as ET  # builds XML only; never parses untrusted input
 
 from audit.model import SEVERITY_ORDER, Severity
+from audit.words import count
 from reports.aggregate import flat_findings
 
 __all__ = ["junit_outcome", "render_junit"]
@@ -80,12 +81,12 @@ def _summary_cases(suite: ET.Element, cid: str, counted: dict[str, int], counts:
         if not n:
             continue
         words = "passed" if status == "pass" else "not applicable"
-        case = ET.SubElement(suite, "testcase", classname=_x(f"hvlm.{cid}"), name=f"{n} subject(s) {words}", time="0")
+        case = ET.SubElement(suite, "testcase", classname=_x(f"hvlm.{cid}"), name=f"{count(n, 'subject')} {words}", time="0")
         _props(case, [("hvlm.status", status), ("hvlm.count", str(n))])
         counts["tests"] += 1
         if outcome == "skipped":
             counts["skipped"] += 1
-            ET.SubElement(case, "skipped", message=f"{n} subject(s): the check does not apply")
+            ET.SubElement(case, "skipped", message=f"{count(n, 'subject')}: the check does not apply")
 
 
 def render_junit(report: dict[str, Any]) -> str:

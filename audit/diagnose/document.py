@@ -18,6 +18,7 @@ from audit.facts import HostRef
 from audit.jsonio import validate_document
 from audit.model import Finding
 from audit.report import operator_identity
+from audit.words import count
 
 __all__ = ["DIAGNOSIS_VERSION", "finding_id", "host_dict", "validate_diagnosis"]
 
@@ -91,7 +92,7 @@ def _headline(ranked: Sequence[Ranked], entry: CodeEntry | None, match: CodeMatc
     if entry is None:
         what = f"Unknown error code {match.code}" if match else "No error code recognised in the message"
         found = sum(1 for r in ranked if r.judgement.verdict is Verdict.CONFIRMED)
-        return "unknown_code", f"{what}: the full audit of this move found {found} problem(s)"
+        return "unknown_code", f"{what}: the full audit of this move found {count(found, 'problem')}"
     if top is not None and top.judgement.verdict is Verdict.CONFIRMED:
         return "cause_confirmed", f"Most likely cause: {top.title}"
     if top is not None and top.judgement.verdict is Verdict.LIKELY:

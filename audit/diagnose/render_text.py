@@ -6,6 +6,7 @@ import textwrap
 from typing import Any
 
 from audit.diagnose.wording import fallback_note, recognised
+from audit.words import count
 
 __all__ = ["render_text"]
 
@@ -117,7 +118,7 @@ def render_text(doc: dict[str, Any], *, colour: bool = False) -> str:
         lines.extend(f"      PS> {_safe(ps)}" for ps in m["powershell"].splitlines())
     if doc["uncollected"]:
         lines.append("")
-        lines.append(f"Could not collect {len(doc['uncollected'])} fact(s) of this move:")
+        lines.append(f"Could not collect {count(len(doc['uncollected']), 'fact')} of this move:")
         for u in doc["uncollected"][:20]:
             lines.extend(_wrap(f"{u['path']}: {u['kind']}: {u['message']}", "  "))
     lines.append("")

@@ -82,7 +82,7 @@ def recent_change(ctx: Context) -> Judgement:
             unknown.append(f"{ref.short}'s whenChanged was not collected")
             continue
         ages.append(read - changed)
-        note = f"{ref.short}'s computer object changed {(read - changed).total_seconds() / 60:.0f} minute(s) before it was read"
+        note = f"{ref.short}'s computer object changed {(read - changed).total_seconds() / 60:.0f} minutes before it was read"
         notes.append(FactNote(f"{path} ({ref.short}) whenChanged", fact["value"].get("whenChanged"),
                               fact.get("collected_at"), note))
     said = "; ".join(n.note for n in notes)

@@ -171,9 +171,9 @@ def test_oversized_snapshot_is_refused_before_parsing(tmp_path: Path, capsys: py
 
 def test_unknown_check_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = bad(tmp_path, capsys, ["audit", "--example", "--checks", "host-os-supported,no-such-check"])
-    assert err == "hvlm: error: unknown check id(s): no-such-check (see `hvlm checks` for the catalogue)"
+    assert err == "hvlm: error: unknown check id: no-such-check (see `hvlm checks` for the catalogue)"
     err = bad(tmp_path, capsys, ["audit", "--example", "--skip", "nope"])
-    assert "unknown check id(s): nope" in err
+    assert "unknown check id: nope" in err
 
 
 def test_snapshot_inventory_naming_a_host_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

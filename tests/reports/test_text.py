@@ -60,4 +60,4 @@ def test_two_hundred_hosts_fit_on_a_few_screens_without_losing_a_failure() -> No
 
 def test_no_python_none_and_no_plural_hedges(example: dict[str, Any]) -> None:
     text = render_text(example, show_passed=True)
-    assert not re.search(r"\bNone\b(?! of)", text)
+    assert not re.search(r"\bNone\b(?! of)", text) and "(s)" not in text
