@@ -59,7 +59,9 @@ def example_report() -> dict[str, Any]:
 
 def hostile_snapshot_doc() -> dict[str, Any]:
     hosts = [
-        HostModel(name, index=i + 1, vms=[VMModel(vm) for vm in (HOSTILE_VMS if i == 0 else HOSTILE_VMS[:3])],
+        # the first host's VMs are at 12.0 (Windows Server 2025 only): hostile VM names reach the findings
+        HostModel(name, index=i + 1,
+                  vms=[VMModel(vm, "12.0" if i == 0 else "9.0") for vm in (HOSTILE_VMS if i == 0 else HOSTILE_VMS[:3])],
                   max_vm_migrations=0 if i % 2 else 2, migration_enabled=i != 2)
         for i, name in enumerate(HOSTILE_HOSTS)
     ]
