@@ -27,7 +27,7 @@ class Opened:
             """scope => Array.from(document.querySelectorAll(scope + ' article.card'))
                 .filter(c => c.checkVisibility())
                 .map(c => ({st: c.dataset.st, sev: c.dataset.sev, c: c.dataset.c, g: Number(c.dataset.g), id: c.id,
-                            text: c.innerText,
+                            text: c.textContent,
                             subjects: Array.from(c.querySelectorAll('ul.subj > li')).map(li => li.title)}))""",
             scope,
         )
