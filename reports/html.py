@@ -9,9 +9,12 @@ textContent only. No string is ever pasted into script code. A Content-Security-
 one inline script and the one inline style by their SHA-256 hash and nothing else: no network, no
 other script, no inline event handlers.
 
-Large fleets. Repeated findings are shown once with their subjects (reports.aggregate); the
-default view is rendered here, so the page reads without JavaScript and prints; the by-host and
-by-move views are assembled in the browser on demand from the same cards.
+Large fleets. The report (version 2) lists problems only, already grouped; passes are counts per
+check (the checks table). The page holds the summary, the matrix (or, past MATRIX_MAX_CELLS, move
+counts per verdict), the moves and hosts that need action and one card per group, each with its
+first subjects and fixes; the rest (every subject of a big group, per-subject evidence, further
+fixes and rows, everything about one move or host) the script renders on demand, with textContent
+only, from the compact JSON block. It never lists healthy moves one by one.
 """
 
 from __future__ import annotations
@@ -34,28 +37,22 @@ from reports.aggregate import (
     STATUS_LABEL,
     STATUS_RANK,
     STATUSES,
-    Group,
-    Member,
-    Move,
     exit_meaning,
-    finding_ids,
-    fix_variants,
-    flat_findings,
-    group_findings,
     group_uncollected,
     host_names,
-    hosts_view,
-    moves_view,
+    names_shape,
     worst,
 )
 
 __all__ = ["MATRIX_MAX_CELLS", "csp_for", "render_html", "script_json", "visible"]
 
 MATRIX_MAX_CELLS = 60 * 60  # beyond this the matrix stops being readable: the moves list remains
-SUBJECTS_INLINE = 12  # more subjects than this go into a collapsed list
-VARIANTS_INLINE = 3  # more distinct fixes than this: the rest collapsed
-EVIDENCE_ROWS_MAX = 60  # per-subject evidence of passing checks beyond this stays in the JSON report
+SUBJECTS_INLINE = 12  # subjects of a group in the page; the rest from the embedded data on demand
+VARIANTS_INLINE = 3  # distinct fixes of a group in the page; the rest on demand
+MOVES_INLINE = 100  # rows of "moves that need action" in the page; the rest on demand
+HOSTS_INLINE = 60  # rows of "hosts with problems" in the page; the rest on demand
 VALUE_INLINE = 160  # longer evidence values go into a scrolling block (or are cut in tables)
+EVIDENCE_VALUE_MAX = 2000  # per-subject evidence values in the embedded data are cut here (JSON report: all)
 REASONS_SHOWN = 3
 
 STATUS_SYMBOL = {"fail": "✗", "error": "?", "warning": "!", "pass": "✓", "not_applicable": "–"}
@@ -161,24 +158,12 @@ def _environment() -> Environment:
         STATUS_WORD=STATUS_WORD,
         TARGET_LABEL=TARGET_LABEL,
     )
-    env.filters["attrs"] = _attrs
     return env
 
 
 def _is_https(url: object) -> bool:
     """Only https links become anchors: a crafted report cannot smuggle a javascript: URL in."""
     return isinstance(url, str) and url.startswith("https://")
-
-
-def _attrs(t: dict[str, set[int]]) -> Markup:
-    """data-h / data-m / data-hl attributes: space-delimited integers with a space at each end, so
-    the script finds host 3 with `includes(" 3 ")`. Only integers, so nothing here needs escaping."""
-    out = []
-    for key in ("h", "m", "hl"):
-        values = t.get(key)
-        if values:
-            out.append(f' data-{key}=" {" ".join(str(int(v)) for v in sorted(values))} "')
-    return Markup("".join(out))  # noqa: S704 - integers only
 
 
 # --- the model the template renders ---------------------------------------------------------------
@@ -201,71 +186,7 @@ def _short_labels(names: list[str]) -> dict[str, str]:
     return {n: (s if counts[s.casefold()] == 1 else n) for n, s in zip(names, shorts, strict=True)}
 
 
-class _Index:
-    """Host and move numbering shared by the template's data attributes and the script's data."""
-
-    def __init__(self, report: dict[str, Any]) -> None:
-        self.hosts = host_names(report)
-        self.host_no = {h: i for i, h in enumerate(self.hosts)}
-        self.moves = moves_view(report)
-        self.move_no = {(m.source, m.destination): m.index for m in self.moves}
-        self.short = _short_labels(self.hosts)
-        domains = {
-            f["subject"]["domain"]
-            for f in flat_findings(report)
-            if f["subject"]["kind"] == "domain" and f["subject"].get("domain")
-        }
-        self.domain_hosts: dict[str, set[int]] = {d: set() for d in domains}
-        for name, i in self.host_no.items():
-            low = name.casefold()
-            best = max((d for d in domains if low.endswith("." + d.casefold())), key=len, default=None)
-            if best is not None:
-                self.domain_hosts[best].add(i)
-
-    def tokens(self, subject: dict[str, Any]) -> dict[str, set[int]]:
-        """h: hosts touched; m: the move (pair and VM subjects); hl: host-level hosts."""
-        kind = subject["kind"]
-        h: set[int] = set()
-        m: set[int] = set()
-        hl: set[int] = set()
-        if kind in ("host", "operator") and subject.get("host") in self.host_no:
-            h.add(self.host_no[subject["host"]])
-            hl.add(self.host_no[subject["host"]])
-        elif kind in ("pair", "vm"):
-            for key in ("source", "destination"):
-                if subject.get(key) in self.host_no:
-                    h.add(self.host_no[subject[key]])
-            move = self.move_no.get((subject.get("source", ""), subject.get("destination", "")))
-            if move is not None:
-                m.add(move)
-        elif kind == "domain":
-            h = set(self.domain_hosts.get(subject.get("domain", ""), set()))
-            hl = set(h)
-        return {"h": h, "m": m, "hl": hl}
-
-
-def _merge(parts: list[dict[str, set[int]]]) -> dict[str, set[int]]:
-    out: dict[str, set[int]] = {"h": set(), "m": set(), "hl": set()}
-    for p in parts:
-        for k in out:
-            out[k] |= p[k]
-    return out
-
-
 _FIX_FIELDS = ("summary", "run_on", "target", "run_as", "gui", "docs", "requires_vm_off")
-
-
-def _common_fix_fields(variants: list[dict[str, Any]]) -> list[str]:
-    """Fields every fix of a group shares: shown once above the fixes instead of in each."""
-    common = []
-    for key in _FIX_FIELDS:
-        if key == "run_on":
-            values = {json.dumps([r["name"] for r in v["run_on"]]) for v in variants}
-        else:
-            values = {json.dumps(v["fix"].get(key), sort_keys=True) for v in variants}
-        if len(values) == 1:
-            common.append(key)
-    return common
 
 
 def _value_text(value: Any) -> str:
@@ -282,155 +203,195 @@ def _evidence_rows(evidence: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _cut(text: str) -> str:
+def _cut(text: str, limit: int = VALUE_INLINE) -> str:
     text = text.replace("\n", " ⏎ ")
-    return text if len(text) <= VALUE_INLINE else text[:VALUE_INLINE] + "…"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _fix_key(fix: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in fix.items() if k != "run_on"}, sort_keys=True, ensure_ascii=False)
 
 
 class _Builder:
+    """Reads the version 2 report's groups and indexes directly; the page shows problems, counts passes."""
+
     def __init__(self, report: dict[str, Any]) -> None:
         self.report = report
-        self.findings: list[dict[str, Any]] = flat_findings(report)
-        self.ids = finding_ids(self.findings)
-        self.ix = _Index(report)
-        self.groups = group_findings(self.findings, self.ids)
-        self.group_of: dict[int, Group] = {m.index: g for g in self.groups for m in g.members}
-        self.fixes: list[str] = []
-        self.subject_tokens = [self.ix.tokens(f["subject"]) for f in self.findings]
+        self.groups: list[dict[str, Any]] = report["findings"]
+        self.fixes: list[dict[str, Any]] = report["fixes"]
+        self.hosts = host_names(report)
+        self.host_no = {h: i for i, h in enumerate(self.hosts)}
+        self.short = _short_labels(self.hosts)
+        self.check_no = {c["id"]: i for i, c in enumerate(report["checks"])}
+        for g in self.groups:
+            self.check_no.setdefault(g["check_id"], len(self.check_no))
+        self.include_return = bool(report["run"].get("include_return"))
+        domains: dict[str, list[int]] = {}
+        for g in self.groups:
+            for m in g["members"]:
+                d = m["subject"].get("domain") if m["subject"]["kind"] == "domain" else None
+                if d and d not in domains:
+                    low = "." + d.casefold()
+                    domains[d] = [i for i, h in enumerate(self.hosts) if h.casefold().endswith(low)]
+        self.domain_hosts = domains
+        self.moves: list[dict[str, Any]] = report["moves"]
+        # the JSON the script reads: display strings already passed through visible()
+        self.data_groups: list[dict[str, Any]] = []
+        self.evidence: list[dict[str, str]] = []
+        self._evidence_no: dict[str, int] = {}
+        self.used_hosts: set[int] = set()
 
-    # cards ------------------------------------------------------------------------------------
+    def counted(self, g: dict[str, Any]) -> bool:
+        """Whether a group can change the exit code: return-direction findings only with include_return."""
+        return g["direction"] != "return" or self.include_return
 
-    def _subject(self, m: Member, each: bool) -> dict[str, Any]:
-        problem = m.finding["status"] in PROBLEM_STATUSES
-        return {
-            "label": m.finding["subject"]["label"],
-            "fid": m.fid if problem else None,  # ids cross-reference CSV, JUnit and fix scripts
-            "message": m.finding["message"] if each else None,
-            "t": self.subject_tokens[m.index],
-        }
+    # members -------------------------------------------------------------------------------
 
-    def _nouns(self, g: Group) -> tuple[str, str]:
-        kinds = {m.finding["subject"]["kind"] for m in g.members}
-        return KIND_NOUN.get(kinds.pop(), ("subject", "subjects")) if len(kinds) == 1 else ("subject", "subjects")
+    def member_hosts(self, subject: dict[str, Any]) -> list[int]:
+        kind = subject["kind"]
+        if kind in ("host", "operator"):
+            no = self.host_no.get(subject.get("host", ""))
+            return [no] if no is not None else []
+        if kind in ("pair", "vm"):
+            return [self.host_no[subject[k]] for k in ("source", "destination") if subject.get(k) in self.host_no]
+        if kind == "domain":
+            return list(self.domain_hosts.get(subject.get("domain", ""), []))
+        return []
 
-    def _variant(self, v: Any, show_for: bool) -> dict[str, Any]:
-        self.fixes.append(v.fix["powershell"])
-        run_on = []
-        for name in v.run_on:
-            no = self.ix.host_no.get(name)
-            t = {"h": {no}, "m": set(), "hl": {no}} if no is not None else {"h": set(), "m": set(), "hl": set()}
-            run_on.append({"name": name, "t": t})
-        return {
-            "fix": v.fix,
-            "fix_no": len(self.fixes) - 1,
-            "run_on": run_on,
-            "for": [self._subject(m, False) for m in v.members] if show_for else [],
-            "t": _merge([self.subject_tokens[m.index] for m in v.members]),
-        }
+    def _evidence_ref(self, evidence: dict[str, Any]) -> int:
+        if not evidence:
+            return -1
+        key = json.dumps(evidence, sort_keys=True, ensure_ascii=False)
+        no = self._evidence_no.get(key)
+        if no is None:
+            no = self._evidence_no[key] = len(self.evidence)
+            self.evidence.append({str(k): visible(_cut(_value_text(v), EVIDENCE_VALUE_MAX))
+                                  for k, v in evidence.items()})
+        return no
 
-    def _evidence(self, g: Group) -> dict[str, Any]:
-        first = g.members[0].finding.get("evidence") or {}
-        if len(g.members) == 1 or g.evidence_uniform:
-            return {"shared": _evidence_rows(first), "columns": [], "rows": [], "omitted": 0}
-        if g.status not in PROBLEM_STATUSES and len(g.members) > EVIDENCE_ROWS_MAX:
-            return {"shared": [], "columns": [], "rows": [], "omitted": len(g.members)}
-        columns: dict[str, None] = {}
-        for m in g.members:
-            columns.update(dict.fromkeys(str(k) for k in (m.finding.get("evidence") or {})))
-        rows = []
-        for m in g.members:
-            ev = {str(k): v for k, v in (m.finding.get("evidence") or {}).items()}
-            rows.append({
-                "label": m.finding["subject"]["label"],
-                "cells": [_cut(_value_text(ev[c])) if c in ev else "" for c in columns],
-                "t": self.subject_tokens[m.index],
-            })
-        return {"shared": [], "columns": list(columns), "rows": rows, "omitted": 0}
+    # cards ---------------------------------------------------------------------------------
 
-    def card(self, g: Group, check_no: int) -> dict[str, Any]:
-        uniform = g.uniform
-        members = g.members
-        problem = g.status in PROBLEM_STATUSES
-        # each subject's own message is shown for problems whose wording differs; passes keep
-        # one example (the JSON report has every message)
-        each = problem and not uniform and len(members) > 1
+    def card(self, gi: int, g: dict[str, Any]) -> dict[str, Any]:
+        members = g["members"]
+        shapes = [names_shape(m["message"], m["subject"]) for m in members]
+        uniform = all(s == shapes[0] for s in shapes)
+        each = not uniform and len(members) > 1  # wording differs: each subject's own message
         if len(members) == 1:
-            message = members[0].finding["message"]
+            message: str | None = members[0]["message"]
         elif uniform:
-            message = g.shape
-        elif problem:
-            message = None
+            message = shapes[0]
         else:
-            message = "For example: " + members[0].finding["message"]
-        variants = fix_variants(members)
-        many = len(variants) > 1
-        shown = [self._variant(v, many) for v in variants]
-        common = _common_fix_fields(shown) if many else []
+            message = None
+        kinds = {m["subject"]["kind"] for m in members}
+        nouns = KIND_NOUN.get(kinds.pop(), ("subject", "subjects")) if len(kinds) == 1 else ("subject", "subjects")
+        hosts = [self.member_hosts(m["subject"]) for m in members]
+        for hs in hosts:
+            self.used_hosts.update(hs)
+        evidence = [m["evidence"] or {} for m in members]
+        shared = len(members) == 1 or all(e == evidence[0] for e in evidence)
+        variants: dict[str, dict[str, Any]] = {}
+        for m in members:
+            if m["fix"] is None:
+                continue
+            fix = self.fixes[m["fix"]]
+            v = variants.setdefault(_fix_key(fix), {"fix": fix, "fix_no": m["fix"], "run_on": [], "n": 0})
+            v["n"] += 1
+            if fix["run_on"] not in v["run_on"]:
+                v["run_on"].append(fix["run_on"])
+        shown = list(variants.values())
+        common = self._common(shown) if len(shown) > 1 else []
+        self.data_groups.append({
+            "k": [visible(m["subject"]["label"]) for m in members],
+            "i": [m["id"] for m in members],
+            "m": [visible(m["message"]) for m in members] if each else None,
+            "h": hosts,
+            "e": None if shared else [self._evidence_ref(e) for e in evidence],
+            "v": [[v["fix_no"], [visible(r) for r in v["run_on"]], v["n"]] for v in shown],
+            "x": 1 if members[0]["subject"]["kind"] in ("pair", "vm") else 0,
+        })
         return {
-            "gid": g.gid,
-            "status": g.status,
-            "severity": g.severity,
-            "check_no": check_no,
-            "check_id": g.check_id,
-            "title": g.title,
+            "gi": gi,
+            "gid": g["id"],
+            "status": g["status"],
+            "severity": g["severity"],
+            "direction": g["direction"],
+            "check_no": self.check_no[g["check_id"]],
+            "check_id": g["check_id"],
+            "title": g["title"],
             "message": message,
             "count": len(members),
-            "noun": self._nouns(g)[0 if len(members) == 1 else 1],
-            "noun_one": self._nouns(g)[0],
-            "subjects": [self._subject(m, each) for m in members],
+            "noun": nouns[0 if len(members) == 1 else 1],
+            "noun_one": nouns[0],
+            "subjects": [
+                {"label": m["subject"]["label"], "fid": m["id"], "message": m["message"] if each else None}
+                for m in members[:SUBJECTS_INLINE]
+            ],
             "subjects_open": len(members) <= SUBJECTS_INLINE,
             "each": each,
-            "variants": shown,
+            "variants": shown[:VARIANTS_INLINE],
+            "variants_more": max(0, len(shown) - VARIANTS_INLINE),
+            "n_variants": len(shown),
             "common": common,
             "not_common": [k for k in _FIX_FIELDS if k not in common],
-            "evidence": self._evidence(g),
-            "evidence_open": problem and len(members) == 1 and len(members[0].finding.get("evidence") or {}) <= 8,
-            "t": _merge([self.subject_tokens[m.index] for m in members]),
+            "evidence": _evidence_rows(evidence[0]) if shared else [],
+            "evidence_per_subject": not shared,
+            "evidence_open": len(members) == 1 and len(evidence[0]) <= 8,
         }
 
-    def check_sections(self) -> list[dict[str, Any]]:
+    @staticmethod
+    def _common(variants: list[dict[str, Any]]) -> list[str]:
+        """Fields every fix of a group shares: shown once above the fixes instead of in each."""
+        common = []
+        for key in _FIX_FIELDS:
+            if key == "run_on":
+                values = {json.dumps(v["run_on"]) for v in variants}
+            else:
+                values = {json.dumps(v["fix"].get(key), sort_keys=True) for v in variants}
+            if len(values) == 1:
+                common.append(key)
+        return common
+
+    def sections(self, cards: list[dict[str, Any]], return_side: bool) -> list[dict[str, Any]]:
+        """Cards by check, the check with the worst card first."""
+        mine = [c for c in cards if (c["direction"] == "return") == return_side]
         meta = {c["id"]: c for c in self.report["checks"]}
-        order: list[str] = []
-        for g in self.groups:
-            if g.check_id not in order:
-                order.append(g.check_id)
-        order.sort(key=lambda cid: min(
-            (STATUS_RANK[g.status], SEVERITIES.index(g.severity)) for g in self.groups if g.check_id == cid
-        ))
-        sections = []
-        for no, cid in enumerate(order):
-            groups = [g for g in self.groups if g.check_id == cid]
+        by_check: dict[str, list[dict[str, Any]]] = {}
+        for c in mine:
+            by_check.setdefault(c["check_id"], []).append(c)
+        order = sorted(by_check, key=lambda cid: min(
+            (STATUS_RANK[c["status"]], SEVERITIES.index(c["severity"])) for c in by_check[cid]))
+        out = []
+        for cid in order:
             m = meta.get(cid, {})
-            sections.append({
-                "no": no,
+            group = by_check[cid]
+            out.append({
+                "no": self.check_no[cid],
                 "id": cid,
-                "title": m.get("title", groups[0].title),
-                "severity": m.get("severity", groups[0].severity),
+                "title": m.get("title", group[0]["title"]),
+                "severity": m.get("severity", group[0]["severity"]),
                 "rationale": " ".join(str(m.get("rationale", "")).split()),
                 "references": m.get("references", []),
-                "worst": worst(g.status for g in groups),
-                "cards": [self.card(g, no) for g in groups],
+                "worst": worst(c["status"] for c in group),
+                "cards": group,
             })
-        return sections
+        return out
 
-    # summary ---------------------------------------------------------------------------------
+    # moves and hosts -----------------------------------------------------------------------
 
-    def reasons(self, indices: list[int], hint_hosts: bool) -> list[dict[str, Any]]:
+    def reasons(self, refs: list[list[int]]) -> list[dict[str, Any]]:
         """Why a move or host is not clear: one line per group, worst first."""
-        per_group: dict[str, dict[str, Any]] = {}
-        for i in indices:
-            f = self.findings[i]
-            if f["status"] not in PROBLEM_STATUSES:
-                continue
-            g = self.group_of[i]
-            r = per_group.setdefault(g.gid, {"gid": g.gid, "status": g.status, "severity": g.severity,
-                                             "title": g.title, "check_id": g.check_id, "n": 0,
-                                             "kinds": set(), "hosts": [], "message": f["message"]})
+        per_group: dict[int, dict[str, Any]] = {}
+        for gi, mi in refs:
+            g = self.groups[gi]
+            r = per_group.setdefault(gi, {"gi": gi, "gid": g["id"], "status": g["status"], "severity": g["severity"],
+                                          "title": g["title"], "check_id": g["check_id"], "n": 0, "kinds": set(),
+                                          "hosts": [], "message": g["members"][mi]["message"]})
             r["n"] += 1
-            r["kinds"].add(f["subject"]["kind"])
-            host = f["subject"].get("host")
-            if hint_hosts and host and self.ix.short.get(host, host) not in r["hosts"]:
-                r["hosts"].append(self.ix.short.get(host, host))
+            s = g["members"][mi]["subject"]
+            r["kinds"].add(s["kind"])
+            host = s.get("host")
+            if host and self.short.get(host, host) not in r["hosts"]:
+                r["hosts"].append(self.short.get(host, host))
         out = sorted(per_group.values(), key=lambda r: (STATUS_RANK[r["status"]], SEVERITIES.index(r["severity"])))
         for r in out:
             kinds = r.pop("kinds")
@@ -446,141 +407,204 @@ class _Builder:
                 r["hint"] = f"{r['n']} findings"
         return out
 
-    def move_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        rows = []
-        for mv in self.ix.moves:
-            rows.append(self._move_row(mv))
-        problem = [r for r in rows if r["verdict"] in PROBLEM_STATUSES]
-        # planned moves first (what the change is about), then the return directions
-        problem.sort(key=lambda r: (not r["planned"], STATUS_RANK[r["verdict"]], r["index"]))
-        clear = [r for r in rows if r["verdict"] not in PROBLEM_STATUSES]
-        return problem, clear
+    def move_refs(self, mv: dict[str, Any]) -> list[list[int]]:
+        hosts = self.report["hosts"]
+        refs = list(mv["findings"])
+        for h in (mv["source"], mv["destination"]):
+            refs += hosts.get(h, {}).get("findings", [])
+        seen: set[tuple[int, int]] = set()
+        out = []
+        for g, m in refs:
+            if (g, m) not in seen:
+                seen.add((g, m))
+                out.append([g, m])
+        return out
 
-    def _move_row(self, mv: Move) -> dict[str, Any]:
-        reasons = self.reasons(mv.findings, hint_hosts=True)
+    def move_rows(self, planned: bool) -> list[dict[str, Any]]:
+        """Moves of one direction that need action, worst first (report order within a verdict)."""
+        rows = []
+        for n, mv in enumerate(self.moves, start=1):
+            if mv["planned"] != planned or mv["verdict"] not in PROBLEM_STATUSES:
+                continue
+            rows.append((STATUS_RANK[mv["verdict"]], n, mv))
+        rows.sort(key=lambda r: (r[0], r[1]))
+        return [{"index": n, "mv": mv} for _, n, mv in rows]
+
+    def move_row(self, index: int, mv: dict[str, Any]) -> dict[str, Any]:
+        refs = self.move_refs(mv)
+        reasons = self.reasons(refs)
         return {
-            "index": mv.index,
-            "source": mv.source,
-            "destination": mv.destination,
-            "s": self.ix.short.get(mv.source, mv.source),
-            "d": self.ix.short.get(mv.destination, mv.destination),
-            "planned": mv.planned,
-            "verdict": mv.verdict or "not_applicable",
-            "counts": mv.counts,
-            "n_problems": sum(mv.counts[st] for st in PROBLEM_STATUSES),
+            "index": index,
+            "source": mv["source"],
+            "destination": mv["destination"],
+            "s": self.short.get(mv["source"], mv["source"]),
+            "d": self.short.get(mv["destination"], mv["destination"]),
+            "planned": mv["planned"],
+            "verdict": mv["verdict"],
+            "n_problems": len(refs),
             "reasons": reasons[:REASONS_SHOWN],
             "more": max(0, len(reasons) - REASONS_SHOWN),
         }
 
+    def move_data(self, rows: list[dict[str, Any]]) -> list[list[Any]]:
+        """Compact rows for the script: [move no, source no, destination no, verdict, [[group, count], ...]]."""
+        out = []
+        for r in rows:
+            mv = r["mv"]
+            counts: dict[int, int] = {}
+            for g, _ in self.move_refs(mv):
+                counts[g] = counts.get(g, 0) + 1
+            ordered = sorted(counts, key=lambda g: (STATUS_RANK[self.groups[g]["status"]],
+                                                   SEVERITIES.index(self.groups[g]["severity"]), g))
+            out.append([r["index"], self.host_no[mv["source"]], self.host_no[mv["destination"]], mv["verdict"],
+                        [[g, counts[g]] for g in ordered]])
+        return out
+
     def matrix(self) -> dict[str, Any]:
-        moves = self.ix.moves
-        sources: dict[str, None] = {}
-        dests: dict[str, None] = {}
-        for name in self.ix.hosts:  # inventory order
-            if any(mv.source == name for mv in moves):
-                sources[name] = None
-            if any(mv.destination == name for mv in moves):
-                dests[name] = None
+        moves = self.moves
         if not moves:
             return {"shown": False, "reason": "No migrations are planned in the inventory.", "rows": [], "cols": []}
+        src = {mv["source"] for mv in moves}
+        dst = {mv["destination"] for mv in moves}
+        sources = [h for h in self.hosts if h in src]
+        dests = [h for h in self.hosts if h in dst]
         if len(sources) * len(dests) > MATRIX_MAX_CELLS:
             return {
                 "shown": False,
-                "reason": f"{len(sources)} sources × {len(dests)} destinations is too large for a matrix; "
-                "the moves are listed instead.",
+                "reason": f"{len(sources)} sources × {len(dests)} destinations is too large for a matrix: "
+                "the moves are counted by verdict, and those that need action are listed.",
                 "rows": [],
                 "cols": [],
             }
-        by_pair = {(mv.source, mv.destination): mv for mv in moves}
+        by_pair = {(mv["source"], mv["destination"]): (n, mv) for n, mv in enumerate(moves, start=1)}
         rows = []
         for s in sources:
             cells: list[dict[str, Any]] = []
             for d in dests:
-                mv = by_pair.get((s, d))
+                hit = by_pair.get((s, d))
                 if s == d:
                     cells.append({"kind": "self"})
-                elif mv is None:
+                elif hit is None:
                     cells.append({"kind": "none"})
                 else:
-                    verdict = mv.verdict or "not_applicable"
-                    problems = sum(mv.counts[st] for st in PROBLEM_STATUSES)
-                    cells.append({"kind": "move", "index": mv.index, "verdict": verdict, "planned": mv.planned,
-                                  "problems": problems, "counts": mv.counts, "s": s, "d": d})
-            rows.append({"name": s, "short": self.ix.short[s], "cells": cells})
-        cols = [{"name": d, "short": self.ix.short[d]} for d in dests]
+                    n, mv = hit
+                    problems = sum(v for k, v in mv["counts"].items() if k in PROBLEM_STATUSES)
+                    cells.append({"kind": "move", "index": n, "verdict": mv["verdict"], "planned": mv["planned"],
+                                  "problems": problems, "s": s, "d": d})
+            rows.append({"name": s, "short": self.short[s], "cells": cells})
+        cols = [{"name": d, "short": self.short[d]} for d in dests]
         return {"shown": True, "reason": "", "rows": rows, "cols": cols}
 
     def host_rows(self) -> list[dict[str, Any]]:
+        bad_moves: dict[str, int] = {}
+        for mv in self.moves:
+            if mv["verdict"] in PROBLEM_STATUSES:
+                for h in {mv["source"], mv["destination"]}:
+                    bad_moves[h] = bad_moves.get(h, 0) + 1
         rows: list[dict[str, Any]] = []
-        for hv in hosts_view(self.report):
-            if hv.verdict not in PROBLEM_STATUSES:
+        for name, entry in self.report["hosts"].items():
+            if entry["verdict"] not in PROBLEM_STATUSES or name not in self.host_no:
                 continue
-            moves_bad = sum(
-                1 for mv in self.ix.moves
-                if hv.name in (mv.source, mv.destination) and mv.verdict in PROBLEM_STATUSES
-            )
-            rows.append({"no": hv.index, "name": hv.name, "short": self.ix.short.get(hv.name, hv.name),
-                         "verdict": hv.verdict, "counts": hv.counts,
-                         "reasons": self.reasons(hv.findings, hint_hosts=False), "moves_bad": moves_bad})
+            rows.append({"no": self.host_no[name], "name": name, "short": self.short.get(name, name),
+                         "verdict": entry["verdict"], "refs": entry["findings"], "moves_bad": bad_moves.get(name, 0)})
         rows.sort(key=lambda r: (STATUS_RANK[r["verdict"]], r["no"]))
         return rows
 
+    def host_data(self, rows: list[dict[str, Any]]) -> list[list[Any]]:
+        out = []
+        for r in rows:
+            counts: dict[int, int] = {}
+            for g, _ in r["refs"]:
+                counts[g] = counts.get(g, 0) + 1
+            ordered = sorted(counts, key=lambda g: (STATUS_RANK[self.groups[g]["status"]], g))
+            out.append([r["no"], r["verdict"], [[g, counts[g]] for g in ordered], r["moves_bad"]])
+        return out
 
-def _move_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
-    return {st: sum(1 for r in rows if r["verdict"] == st) for st in PROBLEM_STATUSES}
+
+def _verdict_counts(moves: list[dict[str, Any]]) -> dict[str, int]:
+    counts = {st: 0 for st in STATUSES}
+    for mv in moves:
+        counts[mv["verdict"]] = counts.get(mv["verdict"], 0) + 1
+    return counts
 
 
-def _headline(problem_moves: list[dict[str, Any]], moves: list[Move], report: dict[str, Any]) -> tuple[str, str]:
-    """One sentence on the planned moves, one on the return directions the checks also cover."""
-    if not moves:
+def _headline(planned: dict[str, int], n_planned: int, report: dict[str, Any]) -> str:
+    """One sentence on the planned moves (what the change is about)."""
+    if not n_planned:
         s = report["summary"]["by_status"]
-        return f"{s['fail']} failed, {s['warning']} warnings, {s['error']} could not be checked.", ""
-    planned = [r for r in problem_moves if r["planned"]]
-    n_planned = sum(1 for m in moves if m.planned)
-    c = _move_counts(planned)
+        return f"{s['fail']} failed, {s['warning']} warnings, {s['error']} could not be checked."
     parts = []
-    if c["fail"]:
-        parts.append(f"{c['fail']} of {n_planned} planned moves will fail")
-    if c["error"]:
-        parts.append(f"{c['error']} could not be fully checked")
-    if c["warning"]:
-        parts.append(f"{c['warning']} need attention")
-    head = ("; ".join(parts) + ".") if parts else f"All {n_planned} planned moves passed every check."
-    back = [r for r in problem_moves if not r["planned"]]
-    n_back = len(moves) - n_planned
+    if planned["fail"]:
+        parts.append(f"{planned['fail']} of {n_planned} planned moves will fail")
+    if planned["error"]:
+        parts.append(f"{planned['error']} could not be fully checked")
+    if planned["warning"]:
+        parts.append(f"{planned['warning']} need attention")
+    return ("; ".join(parts) + ".") if parts else f"All {n_planned} planned moves passed every check."
+
+
+def _return_line(back: dict[str, int], n_back: int, include_return: bool) -> str:
     if not n_back:
-        return head, ""
-    cb = _move_counts(back)
-    if not back:
-        return head, f"The {n_back} return directions passed too."
-    words = [f"{cb[st]} {w}" for st, w in (("fail", "fail"), ("error", "incomplete"), ("warning", "need attention")) if cb[st]]
-    return head, f"Moving back (the return directions, {n_back}): {', '.join(words)}."
+        return ""
+    counts = "do change the exit code (include_return is on)" if include_return else \
+        "do not change the exit code (run with --include-return to count them)"
+    bad = [f"{back[st]} {w}" for st, w in (("fail", "fail"), ("error", "incomplete"), ("warning", "need attention"))
+           if back[st]]
+    if not bad:
+        return f"Return direction (rollback): all {n_back} moves back passed the rollback checks."
+    return f"Return direction (rollback), {n_back} moves back: {', '.join(bad)}. These findings {counts}."
 
 
 def build_model(report: dict[str, Any]) -> dict[str, Any]:
     """Everything the template shows, computed here so the template stays simple."""
     b = _Builder(report)
-    checks = b.check_sections()
-    problem_moves, clear_moves = b.move_rows()
-    headline, subline = _headline(problem_moves, b.ix.moves, report)
+    cards = [b.card(gi, g) for gi, g in enumerate(b.groups)]
+    planned_sections = b.sections(cards, return_side=False)
+    return_sections = b.sections(cards, return_side=True)
+    planned_rows = b.move_rows(planned=True)
+    return_rows = b.move_rows(planned=False)
+    host_rows = b.host_rows()
+    planned_moves = [mv for mv in b.moves if mv["planned"]]
+    back_moves = [mv for mv in b.moves if not mv["planned"]]
+    planned_counts = _verdict_counts(planned_moves)
+    back_counts = _verdict_counts(back_moves)
     run = report["run"]
+    include_return = bool(run.get("include_return"))
     by_status = report["summary"]["by_status"]
-    has_problems = any(by_status.get(s, 0) for s in PROBLEM_STATUSES)
-    default_status = list(PROBLEM_STATUSES) if has_problems else list(STATUSES)
     css, js = asset("report.css"), asset("report.js")
+    fixes = []
+    for fix in report["fixes"]:
+        shown = visible(fix["powershell"])
+        fixes.append({"ps": fix["powershell"], **({"sh": shown} if shown != fix["powershell"] else {}),
+                      "s": visible(fix["summary"]), "on": visible(fix["run_on"]), "as": visible(fix["run_as"]),
+                      "t": TARGET_LABEL.get(fix["target"], fix["target"]),
+                      "off": bool(fix.get("requires_vm_off"))})
+    counted = [g for g in b.groups if b.counted(g)]
+    verdict = worst([*(mv["verdict"] for mv in planned_moves), *(g["status"] for g in counted)]) or "pass"
+    severity_counts = {sev: sum(report["summary"]["by_severity"][sev].values()) for sev in SEVERITIES}
+    checks_table = []
+    for c in report["checks"]:
+        counts = c["counts"]
+        checks_table.append({
+            "no": b.check_no[c["id"]], "id": c["id"], "title": c["title"], "severity": c["severity"],
+            "subject": KIND_NOUN.get(c["subject"], (c["subject"], c["subject"]))[1], "rollback": c["rollback"],
+            "pass": counts.get("pass", 0), "na": counts.get("not_applicable", 0),
+            "fail": counts.get("fail", 0), "warning": counts.get("warning", 0), "error": counts.get("error", 0),
+        })
     data = {
-        "hosts": b.ix.hosts,
-        "shown": [visible(h) for h in b.ix.hosts],  # display form: hidden characters made visible
-        "moves": [[b.ix.host_no[mv.source], b.ix.host_no[mv.destination], mv.planned, mv.verdict or "not_applicable"]
-                  for mv in b.ix.moves],
-        "fixes": b.fixes,
-        "defaultStatus": default_status,
+        "hosts": [visible(h) for h in b.hosts],
+        "checks": [c["id"] for c in report["checks"]],
+        "groups": b.data_groups,
+        "titles": [visible(g["title"]) for g in b.groups],
+        "status": [g["status"] for g in b.groups],
+        "ev": b.evidence,
+        "fixes": fixes,
+        "moves": b.move_data(planned_rows),
+        "back": b.move_data(return_rows),
+        "hostRows": b.host_data(host_rows),
+        "inline": {"subjects": SUBJECTS_INLINE, "moves": MOVES_INLINE, "hosts": HOSTS_INLINE,
+                   "variants": VARIANTS_INLINE},
     }
-    severity_counts = {sev: 0 for sev in SEVERITIES}
-    for f in flat_findings(report):
-        severity_counts[f["severity"]] += 1
-    uncollected = group_uncollected(report["uncollected"])
-    errors = by_status.get("error", 0)
     return {
         "report": report,
         "tool": report["tool"],
@@ -588,24 +612,37 @@ def build_model(report: dict[str, Any]) -> dict[str, Any]:
         "inventory": report["inventory"],
         "summary": report["summary"],
         "statuses": STATUSES,
+        "problem_statuses": PROBLEM_STATUSES,
         "severities": SEVERITIES,
         "severity_counts": severity_counts,
-        "verdict": worst(r["verdict"] for r in problem_moves) or worst(f["status"] for f in flat_findings(report)) or "pass",
-        "headline": headline,
-        "subline": subline,
+        "verdict": verdict,
+        "headline": _headline(planned_counts, len(planned_moves), report),
+        "subline": _return_line(back_counts, len(back_moves), include_return),
+        "include_return": include_return,
         "exit_meaning": exit_meaning(run["exit_code"], run["fail_on"]),
         "matrix": b.matrix(),
-        "problem_moves": problem_moves,
-        "clear_moves": clear_moves,
-        "moves_total": len(b.ix.moves),
-        "host_rows": b.host_rows(),
-        "hosts": [{"no": i, "name": h} for i, h in enumerate(b.ix.hosts)],
-        "checks": checks,
+        "planned_counts": planned_counts,
+        "back_counts": back_counts,
+        "n_planned": len(planned_moves),
+        "n_back": len(back_moves),
+        "problem_moves": [b.move_row(r["index"], r["mv"]) for r in planned_rows[:MOVES_INLINE]],
+        "problem_moves_total": len(planned_rows),
+        "return_moves": [b.move_row(r["index"], r["mv"]) for r in return_rows[:MOVES_INLINE]],
+        "return_moves_total": len(return_rows),
+        "host_rows": [{**r, "reasons": b.reasons(r["refs"])} for r in host_rows[:HOSTS_INLINE]],
+        "host_rows_total": len(host_rows),
+        "hosts_total": len(b.hosts),
+        "filter_hosts": [{"no": i, "name": b.hosts[i]} for i in sorted(b.used_hosts)],
+        "checks": planned_sections,
+        "return_checks": return_sections,
+        "checks_table": checks_table,
         "groups_total": len(b.groups),
-        "uncollected": uncollected,
+        "planned_groups": sum(len(s["cards"]) for s in planned_sections),
+        "return_groups": sum(len(s["cards"]) for s in return_sections),
+        "problems_total": sum(len(g["members"]) for g in b.groups),
+        "uncollected": group_uncollected(report["uncollected"]),
         "uncollected_total": len(report["uncollected"]),
-        "errors_total": errors,
-        "default_status": default_status,
+        "errors_total": by_status.get("error", 0),
         "css": Markup(css),  # noqa: S704 - our own static file, checked for </style
         "js": Markup(js),  # noqa: S704 - our own static file, checked for </script
         "csp": csp_for(css, js),

@@ -1,31 +1,48 @@
 /* hvlm HTML report behaviour. Static file: hashed into the page's Content-Security-Policy.
    Host-supplied strings only ever reach the page through textContent (never parsed as HTML), and the
-   only data read is the JSON block #hvlm-data. Works from file:// with no network. */
+   only data read is the JSON block #hvlm-data, whose display strings hvlm already passed through
+   visible() (hidden and direction-changing characters shown as ⟦U+XXXX⟧). Copy buttons copy the
+   exact original fix. Works from file:// with no network.
+
+   The page holds the problems' first subjects and fixes; this script renders the rest on demand:
+   every subject of a group, per-subject evidence, further fixes and rows, and everything about one
+   move or host. */
 (function () {
   "use strict";
   var root = document.documentElement;
   root.classList.add("js");
-  var DATA = JSON.parse(document.getElementById("hvlm-data").textContent);
+  var D = JSON.parse(document.getElementById("hvlm-data").textContent);
   var form = document.getElementById("toolbar");
-  var viewCheck = document.getElementById("view-check");
-  var viewAlt = document.getElementById("view-alt");
   var nothing = document.getElementById("nothing");
   var shown = document.getElementById("shown");
-  var cards = Array.prototype.slice.call(viewCheck.querySelectorAll("article.card"));
-  var sections = Array.prototype.slice.call(viewCheck.querySelectorAll("section.check"));
+  var cards = Array.prototype.slice.call(document.querySelectorAll("article.card"));
+  var sections = Array.prototype.slice.call(document.querySelectorAll("section.check"));
+  var detail = document.getElementById("detail");
+  var detailBody = document.getElementById("detail-body");
+  var detailHead = document.getElementById("detail-h");
   var STATUS_ORDER = ["fail", "error", "warning", "pass", "not_applicable"];
   var LABEL = { fail: "FAIL", error: "ERROR", warning: "WARN", pass: "PASS", not_applicable: "N/A" };
   var SYMBOL = { fail: "\u2717", error: "?", warning: "!", pass: "\u2713", not_applicable: "\u2013" };
+  var PAGE = 1000; /* subjects or evidence rows rendered per click */
   var textCache = new WeakMap();
-  var onlyMove = null; /* set by a move's "all findings" link: the move view shows that move only */
+  var labelCache = [];
+  var hostGroups = new Map();
 
-  function has(el, attr, n) {
-    var v = el.getAttribute(attr);
-    return !!v && v.indexOf(" " + n + " ") >= 0;
+  function make(tag, cls, text) {
+    var el = document.createElement(tag);
+    if (cls) el.className = cls;
+    if (text !== undefined && text !== null) el.textContent = String(text);
+    return el;
   }
-  function untagged(el) {
-    return !el.getAttribute("data-h") && !el.getAttribute("data-m") && !el.getAttribute("data-hl");
+  function badge(st) {
+    var b = make("span", "badge st-" + st);
+    var sym = make("span", "", SYMBOL[st]);
+    sym.setAttribute("aria-hidden", "true");
+    b.appendChild(sym);
+    b.appendChild(document.createTextNode(" " + LABEL[st]));
+    return b;
   }
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
   function lowerText(el) {
     var t = textCache.get(el);
     if (t === undefined) {
@@ -34,11 +51,29 @@
     }
     return t;
   }
-  function make(tag, cls, text) {
-    var el = document.createElement(tag);
-    if (cls) el.className = cls;
-    if (text !== undefined) el.textContent = text;
-    return el;
+  function labels(gi) { /* lower-case subject labels of a group, for search */
+    var l = labelCache[gi];
+    if (l === undefined) l = labelCache[gi] = D.groups[gi].k.join("\n").toLowerCase();
+    return l;
+  }
+  function groupsOfHost(h) { /* every group with a member touching host h */
+    var s = hostGroups.get(h);
+    if (s) return s;
+    s = new Set();
+    D.groups.forEach(function (g, gi) {
+      for (var k = 0; k < g.h.length; k += 1) {
+        if (g.h[k].indexOf(h) >= 0) { s.add(gi); break; }
+      }
+    });
+    hostGroups.set(h, s);
+    return s;
+  }
+  function membersFor(gi, host) { /* member indices of a group, all or those touching one host */
+    var g = D.groups[gi], out = [];
+    for (var k = 0; k < g.k.length; k += 1) {
+      if (host === null || g.h[k].indexOf(host) >= 0) out.push(k);
+    }
+    return out;
   }
   function checkedValues(name) {
     var out = new Set();
@@ -46,9 +81,7 @@
     return out;
   }
   function current() {
-    var view = form.querySelector("input[name=view]:checked");
     return {
-      view: view ? view.value : "check",
       status: checkedValues("status"),
       severity: checkedValues("severity"),
       host: form.elements.host.value,
@@ -56,214 +89,186 @@
       q: form.elements.q.value.trim().toLowerCase()
     };
   }
+
+  /* --- subjects, evidence and fixes of one card, from the data ------------------------------- */
+  function subjectItem(g, k) {
+    var li = make("li");
+    li.title = g.i[k];
+    li.appendChild(make("bdi", "", g.k[k]));
+    if (g.m) li.appendChild(make("span", "smsg", g.m[k]));
+    return li;
+  }
+  function fillSubjects(card, list, start) {
+    var gi = Number(card.getAttribute("data-g"));
+    var g = D.groups[gi];
+    var ul = card.querySelector("ul.subj");
+    if (!ul) return;
+    var end = Math.min(list.length, start + PAGE);
+    var frag = document.createDocumentFragment();
+    for (var n = start; n < end; n += 1) frag.appendChild(subjectItem(g, list[n]));
+    if (start === 0) ul.replaceChildren(frag); else ul.appendChild(frag);
+    var more = card.querySelector("p.more-subj");
+    if (!more) {
+      more = make("p", "more-subj");
+      ul.after(more);
+    }
+    more.replaceChildren();
+    if (end < list.length) {
+      var btn = make("button", "show-subjects", "Show " + Math.min(PAGE, list.length - end) + " more");
+      btn.type = "button";
+      btn.setAttribute("data-from", String(end));
+      more.appendChild(btn);
+      more.appendChild(make("span", "dim", " " + end + " of " + list.length + " listed"));
+    } else {
+      more.appendChild(make("span", "dim", list.length === g.k.length ? "All " + list.length + " listed."
+        : list.length + " of " + g.k.length + " concern this host."));
+    }
+    card.setAttribute("data-filled", "1");
+  }
+  function restoreSubjects(card) { /* back to the page's own first subjects */
+    if (!card.hasAttribute("data-filled")) return;
+    var g = D.groups[Number(card.getAttribute("data-g"))];
+    var n = Math.min(D.inline.subjects, g.k.length);
+    var all = [];
+    for (var k = 0; k < n; k += 1) all.push(k);
+    fillSubjects(card, all, 0);
+    var more = card.querySelector("p.more-subj");
+    if (more && n < g.k.length) {
+      more.replaceChildren();
+      var btn = make("button", "show-subjects", "Show all " + g.k.length);
+      btn.type = "button";
+      more.appendChild(btn);
+      more.appendChild(make("span", "dim", " " + n + " of " + g.k.length + " listed here"));
+    }
+    card.removeAttribute("data-filled");
+  }
+  function showEvidence(card, start) {
+    var gi = Number(card.getAttribute("data-g"));
+    var g = D.groups[gi];
+    var f = current();
+    var list = membersFor(gi, f.host === "" ? null : Number(f.host));
+    var det = card.querySelector("details.evidence");
+    var box = det.querySelector("div.ev-box");
+    if (!box || start === 0) {
+      if (box) box.remove();
+      box = make("div", "scroll-x ev-box");
+      det.appendChild(box);
+    }
+    var cols = [];
+    var seen = new Set();
+    list.forEach(function (k) {
+      var e = g.e[k] >= 0 ? D.ev[g.e[k]] : {};
+      Object.keys(e).forEach(function (c) { if (!seen.has(c)) { seen.add(c); cols.push(c); } });
+    });
+    var table = box.querySelector("table");
+    if (!table) {
+      table = make("table", "ev per");
+      var head = make("tr");
+      head.appendChild(make("th", "", "Subject"));
+      cols.forEach(function (c) { head.appendChild(make("th", "", c)); });
+      var thead = make("thead");
+      thead.appendChild(head);
+      table.appendChild(thead);
+      table.appendChild(make("tbody"));
+      box.appendChild(table);
+    }
+    var body = table.querySelector("tbody");
+    var end = Math.min(list.length, start + PAGE);
+    for (var n = start; n < end; n += 1) {
+      var k = list[n];
+      var e = g.e[k] >= 0 ? D.ev[g.e[k]] : {};
+      var tr = make("tr");
+      var th = make("th");
+      th.setAttribute("scope", "row");
+      th.appendChild(make("bdi", "", g.k[k]));
+      tr.appendChild(th);
+      cols.forEach(function (c) { tr.appendChild(make("td", "", c in e ? e[c] : "")); });
+      body.appendChild(tr);
+    }
+    var old = box.querySelector("p");
+    if (old) old.remove();
+    if (end < list.length) {
+      var p = make("p");
+      var btn = make("button", "more-evidence", "Show " + Math.min(PAGE, list.length - end) + " more");
+      btn.type = "button";
+      btn.setAttribute("data-from", String(end));
+      p.appendChild(btn);
+      box.appendChild(p);
+    }
+  }
+  function showFixes(card) {
+    var g = D.groups[Number(card.getAttribute("data-g"))];
+    var box = card.querySelector("section.fix .variants");
+    g.v.slice(D.inline.variants).forEach(function (v) {
+      var fx = D.fixes[v[0]];
+      var div = make("div", "variant");
+      div.appendChild(make("p", "fix-sum", fx.s));
+      var meta = make("dl", "fix-meta");
+      meta.appendChild(make("dt", "", "Run on"));
+      var dd = make("dd");
+      dd.appendChild(make("bdi", "", v[1].join(", ")));
+      dd.appendChild(document.createTextNode(" "));
+      dd.appendChild(make("span", "tag", fx.t));
+      meta.appendChild(dd);
+      meta.appendChild(make("dt", "", "Run as"));
+      meta.appendChild(make("dd", "", fx.as));
+      div.appendChild(meta);
+      div.appendChild(make("p", "for", "For " + plural(v[2], "subject", "subjects") + "."));
+      if (fx.off) div.appendChild(make("p", "vmoff", "The VM must be turned off for this change: plan downtime."));
+      var code = make("div", "code");
+      var h = make("div", "code-h");
+      h.appendChild(make("span", "", "PowerShell"));
+      var btn = make("button", "copy", "Copy");
+      btn.type = "button";
+      btn.setAttribute("data-fix", String(v[0]));
+      h.appendChild(btn);
+      code.appendChild(h);
+      var pre = make("pre");
+      pre.appendChild(make("code", "", fx.sh !== undefined ? fx.sh : fx.ps));
+      code.appendChild(pre);
+      div.appendChild(code);
+      box.appendChild(div);
+    });
+    var p = card.querySelector("p.more-fixes");
+    if (p) p.remove();
+  }
+
+  /* --- filters ---------------------------------------------------------------------------------- */
   function cardPasses(card, f) {
     if (!f.status.has(card.getAttribute("data-st"))) return false;
     if (!f.severity.has(card.getAttribute("data-sev"))) return false;
     if (f.check !== "" && card.getAttribute("data-c") !== f.check) return false;
-    if (f.host !== "" && !has(card, "data-h", f.host)) return false;
-    if (f.q !== "" && lowerText(card).indexOf(f.q) < 0) return false;
+    var gi = Number(card.getAttribute("data-g"));
+    if (f.host !== "" && !groupsOfHost(Number(f.host)).has(gi)) return false;
+    if (f.q !== "" && lowerText(card).indexOf(f.q) < 0 && labels(gi).indexOf(f.q) < 0) return false;
     return true;
   }
-  function countSubjects(card) {
-    var items = card.querySelectorAll("ul.subj > li");
-    if (!items.length) return 1;
-    var n = 0;
-    items.forEach(function (li) { if (!li.hidden) n += 1; });
-    return n;
-  }
-
-  /* by check: the server-rendered view; filters hide cards, a host filter also hides other subjects */
-  function renderCheckView(f) {
+  function render() {
+    var f = current();
     var nCards = 0, nSubjects = 0;
+    var host = f.host === "" ? null : Number(f.host);
     cards.forEach(function (card) {
       var ok = cardPasses(card, f);
       card.hidden = !ok;
       if (!ok) return;
-      card.querySelectorAll(".pr").forEach(function (el) {
-        el.hidden = f.host !== "" && !untagged(el) && !has(el, "data-h", f.host);
-      });
+      var gi = Number(card.getAttribute("data-g"));
       nCards += 1;
-      nSubjects += countSubjects(card);
+      if (host !== null) {
+        var list = membersFor(gi, host);
+        nSubjects += list.length;
+        fillSubjects(card, list, 0);
+      } else {
+        nSubjects += D.groups[gi].k.length;
+        restoreSubjects(card);
+      }
     });
     sections.forEach(function (sec) {
       sec.hidden = !sec.querySelector("article.card:not([hidden])");
     });
-    return [nCards, nSubjects];
-  }
-
-  /* by host / by move: assembled on demand from copies of the cards, each cut down to its group.
-     Each card is indexed once: an empty shell to copy, and for each long list (.plist: subjects,
-     fixes, evidence rows) which items concern which host or move, so a copy holds only those. */
-  var indexes = new WeakMap();
-  function tokensOf(el, attr) {
-    var v = el.getAttribute(attr);
-    return v ? v.trim().split(/\s+/) : [];
-  }
-  function indexCard(card) {
-    var ix = indexes.get(card);
-    if (ix) return ix;
-    var shell = card.cloneNode(true);
-    shell.hidden = false;
-    shell.removeAttribute("id");
-    shell.querySelectorAll("[id]").forEach(function (e) { e.removeAttribute("id"); });
-    shell.querySelectorAll(".plist").forEach(function (l) { l.replaceChildren(); });
-    var lists = Array.prototype.map.call(card.querySelectorAll(".plist"), function (l) {
-      var e = { items: Array.prototype.slice.call(l.children), h: new Map(), m: new Map(), hl: new Map(), free: [] };
-      e.items.forEach(function (item, k) {
-        if (untagged(item)) { e.free.push(k); return; }
-        [["data-h", e.h], ["data-m", e.m], ["data-hl", e.hl]].forEach(function (pair) {
-          tokensOf(item, pair[0]).forEach(function (t) {
-            var a = pair[1].get(t);
-            if (!a) pair[1].set(t, a = []);
-            a.push(k);
-          });
-        });
-      });
-      return e;
-    });
-    ix = { shell: shell, lists: lists };
-    indexes.set(card, ix);
-    return ix;
-  }
-  function union(arrays) {
-    var seen = new Set();
-    arrays.forEach(function (a) { if (a) a.forEach(function (k) { seen.add(k); }); });
-    return Array.from(seen).sort(function (a, b) { return a - b; });
-  }
-  function prune(root, keep) {
-    root.querySelectorAll(".pr").forEach(function (x) {
-      if (!untagged(x) && !keep(x)) x.remove(); else x.hidden = false;
-    });
-  }
-  function cloneFor(card, pick, keep) {
-    var ix = indexCard(card);
-    var copy = ix.shell.cloneNode(true);
-    prune(copy, keep); /* single subjects and run-on names outside the lists */
-    var targets = copy.querySelectorAll(".plist");
-    ix.lists.forEach(function (e, i) {
-      var frag = document.createDocumentFragment();
-      union(pick(e).concat([e.free])).forEach(function (k) {
-        var item = e.items[k].cloneNode(true);
-        item.hidden = false;
-        prune(item, keep);
-        frag.appendChild(item);
-      });
-      targets[i].appendChild(frag);
-    });
-    var items = copy.querySelectorAll("ul.subj > li");
-    var det = copy.querySelector("details.subjects");
-    if (det) {
-      var sum = det.querySelector("summary");
-      if (sum) sum.textContent = items.length + (items.length === 1 ? " subject" : " subjects") + " here";
-      det.open = items.length <= 12;
-    }
-    var more = copy.querySelector("details.more-fixes");
-    if (more) {
-      var n = more.querySelectorAll(".variant").length;
-      if (!n) more.remove(); else more.querySelector("summary").textContent = n + " more fixes";
-    }
-    var nFix = copy.querySelectorAll(".variant").length;
-    var dim = copy.querySelector("section.fix h5 .dim");
-    if (dim) dim.textContent = nFix > 1 ? "(" + nFix + " different fixes)" : "";
-    var count = copy.querySelector(".count-sub");
-    if (count && items.length) count.textContent = items.length + " here";
-    return copy;
-  }
-  function heading(section, verdict, parts) {
-    var h = make("h3");
-    var b = make("span", "badge st-" + verdict, SYMBOL[verdict] + " " + LABEL[verdict]);
-    h.appendChild(b);
-    parts.forEach(function (p) { h.appendChild(p); });
-    section.appendChild(h);
-  }
-  function worstOf(list) {
-    var best = 99;
-    list.forEach(function (c) {
-      var r = STATUS_ORDER.indexOf(c.getAttribute("data-st"));
-      if (r >= 0 && r < best) best = r;
-    });
-    return STATUS_ORDER[best] || "not_applicable";
-  }
-  function renderAltView(f) {
-    var matching = cards.filter(function (c) { return cardPasses(c, f); });
-    var frag = document.createDocumentFragment();
-    var groups = [];
-    var nCards = 0, nSubjects = 0, nGroups = 0;
-    if (f.view === "host") {
-      DATA.shown.forEach(function (name, i) {
-        if (f.host !== "" && String(i) !== f.host) return;
-        var key = String(i);
-        groups.push({
-          title: [make("bdi", "", DATA.shown[i])],
-          relevant: function (c) { return has(c, "data-h", i); },
-          pick: function (e) { return [e.h.get(key)]; },
-          keep: function (e) { return has(e, "data-h", i); }
-        });
-      });
-    } else {
-      var order = DATA.moves.map(function (m, k) { return k; });
-      order.sort(function (a, b) {
-        var ra = STATUS_ORDER.indexOf(DATA.moves[a][3]), rb = STATUS_ORDER.indexOf(DATA.moves[b][3]);
-        return ra - rb || (DATA.moves[b][2] - DATA.moves[a][2]) || a - b;
-      });
-      order.forEach(function (k) {
-        var mv = DATA.moves[k], no = k + 1, s = mv[0], d = mv[1];
-        if (onlyMove !== null && no !== onlyMove) return;
-        if (f.host !== "" && String(s) !== f.host && String(d) !== f.host) return;
-        var title = [make("bdi", "", DATA.shown[s]), document.createTextNode(" \u2192 "),
-          make("bdi", "", DATA.shown[d])];
-        if (!mv[2]) title.push(make("span", "ret", "return"));
-        groups.push({
-          title: title,
-          relevant: function (c) { return has(c, "data-m", no) || has(c, "data-hl", s) || has(c, "data-hl", d); },
-          pick: function (e) { return [e.m.get(String(no)), e.hl.get(String(s)), e.hl.get(String(d))]; },
-          keep: function (e) { return has(e, "data-m", no) || has(e, "data-hl", s) || has(e, "data-hl", d); }
-        });
-      });
-    }
-    groups.forEach(function (g) {
-      var list = matching.filter(g.relevant);
-      if (!list.length) return;
-      var sec = make("section", "altgroup");
-      heading(sec, worstOf(list), g.title);
-      list.forEach(function (c) {
-        var copy = cloneFor(c, g.pick, g.keep);
-        sec.appendChild(copy);
-        nCards += 1;
-        nSubjects += countSubjects(copy);
-      });
-      frag.appendChild(sec);
-      nGroups += 1;
-    });
-    viewAlt.replaceChildren(frag);
-    return [nCards, nSubjects, nGroups];
-  }
-
-  function render() {
-    var f = current();
-    var n;
-    if (f.view === "check") {
-      viewAlt.hidden = true;
-      viewAlt.replaceChildren();
-      viewCheck.hidden = false;
-      n = renderCheckView(f);
-    } else {
-      viewCheck.hidden = true;
-      viewAlt.hidden = false;
-      n = renderAltView(f);
-    }
-    nothing.hidden = n[0] > 0;
-    var only = "";
-    if (f.view === "move" && onlyMove !== null) {
-      var om = DATA.moves[onlyMove - 1];
-      only = " for the move " + DATA.shown[om[0]] + " → " + DATA.shown[om[1]] + " only (Reset shows all)";
-    }
-    shown.textContent = (f.view === "check"
-      ? "Showing " + n[0] + " of " + cards.length + " finding groups (" + n[1] + " results)"
-      : "Showing " + n[0] + " cards under " + n[2] + " " + f.view + (n[2] === 1 ? "" : "s") + " (" + n[1] +
-        " results; a finding about a move appears under both of its hosts, a host's own findings under each of its moves)") +
-      only + ".";
-    root.setAttribute("data-view", f.view);
+    nothing.hidden = nCards > 0 || cards.length === 0;
+    shown.textContent = "Showing " + nCards + " of " + cards.length + " finding groups (" +
+      plural(nSubjects, "subject", "subjects") + (host !== null ? " concerning " + D.hosts[host] : "") +
+      "), the way back included.";
   }
 
   var timer = null;
@@ -274,35 +279,179 @@
     }
   });
   form.addEventListener("change", function (ev) {
-    if (ev.target && ev.target.name === "view") onlyMove = null;
     if (!ev.target || ev.target.name !== "q") render();
   });
   form.addEventListener("submit", function (ev) { ev.preventDefault(); render(); });
 
-  function setView(v) {
-    var r = form.querySelector("input[name=view][value=" + v + "]");
-    if (r) r.checked = true;
-  }
   function reset() {
-    var want = new Set(DATA.defaultStatus);
-    form.querySelectorAll("input[name=status]").forEach(function (i) { i.checked = want.has(i.value); });
-    form.querySelectorAll("input[name=severity]").forEach(function (i) { i.checked = true; });
+    form.querySelectorAll("input[type=checkbox]").forEach(function (i) { i.checked = true; });
     form.elements.host.value = "";
     form.elements.check.value = "";
     form.elements.q.value = "";
-    onlyMove = null;
-    setView("check");
   }
   function detailsIn(scope) { return document.querySelectorAll(scope + " details"); }
   document.getElementById("reset").addEventListener("click", function () { reset(); render(); });
   document.getElementById("expand").addEventListener("click", function () {
     detailsIn("#findings").forEach(function (d) { d.open = true; });
+    detailsIn("#return").forEach(function (d) { d.open = true; });
   });
   document.getElementById("collapse").addEventListener("click", function () {
     detailsIn("#findings").forEach(function (d) { d.open = false; });
+    detailsIn("#return").forEach(function (d) { d.open = false; });
   });
   document.getElementById("print").addEventListener("click", function () { window.print(); });
+  document.getElementById("detail-close").addEventListener("click", function () { detail.hidden = true; });
 
+  /* --- rows of moves and hosts beyond the page's first ones ----------------------------------- */
+  function reasonList(refs) {
+    var ul = make("ul", "reasons");
+    refs.slice(0, 3).forEach(function (r) {
+      var gi = r[0], n = r[1], st = D.status[gi];
+      var li = make("li");
+      var a = make("a", "rs st-" + st);
+      a.href = "#g" + (gi + 1);
+      var sym = make("span", "sym", SYMBOL[st]);
+      sym.setAttribute("aria-hidden", "true");
+      a.appendChild(sym);
+      a.appendChild(make("span", "rt", D.titles[gi]));
+      if (n > 1) a.appendChild(make("span", "hint", n + " findings"));
+      li.appendChild(a);
+      ul.appendChild(li);
+    });
+    if (refs.length > 3) ul.appendChild(make("li", "more", "and " + (refs.length - 3) + " more"));
+    return ul;
+  }
+  function moveRow(m, planned) {
+    var tr = make("tr", "mv st-" + m[3]);
+    tr.id = "move-" + m[0];
+    tr.setAttribute("data-move", String(m[0]));
+    var td = make("td");
+    td.appendChild(badge(m[3]));
+    tr.appendChild(td);
+    var name = make("td", "mvname");
+    var s = make("span");
+    s.title = D.hosts[m[1]];
+    s.appendChild(make("bdi", "", D.hosts[m[1]].split(".")[0]));
+    var d = make("span");
+    d.title = D.hosts[m[2]];
+    d.appendChild(make("bdi", "", D.hosts[m[2]].split(".")[0]));
+    name.appendChild(s);
+    name.appendChild(document.createTextNode(" \u2192 "));
+    name.appendChild(d);
+    if (!planned) name.appendChild(make("span", "ret", "back"));
+    tr.appendChild(name);
+    var why = make("td");
+    var ul = reasonList(m[4]);
+    var li = make("li", "more");
+    var a = make("a", "all-link", "all findings \u2192");
+    a.href = "#detail";
+    a.setAttribute("data-move", String(m[0]));
+    li.appendChild(a);
+    ul.appendChild(li);
+    why.appendChild(ul);
+    tr.appendChild(why);
+    return tr;
+  }
+  function hostRow(h) {
+    var tr = make("tr", "st-" + h[1]);
+    var td = make("td", "hostname");
+    td.appendChild(badge(h[1]));
+    td.appendChild(document.createTextNode(" "));
+    var a = make("a", "all-link");
+    a.href = "#detail";
+    a.setAttribute("data-host", String(h[0]));
+    a.appendChild(make("bdi", "", D.hosts[h[0]]));
+    td.appendChild(a);
+    tr.appendChild(td);
+    var why = make("td");
+    why.appendChild(reasonList(h[2]));
+    tr.appendChild(why);
+    tr.appendChild(make("td", "num", h[3]));
+    return tr;
+  }
+  function showRows(btn) {
+    var id = btn.getAttribute("data-for");
+    var body = document.querySelector("#" + id + " tbody");
+    var frag = document.createDocumentFragment();
+    if (id === "host-table") {
+      D.hostRows.slice(D.inline.hosts).forEach(function (h) { frag.appendChild(hostRow(h)); });
+    } else {
+      var planned = id === "moves";
+      (planned ? D.moves : D.back).slice(D.inline.moves).forEach(function (m) { frag.appendChild(moveRow(m, planned)); });
+    }
+    body.appendChild(frag);
+    btn.parentNode.remove();
+  }
+
+  /* --- everything about one move or one host ------------------------------------------------ */
+  function findingList(entries) {
+    var ul = make("ul", "dlist");
+    entries.forEach(function (e) {
+      var gi = e[0], k = e[1], g = D.groups[gi];
+      var li = make("li", "st-" + D.status[gi]);
+      li.appendChild(badge(D.status[gi]));
+      li.appendChild(document.createTextNode(" "));
+      var a = make("a", "", D.titles[gi]);
+      a.href = "#g" + (gi + 1);
+      li.appendChild(a);
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(make("bdi", "dsub", g.k[k]));
+      if (g.m) li.appendChild(make("span", "smsg", g.m[k]));
+      else {
+        var card = document.getElementById("g" + (gi + 1));
+        var msg = card ? card.querySelector(".msg") : null;
+        if (msg) li.appendChild(make("span", "smsg", msg.textContent));
+      }
+      ul.appendChild(li);
+    });
+    return ul;
+  }
+  function entriesWhere(test) {
+    var out = [];
+    D.groups.forEach(function (g, gi) {
+      for (var k = 0; k < g.h.length; k += 1) if (test(g.h[k], gi)) out.push([gi, k]);
+    });
+    out.sort(function (a, b) {
+      return STATUS_ORDER.indexOf(D.status[a[0]]) - STATUS_ORDER.indexOf(D.status[b[0]]) || a[0] - b[0] || a[1] - b[1];
+    });
+    return out;
+  }
+  function findMove(no) {
+    var all = D.moves.concat(D.back);
+    for (var i = 0; i < all.length; i += 1) if (all[i][0] === no) return all[i];
+    return null;
+  }
+  function openDetail(kind, no) {
+    detailBody.replaceChildren();
+    if (kind === "host") {
+      detailHead.textContent = "Everything about " + D.hosts[no];
+      var mine = entriesWhere(function (h, gi) { return !D.groups[gi].x && h.indexOf(no) >= 0; });
+      var moves = entriesWhere(function (h, gi) { return D.groups[gi].x && h.indexOf(no) >= 0; });
+      detailBody.appendChild(make("h3", "", "Its own problems (" + mine.length + ")"));
+      detailBody.appendChild(mine.length ? findingList(mine) : make("p", "ok", "None."));
+      detailBody.appendChild(make("h3", "", "Moves to or from it (" + moves.length + " findings)"));
+      detailBody.appendChild(moves.length ? findingList(moves) : make("p", "ok", "None."));
+    } else {
+      var m = findMove(no);
+      if (!m) {
+        detailHead.textContent = "Move " + no;
+        detailBody.appendChild(make("p", "ok", "This move passed every check."));
+      } else {
+        var s = m[1], d = m[2];
+        detailHead.textContent = D.hosts[s] + " \u2192 " + D.hosts[d] + (D.back.indexOf(m) >= 0 ? " (the way back)" : "");
+        var pair = entriesWhere(function (h, gi) { return D.groups[gi].x && h[0] === s && h[1] === d; });
+        var ends = entriesWhere(function (h, gi) { return !D.groups[gi].x && (h.indexOf(s) >= 0 || h.indexOf(d) >= 0); });
+        detailBody.appendChild(make("h3", "", "About this move and its VMs (" + pair.length + ")"));
+        detailBody.appendChild(pair.length ? findingList(pair) : make("p", "ok", "None."));
+        detailBody.appendChild(make("h3", "", "Problems of its two hosts (" + ends.length + ")"));
+        detailBody.appendChild(ends.length ? findingList(ends) : make("p", "ok", "None."));
+      }
+    }
+    detail.hidden = false;
+    detail.scrollIntoView();
+  }
+
+  /* --- copying fixes ------------------------------------------------------------------------- */
   function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
     return new Promise(function (resolve, reject) {
@@ -322,51 +471,62 @@
   document.addEventListener("click", function (ev) {
     var t = ev.target instanceof Element ? ev.target : null;
     if (!t) return;
-    var btn = t.closest("button.copy");
+    var btn = t.closest("button");
     if (btn) {
-      var text = DATA.fixes[Number(btn.getAttribute("data-fix"))];
-      if (typeof text !== "string") return;
-      copyText(text).then(function () {
-        btn.textContent = "Copied";
-        btn.classList.add("done");
-      }, function () {
-        btn.textContent = "Select and copy by hand";
-      }).then(function () {
-        setTimeout(function () { btn.textContent = "Copy"; btn.classList.remove("done"); }, 2000);
-      });
+      var card = btn.closest("article.card");
+      if (btn.classList.contains("copy")) {
+        var fx = D.fixes[Number(btn.getAttribute("data-fix"))];
+        if (!fx || typeof fx.ps !== "string") return;
+        copyText(fx.ps).then(function () {
+          btn.textContent = "Copied";
+          btn.classList.add("done");
+        }, function () {
+          btn.textContent = "Select and copy by hand";
+        }).then(function () {
+          setTimeout(function () { btn.textContent = "Copy"; btn.classList.remove("done"); }, 2000);
+        });
+      } else if (btn.classList.contains("show-subjects") && card) {
+        var f = current();
+        var list = membersFor(Number(card.getAttribute("data-g")), f.host === "" ? null : Number(f.host));
+        fillSubjects(card, list, Number(btn.getAttribute("data-from") || 0));
+      } else if (btn.classList.contains("show-evidence") && card) {
+        btn.parentNode.remove();
+        showEvidence(card, 0);
+      } else if (btn.classList.contains("more-evidence") && card) {
+        showEvidence(card, Number(btn.getAttribute("data-from")));
+      } else if (btn.classList.contains("show-fixes") && card) {
+        showFixes(card);
+      } else if (btn.classList.contains("show-rows")) {
+        showRows(btn);
+      }
       return;
     }
     var allLink = t.closest("a.all-link");
     if (allLink) {
       ev.preventDefault();
-      reset();
-      if (allLink.hasAttribute("data-host")) {
-        form.elements.host.value = allLink.getAttribute("data-host");
-        setView("host");
-      } else {
-        onlyMove = Number(allLink.getAttribute("data-move"));
-        setView("move");
+      if (allLink.hasAttribute("data-host")) openDetail("host", Number(allLink.getAttribute("data-host")));
+      else openDetail("move", Number(allLink.getAttribute("data-move")));
+      return;
+    }
+    var cell = t.closest("#matrix td.cell[data-move] a");
+    if (cell) {
+      var no = Number(cell.parentNode.getAttribute("data-move"));
+      if (!document.getElementById("move-" + no)) {
+        ev.preventDefault();
+        openDetail("move", no);
       }
-      render();
-      document.getElementById("findings").scrollIntoView();
       return;
     }
     var a = t.closest("a[href^='#g']");
     if (a) {
       var id = a.getAttribute("href").slice(1);
-      var card = document.getElementById(id);
-      if (!card) return;
-      var f = current();
-      if (f.view !== "check" || card.hidden) {
+      var target = document.getElementById(id);
+      if (!target) return;
+      if (target.hidden || (target.parentNode && target.parentNode.hidden)) {
         ev.preventDefault();
-        if (card.hidden) {
-          reset();
-          var st = form.querySelector("input[name=status][value=" + card.getAttribute("data-st") + "]");
-          if (st) st.checked = true;
-        }
-        setView("check");
+        reset();
         render();
-        if (location.hash === "#" + id) card.scrollIntoView(); else location.hash = id;
+        if (location.hash === "#" + id) target.scrollIntoView(); else location.hash = id;
       }
     }
   });
@@ -377,9 +537,9 @@
     document.querySelectorAll("details:not([open])").forEach(function (d) { d.open = true; reopened.push(d); });
     var f = current();
     var st = STATUS_ORDER.filter(function (s) { return f.status.has(s); }).map(function (s) { return LABEL[s]; });
-    var parts = ["Printed view: grouped by " + f.view, "status " + (st.join(", ") || "none")];
+    var parts = ["Printed view: status " + (st.join(", ") || "none")];
     if (f.severity.size < 5) parts.push("severity " + Array.from(f.severity).join(", "));
-    if (f.host !== "") parts.push("host " + DATA.shown[Number(f.host)]);
+    if (f.host !== "") parts.push("host " + D.hosts[Number(f.host)]);
     if (f.check !== "") parts.push("check " + form.elements.check.selectedOptions[0].textContent);
     if (f.q !== "") parts.push("search \u201c" + f.q + "\u201d");
     document.getElementById("print-filter").textContent = parts.join("; ") + ". " + shown.textContent;

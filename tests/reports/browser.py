@@ -21,15 +21,14 @@ class Opened:
     errors: list[str] = field(default_factory=list)  # page errors and console errors (CSP reports among them)
     requests: list[str] = field(default_factory=list)  # anything the page tried to fetch
 
-    def visible_cards(self, scope: str = "#view-check") -> list[dict[str, Any]]:
+    def visible_cards(self, scope: str = "#main") -> list[dict[str, Any]]:
         """The cards a reader sees, in one round trip: attributes, text, and visible subjects."""
         result: list[dict[str, Any]] = self.page.evaluate(
             """scope => Array.from(document.querySelectorAll(scope + ' article.card'))
                 .filter(c => c.checkVisibility())
-                .map(c => ({st: c.dataset.st, sev: c.dataset.sev, c: c.dataset.c, h: c.dataset.h, id: c.id,
-                            text: c.innerText,
-                            subjects: Array.from(c.querySelectorAll('ul.subj > li'))
-                                .map(li => ({h: li.dataset.h, shown: li.checkVisibility()}))}))""",
+                .map(c => ({st: c.dataset.st, sev: c.dataset.sev, c: c.dataset.c, g: Number(c.dataset.g), id: c.id,
+                            text: c.textContent,
+                            subjects: Array.from(c.querySelectorAll('ul.subj > li')).map(li => li.title)}))""",
             scope,
         )
         return result

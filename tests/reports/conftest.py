@@ -17,7 +17,7 @@ import pytest
 from audit.commands.audit_cmd import example_snapshot_path
 from audit.run import audit_snapshot
 from audit.snapshot import Snapshot
-from tests.support.fleet import ComputerModel, GiB, HostModel, VMModel, build_snapshot, delegation_entries
+from tests.support.fleet import ComputerModel, HostModel, VMModel, build_snapshot, delegation_entries
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -59,9 +59,9 @@ def example_report() -> dict[str, Any]:
 
 def hostile_snapshot_doc() -> dict[str, Any]:
     hosts = [
-        # the VMs need more memory than any destination has: every output lists them by name
-        HostModel(name, index=i + 1, vms=[VMModel(vm, memory_startup=1024 * GiB)
-                                          for vm in (HOSTILE_VMS if i == 0 else HOSTILE_VMS[:3])],
+        # the first host's VMs are at 12.0 (Windows Server 2025 only): hostile VM names reach the findings
+        HostModel(name, index=i + 1,
+                  vms=[VMModel(vm, "12.0" if i == 0 else "9.0") for vm in (HOSTILE_VMS if i == 0 else HOSTILE_VMS[:3])],
                   max_vm_migrations=0 if i % 2 else 2, migration_enabled=i != 2)
         for i, name in enumerate(HOSTILE_HOSTS)
     ]

@@ -1,4 +1,4 @@
-"""The example report in real headless Chromium: summary, matrix, filters, search, views, copy, print."""
+"""The example report in real headless Chromium: summary, matrix, checks, filters, search, details, copy, print."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reports.aggregate import PROBLEM_STATUSES, fix_variants, group_findings, moves_view
+from reports.aggregate import PROBLEM_STATUSES, moves_view
 from tests.reports.browser import Opened, open_report, wait_until
 
 pytestmark = pytest.mark.lab
@@ -24,8 +24,15 @@ def page(browser: Any, example: dict[str, Any], tmp_path: Path) -> Iterator[Open
     opened.close()
 
 
-def _problem_groups(report: dict[str, Any]) -> list[Any]:
-    return [g for g in group_findings(report["findings"]) if g.status in PROBLEM_STATUSES]
+def _members_of(report: dict[str, Any], host: str) -> dict[int, list[str]]:
+    """Member ids of each group that touch a host, by group index."""
+    out: dict[int, list[str]] = {}
+    for gi, g in enumerate(report["findings"]):
+        for m in g["members"]:
+            s = m["subject"]
+            if host in (s.get("host"), s.get("source"), s.get("destination")):
+                out.setdefault(gi, []).append(m["id"])
+    return out
 
 
 def test_summary_and_matrix_render_and_a_screenshot_is_kept(page: Opened, example: dict[str, Any],
@@ -44,11 +51,18 @@ def test_summary_and_matrix_render_and_a_screenshot_is_kept(page: Opened, exampl
         assert f"st-{verdict[cell.get_attribute('data-move') or '']}" in (cell.get_attribute("class") or "")
     planned_cells = p.query_selector_all("#matrix td.cell.planned")
     assert len(planned_cells) == planned
-    # the moves table explains every move that is not clear, planned moves first
+    # planned moves that need action, and apart from them the way back, in its own section
     problem = [m for m in moves if m.verdict in PROBLEM_STATUSES]
-    assert len(p.query_selector_all("#moves tr.mv")) == len(problem)
-    first_row = p.query_selector("#moves tr.mv")
-    assert first_row is not None and "return" not in first_row.inner_text()
+    assert len(p.query_selector_all("#moves tr.mv")) == len([m for m in problem if m.planned])
+    assert len(p.query_selector_all("#return #back-moves tr.mv")) == len([m for m in problem if not m.planned])
+    assert "do not change the exit code" in p.inner_text("#return-note")
+    # passes are counts per check, not cards
+    rows = p.query_selector_all("#checks-table tbody tr")
+    assert len(rows) == len(example["checks"])
+    for row, check in zip(rows, example["checks"], strict=True):
+        cells_text = [td.inner_text() for td in row.query_selector_all("td")]
+        assert check["id"] in cells_text[0] and cells_text[3] == str(check["counts"]["pass"])
+    assert not p.query_selector_all("article.card[data-st=pass]")
     artifacts.mkdir(parents=True, exist_ok=True)
     p.screenshot(path=str(artifacts / "example-report.png"))
     p.screenshot(path=str(artifacts / "example-report-full.png"), full_page=True)
@@ -69,30 +83,30 @@ def test_summary_and_matrix_render_and_a_screenshot_is_kept(page: Opened, exampl
 
 def test_filters_and_search_change_what_is_shown(page: Opened, example: dict[str, Any]) -> None:
     p = page.page
-    problems = _problem_groups(example)
-    assert len(page.visible_cards()) == len(problems) > 0  # problems only by default
+    groups = example["findings"]
+    assert len(page.visible_cards()) == len(groups) > 0  # every problem group, the way back included
     assert "Showing" in p.inner_text("#shown")
 
     p.uncheck("input[name=status][value=fail]")
     shown = page.visible_cards()
     assert shown and all(c["st"] != "fail" for c in shown)
-    p.check("input[name=status][value=pass]")
-    assert any(c["st"] == "pass" for c in page.visible_cards())
     p.click("#reset")
-    assert len(page.visible_cards()) == len(problems)
+    assert len(page.visible_cards()) == len(groups)
 
     p.uncheck("input[name=severity][value=critical]")
     assert all(c["sev"] != "critical" for c in page.visible_cards())
     p.click("#reset")
 
+    hosts = p.evaluate("JSON.parse(document.getElementById('hvlm-data').textContent).hosts")
     host_no = 1
+    touching = _members_of(example, hosts[host_no])
     p.select_option("#f-host", str(host_no))
     shown = page.visible_cards()
-    assert 0 < len(shown) < len(problems)
-    assert all(f" {host_no} " in c["h"] for c in shown)
-    for card in shown:  # subjects of other hosts are hidden inside a shared card
-        for li in card["subjects"]:
-            assert li["shown"] == (f" {host_no} " in li["h"])
+    assert 0 < len(shown) < len(groups)
+    assert {c["g"] for c in shown} == set(touching)
+    for card in shown:  # a shared card lists this host's subjects only
+        if card["subjects"]:
+            assert card["subjects"] == touching[card["g"]]
     p.click("#reset")
 
     p.select_option("#f-check", "0")
@@ -101,7 +115,7 @@ def test_filters_and_search_change_what_is_shown(page: Opened, example: dict[str
 
     term = "VIRT-MIGL"
     p.fill("#f-q", term.lower())
-    wait_until(p, "n => document.querySelectorAll('#view-check article.card:not([hidden])').length < n", len(problems))
+    wait_until(p, "n => document.querySelectorAll('#main article.card:not([hidden])').length < n", len(groups))
     shown = page.visible_cards()
     assert shown and all(term.lower() in c["text"].lower() for c in shown)
     p.fill("#f-q", "no-such-thing-anywhere")
@@ -109,56 +123,53 @@ def test_filters_and_search_change_what_is_shown(page: Opened, example: dict[str
     assert page.visible_cards() == []
 
 
-def test_findings_regroup_by_host_and_by_move(page: Opened, example: dict[str, Any]) -> None:
+def test_a_move_or_a_host_shows_everything_about_it_on_demand(page: Opened, example: dict[str, Any]) -> None:
     p = page.page
-    hosts = p.evaluate("JSON.parse(document.getElementById('hvlm-data').textContent).hosts")
-    p.check("input[name=view][value=host]")
-    sections = p.query_selector_all("#view-alt section.altgroup")
-    assert not p.is_visible("#view-check") and sections
-    titles = [s.query_selector("h3 bdi").inner_text() for s in sections]  # type: ignore[union-attr]
-    assert set(titles) <= set(hosts) and len(titles) == len(set(titles))
-    hv = titles[0]
-    no = hosts.index(hv)
-    for li in sections[0].query_selector_all("ul.subj > li"):
-        assert f" {no} " in (li.get_attribute("data-h") or "")  # each copy holds this host's subjects only
-
-    p.check("input[name=view][value=move]")
-    move_sections = p.query_selector_all("#view-alt section.altgroup")
-    problem_moves = [m for m in moves_view(example) if m.verdict in PROBLEM_STATUSES]
-    assert len(move_sections) == len(problem_moves)
-
-    p.click("#reset")
+    assert not p.is_visible("#detail")
     link = p.query_selector("#moves tr.mv a.all-link")
     assert link is not None
+    no = int(link.get_attribute("data-move") or 0)
+    mv = example["moves"][no - 1]
     link.click()
-    assert p.is_checked("input[name=view][value=move]")
-    assert len(p.query_selector_all("#view-alt section.altgroup")) == 1
-    assert "only" in p.inner_text("#shown")
+    assert p.is_visible("#detail")
+    head = p.inner_text("#detail-h")
+    assert mv["source"] in head and mv["destination"] in head
+    items = p.query_selector_all("#detail ul.dlist > li")
+    # the move's own findings plus both hosts' own problems
+    own = {tuple(r) for r in mv["findings"]}
+    ends = {tuple(r) for h in (mv["source"], mv["destination"]) for r in example["hosts"][h]["findings"]}
+    assert len(items) == len(own | ends)
+    first = items[0].query_selector("a")
+    assert first is not None
+    first.click()
+    target = (first.get_attribute("href") or "")[1:]
+    assert p.is_visible(f"#{target}")
+    p.click("#detail-close")
+    assert not p.is_visible("#detail")
     # a host row shows everything about that host
     p.click("#host-table a.all-link")
-    assert p.is_checked("input[name=view][value=host]")
-    assert len(p.query_selector_all("#view-alt section.altgroup")) == 1
+    assert p.is_visible("#detail") and "Everything about" in p.inner_text("#detail-h")
+    assert p.query_selector_all("#detail ul.dlist > li")
 
 
 def test_copy_button_puts_the_exact_fix_on_the_clipboard(page: Opened, example: dict[str, Any]) -> None:
     p = page.page
-    group = next(g for g in _problem_groups(example) if fix_variants(g.members))
-    expected = fix_variants(group.members)[0].fix["powershell"]
-    button = p.query_selector(f"#{group.gid} button.copy")
+    group = next(g for g in example["findings"] if g["members"][0]["fix"] is not None)
+    expected = example["fixes"][group["members"][0]["fix"]]["powershell"]
+    button = p.query_selector(f"#{group['id']} button.copy")
     assert button is not None and button.is_visible()
     button.click()
     wait_until(p, "b => b.textContent === 'Copied'", button)
     assert p.evaluate("navigator.clipboard.readText()") == expected
-    pre = p.query_selector(f"#{group.gid} pre")
+    pre = p.query_selector(f"#{group['id']} pre")
     assert pre is not None and pre.inner_text().strip() == expected.strip()
-    # copies made for the other views copy too
-    p.check("input[name=view][value=host]")
-    copy = p.query_selector("#view-alt button.copy")
+    # the way back has its own cards, and their fixes copy too
+    copy = p.query_selector("#return button.copy")
     assert copy is not None
     copy.click()
     wait_until(p, "b => b.textContent === 'Copied'", copy)
-    alt_pre = copy.evaluate("b => b.closest('.code').querySelector('pre').textContent")
-    assert p.evaluate("navigator.clipboard.readText()") == alt_pre
+    pre_text = copy.evaluate("b => b.closest('.code').querySelector('pre').textContent")
+    assert p.evaluate("navigator.clipboard.readText()") == pre_text
 
 
 def test_print_layout_hides_controls_and_opens_every_detail(page: Opened, artifacts: Path) -> None:
@@ -169,7 +180,7 @@ def test_print_layout_hides_controls_and_opens_every_detail(page: Opened, artifa
     assert p.query_selector_all("details:not([open])") == []
     assert not p.is_visible("#toolbar")
     assert not any(b.is_visible() for b in p.query_selector_all("button"))
-    assert "Printed view: grouped by check" in p.inner_text("#print-filter")
+    assert "Printed view: status FAIL, ERROR, WARN" in p.inner_text("#print-filter")
     pdf = artifacts / "example-report.pdf"
     p.pdf(path=str(pdf), format="A4", print_background=True)
     assert pdf.stat().st_size > 20_000
