@@ -14,6 +14,7 @@ from audit.collect.options import (
     plan_collection,
     with_log,
 )
+from audit.commands.audit_cmd import example_snapshot_path
 from audit.commands.collect_cmd import EXIT_INTERRUPTED, summarize
 from audit.diagnose import code_of, diagnose
 from audit.diagnose.live import pair_inventory
@@ -48,6 +49,7 @@ exit codes:
   130  interrupted (Ctrl-C) during live collection
 
 examples:
+  hvlm diagnose --source hv04 --destination hv02 --error 0x8009030E --example
   hvlm diagnose --source hv01 --destination hv02 --error 0x8009030E --snapshot snap.json
   hvlm diagnose -s hv01 -d hv02 --message "Nel pacchetto di protezione non sono disponibili credenziali" -i fleet.toml
   hvlm diagnose -s hv01 -d hv02 -e 10061 -i fleet.toml --initiated-from admin-pc --format html -o diag.html
@@ -71,6 +73,9 @@ def register(sub: Any) -> None:
     what.add_argument("--message", "-m", metavar="TEXT", help="the error message as pasted ('-': read from stdin)")
     facts = p.add_mutually_exclusive_group()
     facts.add_argument("--snapshot", metavar="FILE", help="diagnose from a saved facts snapshot (offline)")
+    facts.add_argument("--example", action="store_true",
+                       help="diagnose a move of the example fleet shipped with hvlm (offline; hosts hv01 to hv07, "
+                       "for example -s hv04 -d hv02 -e 0x8009030E)")
     facts.add_argument("--inventory", "-i", metavar="FILE",
                        help="inventory for the live collection (connection settings, [ad], operator)")
     p.add_argument("--initiated-from", metavar="HOST", help="the machine the move was started from")
@@ -113,11 +118,15 @@ def _run(args: argparse.Namespace) -> int:
     message = _message(args)
     code_of(args.error, message)  # a bad --error fails before any connection
     interrupted = False
+    if args.example:
+        args.snapshot = example_snapshot_path()
     if args.snapshot:
         for flag, value in (("--operator", args.operator), ("--save-snapshot", args.save_snapshot)):
             if value:
                 raise UsageError(f"{flag} applies to a live collection, not to --snapshot")
         snapshot, mode = Snapshot.load(args.snapshot), "snapshot"
+        if args.example:
+            snapshot.name = "example-snapshot.json (shipped with hvlm)"
     else:
         (snapshot, interrupted), mode = _live(args), "live"
     doc = diagnose(snapshot, args.source, args.destination, error=args.error, message=message,

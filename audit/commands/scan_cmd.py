@@ -66,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
         inventory, plan.targets, plan.passwords, plan.progress,
         directory_options=plan.directory_options, concurrency=args.concurrency,
     )
-    name = f"scan of {args.inventory}"
+    name = str(args.inventory)  # the report reads "scan of <inventory>"
     if args.save_snapshot:
         Snapshot(collection.document, args.save_snapshot).save(args.save_snapshot)
         name = args.save_snapshot

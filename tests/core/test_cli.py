@@ -232,3 +232,15 @@ def test_inventory_naming_a_host_twice_on_the_command_line(tmp_path: Path, capsy
     err = bad(tmp_path, capsys, [*command, "--inventory", str(inv)])
     assert err == (f"hvlm: error: {inv} at hosts[1]: host 'HV01.corp.contoso.com' is named twice (also hosts[0])")
     assert not (tmp_path / "out.json").exists()
+
+
+def test_an_unknown_option_before_the_command_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert "unrecognized option '--frobnicate'" in err and "hvlm COMMAND --help" in err
+
+
+def test_schema_with_a_bogus_name_lists_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "'diagnosis', 'report', 'snapshot'" in err

@@ -155,3 +155,14 @@ def test_text_drops_control_characters(tmp_path: Path, capsys: pytest.CaptureFix
     code, out, _ = _run(capsys, "-s", src, "-d", dst, "-e", "0x800705AA", "--snapshot", _hostile(tmp_path))
     assert code in (1, 4)
     assert "\x1b" not in out and "\u202e" not in out and "</script><img" in out  # inert text on a terminal
+
+
+def test_diagnose_runs_offline_on_the_shipped_example(capsys: pytest.CaptureFixture[str]) -> None:
+    from audit.cli import main
+
+    code = main(["diagnose", "--example", "-s", "hv04", "-d", "hv02", "-e", "0x8009030E"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "example-snapshot.json (shipped with hvlm)" in out
+    assert 'Delegation set to "Kerberos only" on HV04' in out
+    assert main(["diagnose", "--example", "--snapshot", "x.json", "-s", "hv04", "-d", "hv02", "-e", "1"]) == 2
