@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "FIX_KINDS",
     "SEVERITY_ORDER",
     "Finding",
     "Fix",
@@ -109,6 +110,9 @@ class Subject:
         )
 
 
+FIX_KINDS = ("change", "check", "disruptive", "manual")
+
+
 @dataclass(frozen=True, slots=True)
 class Fix:
     """How to remedy a finding: what, where, the exact PowerShell, the GUI path, the docs."""
@@ -121,6 +125,16 @@ class Fix:
     docs: tuple[str, ...] = ()
     target: str = "host"  # "host" (run on run_on) or "ad" (Active Directory change)
     requires_vm_off: bool = False
+    # What running `powershell` does, for the fix scripts (reports/fixscript.py):
+    #   "change"     changes configuration (the default);
+    #   "check"      only reads (Get-*, Compare-VM, Test-NetConnection, w32tm /query, ...): runs outside -WhatIf;
+    #   "disruptive" stops, moves, upgrades or restarts VMs or the host: never in the default script;
+    #   "manual"     a human must decide something first: printed as a commented instruction, never run.
+    # A disruptive fix that acts on several VMs loops over them with `foreach ($name in ...) {` so that the
+    # script can ask for each VM on its own.
+    kind: str = "change"
+    vms: tuple[str, ...] = ()  # the VMs a disruptive fix stops, moves or upgrades
+    sets: tuple[tuple[str, str], ...] = ()  # host settings it sets on run_on, e.g. ("MaximumVirtualMachineMigrations", "2")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +146,9 @@ class Fix:
             "gui": self.gui,
             "docs": list(self.docs),
             "requires_vm_off": self.requires_vm_off,
+            "kind": self.kind,
+            "vms": list(self.vms),
+            "sets": [list(pair) for pair in self.sets],
         }
 
     @classmethod
@@ -145,6 +162,9 @@ class Fix:
             docs=tuple(data.get("docs", ())),
             target=data.get("target", "host"),
             requires_vm_off=bool(data.get("requires_vm_off", False)),
+            kind=data.get("kind", "change"),
+            vms=tuple(data.get("vms", ())),
+            sets=tuple((str(k), str(v)) for k, v in data.get("sets", ())),
         )
 
 

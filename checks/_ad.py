@@ -245,9 +245,10 @@ def ad_fix(
     gui: str | None = None,
     run_as: str | None = None,
     run_on: str | None = None,
+    kind: str = "change",
 ) -> Fix:
     """checks._fixes.in_ad, with who and where narrowed when a fix needs a particular domain's admins."""
-    fix = in_ad(summary, powershell, docs=docs, gui=gui)
+    fix = in_ad(summary, powershell, docs=docs, gui=gui, kind=kind)
     return replace(fix, run_as=run_as or fix.run_as, run_on=run_on or fix.run_on)
 
 

@@ -20,8 +20,12 @@ def on_host(
     gui: str | None = None,
     run_as: str = HOST_ADMIN,
     requires_vm_off: bool = False,
+    kind: str | None = None,
+    vms: tuple[str, ...] = (),
+    sets: tuple[tuple[str, str], ...] = (),
 ) -> Fix:
-    """A fix run in an elevated PowerShell on one host."""
+    """A fix run in an elevated PowerShell on one host. `kind` (see audit.model.Fix) defaults to
+    "disruptive" when the VM must be off, else "change"."""
     return Fix(
         summary=summary,
         run_on=host.fqdn,
@@ -31,10 +35,14 @@ def on_host(
         docs=docs,
         target="host",
         requires_vm_off=requires_vm_off,
+        kind=kind or ("disruptive" if requires_vm_off else "change"),
+        vms=vms,
+        sets=sets,
     )
 
 
-def in_ad(summary: str, powershell: str, *, docs: tuple[str, ...], gui: str | None = None) -> Fix:
+def in_ad(summary: str, powershell: str, *, docs: tuple[str, ...], gui: str | None = None,
+          kind: str = "change") -> Fix:
     """A fix that changes Active Directory objects."""
     return Fix(
         summary=summary,
@@ -44,4 +52,5 @@ def in_ad(summary: str, powershell: str, *, docs: tuple[str, ...], gui: str | No
         gui=gui,
         docs=docs,
         target="ad",
+        kind=kind,
     )

@@ -238,8 +238,10 @@ def _fix_rbcd_confirm(f: Facts) -> Fix:
         "VM before the change window.",
         f"Get-ADComputer -Identity {ps_quote(dst.short)}{server(dst.domain)} "
         "-Properties PrincipalsAllowedToDelegateToAccount | Select-Object -ExpandProperty PrincipalsAllowedToDelegateToAccount\n"
-        f"Move-VM -Name '<test VM>' -DestinationHost {ps_quote(dst.fqdn)} -IncludeStorage "
-        "-DestinationStoragePath '<path on the destination>'",
+        "# Then choose a non-critical VM and a folder on the destination, and move it in the change window:\n"
+        f"# Move-VM -Name <test VM> -DestinationHost {ps_quote(dst.fqdn)} -IncludeStorage "
+        "-DestinationStoragePath <folder on the destination>",
         docs=(DOCS["kcd-overview"], DOCS["cg-known-issues"], DOCS["use"]),
         run_as="a member of Hyper-V Administrators on both hosts (the AD query needs only read access)",
+        kind="check",
     )

@@ -56,12 +56,15 @@ def run(f: Facts) -> Outcome:
         ]
         summary = (f"{host.fqdn} has no private, non-management network to dedicate to live migration: connect "
                    "it to an isolated network (own NIC or VLAN), add that subnet, then turn off 'any network'.")
+    limited = bool(good or add)
     return Outcome(
         Status.WARNING,
         f"{host.fqdn} accepts live migrations on any network (UseAnyNetworkForMigration is on); the traffic is "
         "not encrypted.",
         on_host(host, summary, "\n".join(lines), docs=(DOCS["setup"], DOCS["migration-network"], DOCS["set-vmhost"]),
                 gui="Hyper-V Manager > Hyper-V Settings > Live Migrations > Incoming live migrations > "
-                "Use these IP addresses for live migration"),
+                "Use these IP addresses for live migration",
+                kind="change" if limited else "manual",
+                sets=(("UseAnyNetworkForMigration", "$false"),) if limited else ()),
         evidence,
     )

@@ -49,7 +49,7 @@ def run(f: Facts) -> Outcome:
                 "role": ROLES.get(role, "unknown")}
     if not joined or role in (0, 2):
         domain = host.domain if host.domain and host.domain != str(cs["Domain"]).lower() else None
-        target = ps_quote(domain) if domain else "'<your AD DNS domain>'"
+        target = ps_quote(domain) if domain else "<your AD DNS domain>"
         join = on_host(
             host,
             "Join the host to the domain of the other Hyper-V hosts and restart it. The command prompts "
@@ -58,6 +58,8 @@ def run(f: Facts) -> Outcome:
             docs=(DOCS["setup"], DOCS["bpa-domain-membership"]),
             gui="System Properties > Computer Name > Change... > Member of: Domain",
             run_as=LOCAL_ADMIN,
+            # it restarts the host; without a known domain a human must say which one
+            kind="disruptive" if domain else "manual",
         )
         return Outcome(
             Status.FAIL,
@@ -85,6 +87,7 @@ def run(f: Facts) -> Outcome:
                 gui="Server Manager > Manage > Remove Roles and Features > Active Directory Domain Services "
                 "> Demote this domain controller",
                 run_as=DOMAIN_ADMIN,
+                kind="manual",  # FSMO roles and the other DCs are a human's call; the demotion restarts the host
             ),
             evidence,
             severity=Severity.MEDIUM,
@@ -101,6 +104,7 @@ def run(f: Facts) -> Outcome:
                 "Select-Object -Property 'Name', 'Domain', 'PartOfDomain', 'DomainRole'",
                 docs=(DOCS["win32-computersystem"],),
                 run_as=LOCAL_ADMIN,
+                kind="check",
             ),
             evidence,
             severity=Severity.MEDIUM,

@@ -40,6 +40,7 @@ def run(f: Facts) -> Outcome:
                 docs=(DOCS["install"],),
                 gui="Server Manager > Manage > Add Roles and Features > Hyper-V",
                 run_as=LOCAL_ADMIN,
+                kind="disruptive",
             ),
             evidence,
         )

@@ -37,6 +37,7 @@ def run(f: Facts) -> Outcome:
         "Get-CimInstance -ClassName Win32_OperatingSystem | Select-Object -Property 'Caption', 'Version', 'BuildNumber'",
         docs=(DOCS["setup"],),
         run_as=LOCAL_ADMIN,
+        kind="manual",
     )
     if release is None:
         older = int(build) < 9600

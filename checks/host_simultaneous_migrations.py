@@ -34,6 +34,7 @@ def run(f: Facts) -> Outcome:
             host,
             "Allow two simultaneous live migrations (the Windows default).",
             "Set-VMHost -MaximumVirtualMachineMigrations 2",
+            sets=(("MaximumVirtualMachineMigrations", "2"),),
             docs=(DOCS["set-vmhost"],),
             gui="Hyper-V Manager > Hyper-V Settings > Live Migrations > Simultaneous live migrations",
         ),

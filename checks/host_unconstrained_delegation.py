@@ -57,6 +57,7 @@ def run(f: Facts) -> Outcome:
                 "-Properties 'TrustedForDelegation', 'PrimaryGroupID' | "
                 "Select-Object -Property 'Name', 'TrustedForDelegation', 'PrimaryGroupID'",
                 docs=(DOCS["uac"], DOCS["bpa-domain-membership"]),
+                kind="check",
             ),
             evidence,
             severity=Severity.MEDIUM,

@@ -47,6 +47,7 @@ def run(f: Facts) -> Outcome:
             gui="Hyper-V Manager > Hyper-V Settings > Live Migrations > Advanced Features > "
             "Authentication protocol: Use Kerberos",
             run_as=HOST_ADMIN,
+            sets=(("VirtualMachineMigrationAuthenticationType", "Kerberos"),),
         ),
         evidence,
     )

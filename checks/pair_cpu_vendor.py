@@ -63,6 +63,7 @@ def run(f: Facts) -> Outcome:
             "}",
             docs=(DOCS["processor-compat"], DOCS["move-vm"]),
             requires_vm_off=True,
+            vms=tuple(str(vm["Name"]) for vm in vms or ()),
         ),
         evidence,
     )

@@ -121,6 +121,7 @@ def _compare(f: Facts, names: list[str]) -> Fix:
         "        Format-Table -Property 'MessageId', 'Message' -AutoSize\n"
         "}",
         docs=(DOCS["compare-vm"], DOCS["setup"]),
+        kind="check",
     )
 
 
@@ -138,4 +139,5 @@ def _replan(f: Facts, src: HostVersions, dst: HostVersions, blocked: list[tuple[
         "lists each VM's version.",
         "Get-VM | Select-Object -Property 'Name', 'Version', 'State'",
         docs=(DOCS["vmversion"], DOCS["update-vmversion"]),
+        kind="check",
     )

@@ -62,7 +62,8 @@ def run(f: Facts) -> Outcome:
                     + f" Run it on {host.fqdn}; the return direction's finding covers the other host.",
                     f"Set-VMHost -VirtualMachineMigrationPerformanceOption {target}",
                     docs=(DOCS["set-vmhost"], DOCS["setup"]),
-                    gui="Hyper-V Manager > Hyper-V Settings > Live Migrations > Advanced Features > Performance options"),
+                    gui="Hyper-V Manager > Hyper-V Settings > Live Migrations > Advanced Features > Performance options",
+                    sets=(("VirtualMachineMigrationPerformanceOption", target),)),
             evidence,
             severity=Severity.LOW,
         )

@@ -77,7 +77,8 @@ def run(f: Facts) -> Outcome:
         ps = "Get-VMMigrationNetwork | Format-Table -Property 'Subnet', 'Priority'"
     listed = ", ".join(entries) or "none"
     fix = on_host(dref, summary, ps, docs=(DOCS["migration-network"], DOCS["setup"]),
-                  gui="Hyper-V Manager > Hyper-V Settings > Live Migrations > Incoming live migrations > Add")
+                  gui="Hyper-V Manager > Hyper-V Settings > Live Migrations > Incoming live migrations > Add",
+                  kind="change" if common else "manual")
     if not routable:
         return Outcome(
             Status.FAIL,
@@ -97,7 +98,7 @@ def run(f: Facts) -> Outcome:
         on_host(sref, f"From {sref.fqdn}, test the destination's migration address(es) on TCP 6600; if they cannot be "
                 f"reached, {summary[0].lower() + summary[1:]}",
                 test + "\n# If the test fails, on the destination:\n# " + ps,
-                docs=(DOCS["migration-network"], DOCS["setup"], DOCS["ts-lm"])),
+                docs=(DOCS["migration-network"], DOCS["setup"], DOCS["ts-lm"]), kind="check"),
         evidence,
         severity=Severity.MEDIUM,
     )

@@ -106,6 +106,7 @@ def _compare(f: Facts, name: str) -> Fix:
         f"$report = Compare-VM -Name {ps_quote(name)} -DestinationHost {ps_quote(dst.fqdn)}\n"
         "$report.Incompatibilities | Format-Table -Property 'MessageId', 'Message' -AutoSize",
         docs=(DOCS["compare-vm"], DOCS["vmversion"]),
+        kind="check",
     )
 
 
@@ -128,6 +129,7 @@ def _fix(f: Facts, name: str, version: str, src: HostVersions, dst: HostVersions
             f"$report = Compare-VM -Name {ps_quote(name)} -DestinationHost {ps_quote(target)}\n"
             "$report.Incompatibilities | Format-Table -Property 'MessageId', 'Message' -AutoSize",
             docs=(DOCS["compare-vm"], DOCS["vmversion"]),
+            kind="check",
         )
     if key(version) > key(dst.highest):
         others = [r for r in releases_supporting(version) if r != dst.release]
@@ -139,6 +141,7 @@ def _fix(f: Facts, name: str, version: str, src: HostVersions, dst: HostVersions
             run_as=HOST_ADMIN,
             powershell=f"(Get-VMHostSupportedVersion).Version -contains [version]{ps_quote(version)}",
             docs=(DOCS["supported-version"], DOCS["vmversion"]),
+            kind="check",
         )
     if src.default and src.default in dst.versions and key(src.default) > key(version):
         lost = [r for r in releases_supporting(version) if r not in releases_supporting(src.default)]
@@ -152,6 +155,7 @@ def _fix(f: Facts, name: str, version: str, src: HostVersions, dst: HostVersions
             docs=_DOCS,
             gui="Hyper-V Manager > shut the VM down > Upgrade Configuration Version",
             requires_vm_off=True,
+            vms=(name,),
         )
     via = [r for r in upgrade_hosts(version, dst.versions) if r != src.release]
     if via:
@@ -165,6 +169,8 @@ def _fix(f: Facts, name: str, version: str, src: HostVersions, dst: HostVersions
             docs=_DOCS,
             gui="Hyper-V Manager > shut the VM down > Upgrade Configuration Version",
             requires_vm_off=True,
+            kind="disruptive",
+            vms=(name,),
         )
     return on_host(
         sref,
@@ -174,4 +180,5 @@ def _fix(f: Facts, name: str, version: str, src: HostVersions, dst: HostVersions
         f"Stop-VM -Name {ps_quote(name)}\nGet-VMHardDiskDrive -VMName {ps_quote(name)} | Select-Object -Property 'Path'",
         docs=_DOCS,
         requires_vm_off=True,
+        vms=(name,),
     )

@@ -96,4 +96,5 @@ def _free_fix(f: Facts, name: str, need: int, free: int) -> Fix:
         "$freeKiB = (Get-CimInstance -ClassName Win32_OperatingSystem).FreePhysicalMemory\n"
         "'Free GiB: ' + [math]::Round($freeKiB * 1024 / $GiB, 1)",
         docs=(DOCS["ts-lm"],),
+        kind="check",
     )

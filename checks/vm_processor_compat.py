@@ -105,6 +105,7 @@ def run(f: Facts) -> Outcome:
             gui="Hyper-V Manager > VM Settings > Processor > Compatibility > "
             "Migrate to a physical computer with a different processor version",
             requires_vm_off=True,
+            vms=(name,),
         ),
         evidence,
     )

@@ -98,4 +98,6 @@ def _create(f: Facts, name: str, used: list[tuple[str, str]], missing: list[str]
         "\n".join(lines),
         docs=_DOCS,
         gui="Hyper-V Manager > Virtual Switch Manager > New virtual network switch",
+        # an external switch needs a human to pick the physical adapter: printed as instructions
+        kind="manual" if any(line.startswith("$nic") for line in lines) else "change",
     )

@@ -1,14 +1,23 @@
-"""PowerShell remediation scripts from a finished report: one per host, one for Active Directory.
+"""PowerShell remediation scripts from a fresh report: one per host, one for Active Directory.
 
-hvlm never runs them. They are written for an administrator to read, preview and run:
-- `[CmdletBinding(SupportsShouldProcess)]`, and every change wrapped in
-  `if ($PSCmdlet.ShouldProcess(<target>, <what>)) { ... }`, so `-WhatIf` previews every change
-  and `-Confirm` asks before each one;
+hvlm never runs them. They are written for an administrator to read, preview and run, and to run
+to the end as written:
+- each fix has a kind (audit.model.Fix.kind). Read-only queries ("check", and the read-only
+  commands a fix starts with) run first, outside -WhatIf, each in try/catch so that a failed query
+  only warns; changes are wrapped in `if ($PSCmdlet.ShouldProcess(<target>, <what>)) { ... }`, so
+  `-WhatIf` previews every change and `-Confirm` asks before each one; "manual" steps (a human
+  decides) are printed as commented instructions and never run;
+- "disruptive" fixes (stop, move, upgrade or restart VMs or the host; anything that needs a VM
+  off) never go in the default script: they go in `fix-host-<name>-disruptive.ps1`, with
+  ConfirmImpact High and one ShouldProcess per VM, so each VM is confirmed on its own; a VM that an
+  earlier step acted on is not acted on again (the script says so); the default script names it;
+- identical statements are written once per script ("already done by change N"); two changes
+  that set one host setting (Set-VMHost ...) to different values conflict: the more severe
+  finding wins, then Microsoft's default, then the first listed; the other is commented out;
 - a host script refuses to run anywhere but on its host ($env:COMPUTERNAME, or the address when
   the inventory names the host by IP address); the AD script has `#Requires -Modules ActiveDirectory`;
-- each change is commented with the findings it answers (id, status, severity, subject), where
-  to run it, who, the GUI path and the docs; the same fix answering several findings is written
-  once; fixes that need the VM off say so, in the comment and in the -WhatIf text.
+- each step is commented with the findings it answers (id, status, severity, subject), where
+  to run it, who, the GUI path and the docs; the same fix answering several findings is written once.
 Idempotence comes from the fixes themselves (Set-*, Enable-*, Install-WindowsFeature are safe
 to run again); this module adds no state of its own, so re-running a script repeats only those.
 
@@ -26,11 +35,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit import __version__
+from audit.model import SEVERITY_ORDER, Severity
 from audit.psquote import ps_quote
 from audit.words import count
 from reports.aggregate import flat_findings, host_names
 
-__all__ = ["FixScript", "build_scripts", "netbios_name", "ps_comment", "safe_filename"]
+__all__ = ["FixScript", "build_scripts", "is_read_only", "netbios_name", "ps_comment", "safe_filename"]
 
 AD_FILE = "fix-active-directory.ps1"
 SESSION_FILE = "fix-operator-session.ps1"
@@ -73,10 +83,119 @@ def _is_address(host: str) -> bool:
     return True
 
 
+# ------------------------------------------------------------------------------------------------
+# What a statement does: read-only commands, split into statements
+
+# Cmdlet verbs and commands that only read. A statement is read-only when every command in its
+# pipeline is one of these (after quoted strings are blanked out) and it uses no variable.
+_READ_VERBS = ("Get", "Test", "Compare", "Select", "Format", "Sort", "Where", "Measure", "Resolve")
+_NOT_READ = {"get-credential"}  # prompts a person
+_READ_COMMANDS = {"out-null", "out-string", "write-output", "write-host", "write-verbose", "write-warning"}
+_READ_NATIVE = {  # native program -> the arguments that make it read-only (one of them required)
+    "w32tm": ("/query", "/stripchart", "/monitor", "/tz"),
+    "setspn": ("-l", "-q", "-x"),
+    "klist": ("", ),  # any klist except purge (checked below)
+}
+_CHANGING_ARGS = re.compile(r"(?i)\s-(repair|fix|force|restart|confirm:\s*\$false)\b|\bpurge\b")
+_QUOTED = re.compile(r"'(?:[^']|'')*'")
+
+
+def _command_read_only(segment: str) -> bool:
+    words = segment.strip().split()
+    if not words:
+        return False
+    name = words[0].lower()
+    if name in _NOT_READ:
+        return False
+    if name in _READ_COMMANDS:
+        return True
+    if "-" in name and name.split("-", 1)[0] in {v.lower() for v in _READ_VERBS}:
+        return True
+    if name in _READ_NATIVE:
+        wanted = _READ_NATIVE[name]
+        return any(a == "" or a in (w.lower() for w in words[1:]) for a in wanted)
+    return False
+
+
+def is_read_only(statement: str) -> bool:
+    """True when a one-line PowerShell statement only reads: every command of its pipeline is a
+    query (Get-*, Test-*, Compare-*, formatting, w32tm /query, setspn -L, klist) and it uses no
+    variable, so it can run on its own, before the changes and even with -WhatIf."""
+    if "\n" in statement.strip() or "@'" in statement or '@"' in statement:
+        return False
+    bare = _QUOTED.sub("''", statement.strip())
+    if not bare or bare.startswith("#") or any(ch in bare for ch in "$;&`\"{}") or _CHANGING_ARGS.search(bare):
+        return False
+    code = bare.split(" #", 1)[0]
+    return all(_command_read_only(seg) for seg in code.split("|"))
+
+
+def _statements(code: str) -> list[tuple[list[str], list[str]]]:
+    """The top-level statements of a fix's code, each as (its comment lines, its code lines).
+    A statement starts at a line without indentation unless the line before continues it."""
+    lines = code.replace("\r\n", "\n").strip("\n").splitlines()
+    if "@'" in code or '@"' in code:  # a here-string: keep the code whole
+        return [([], lines)] if lines else []
+    out: list[tuple[list[str], list[str]]] = []
+    comments: list[str] = []
+    current: list[str] | None = None
+    for line in lines:
+        stripped = line.strip()
+        is_comment = stripped.startswith("#")
+        continues = current is not None and (
+            line[:1].isspace() or stripped[:1] in ("}", ")", "|")
+            or current[-1].rstrip().endswith(("|", "`", "{", "(", ",", "="))
+        )
+        if continues and current is not None:
+            current.append(line)
+            continue
+        if is_comment or not stripped:
+            comments.append(line)
+            current = None
+            continue
+        current = [line]
+        out.append((comments, current))
+        comments = []
+    if comments:
+        out.append((comments, []))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# The plan of one script location (a host, AD, the session, elsewhere)
+
 @dataclass(slots=True)
 class _Change:
     fix: dict[str, Any]
     answers: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (finding id, finding)
+
+    @property
+    def kind(self) -> str:
+        kind = str(self.fix.get("kind") or "change")
+        if self.fix.get("requires_vm_off") or kind == "disruptive":
+            return "disruptive"
+        if not self.fix["powershell"].strip():
+            return "manual"
+        return kind if kind in ("change", "check", "manual") else "change"
+
+    @property
+    def rank(self) -> int:
+        """The worst severity among the findings it answers, failures above warnings."""
+        return max((2 if f["status"] == "fail" else 1) * 10 + SEVERITY_ORDER[Severity(f["severity"])]
+                   for _, f in self.answers)
+
+
+@dataclass(slots=True)
+class _Block:
+    """One numbered step of a script: a read-only check, a change, a manual step or a disruptive step."""
+
+    change: _Change
+    role: str  # "check", "change", "manual", "disruptive"
+    code: str
+    number: int = 0
+    notes: list[str] = field(default_factory=list)  # extra comment lines before the code
+    skipped: str | None = None  # why it does not run (then its code is printed commented out)
+    origin: str = ""  # for a check taken from a change: "before change 3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +204,11 @@ class FixScript:
     kind: str  # "host", "ad", "session" or "elsewhere"
     target: str  # the host name, "Active Directory", or the session's run_on text
     text: str
-    changes: int
+    changes: int  # changes (or, in a disruptive script, disruptive steps) that run
     findings: int
+    checks: int = 0  # read-only checks
+    manual: int = 0  # manual steps, printed as instructions only
+    disruptive: bool = False  # the separate script of disruptive steps
 
 
 def _key(fix: dict[str, Any]) -> tuple[str, str, str]:
@@ -100,13 +222,11 @@ def _looks_like_host(run_on: str, known: set[str]) -> bool:
 
 
 def _collect(report: dict[str, Any], include_warnings: bool) -> dict[tuple[str, str], list[_Change]]:
-    """Changes per script, (kind, host), deduplicated, in report order (worst first)."""
+    """Fixes per script location, (kind, host), deduplicated, in report order (worst first)."""
     wanted = ("fail", "warning") if include_warnings else ("fail",)
     known = set(host_names(report))
     scripts: dict[tuple[str, str], dict[tuple[str, str, str], _Change]] = {}
-    findings = flat_findings(report)
-    for f in findings:
-        fid = f["id"]
+    for f in flat_findings(report):
         fix = f.get("fix")
         if f["status"] not in wanted or not fix:
             continue
@@ -120,10 +240,143 @@ def _collect(report: dict[str, Any], include_warnings: bool) -> dict[tuple[str, 
         else:
             where = ("elsewhere", "")
         changes = scripts.setdefault(where, {})
-        change = changes.setdefault(_key(fix), _Change(fix))
-        change.answers.append((fid, f))
+        changes.setdefault(_key(fix), _Change(fix)).answers.append((f["id"], f))
     return {k: list(v.values()) for k, v in scripts.items()}
 
+
+def _code(fix: dict[str, Any]) -> str:
+    return str(fix["powershell"]).replace("\r\n", "\n").strip("\n")
+
+
+def _split_reads(code: str) -> tuple[str, str]:
+    """(the read-only statements a fix starts with, the rest)."""
+    parts = _statements(code)
+    reads: list[str] = []
+    i = 0
+    while i < len(parts) and parts[i][1] and len(parts[i][1]) == 1 and is_read_only(parts[i][1][0]):
+        reads += parts[i][0] + parts[i][1]
+        i += 1
+    rest = [line for comments, stmt in parts[i:] for line in comments + stmt]
+    return "\n".join(reads), "\n".join(rest)
+
+
+def _dedupe(blocks: list[_Block], word: str) -> list[_Block]:
+    """Identical code written once: a block whose code an earlier block already has is kept as a note;
+    a statement (one line, no variables) already run by an earlier block is commented out."""
+    whole: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    out: list[_Block] = []
+    for b in blocks:
+        norm = "\n".join(line.rstrip() for line in b.code.splitlines() if line.strip())
+        if norm in whole:
+            b.skipped = f"already done by {word} {whole[norm]}: the same commands"
+            out.append(b)
+            continue
+        lines: list[str] = []
+        for comments, stmt in _statements(b.code):
+            text = "\n".join(stmt).strip()
+            if len(stmt) == 1 and "$" not in text and text in seen:
+                lines.append(f"# Already done by {word} {seen[text]}: {ps_comment(text)}")
+                continue
+            lines += comments + stmt
+        if not any(line.strip() and not line.strip().startswith("#") for line in lines):
+            first = next((seen[t] for t in _stmt_texts(b.code) if t in seen), 0)
+            b.skipped = f"already done by {word} {first}: the same commands"
+            out.append(b)
+            continue
+        b.code = "\n".join(lines)
+        b.number = len(whole) + 1
+        whole[norm] = b.number
+        for t in _stmt_texts(b.code):
+            if "$" not in t:
+                seen.setdefault(t, b.number)
+        out.append(b)
+    return out
+
+
+def _stmt_texts(code: str) -> list[str]:
+    return ["\n".join(stmt).strip() for _, stmt in _statements(code) if len(stmt) == 1]
+
+
+# Microsoft's defaults for the host settings the checks set (Set-VMHost), used to settle a conflict.
+MS_DEFAULTS = {
+    "VirtualMachineMigrationPerformanceOption": "Compression",
+    "MaximumVirtualMachineMigrations": "2",
+}
+
+
+def _resolve_conflicts(blocks: list[_Block]) -> None:
+    """Two changes that set one host setting to different values: the more severe finding wins, then
+    Microsoft's default, then the first listed; the other is commented out and says why."""
+    by_setting: dict[str, list[tuple[_Block, str]]] = {}
+    for b in blocks:
+        if b.skipped is None:
+            for name, value in b.change.fix.get("sets") or ():
+                by_setting.setdefault(str(name), []).append((b, str(value)))
+    for name, entries in by_setting.items():
+        if len({v for _, v in entries}) < 2:
+            continue
+        default = MS_DEFAULTS.get(name)
+
+        def order(entry: tuple[_Block, str], default: str | None = default) -> tuple[int, int, int]:
+            b, v = entry
+            return (-b.change.rank, 0 if v == default else 1, b.number)
+
+        winner, value = min(entries, key=order)
+        for b, v in entries:
+            if v == value or b.skipped is not None:
+                continue
+            if b.change.rank != winner.change.rank:
+                why = "its finding is more severe"
+            elif value == default:
+                why = f"{value} is Microsoft's default"
+            else:
+                why = "it answers the finding listed first"
+            b.skipped = f"conflicts with change {winner.number}, which sets {name} to {value} ({why})"
+
+
+def _plan(changes: list[_Change], host: str) -> tuple[list[_Block], list[_Block], list[_Block], list[_Block]]:
+    """(read-only checks, changes, manual steps, disruptive steps) of one location, numbered."""
+    checks: list[_Block] = []
+    edits: list[_Block] = []
+    manual: list[_Block] = []
+    disruptive: list[_Block] = []
+    for c in changes:
+        code = _code(c.fix)
+        kind = c.kind
+        if kind == "check":
+            checks.append(_Block(c, "check", code))
+        elif kind == "disruptive":
+            disruptive.append(_Block(c, "disruptive", code))
+        else:
+            reads, rest = _split_reads(code)
+            target = manual if kind == "manual" else edits
+            block = _Block(c, kind, rest)
+            if reads:
+                checks.append(_Block(c, "check", reads, origin="manual step" if kind == "manual" else "change"))
+            if rest.strip() or kind == "manual":
+                target.append(block)
+    checks = _dedupe(checks, "check")
+    edits = _dedupe(edits, "change")
+    _resolve_conflicts(edits)
+    for n, b in enumerate(manual, start=1):
+        b.number = n
+    acted: dict[str, int] = {}
+    for n, b in enumerate(disruptive, start=1):
+        b.number = n
+        vms = [str(v) for v in b.change.fix.get("vms") or ()]
+        again = [v for v in vms if v in acted]
+        if again:
+            b.skipped = "; ".join(f"VM {v} was already stopped, moved or upgraded by step {acted[v]}" for v in again) + (
+                ": it is not acted on again here; audit again after this script and run the new script")
+            continue
+        for v in vms:
+            acted[v] = n
+    return checks, edits, manual, disruptive
+
+
+# ------------------------------------------------------------------------------------------------
+# Rendering
 
 def _targets(change: _Change, fallback: str) -> str:
     """The ShouldProcess target: what the change is about, as -WhatIf will print it."""
@@ -138,21 +391,21 @@ def _targets(change: _Change, fallback: str) -> str:
     return f"{labels[0]} and {len(labels) - 1} more"
 
 
-def _indent(code: str) -> str:
+def _indent(code: str, by: str = "    ") -> str:
     # A here-string's closing '@ / "@ must start its line: leave such code as written.
     if "@'" in code or '@"' in code:
         return code
-    return "\n".join(("    " + line) if line.strip() else "" for line in code.splitlines())
+    return "\n".join((by + line) if line.strip() else "" for line in code.splitlines())
 
 
-def _change_block(n: int, total: int, change: _Change, fallback_target: str) -> list[str]:
-    fix = change.fix
-    vm_off = bool(fix.get("requires_vm_off"))
-    lines = [
-        "# " + "-" * 96,
-        f"# Change {n} of {total}: {ps_comment(fix['summary'])}",
-    ]
-    for fid, f in change.answers:
+def _commented(code: str) -> list[str]:
+    return [f"#     {ps_comment(line)}" if line.strip() else "#" for line in code.splitlines()]
+
+
+def _about(block: _Block, title: str) -> list[str]:
+    fix = block.change.fix
+    lines = ["# " + "-" * 96, f"# {title}: {ps_comment(fix['summary'])}"]
+    for fid, f in block.change.answers:
         lines.append(
             f"# Answers {ps_comment(fid)} ({f['status']}, {f['severity']}): {ps_comment(f['subject']['label'])}"
         )
@@ -162,62 +415,135 @@ def _change_block(n: int, total: int, change: _Change, fallback_target: str) -> 
         lines.append(f"# GUI: {ps_comment(fix['gui'])}")
     for url in fix.get("docs", []):
         lines.append(f"# Docs: {ps_comment(url)}")
-    if vm_off:
-        lines.append("# NOTE: the VM must be turned off for this change: plan downtime and shut it down first.")
-    action = fix["summary"] + (" (the VM must be turned off first)" if vm_off else "")
-    code = fix["powershell"].replace("\r\n", "\n").strip("\n")
-    if not code.strip():
-        lines.append("# No PowerShell for this change: do it by hand as described above.")
-        return [*lines, ""]
-    lines.append(f"if ($PSCmdlet.ShouldProcess({_ps_string(_targets(change, fallback_target))}, {_ps_string(action)})) {{")
-    lines.append(_indent(code))
-    lines.append("}")
+    lines += [f"# {ps_comment(n)}" for n in block.notes]
+    return lines
+
+
+def _check_block(b: _Block, total: int) -> list[str]:
+    title = f"Check {b.number} of {total}" if b.number else "Check already run"
+    if b.origin:
+        title += f", the read-only part of a {b.origin} below"
+    lines = _about(b, title)
+    if b.skipped is not None:
+        return [*lines, f"# Not run again: {ps_comment(b.skipped)}.", ""]
+    code, after = _trailing_comments(b.code)
+    failed = _ps_string(f"Check {b.number} failed (it only reads; the script goes on): ")
+    return [*lines, "try {", _indent(code), "} catch {", f"    Write-Warning ({failed} + $_)", "}", *after, ""]
+
+
+def _trailing_comments(code: str) -> tuple[str, list[str]]:
+    """(the code, the comment lines it ends with): instructions for a person go after the block, not in it."""
+    lines = code.splitlines()
+    i = len(lines)
+    while i > 0 and (lines[i - 1].strip().startswith("#") or not lines[i - 1].strip()):
+        i -= 1
+    if i == 0 or any(ch in "\n".join(lines[:i]) for ch in ("@'", '@"')):
+        return code, []
+    return "\n".join(lines[:i]), [line.strip() for line in lines[i:] if line.strip()]
+
+
+def _change_block(b: _Block, total: int, fallback_target: str) -> list[str]:
+    fix = b.change.fix
+    title = f"Change {b.number} of {total}" if b.number else "Already done"
+    if b.number and b.skipped is not None:
+        title += " (not run)"
+    lines = _about(b, title)
+    if b.skipped is not None:
+        return [*lines, f"# Not run: {ps_comment(b.skipped)}.", *(_commented(b.code) if b.number else []), ""]
+    code, after = _trailing_comments(b.code)
+    target = _ps_string(_targets(b.change, fallback_target))
+    lines.append(f"if ($PSCmdlet.ShouldProcess({target}, {_ps_string(fix['summary'])})) {{")
+    lines += [_indent(code), "}", *after, ""]
+    return lines
+
+
+def _manual_block(b: _Block, total: int) -> list[str]:
+    lines = _about(b, f"Manual step {b.number} of {total}")
+    lines.append("# A person decides this step; hvlm does not run it. What to do:")
+    if b.code.strip():
+        lines += _commented(b.code)
+    else:
+        lines.append("#     (no PowerShell: do it by hand as described above)")
     return [*lines, ""]
 
 
-def _header(report: dict[str, Any], title: str, where: str, run_as: list[str], changes: list[_Change],
-            filename: str) -> list[str]:
+_LOOP = re.compile(r"^foreach \(\$name in (.+)\) \{$")
+
+
+def _disruptive_block(b: _Block, total: int, host: str) -> list[str]:
+    fix = b.change.fix
+    vm_off = bool(fix.get("requires_vm_off"))
+    lines = _about(b, f"Step {b.number} of {total}")
+    if vm_off:
+        lines.append("# The VM is turned off for this step: plan the downtime.")
+    if b.skipped is not None:
+        return [*lines, f"# Not run: {ps_comment(b.skipped)}.", *_commented(b.code), ""]
+    action = _ps_string(fix["summary"])
+    vms = [str(v) for v in fix.get("vms") or ()]
+    code_lines = b.code.splitlines()
+    loop = next((i for i, line in enumerate(code_lines) if _LOOP.match(line)), None)
+    where = host or fix["run_on"]
+    if loop is not None:  # one question per VM, inside the fix's own loop over the VMs
+        lines.append("# Asks for each VM on its own (ConfirmImpact High); -WhatIf lists them.")
+        guard = (f"    if (-not $PSCmdlet.ShouldProcess(('VM {{0}} on {{1}}' -f $name, {_ps_string(where)}), "
+                 f"{action})) {{ continue }}")
+        body = [*code_lines[: loop + 1], guard, *code_lines[loop + 1:]]
+        return [*lines, "\n".join(body), ""]
+    if vms:
+        subjects = [f"VM {v} on {where}" for v in vms]
+        target = "; ".join(subjects)
+    else:
+        target = _targets(b.change, where)
+    lines.append(f"if ($PSCmdlet.ShouldProcess({_ps_string(target)}, {action})) {{")
+    return [*lines, _indent(b.code), "}", ""]
+
+
+def _header(report: dict[str, Any], title: str, synopsis: str, where: str, run_as: list[str],
+            blocks: list[_Block], filename: str, notes: list[str]) -> list[str]:
     run = report["run"]
-    n_findings = sum(len(c.answers) for c in changes)
     lines = [
         "<#",
         ".SYNOPSIS",
-        f"    {ps_comment(title)}: {count(len(changes), 'change')} answering {count(n_findings, 'finding')}.",
+        f"    {ps_comment(title)}: {ps_comment(synopsis)}.",
         ".DESCRIPTION",
-        f"    Written by hvlm {__version__} from the report of `hvlm {ps_comment(run['command'])}` finished "
-        f"{ps_comment(run['finished'])}",
-        f"    (snapshot {ps_comment(run['snapshot'])}, taken {ps_comment(run['snapshot_created'])}; "
-        f"run by {ps_comment(run['run_by'])}).",
-        "    hvlm never runs this script and changed nothing. Read every change before you run it.",
+        f"    Written by hvlm {__version__} from its own audit (`hvlm {ps_comment(run['command'])}`, finished "
+        f"{ps_comment(run['finished'])})",
+        f"    of snapshot {ps_comment(run['snapshot'])}, taken {ps_comment(run['snapshot_created'])}; "
+        f"run by {ps_comment(run['run_by'])}.",
+        "    hvlm never runs this script and changed nothing. Read every step before you run it.",
         "",
         f"    Where: {ps_comment(where)}",
     ]
     for who in run_as:
         lines.append(f"    Run as: {ps_comment(who)}")
-    lines += [
+    lines += [""] + [f"    {ps_comment(n)}" for n in notes] + [
         "",
-        f"    Preview every change:       .\\{filename} -WhatIf",
+        f"    Preview:                    .\\{filename} -WhatIf",
         f"    Ask before each change:     .\\{filename} -Confirm",
         f"    Apply:                      .\\{filename}",
         "    Then collect and audit again to confirm the findings are gone.",
         ".NOTES",
         "    Findings answered:",
     ]
-    for change in changes:
-        for fid, f in change.answers:
-            lines.append(f"      {ps_comment(fid)}  {f['status']}/{f['severity']}  {ps_comment(f['subject']['label'])}")
+    listed: set[str] = set()
+    for b in blocks:
+        for fid, f in b.change.answers:
+            if fid not in listed:
+                listed.add(fid)
+                lines.append(f"      {ps_comment(fid)}  {f['status']}/{f['severity']}  {ps_comment(f['subject']['label'])}")
     lines.append("#>")
     return lines
 
 
-def _preamble() -> list[str]:
-    return [
-        "[CmdletBinding(SupportsShouldProcess)]",
-        "param()",
-        "",
-        "$ErrorActionPreference = 'Stop'",
-        "",
-    ]
+def _crlf(lines: list[str]) -> str:
+    """The script text with CRLF line ends throughout (blocks of code arrive with LF inside)."""
+    return re.sub(r"\r?\n", "\r\n", "\n".join(lines) + "\n")
+
+
+def _preamble(disruptive: bool) -> list[str]:
+    binding = "[CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]" if disruptive else \
+        "[CmdletBinding(SupportsShouldProcess)]"
+    return [binding, "param()", "", "$ErrorActionPreference = 'Stop'", ""]
 
 
 def _host_guard(host: str) -> list[str]:
@@ -253,52 +579,146 @@ def _distinct(values: list[str]) -> list[str]:
     return out
 
 
-def _script(report: dict[str, Any], kind: str, host: str, changes: list[_Change], filename: str) -> FixScript:
-    run_as = _distinct([c.fix["run_as"] for c in changes])
+def _section(title: str) -> list[str]:
+    return ["# " + "=" * 96, f"# {title}", "# " + "=" * 96, ""]
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    kind: str
+    host: str
+    title: str
+    where: str
+    target: str
+    top: list[str]
+    guard: list[str]
+
+
+def _where(kind: str, host: str, changes: list[_Change]) -> _Where:
     if kind == "ad":
-        title, where, target = "hvlm remediation: Active Directory changes", changes[0].fix["run_on"], "Active Directory"
-        top = ["#Requires -Modules ActiveDirectory"]
-        guard: list[str] = []
-    elif kind == "session":
+        return _Where(kind, host, "hvlm remediation: Active Directory changes", changes[0].fix["run_on"],
+                      "Active Directory", ["#Requires -Modules ActiveDirectory"], [])
+    if kind == "session":
         where = "; ".join(_distinct([c.fix["run_on"] for c in changes]))
-        title, target = "hvlm remediation: steps in the operator's session", where
-        top, guard = [], []
-    elif kind == "elsewhere":
-        where = "each change says where (Run on)"
-        title, target = "hvlm remediation: changes on machines the report describes but does not name", "see Run on"
-        top, guard = [], []
-    else:
-        title, where, target = f"hvlm remediation for {host}", f"an elevated PowerShell on {host}", host
-        top, guard = [], _host_guard(host)
-    lines = [*top, *_header(report, title, where, run_as, changes, filename), *_preamble(), *guard]
-    for n, change in enumerate(changes, start=1):
-        lines += _change_block(n, len(changes), change, target)
-    done = f"hvlm: {count(len(changes), 'change')} processed."
+        return _Where(kind, host, "hvlm remediation: steps in the operator's session", where, where, [], [])
+    if kind == "elsewhere":
+        return _Where(kind, host, "hvlm remediation: changes on machines the report describes but does not name",
+                      "each step says where (Run on)", "see Run on", [], [])
+    return _Where(kind, host, f"hvlm remediation for {host}", f"an elevated PowerShell on {host}", host, [],
+                  _host_guard(host))
+
+
+def _blocks_findings(blocks: list[_Block]) -> int:
+    return len({fid for b in blocks for fid, _ in b.change.answers})
+
+
+def _default_script(report: dict[str, Any], w: _Where, checks: list[_Block], edits: list[_Block],
+                    manual: list[_Block], filename: str, disruptive_file: str | None) -> FixScript:
+    blocks = [*checks, *edits, *manual]
+    run_as = _distinct([b.change.fix["run_as"] for b in blocks])
+    n_checks = sum(1 for b in checks if b.number)
+    n_edits = sum(1 for b in edits if b.number)
+    running = sum(1 for b in edits if b.number and b.skipped is None)
+    parts = [count(running, "change")]
+    if n_edits > running:
+        parts.append(f"{count(n_edits - running, 'conflicting change')} commented out")
+    parts += [count(n_checks, "read-only check"), count(len(manual), "manual step")]
+    synopsis = ", ".join(parts) + f", answering {count(_blocks_findings(blocks), 'finding')}"
+    notes = [
+        "Read-only checks run first, also with -WhatIf, and only warn when they fail. Changes follow:",
+        "each one asks with -Confirm and only says what it would do with -WhatIf. Manual steps are",
+        "instructions for a person and never run.",
+    ]
+    if disruptive_file:
+        notes += [
+            "Steps that stop, move, upgrade or restart VMs or the host are NOT in this script: they are in",
+            f"{disruptive_file}, which asks for each VM on its own. Run it after this one, in a planned window.",
+        ]
+    lines = [*w.top, *_header(report, w.title, synopsis, w.where, run_as, blocks, filename, notes),
+             *_preamble(False), *w.guard]
+    if checks:
+        lines += _section("Read-only checks: they only read, run even with -WhatIf, and change nothing.")
+        for b in checks:
+            lines += _check_block(b, n_checks)
+    if edits:
+        lines += _section("Changes: -WhatIf previews them, -Confirm asks before each one.")
+        for b in edits:
+            lines += _change_block(b, n_edits, w.target)
+    if manual:
+        lines += _section("Manual steps: a person decides these. Nothing below runs.")
+        for b in manual:
+            lines += _manual_block(b, len(manual))
+    done = f"hvlm: {count(running, 'change')} processed, {count(n_checks, 'read-only check')} run."
     lines.append(f"Write-Verbose {_ps_string(done)}")
-    text = "\r\n".join(lines) + "\r\n"
-    return FixScript(filename, kind, target, text, len(changes), sum(len(c.answers) for c in changes))
+    if manual:
+        todo = f"{count(len(manual), 'manual step')} at the end of this script: for you to do by hand."
+        lines.append(f"Write-Warning {_ps_string(todo)}")
+    if disruptive_file:
+        apart = f"Steps that stop, move or restart VMs are not in this script: see {disruptive_file}."
+        lines.append(f"Write-Warning {_ps_string(apart)}")
+    text = _crlf(lines)
+    return FixScript(filename, w.kind, w.target, text, running, _blocks_findings(blocks), n_checks, len(manual))
+
+
+def _disruptive_script(report: dict[str, Any], w: _Where, steps: list[_Block], filename: str,
+                       default_file: str | None) -> FixScript:
+    run_as = _distinct([b.change.fix["run_as"] for b in steps])
+    running = sum(1 for b in steps if b.skipped is None)
+    vms = _distinct([str(v) for b in steps if b.skipped is None for v in b.change.fix.get("vms") or ()])
+    synopsis = f"{count(running, 'disruptive step')}"
+    if vms:
+        synopsis += f" on {count(len(vms), 'VM')}"
+    synopsis += f", answering {count(_blocks_findings(steps), 'finding')}"
+    notes = [
+        "Every step here stops, moves, upgrades or restarts VMs or the host. The script asks before each",
+        "VM on its own (ConfirmImpact High): answer Yes only for VMs whose downtime is planned.",
+        "A VM that one step acted on is not acted on again by a later step: audit again afterwards.",
+    ]
+    if default_file:
+        notes.append(f"Run {default_file} first: it makes the changes that need no downtime.")
+    title = w.title.replace("hvlm remediation", "hvlm remediation, disruptive steps", 1)
+    lines = [*w.top, *_header(report, title, synopsis, w.where, run_as, steps, filename, notes),
+             *_preamble(True), *w.guard]
+    lines += _section("Disruptive steps: each VM is confirmed on its own; -WhatIf lists them all.")
+    for b in steps:
+        lines += _disruptive_block(b, len(steps), w.host)
+    done = f"hvlm: {count(running, 'disruptive step')} processed."
+    lines.append(f"Write-Verbose {_ps_string(done)}")
+    text = _crlf(lines)
+    return FixScript(filename, w.kind, w.target, text, running, _blocks_findings(steps), disruptive=True)
 
 
 def build_scripts(report: dict[str, Any], *, include_warnings: bool = True) -> list[FixScript]:
-    """The scripts for a report: hosts in inventory order, then AD, session and elsewhere scripts."""
+    """The scripts for a report: hosts in inventory order, then AD, session and elsewhere scripts;
+    each location's disruptive steps in a script of their own, right after its default script."""
     per_script = _collect(report, include_warnings)
     inventory = list(report["inventory"]["hosts"])
     hosts = [k for k in per_script if k[0] == "host"]
     hosts.sort(key=lambda k: (inventory.index(k[1]) if k[1] in inventory else len(inventory), k[1]))
     used: set[str] = set()
-    out: list[FixScript] = []
-    for kind, host in hosts:
-        base = f"fix-host-{safe_filename(host)}"
+
+    def unique(base: str) -> str:
         name, n = f"{base}.ps1", 1
         while name.casefold() in used:  # Windows file names are case-insensitive
             n += 1
             name = f"{base}-{n}.ps1"
         used.add(name.casefold())
-        out.append(_script(report, kind, host, per_script[(kind, host)], name))
-    if ("ad", "") in per_script:
-        out.append(_script(report, "ad", "", per_script[("ad", "")], AD_FILE))
-    if ("session", "") in per_script:
-        out.append(_script(report, "session", "", per_script[("session", "")], SESSION_FILE))
-    if ("elsewhere", "") in per_script:
-        out.append(_script(report, "elsewhere", "", per_script[("elsewhere", "")], ELSEWHERE_FILE))
+        return name
+
+    out: list[FixScript] = []
+    order = [*hosts, ("ad", ""), ("session", ""), ("elsewhere", "")]
+    bases = {"ad": AD_FILE[:-4], "session": SESSION_FILE[:-4], "elsewhere": ELSEWHERE_FILE[:-4]}
+    for kind, host in order:
+        changes = per_script.get((kind, host))
+        if not changes:
+            continue
+        w = _where(kind, host, changes)
+        checks, edits, manual, disruptive = _plan(changes, host if kind == "host" else "")
+        base = f"fix-host-{safe_filename(host)}" if kind == "host" else bases[kind]
+        default_file = unique(base) if checks or edits or manual else None
+        disruptive_file = unique(f"{base}-disruptive") if disruptive else None
+        if default_file:
+            out.append(_default_script(report, w, checks, edits, manual, default_file, disruptive_file))
+        if disruptive_file:
+            out.append(_disruptive_script(report, w, disruptive, disruptive_file, default_file))
     return out

@@ -1,40 +1,100 @@
-"""`hvlm fix-script REPORT.json -o DIR`: write PowerShell remediation scripts from a JSON report.
+"""`hvlm fix-script SNAPSHOT -o DIR`: audit a snapshot and write PowerShell remediation scripts.
 
-One script per host and one for the Active Directory changes (see reports/fixscript.py). hvlm
-writes them and never runs them; each previews its changes with -WhatIf.
+The scripts are rebuilt from facts hvlm checks itself: the command audits the snapshot (with the
+same --checks/--skip selection as `hvlm audit`) and writes the scripts from that fresh report. It
+does not take a report file, which anyone may have edited: given one, it refuses and names the
+snapshot the report was made from. One script per host and one for the Active Directory changes,
+plus a separate script per host for the steps that stop, move or restart VMs (see
+reports/fixscript.py). hvlm writes them and never runs them.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from audit.commands.audit_cmd import example_snapshot_path
 from audit.errors import UsageError
-from audit.jsonio import DEFAULT_MAX_BYTES, read_json_file, validate_document
+from audit.jsonio import DEFAULT_MAX_BYTES, read_json_file
+from audit.outputs import add_selection_options
+from audit.psquote import ps_quote
+from audit.run import advise_pairing, audit_snapshot
+from audit.snapshot import Snapshot
+from audit.words import count
 from reports.fixscript import build_scripts
 
 __all__ = ["register", "run"]
+
+DESCRIPTION = """\
+Audit a facts snapshot (from `hvlm collect` or `hvlm scan`) and write PowerShell remediation
+scripts from that fresh audit: one per host (fix-host-<name>.ps1), one for Active Directory
+(fix-active-directory.ps1), and, apart, one per host for the steps that stop, move, upgrade or
+restart VMs or the host (fix-host-<name>-disruptive.ps1).
+
+In each default script, read-only checks run first (also with -WhatIf), then the changes, each
+previewed by -WhatIf and confirmed by -Confirm; steps that need a person's decision are printed as
+commented instructions and never run. A disruptive script asks for each VM on its own
+(ConfirmImpact High). Identical steps are written once; two changes that set one host setting to
+different values are settled (the more severe finding wins, then Microsoft's default) and the
+other is commented out.
+
+A JSON report is not accepted: scripts are rebuilt from the snapshot hvlm audits itself, not from
+a file anyone may have edited. hvlm never runs the scripts: review, preview with -WhatIf, then run.
+"""
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "fix-script",
-        help="write PowerShell remediation scripts from a JSON report (never runs them)",
-        description="Write one PowerShell script per host, plus one for the Active Directory changes, "
-        "from a JSON report (hvlm audit --json FILE). Each script is commented with the findings it "
-        "answers and supports -WhatIf and -Confirm. hvlm never runs them: review, preview, then run.",
+        help="audit a snapshot and write PowerShell remediation scripts (never runs them)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("report", help="the JSON report (from `hvlm audit --json FILE` or `--format json`)")
+    p.add_argument("snapshot", nargs="?", help="the snapshot JSON file (from `hvlm collect` or `hvlm scan`)")
+    p.add_argument("--example", action="store_true", help="use the example snapshot shipped with hvlm")
     p.add_argument("-o", "--output-dir", metavar="DIR", required=True, help="folder to write the scripts to")
     p.add_argument("--failures-only", action="store_true", help="leave out the fixes for warnings")
     p.add_argument("--force", action="store_true", help="overwrite scripts already in DIR")
+    add_selection_options(p)
     p.set_defaults(func=run)
 
 
+def _load(args: argparse.Namespace) -> Snapshot:
+    if args.example == bool(args.snapshot):
+        raise UsageError("give either a SNAPSHOT file or --example")
+    if args.example:
+        snapshot = Snapshot.load(example_snapshot_path())
+        snapshot.name = "example-snapshot.json (shipped with hvlm)"
+        return snapshot
+    doc = read_json_file(args.snapshot, max_bytes=DEFAULT_MAX_BYTES)
+    if isinstance(doc, dict) and "report_version" in doc:
+        made_from = (doc.get("run") or {}).get("snapshot") if isinstance(doc.get("run"), dict) else None
+        origin = f"snapshot {made_from}" if made_from else "its snapshot"
+        again = ps_quote(str(made_from)) if made_from else "SNAPSHOT.json"
+        if made_from and str(made_from).endswith("(shipped with hvlm)"):
+            again = "--example"
+        raise UsageError(
+            f"{args.snapshot} is a report, not a snapshot: fix scripts are rebuilt from facts hvlm audits itself, "
+            f"not from a report file. The report was made from {origin}; run: "
+            f"hvlm fix-script {again} -o {ps_quote(str(args.output_dir))}"
+        )
+    return Snapshot.from_document(doc, str(args.snapshot))
+
+
 def run(args: argparse.Namespace) -> int:
-    report = read_json_file(args.report, max_bytes=DEFAULT_MAX_BYTES)
-    validate_document(report, "report", args.report)
+    snapshot = _load(args)
+    inv = snapshot.doc["inventory"]
+    advise_pairing(inv["hosts"], inv["pairs"], inv.get("groups") or {})
+    report = audit_snapshot(
+        snapshot,
+        only=args.checks,
+        skip=args.skip,
+        fail_on=args.fail_on,
+        command="fix-script",
+        include_return=bool(args.include_return or inv.get("include_return")),
+    )
     scripts = build_scripts(report, include_warnings=not args.failures_only)
     out = Path(args.output_dir)
     try:
@@ -51,9 +111,15 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write {out / s.filename}: {exc.strerror or exc}") from None
     if not scripts:
-        print("No failures or warnings with a fix in this report: no script written.")
+        print(f"No failures or warnings with a fix in the audit of {snapshot.name}: no script written.")
         return 0
+    print(f"Audited {snapshot.name}; wrote:", file=sys.stdout)
     for s in scripts:
-        print(f"{out / s.filename}: {s.changes} change(s) for {s.findings} finding(s)")
+        if s.disruptive:
+            what = f"{count(s.changes, 'disruptive step')} (each VM asked on its own)"
+        else:
+            what = (f"{count(s.changes, 'change')}, {count(s.checks, 'read-only check')}, "
+                    f"{count(s.manual, 'manual step')}")
+        print(f"{out / s.filename}: {what} for {count(s.findings, 'finding')}")
     print("Review each script, preview it with -WhatIf, then run it where its header says. hvlm ran nothing.")
     return 0

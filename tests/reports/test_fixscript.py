@@ -97,8 +97,12 @@ def test_example_scripts_parse_and_support_whatif(example: dict[str, Any]) -> No
         root = parse(s.text)
         if root.has_error:
             problems.append(f"{s.filename}: {first_error(s.text, root)}")
-        assert "[CmdletBinding(SupportsShouldProcess)]" in s.text
-        assert s.text.count("if ($PSCmdlet.ShouldProcess(") == s.changes - s.text.count("# No PowerShell for this change")
+        if s.disruptive:
+            assert "[CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]" in s.text
+            assert s.text.count("$PSCmdlet.ShouldProcess(") == s.changes
+        else:
+            assert "[CmdletBinding(SupportsShouldProcess)]" in s.text
+            assert s.text.count("if ($PSCmdlet.ShouldProcess(") == s.changes
     assert not problems, "fix scripts must parse in tree-sitter-powershell:\n" + "\n".join(problems)
 
 
@@ -143,9 +147,11 @@ def test_fix_that_needs_the_vm_off_says_so_in_the_comment_and_the_whatif_text() 
     rep = synthetic(["hv01.corp.contoso.com"])
     rep["fixes"][rep["findings"][0]["members"][0]["fix"]] = fix(
         "Update the VM version.", "Update-VMVersion -Name 'sql01'", "hv01.corp.contoso.com", vm_off=True)
-    (host,) = [s for s in build_scripts(rep) if s.kind == "host"]
-    assert "# NOTE: the VM must be turned off for this change" in host.text
-    assert "'Update the VM version. (the VM must be turned off first)'" in host.text
+    scripts = [s for s in build_scripts(rep) if s.kind == "host"]
+    assert [s.filename for s in scripts] == ["fix-host-hv01.corp.contoso.com-disruptive.ps1"]  # never in the default
+    (host,) = scripts
+    assert "# The VM is turned off for this step: plan the downtime." in host.text
+    assert "if ($PSCmdlet.ShouldProcess('hv01.corp.contoso.com', 'Update the VM version.')) {" in host.text
     assert_parses(host)
 
 
@@ -153,7 +159,7 @@ def test_hostile_names_stay_inside_quotes_and_comments(hostile: dict[str, Any]) 
     """Names that try to close the header block or a string must not add a single command."""
     scripts = build_scripts(hostile)
     assert scripts, "the hostile fleet has failures with fixes"
-    allowed: set[str] = {"Write-Verbose", "Get-NetIPAddress"}
+    allowed: set[str] = {"Write-Verbose", "Write-Warning", "Get-NetIPAddress"}
     for f in flat_findings(hostile):
         if f["fix"]:
             allowed |= set(commands(parse(f["fix"]["powershell"])))
@@ -190,20 +196,18 @@ def test_helpers() -> None:
 
 def test_fix_script_command_writes_bom_files_and_refuses_to_overwrite(tmp_path: Path, example: dict[str, Any],
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    report = tmp_path / "report.json"
-    report.write_text(json.dumps(example), "utf-8")
     out = tmp_path / "fixes"
-    assert main(["fix-script", str(report), "-o", str(out)]) == 0
+    assert main(["fix-script", "--example", "-o", str(out)]) == 0
     files = sorted(out.glob("*.ps1"))
     assert files and (out / AD_FILE).exists()
     raw = files[0].read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw  # UTF-8 BOM for Windows PowerShell 5.1
     assert "hvlm ran nothing" in capsys.readouterr().out
-    assert main(["fix-script", str(report), "-o", str(out)]) == 2  # existing scripts are not overwritten
-    assert main(["fix-script", str(report), "-o", str(out), "--force"]) == 0
+    assert main(["fix-script", "--example", "-o", str(out)]) == 2  # existing scripts are not overwritten
+    assert main(["fix-script", "--example", "-o", str(out), "--force"]) == 0
 
 
-def test_fix_script_command_rejects_a_file_that_is_not_a_report(tmp_path: Path,
+def test_fix_script_command_rejects_a_file_that_is_not_a_snapshot(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "snapshot.json"
     bad.write_text(json.dumps({"schema_version": 1}), "utf-8")
