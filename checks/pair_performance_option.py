@@ -89,7 +89,13 @@ def run(f: Facts) -> Outcome:
 def _rdma_fix(host: HostRef, value: list[dict[str, Any]] | None) -> Fix:
     lm: list[Interface] = [i for i in interfaces(value) if not i.has_gateway and i.usable]
     lines = ["Get-NetAdapterRdma | Format-Table -Property 'Name', 'InterfaceDescription', 'Enabled'"]
-    lines += [f"Enable-NetAdapterRdma -Name {ps_quote(a)}" for a in sorted({i.alias for i in lm})]
+    # Only an RDMA-capable adapter can be enabled: the others are reported, and the script goes on.
+    lines += [
+        f"if (Get-NetAdapterRdma -Name {ps_quote(a)} -ErrorAction SilentlyContinue) "
+        f"{{ Enable-NetAdapterRdma -Name {ps_quote(a)} }} "
+        f"else {{ Write-Warning {ps_quote(f'Adapter {a} is not RDMA-capable: SMB without RDMA stays in use.')} }}"
+        for a in sorted({i.alias for i in lm})
+    ]
     return on_host(
         host,
         f"Enable RDMA on {host.fqdn}'s migration adapter if it is RDMA-capable (the first command lists capable "

@@ -40,6 +40,8 @@ def test_fail_smb_with_rdma_on_one_side_is_an_info_warning() -> None:
     f = only(run_check("pair-performance-option", d), f"{s} -> {t}")
     assert f.status is Status.WARNING and f.severity is Severity.INFO
     assert f.fix is not None and f.fix.run_on == t and "Enable-NetAdapterRdma -Name 'LiveMigration'" in f.fix.powershell
+    # an adapter without RDMA must not stop the script halfway: enabled only where capable
+    assert "if (Get-NetAdapterRdma -Name 'LiveMigration' -ErrorAction SilentlyContinue)" in f.fix.powershell
 
 
 def test_fail_smb_on_one_side_only_is_a_mismatch() -> None:
