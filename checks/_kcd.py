@@ -7,14 +7,15 @@ msDS-AllowedToActOnBehalfOfOtherIdentity lists the source. Classic delegation ca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status
 from audit.psquote import ps_quote
+from audit.registry import PairKey
 from checks._ad import (
     FIRST_ANY_PROTOCOL_BUILD,
     TRUSTED_TO_AUTH_FOR_DELEGATION,
@@ -33,6 +34,7 @@ from checks._ad import (
     uses_kerberos,
 )
 from checks._fixes import on_host
+from checks._keys import auth_types, present, rbcd
 
 REQUIRES = (
     "source.vmhost?",
@@ -52,6 +54,23 @@ RBCD_NOTE = (
 class Severities:
     missing: Severity  # classic entries missing and no resource-based delegation
     rbcd_only: Severity  # only resource-based delegation
+
+
+def key(service: str) -> PairKey:
+    """The class of a pair for `evaluate`: the authentication types, whether the source's object
+    is known and lists the destination's service by each name, whether the pair crosses domains,
+    and whether the destination's resource-based delegation is known and lists the source."""
+
+    def decide(src: RoleFacts, dst: RoleFacts) -> Hashable:
+        auth = auth_types(src, dst)
+        if auth == ("CredSSP", "CredSSP"):  # not applicable
+            return auth
+        scomp = src["ad_computer"]
+        if scomp is None:  # error
+            return auth, None
+        return auth, present(src, dst, service), not same_domain(src.ref, dst.ref), rbcd(dst, src, scomp)
+
+    return decide
 
 
 def evaluate(f: Facts, service: str, label: str, sev: Severities, why: str) -> Outcome:

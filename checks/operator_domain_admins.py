@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.registry import check
@@ -28,6 +29,36 @@ from checks._ad import (
     uac,
     uses_kerberos,
 )
+from checks._keys import any_protocol, auth_types, present, rbcd
+
+
+def _admin(side: RoleFacts) -> bool | None:
+    """Is the operator in Domain Admins of the domain of this host's computer object (None: no domain SID)?"""
+    dsid = domain_sid(str(side["ad_computer"].get("objectSid") or ""))
+    return None if dsid is None else bool(has_rid(side["operator"]["tokenGroups"], DOMAIN_ADMINS_RID, dsid))
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """The authentication types; the objects known; whether the pair crosses domains; whether the destination's
+    resource-based delegation lists the source; for one domain, the entries present by name, "use any
+    authentication protocol" and the source's build; and whether the operator is in Domain Admins of the domain
+    whose object would change."""
+    auth = auth_types(src, dst)
+    if auth == ("CredSSP", "CredSSP"):  # not applicable
+        return auth
+    scomp, dcomp = src["ad_computer"], dst["ad_computer"]
+    cross = not same_domain(src.ref, dst.ref)
+    if scomp is None or (cross and dcomp is None):  # error
+        return auth, scomp is None, cross
+    if rbcd(dst, src, scomp)[1]:  # pass
+        return auth, True
+    if cross:
+        return auth, False, True, dst.derived("operator:admin", _admin)
+    entries = present(src, dst, MIGRATION_SERVICE) + present(src, dst, CIFS)
+    flag, recent = any_protocol(src)
+    if all(entries) and (flag or recent is False):  # nothing to change: pass
+        return auth, False, False
+    return auth, False, False, entries, flag, recent, src.derived("operator:admin", _admin)
 
 
 @check(
@@ -60,6 +91,7 @@ from checks._ad import (
     needs to change the pair passes; CredSSP-only pairs are not applicable.""",
     references=(DOCS["setup"], DOCS["kcd-overview"], DOCS["set-adcomputer"], DOCS["set-adaccountcontrol"]),
     fix_hint="Have a member of Domain Admins of the named domain run the delegation change.",
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     src, dst = f.host("source"), f.host("destination")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts, HostRef
+from audit.facts import Facts, HostRef, RoleFacts
 from audit.knowledge import DOCS, os_release
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
@@ -25,8 +26,18 @@ from checks._ad import (
     spn_forms,
     uac,
 )
+from checks._keys import auth_types
 
 CREDENTIAL_GUARD = 1  # Win32_DeviceGuard.SecurityServicesRunning
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """The authentication types; for a CredSSP source, whether Credential Guard is known to run on it."""
+    auth = auth_types(src, dst)
+    if auth[0] != "CredSSP":
+        return auth
+    dg = src["device_guard"]
+    return auth, None if dg is None else CREDENTIAL_GUARD in [int(x) for x in dg.get("SecurityServicesRunning") or []]
 
 
 @check(
@@ -57,6 +68,7 @@ CREDENTIAL_GUARD = 1  # Win32_DeviceGuard.SecurityServicesRunning
     judged by the pair-kcd checks).""",
     references=(DOCS["setup"], DOCS["use"], DOCS["cg-known-issues"], DOCS["cg-configure"], DOCS["ts-lm"]),
     fix_hint="Move the pair to Kerberos with constrained delegation, or sign in to the source before every move.",
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     src, dst = f.host("source"), f.host("destination")

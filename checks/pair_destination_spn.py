@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from audit.facts import Facts
+from collections.abc import Hashable
+
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
 from checks._ad import MIGRATION_SERVICE, ad_fix, auth_type, missing, spn_forms, uses_kerberos
+from checks._keys import auth_types, wanted
+
+
+def _registered(dst: RoleFacts) -> tuple[bool, bool]:
+    """Whether the destination's object registers the migration service by each name (NetBIOS, FQDN)."""
+    have = {str(s).strip().casefold() for s in dst["ad_computer"].get("servicePrincipalName") or []}
+    short, fqdn = wanted(dst, MIGRATION_SERVICE)
+    return short in have, fqdn in have
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    auth = auth_types(src, dst)
+    if auth == ("CredSSP", "CredSSP"):  # not applicable
+        return auth
+    return auth, dst.derived("spn:registered", _registered)
 
 
 @check(
@@ -25,6 +42,7 @@ from checks._ad import MIGRATION_SERVICE, ad_fix, auth_type, missing, spn_forms,
     Kerberos; a missing form fails. Not applicable when both hosts use CredSSP.""",
     references=(DOCS["ts-2026"], DOCS["setup"], DOCS["setspn"]),
     fix_hint='setspn -S "Microsoft Virtual System Migration Service/<name>" <destination> for each missing name.',
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     src, dst = f.host("source"), f.host("destination")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from audit.facts import Facts, HostRef
+from audit.facts import Facts, HostRef, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
@@ -19,6 +19,24 @@ FOREST_TRANSITIVE = 0x8
 WITHIN_FOREST = 0x20
 TRUST_TYPES = {1: "downlevel (NT4)", 2: "uplevel (Active Directory)", 3: "MIT Kerberos realm", 4: "DCE"}
 DIRECTIONS = {0: "disabled", 1: "inbound", 2: "outbound", 3: "bidirectional"}
+
+
+def _trust_view(side: RoleFacts) -> tuple[tuple[str, int, int], ...] | None:
+    """The host's domain's trustedDomain objects as the check reads them: partner, direction, attributes."""
+    trusts = side["trusts"]
+    if trusts is None:
+        return None
+    return tuple((str(t["trustPartner"]).lower().rstrip("."), t["trustDirection"], t["trustAttributes"])
+                 for t in trusts)
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """Membership of both; for hosts of two domains, the two domains (case-insensitive) and their trust objects."""
+    joined = bool(src["computer_system"]["PartOfDomain"]), bool(dst["computer_system"]["PartOfDomain"])
+    if not all(joined) or same_domain(src.ref, dst.ref):
+        return joined
+    return (str(src.ref.domain).lower(), str(dst.ref.domain).lower(),
+            src.derived("trusts", _trust_view), dst.derived("trusts", _trust_view))
 
 
 @check(
@@ -49,6 +67,7 @@ DIRECTIONS = {0: "disabled", 1: "inbound", 2: "outbound", 3: "bidirectional"}
     resource-based delegation on the destination is needed (see pair-kcd-migration-service).""",
     references=(DOCS["setup"], DOCS["trusts"], DOCS["trust-direction"], DOCS["second-hop"], DOCS["kcd-overview"]),
     fix_hint="Make the trust two-way (or create it) in Active Directory Domains and Trusts or with the .NET trust API.",
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     src, dst = f.host("source"), f.host("destination")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts, HostRef
+from audit.facts import Facts, HostRef, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
@@ -27,6 +28,16 @@ def _rdma(value: list[dict[str, Any]] | None) -> bool | None:
     return any(i.rdma is True for i in interfaces(value))
 
 
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """Both options, and whether each host has RDMA (None: unknown), computed once per host."""
+    return (
+        str(src["vmhost"]["VirtualMachineMigrationPerformanceOption"]),
+        str(dst["vmhost"]["VirtualMachineMigrationPerformanceOption"]),
+        src.derived("rdma", lambda s: _rdma(s["ip_interfaces"])),
+        dst.derived("rdma", lambda s: _rdma(s["ip_interfaces"])),
+    )
+
+
 @check(
     id="pair-performance-option",
     title="Live-migration performance option",
@@ -43,6 +54,7 @@ def _rdma(value: list[dict[str, Any]] | None) -> bool | None:
     Matching Compression, TCP/IP or SMB pass with an informational note.""",
     references=(DOCS["setup"], DOCS["set-vmhost"]),
     fix_hint="Set-VMHost -VirtualMachineMigrationPerformanceOption to the same value on both hosts.",
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     sref, dref = f.host("source"), f.host("destination")

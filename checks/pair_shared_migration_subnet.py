@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
 from checks._fixes import on_host
+from checks._keys import addresses, subnets
 from checks._net import interfaces, on_interface, parse_subnet, shared_candidates
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """Whether the destination accepts any network; else whether one of its subnets holds a source address."""
+    if dst["vmhost"]["UseAnyNetworkForMigration"]:
+        return True
+    ips = addresses(src)
+    return False, any(v == nv and ip & mask == net for nv, net, mask in subnets(dst) for v, ip in ips)
 
 
 @check(
@@ -33,6 +43,7 @@ from checks._net import interfaces, on_interface, parse_subnet, shared_candidate
     (host-any-network reports that).""",
     references=(DOCS["setup"], DOCS["migration-network"], DOCS["ts-lm"]),
     fix_hint="Add-VMMigrationNetwork on the destination for a private subnet both hosts are on.",
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     sref, dref = f.host("source"), f.host("destination")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
@@ -14,6 +15,23 @@ from checks._fixes import on_host
 
 def _model(name: object) -> str:
     return " ".join(str(name).split()).lower()
+
+
+def _cpu(side: RoleFacts) -> tuple[str, str]:
+    p = side["processor"]
+    return str(p["Manufacturer"]).strip().lower(), _model(p["Name"])
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """Same manufacturer, same model (compared as the check compares them)."""
+    (sv, sm), (dv, dm) = src.derived("cpu", _cpu), dst.derived("cpu", _cpu)
+    return sv == dv, sm == dm
+
+
+def _vm_key(vm: Mapping[str, Any]) -> Hashable:
+    """CompatibilityForMigrationEnabled: not collected, on (True), or anything else."""
+    compat = vm.get("CompatibilityForMigrationEnabled")
+    return None if compat is None else compat is True
 
 
 @check(
@@ -34,6 +52,8 @@ def _model(name: object) -> str:
     there.""",
     references=(DOCS["processor-compat"], DOCS["set-vmprocessor"], DOCS["use"]),
     fix_hint="With the VM off: Set-VMProcessor -CompatibilityForMigrationEnabled $true.",
+    key=_key,
+    vm_key=_vm_key,
 )
 def run(f: Facts) -> Outcome:
     vm: dict[str, Any] = f.vm or {}
