@@ -40,9 +40,9 @@ def _admin(side: RoleFacts) -> bool | None:
 
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     """The authentication types; the objects known; whether the pair crosses domains; whether the destination's
-    resource-based delegation lists the source; for one domain, the entries present by name, "use any
-    authentication protocol" and the source's build; and whether the operator is in Domain Admins of the domain
-    whose object would change."""
+    resource-based delegation lists the source; for one domain, whether anything is missing (an entry by either
+    name, or "use any authentication protocol" on a 2016+ source); and whether the operator is in Domain Admins
+    of the domain whose object would change."""
     auth = auth_types(src, dst)
     if auth == ("CredSSP", "CredSSP"):  # not applicable
         return auth
@@ -52,13 +52,12 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
         return auth, scomp is None, cross
     if rbcd(dst, src, scomp)[1]:  # pass
         return auth, True
-    if cross:
+    if cross:  # the destination's object changes
         return auth, False, True, dst.derived("operator:admin", _admin)
-    entries = present(src, dst, MIGRATION_SERVICE) + present(src, dst, CIFS)
     flag, recent = any_protocol(src)
-    if all(entries) and (flag or recent is False):  # nothing to change: pass
-        return auth, False, False
-    return auth, False, False, entries, flag, recent, src.derived("operator:admin", _admin)
+    if all(present(src, dst, MIGRATION_SERVICE) + present(src, dst, CIFS)) and (flag or recent is False):
+        return auth, False, False  # nothing to change: pass
+    return auth, False, False, src.derived("operator:admin", _admin)  # the source's object changes
 
 
 @check(
