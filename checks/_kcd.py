@@ -34,7 +34,7 @@ from checks._ad import (
     uses_kerberos,
 )
 from checks._fixes import on_host
-from checks._keys import auth_types, present, rbcd
+from checks._keys import delegation_destination, delegation_source, rbcd
 
 REQUIRES = (
     "source.vmhost?",
@@ -61,14 +61,17 @@ def key(service: str) -> PairKey:
     is known and lists the destination's service by each name, whether the pair crosses domains,
     and whether the destination's resource-based delegation is known and lists the source."""
 
+    destination = delegation_destination(service)
+
     def decide(src: RoleFacts, dst: RoleFacts) -> Hashable:
-        auth = auth_types(src, dst)
-        if auth == ("CredSSP", "CredSSP"):  # not applicable
-            return auth
-        scomp = src["ad_computer"]
-        if scomp is None:  # error
-            return auth, None
-        return auth, present(src, dst, service), not same_domain(src.ref, dst.ref), rbcd(dst, src, scomp)
+        s_auth, entries, s_dom = delegation_source(src)
+        d_auth, (short, fqdn), d_dom, listed = destination(dst)
+        if s_auth == "CredSSP" and d_auth == "CredSSP":  # not applicable
+            return s_auth, d_auth
+        if entries is None:  # no source object: error
+            return s_auth, d_auth, None
+        return (s_auth, d_auth, short in entries, fqdn in entries, s_dom is None or s_dom != d_dom,
+                listed or rbcd(dst, src))
 
     return decide
 

@@ -1,95 +1,107 @@
 """Shared parts of the class keys (audit/engine.py): what decides a check's status, cheaply.
 
 A key is called once per evaluated direction, tens of thousands of times per check on a large
-fleet, so whatever depends on one host only (its delegation entries, its SPNs, its parsed
-addresses) is computed once per host with RoleFacts.derived and the key compares the results.
-Each helper reads the facts the way the check's own logic does (checks/_ad.py), so equal keys
-mean equal inputs to the verdict.
+fleet, so whatever depends on one host only (its authentication type, its delegation entries,
+the SPN forms of its name, its parsed addresses) is computed once per host with
+RoleFacts.derived, one tuple per end, and the key only compares. Each helper reads the facts the
+way the check's own logic does (checks/_ad.py, checks/_net.py), so equal keys mean equal inputs
+to the verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable
 
-from audit.facts import RoleFacts
+from audit.facts import HostRef, RoleFacts
 from checks._ad import TRUSTED_TO_AUTH_FOR_DELEGATION, auth_type, rbcd_for, spn_forms, uac
 from checks._net import interfaces, parse_subnet
 
 
+def domain(ref: HostRef) -> str | None:
+    """The host's domain as checks._ad.same_domain compares it: two hosts share a domain when both are
+    not None and equal."""
+    return str(ref.domain).lower() if ref.domain else None
+
+
+def _auth(side: RoleFacts) -> str:
+    return auth_type(side["vmhost"])
+
+
 def auth_types(src: RoleFacts, dst: RoleFacts) -> tuple[str, str]:
     """Both hosts' migration authentication type, as checks._ad.auth_type reads it."""
-    return auth_type(src["vmhost"]), auth_type(dst["vmhost"])
+    return src.derived("keys:auth", _auth), dst.derived("keys:auth", _auth)
 
 
-def _delegation(side: RoleFacts) -> frozenset[str]:
+def _source(side: RoleFacts) -> tuple[str, frozenset[str] | None, str | None]:
     comp = side["ad_computer"]
-    return frozenset(str(v).strip().casefold() for v in comp.get("msDS-AllowedToDelegateTo") or [])
+    entries = None if comp is None else frozenset(
+        str(v).strip().casefold() for v in comp.get("msDS-AllowedToDelegateTo") or [])
+    return auth_type(side["vmhost"]), entries, domain(side.ref)
 
 
-def delegates_to(src: RoleFacts) -> frozenset[str]:
-    """The source's msDS-AllowedToDelegateTo, compared as checks._ad.missing compares it.
-
-    Only for a source whose ad_computer is not None."""
-    return src.derived("keys:delegate_to", _delegation)
-
-
-def wanted(dst: RoleFacts, service: str) -> tuple[str, str]:
-    """The destination's two SPN forms of a service (NetBIOS, FQDN), case-folded."""
-
-    def compute(d: RoleFacts) -> tuple[str, str]:
-        short, fqdn = spn_forms(service, d.ref)
-        return short.casefold(), fqdn.casefold()
-
-    return dst.derived(f"keys:spn:{service}", compute)
+def delegation_source(src: RoleFacts) -> tuple[str, frozenset[str] | None, str | None]:
+    """(authentication type, msDS-AllowedToDelegateTo case-folded as checks._ad.missing compares it or None
+    without a computer object, domain) of a source, once per host."""
+    return src.derived("keys:source", _source)
 
 
-def present(src: RoleFacts, dst: RoleFacts, service: str) -> tuple[bool, bool]:
-    """Whether the source may delegate to the service on the destination by each name."""
-    have = delegates_to(src)
-    short, fqdn = wanted(dst, service)
-    return short in have, fqdn in have
+Destination = tuple[str, tuple[str, ...], str | None, tuple[bool, bool] | None]
 
 
-def any_protocol(src: RoleFacts) -> tuple[bool, bool | None]:
-    """("Use any authentication protocol" set, source build >= 14393 or None when unknown)."""
+def delegation_destination(*services: str) -> Callable[[RoleFacts], Destination]:
+    """What a destination offers delegation to these services, once per host: (authentication type, the
+    case-folded SPN forms of each service (NetBIOS, FQDN), domain, resource-based delegation as (object known,
+    lists the source) when it lists no one, else None: ask `rbcd` for each source)."""
+    name = "keys:destination:" + "|".join(services)
 
-    def compute(s: RoleFacts) -> tuple[bool, bool | None]:
-        os_info = s["operating_system"]
-        build = int(os_info["BuildNumber"]) if os_info else None
-        return bool(uac(s["ad_computer"]) & TRUSTED_TO_AUTH_FOR_DELEGATION), None if build is None else build >= 14393
+    def compute(side: RoleFacts) -> Destination:
+        forms = tuple(form.casefold() for service in services for form in spn_forms(service, side.ref))
+        comp = side["ad_computer"]
+        rbcd = (False, False) if comp is None else None if comp.get("msDS-AllowedToActOnBehalfOfOtherIdentity") \
+            else (True, False)
+        return auth_type(side["vmhost"]), forms, domain(side.ref), rbcd
 
-    return src.derived("keys:any_protocol", compute)
+    def view(dst: RoleFacts) -> Destination:
+        return dst.derived(name, compute)
+
+    return view
 
 
-def rbcd(dst: RoleFacts, src: RoleFacts, scomp: Mapping[str, Any] | None) -> tuple[bool, bool]:
-    """(destination object known, its resource-based delegation lists the source), as checks._ad.rbcd_for says.
-
-    An empty msDS-AllowedToActOnBehalfOfOtherIdentity (the usual case) is decided without a search."""
-    dcomp = dst["ad_computer"]
-    if dcomp is None:
-        return False, False
-    if not dcomp.get("msDS-AllowedToActOnBehalfOfOtherIdentity"):
-        return True, False
-    found = rbcd_for(dcomp, src.ref, (scomp or {}).get("objectSid"))
+def rbcd(dst: RoleFacts, src: RoleFacts) -> tuple[bool, bool]:
+    """(destination object known, its resource-based delegation lists the source), by checks._ad.rbcd_for."""
+    found = rbcd_for(dst["ad_computer"], src.ref, (src["ad_computer"] or {}).get("objectSid"))
     return found.known, found.lists_source
+
+
+def _any_protocol(side: RoleFacts) -> bool:
+    os_info = side["operating_system"]
+    build = int(os_info["BuildNumber"]) if os_info else None
+    return (build is None or build >= 14393) and not uac(side["ad_computer"]) & TRUSTED_TO_AUTH_FOR_DELEGATION
+
+
+def lacks_any_protocol(src: RoleFacts) -> bool:
+    """A source (2016 or later, or of unknown build) without "Use any authentication protocol"; it has an object."""
+    return src.derived("keys:any_protocol", _any_protocol)
+
+
+def _addresses(side: RoleFacts) -> tuple[tuple[int, int], ...]:
+    return tuple((i.ip.version, int(i.ip)) for i in interfaces(side["ip_interfaces"]))
 
 
 def addresses(side: RoleFacts) -> tuple[tuple[int, int], ...]:
     """The host's parsed ip_interfaces addresses as (IP version, integer), as checks._net.interfaces parses them."""
-    return side.derived("keys:addresses",
-                        lambda s: tuple((i.ip.version, int(i.ip)) for i in interfaces(s["ip_interfaces"])))
+    return side.derived("keys:addresses", _addresses)
+
+
+def _subnets(side: RoleFacts) -> tuple[tuple[int, int, int], ...]:
+    out = []
+    for entry in side["migration_networks"]:
+        net = parse_subnet(str(entry["Subnet"]))
+        if net is not None:
+            out.append((net.version, int(net.network_address), int(net.netmask)))
+    return tuple(out)
 
 
 def subnets(side: RoleFacts) -> tuple[tuple[int, int, int], ...]:
     """The host's migration networks that parse, as (IP version, network address, netmask) integers."""
-
-    def compute(s: RoleFacts) -> tuple[tuple[int, int, int], ...]:
-        out = []
-        for entry in s["migration_networks"]:
-            net = parse_subnet(str(entry["Subnet"]))
-            if net is not None:
-                out.append((net.version, int(net.network_address), int(net.netmask)))
-        return tuple(out)
-
-    return side.derived("keys:subnets", compute)
+    return side.derived("keys:subnets", _subnets)

@@ -29,7 +29,9 @@ from checks._ad import (
     uac,
     uses_kerberos,
 )
-from checks._keys import any_protocol, auth_types, present, rbcd
+from checks._keys import delegation_destination, delegation_source, lacks_any_protocol, rbcd
+
+_destination = delegation_destination(MIGRATION_SERVICE, CIFS)
 
 
 def _admin(side: RoleFacts) -> bool | None:
@@ -43,19 +45,20 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     resource-based delegation lists the source; for one domain, whether anything is missing (an entry by either
     name, or "use any authentication protocol" on a 2016+ source); and whether the operator is in Domain Admins
     of the domain whose object would change."""
-    auth = auth_types(src, dst)
+    s_auth, entries, s_dom = delegation_source(src)
+    d_auth, forms, d_dom, listed = _destination(dst)
+    auth = s_auth, d_auth
     if auth == ("CredSSP", "CredSSP"):  # not applicable
         return auth
-    scomp, dcomp = src["ad_computer"], dst["ad_computer"]
-    cross = not same_domain(src.ref, dst.ref)
-    if scomp is None or (cross and dcomp is None):  # error
-        return auth, scomp is None, cross
-    if rbcd(dst, src, scomp)[1]:  # pass
+    cross = s_dom is None or s_dom != d_dom
+    known, lists = listed or rbcd(dst, src)
+    if entries is None or (cross and not known):  # error
+        return auth, entries is None, cross
+    if lists:  # pass
         return auth, True
     if cross:  # the destination's object changes
         return auth, False, True, dst.derived("operator:admin", _admin)
-    flag, recent = any_protocol(src)
-    if all(present(src, dst, MIGRATION_SERVICE) + present(src, dst, CIFS)) and (flag or recent is False):
+    if entries.issuperset(forms) and not lacks_any_protocol(src):
         return auth, False, False  # nothing to change: pass
     return auth, False, False, src.derived("operator:admin", _admin)  # the source's object changes
 

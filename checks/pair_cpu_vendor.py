@@ -15,8 +15,11 @@ from checks._fixes import on_host
 
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     """The two manufacturers as the check compares them (stripped: empty is an error; then case-insensitive)."""
-    return (str(src["processor"]["Manufacturer"]).strip().lower(),
-            str(dst["processor"]["Manufacturer"]).strip().lower())
+    return src.derived("vendor", _vendor), dst.derived("vendor", _vendor)
+
+
+def _vendor(side: RoleFacts) -> str:
+    return str(side["processor"]["Manufacturer"]).strip().lower()
 
 
 @check(

@@ -26,18 +26,21 @@ from checks._ad import (
     spn_forms,
     uac,
 )
-from checks._keys import auth_types
 
 CREDENTIAL_GUARD = 1  # Win32_DeviceGuard.SecurityServicesRunning
 
 
+def _source(src: RoleFacts) -> tuple[str, bool | None]:
+    sauth, dg = auth_type(src["vmhost"]), src["device_guard"]
+    if sauth != "CredSSP":
+        return sauth, None
+    return sauth, None if dg is None else CREDENTIAL_GUARD in [int(x) for x in dg.get("SecurityServicesRunning") or []]
+
+
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
-    """The authentication types; for a CredSSP source, whether Credential Guard is known to run on it."""
-    auth = auth_types(src, dst)
-    if auth[0] != "CredSSP":
-        return auth
-    dg = src["device_guard"]
-    return auth, None if dg is None else CREDENTIAL_GUARD in [int(x) for x in dg.get("SecurityServicesRunning") or []]
+    """The source's authentication type (the destination's does not matter); for a CredSSP source, whether
+    Credential Guard runs on it (None: unknown)."""
+    return src.derived("source", _source)
 
 
 @check(

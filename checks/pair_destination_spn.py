@@ -10,21 +10,21 @@ from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
 from checks._ad import MIGRATION_SERVICE, ad_fix, auth_type, missing, spn_forms, uses_kerberos
-from checks._keys import auth_types, wanted
 
 
-def _registered(dst: RoleFacts) -> tuple[bool, bool]:
-    """Whether the destination's object registers the migration service by each name (NetBIOS, FQDN)."""
+def _destination(dst: RoleFacts) -> tuple[str, bool, bool]:
+    """The destination's authentication type; does its object register the migration service by each name?"""
     have = {str(s).strip().casefold() for s in dst["ad_computer"].get("servicePrincipalName") or []}
-    short, fqdn = wanted(dst, MIGRATION_SERVICE)
-    return short in have, fqdn in have
+    short, fqdn = spn_forms(MIGRATION_SERVICE, dst.ref)
+    return auth_type(dst["vmhost"]), short.casefold() in have, fqdn.casefold() in have
 
 
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
-    auth = auth_types(src, dst)
-    if auth == ("CredSSP", "CredSSP"):  # not applicable
-        return auth
-    return auth, dst.derived("spn:registered", _registered)
+    s_auth = src.derived("auth", lambda s: auth_type(s["vmhost"]))
+    d_auth, short, fqdn = dst.derived("destination", _destination)
+    if s_auth == "CredSSP" and d_auth == "CredSSP":  # not applicable
+        return s_auth, d_auth
+    return s_auth, d_auth, short, fqdn
 
 
 @check(

@@ -13,6 +13,7 @@ from audit.psquote import ps_quote
 from audit.registry import check
 from checks._ad import ad_fix, same_domain, uses_kerberos
 from checks._fixes import LOCAL_ADMIN, on_host
+from checks._keys import domain
 
 INBOUND, OUTBOUND = 1, 2  # trustDirection bits, relative to the domain holding the object
 FOREST_TRANSITIVE = 0x8
@@ -30,13 +31,16 @@ def _trust_view(side: RoleFacts) -> tuple[tuple[str, int, int], ...] | None:
                  for t in trusts)
 
 
+def _host(side: RoleFacts) -> tuple[bool, str | None]:
+    return bool(side["computer_system"]["PartOfDomain"]), domain(side.ref)
+
+
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     """Membership of both; for hosts of two domains, the two domains (case-insensitive) and their trust objects."""
-    joined = bool(src["computer_system"]["PartOfDomain"]), bool(dst["computer_system"]["PartOfDomain"])
-    if not all(joined) or same_domain(src.ref, dst.ref):
-        return joined
-    return (str(src.ref.domain).lower(), str(dst.ref.domain).lower(),
-            src.derived("trusts", _trust_view), dst.derived("trusts", _trust_view))
+    (s_joined, s_dom), (d_joined, d_dom) = src.derived("host", _host), dst.derived("host", _host)
+    if not (s_joined and d_joined) or (s_dom is not None and s_dom == d_dom):
+        return s_joined, d_joined
+    return s_dom, d_dom, src.derived("trusts", _trust_view), dst.derived("trusts", _trust_view)
 
 
 @check(

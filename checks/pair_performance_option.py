@@ -28,14 +28,13 @@ def _rdma(value: list[dict[str, Any]] | None) -> bool | None:
     return any(i.rdma is True for i in interfaces(value))
 
 
+def _host(side: RoleFacts) -> tuple[str, bool | None]:
+    return str(side["vmhost"]["VirtualMachineMigrationPerformanceOption"]), _rdma(side["ip_interfaces"])
+
+
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
-    """Both options, and whether each host has RDMA (None: unknown), computed once per host."""
-    return (
-        str(src["vmhost"]["VirtualMachineMigrationPerformanceOption"]),
-        str(dst["vmhost"]["VirtualMachineMigrationPerformanceOption"]),
-        src.derived("rdma", lambda s: _rdma(s["ip_interfaces"])),
-        dst.derived("rdma", lambda s: _rdma(s["ip_interfaces"])),
-    )
+    """Each host's option and whether it has RDMA (None: unknown), computed once per host."""
+    return src.derived("host", _host) + dst.derived("host", _host)
 
 
 @check(

@@ -20,7 +20,11 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     if dst["vmhost"]["UseAnyNetworkForMigration"]:
         return True
     ips = addresses(src)
-    return False, any(v == nv and ip & mask == net for nv, net, mask in subnets(dst) for v, ip in ips)
+    for version, net, mask in subnets(dst):
+        for v, ip in ips:
+            if v == version and ip & mask == net:
+                return False, True
+    return False, False
 
 
 @check(

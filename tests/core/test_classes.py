@@ -88,6 +88,7 @@ def _host(rng: random.Random, i: int) -> HostModel:
     return HostModel(
         f"HV{i:02d}",
         domain=FAB if rng.random() < 0.4 else CORP,
+        part_of_domain=rng.random() < 0.95,
         index=rng.choice((i + 1, 150 + i)),
         build=rng.choice(BUILDS),
         cpu_vendor=vendor,
