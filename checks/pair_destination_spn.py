@@ -20,6 +20,7 @@ def _destination(dst: RoleFacts) -> tuple[str, bool, bool]:
 
 
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """Both authentication types; unless both use CredSSP, which SPN forms the destination registers."""
     s_auth = src.derived("auth", lambda s: auth_type(s["vmhost"]))
     d_auth, short, fqdn = dst.derived("destination", _destination)
     if s_auth == "CredSSP" and d_auth == "CredSSP":  # not applicable
