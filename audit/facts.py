@@ -245,11 +245,21 @@ class RoleFacts:
     fact the check did not declare raises, as it does in the check itself.
     """
 
-    __slots__ = ("_values", "ref")
+    __slots__ = ("_cache", "_values", "ref")
 
     def __init__(self, values: dict[str, Any], ref: HostRef) -> None:
         self._values = values
         self.ref = ref
+        self._cache: dict[str, Any] = {}
+
+    def derived(self, name: str, compute: Callable[[RoleFacts], T]) -> T:
+        """A value computed from this end's facts once (the engine keeps one RoleFacts per check and
+        host), so a key's per-host part (a set of delegation entries, parsed subnets) costs a lookup."""
+        try:
+            value: T = self._cache[name]
+        except KeyError:
+            value = self._cache[name] = compute(self)
+        return value
 
     def __getitem__(self, name: str) -> Any:
         try:

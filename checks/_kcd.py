@@ -10,14 +10,15 @@ reports it, and pair-kcd-cifs does not repeat it (one cause, one finding).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status
 from audit.psquote import ps_quote
+from audit.registry import PairKey
 from checks._ad import (
     FIRST_ANY_PROTOCOL_BUILD,
     TRUSTED_TO_AUTH_FOR_DELEGATION,
@@ -41,6 +42,7 @@ from checks._ad import (
     uses_kerberos,
 )
 from checks._fixes import on_host
+from checks._keys import delegation_destination, delegation_source, rbcd, workgroup
 
 REQUIRES = (
     "source.vmhost?",
@@ -69,6 +71,32 @@ class Service:
     missing: Severity  # classic entries missing and no resource-based delegation
     rbcd_documented: bool  # Microsoft documents resource-based delegation for this service's second hop
     reports_rbcd: bool  # this check reports a cross-domain pair's one resource-based delegation entry
+
+
+def key(spn: str) -> PairKey:
+    """The class of a pair for `evaluate` on one service: workgroup ends (not applicable), both hosts on
+    CredSSP (not applicable), no source object (error), else whether the pair crosses domains, whether
+    the source's msDS-AllowedToDelegateTo holds the service by each name, and what the destination's
+    resource-based delegation says of the source (known, lists it, lists principals it cannot resolve).
+    The service's constants (severity, documented RBCD, who reports a cross-domain entry) are the
+    check's own; the SMB option only sets a failure's severity, which a full judgement gives."""
+
+    destination = delegation_destination(spn)
+
+    def decide(src: RoleFacts, dst: RoleFacts) -> Hashable:
+        outside = (workgroup(src), workgroup(dst))
+        if any(outside):
+            return ("workgroup", *outside)
+        s_auth, entries, s_dom = delegation_source(src)
+        d_auth, (short, fqdn), d_dom, listed = destination(dst)
+        if s_auth == "CredSSP" and d_auth == "CredSSP":
+            return ("credssp",)
+        if entries is None:
+            return ("no source object",)
+        cross = s_dom is None or s_dom != d_dom
+        return cross, short in entries, fqdn in entries, listed or rbcd(dst, src)
+
+    return decide
 
 
 def evaluate(f: Facts, svc: Service) -> Outcome:

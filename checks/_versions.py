@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import OS_BY_BUILD, SUPPORTED_VM_VERSIONS, os_release
 
 
@@ -84,6 +84,17 @@ def host_versions(f: Facts, role: str) -> HostVersions:
         max(table, key=key),
         f"{why}; documented table for {release} (Microsoft, 'Upgrade virtual machine version')",
     )
+
+
+def _side_versions(side: RoleFacts) -> tuple[str, frozenset[str] | None]:
+    collected = side["supported_versions"]
+    return str(side["operating_system"]["BuildNumber"]), frozenset(norm(v["Version"]) for v in collected) if collected else None
+
+
+def side_versions(side: RoleFacts) -> tuple[str, frozenset[str] | None]:
+    """What host_versions decides a host's supported set from, for class keys: its build, and the
+    collected Get-VMHostSupportedVersion set (None when not collected: the documented table of the build)."""
+    return side.derived("versions", _side_versions)
 
 
 def releases_supporting(version: str) -> list[str]:

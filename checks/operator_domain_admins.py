@@ -7,9 +7,10 @@ threshold but --fail-on info.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.registry import check
@@ -36,6 +37,41 @@ from checks._ad import (
     uac,
     uses_kerberos,
 )
+from checks._keys import delegation_destination, delegation_source, lacks_any_protocol, rbcd, workgroup
+
+_destination = delegation_destination(MIGRATION_SERVICE, CIFS)
+
+
+def _admin(side: RoleFacts) -> bool | None:
+    """Is the operator in Domain Admins of the domain of this host's computer object (None: no domain SID)?"""
+    dsid = domain_sid(str(side["ad_computer"].get("objectSid") or ""))
+    return None if dsid is None else bool(has_rid(side["operator"]["tokenGroups"], DOMAIN_ADMINS_RID, dsid))
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """The authentication types; the objects known; whether the pair crosses domains; whether the destination's
+    resource-based delegation lists the source; for one domain, whether anything is missing (an entry by either
+    name, or "use any authentication protocol" on a 2016+ source); and whether the operator is in Domain Admins
+    of the domain whose object would change."""
+    outside = (workgroup(src), workgroup(dst))
+    if any(outside):  # not applicable
+        return ("workgroup", *outside)
+    s_auth, entries, s_dom = delegation_source(src)
+    d_auth, forms, d_dom, listed = _destination(dst)
+    auth = s_auth, d_auth
+    if auth == ("CredSSP", "CredSSP"):  # not applicable
+        return auth
+    cross = s_dom is None or s_dom != d_dom
+    known, lists, _ = listed or rbcd(dst, src)
+    if entries is None or (cross and not known):  # error
+        return auth, entries is None, cross
+    if lists:  # pass
+        return auth, True
+    if cross:  # the destination's object changes
+        return auth, False, True, dst.derived("operator:admin", _admin)
+    if entries.issuperset(forms) and not lacks_any_protocol(src):
+        return auth, False, False  # nothing to change: pass
+    return auth, False, False, src.derived("operator:admin", _admin)  # the source's object changes
 
 
 @check(
@@ -74,6 +110,7 @@ from checks._ad import (
     else from its computer object's operatingSystemVersion.""",
     references=(DOCS["setup"], DOCS["kcd-overview"], DOCS["set-adcomputer"], DOCS["set-adaccountcontrol"]),
     fix_hint="Have a member of Domain Admins of the named domain run the delegation change.",
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     src, dst = ad_host(f, "source"), ad_host(f, "destination")

@@ -8,6 +8,7 @@ from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.registry import check
 from checks._ad import auth_type
 from checks._fixes import HOST_ADMIN, on_host
+from checks._keys import auth_types
 
 
 @check(
@@ -25,6 +26,7 @@ from checks._fixes import HOST_ADMIN, on_host
     delegation the pair-kcd checks ask for.""",
     references=(DOCS["setup"], DOCS["set-vmhost"], DOCS["ts-lm"]),
     fix_hint="Set-VMHost -VirtualMachineMigrationAuthenticationType Kerberos on the CredSSP host.",
+    key=auth_types,
 )
 def run(f: Facts) -> Outcome:
     src, dst = f.host("source"), f.host("destination")

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_array, ps_quote
 from audit.registry import check
 from checks._fixes import on_host
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """The two manufacturers as the check compares them (stripped: empty is an error; then case-insensitive)."""
+    return src.derived("vendor", _vendor), dst.derived("vendor", _vendor)
+
+
+def _vendor(side: RoleFacts) -> str:
+    return str(side["processor"]["Manufacturer"]).strip().lower()
 
 
 @check(
@@ -25,6 +35,7 @@ from checks._fixes import on_host
     it is off. vm-processor-compat handles different models of the same manufacturer.""",
     references=(DOCS["processor-compat"], DOCS["move-vm"], DOCS["use"]),
     fix_hint="Shut the VMs down and move them while off (Move-VM or Export-VM/Import-VM).",
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     sref, dref = f.host("source"), f.host("destination")

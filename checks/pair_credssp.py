@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts, HostRef
+from audit.facts import Facts, HostRef, RoleFacts
 from audit.knowledge import DOCS, os_release
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
@@ -27,6 +28,19 @@ from checks._ad import (
 )
 
 CREDENTIAL_GUARD = 1  # Win32_DeviceGuard.SecurityServicesRunning
+
+
+def _source(src: RoleFacts) -> tuple[str, bool | None]:
+    sauth, dg = auth_type(src["vmhost"]), src["device_guard"]
+    if sauth != "CredSSP":
+        return sauth, None
+    return sauth, None if dg is None else CREDENTIAL_GUARD in [int(x) for x in dg.get("SecurityServicesRunning") or []]
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """The source's authentication type (the destination's does not matter); for a CredSSP source, whether
+    Credential Guard runs on it (None: unknown)."""
+    return src.derived("source", _source)
 
 
 @check(
@@ -57,6 +71,7 @@ CREDENTIAL_GUARD = 1  # Win32_DeviceGuard.SecurityServicesRunning
     judged by the pair-kcd checks).""",
     references=(DOCS["setup"], DOCS["use"], DOCS["cg-known-issues"], DOCS["cg-configure"], DOCS["ts-lm"]),
     fix_hint="Move the pair to Kerberos with constrained delegation, or sign in to the source before every move.",
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     src, dst = f.host("source"), f.host("destination")

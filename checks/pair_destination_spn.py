@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
-from audit.facts import Facts
+from collections.abc import Hashable
+
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
 from checks._ad import MIGRATION_SERVICE, ad_fix, ad_host, auth_type, missing, outside_domain, spn_forms, uses_kerberos
+from checks._keys import workgroup
+
+
+def _destination(dst: RoleFacts) -> tuple[str, bool | None, bool | None]:
+    """The destination's authentication type; does its object register the migration service by each name
+    (None: no object, an error)?"""
+    comp = dst["ad_computer"]
+    if comp is None:
+        return auth_type(dst["vmhost"]), None, None
+    have = {str(s).strip().casefold() for s in comp.get("servicePrincipalName") or []}
+    short, fqdn = spn_forms(MIGRATION_SERVICE, dst.ref)
+    return auth_type(dst["vmhost"]), short.casefold() in have, fqdn.casefold() in have
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """Workgroup ends (not applicable); both authentication types; unless both use CredSSP, which SPN
+    forms the destination registers."""
+    outside = (workgroup(src), workgroup(dst))
+    if any(outside):
+        return ("workgroup", *outside)
+    s_auth = src.derived("auth", lambda s: auth_type(s["vmhost"]))
+    d_auth, short, fqdn = dst.derived("destination", _destination)
+    if s_auth == "CredSSP" and d_auth == "CredSSP":  # not applicable
+        return s_auth, d_auth
+    return s_auth, d_auth, short, fqdn
 
 
 @check(
@@ -33,6 +60,7 @@ from checks._ad import MIGRATION_SERVICE, ad_fix, ad_host, auth_type, missing, o
     first 15 characters of the host's name.""",
     references=(DOCS["ts-2026"], DOCS["setup"], DOCS["setspn"]),
     fix_hint='setspn -S "Microsoft Virtual System Migration Service/<name>" <destination> for each missing name.',
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     src, dst = ad_host(f, "source"), ad_host(f, "destination")

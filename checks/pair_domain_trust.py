@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts, HostRef
+from audit.facts import Facts, HostRef, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
 from checks._ad import ad_fix, ad_host, outside_domain, same_domain, uses_kerberos
+from checks._keys import domain
 
 INBOUND, OUTBOUND = 1, 2  # trustDirection bits, relative to the domain holding the object
 FOREST_TRANSITIVE = 0x8
@@ -19,6 +20,27 @@ ALLOWED_TO_AUTHENTICATE = "68b1d179-0d15-4d4f-ab71-46152e79a7bc"  # the extended
 WITHIN_FOREST = 0x20
 TRUST_TYPES = {1: "downlevel (NT4)", 2: "uplevel (Active Directory)", 3: "MIT Kerberos realm", 4: "DCE"}
 DIRECTIONS = {0: "disabled", 1: "inbound", 2: "outbound", 3: "bidirectional"}
+
+
+def _trust_view(side: RoleFacts) -> tuple[tuple[str, int, int], ...] | None:
+    """The host's domain's trustedDomain objects as the check reads them: partner, direction, attributes."""
+    trusts = side["trusts"]
+    if trusts is None:
+        return None
+    return tuple((str(t["trustPartner"]).lower().rstrip("."), t["trustDirection"], t["trustAttributes"])
+                 for t in trusts)
+
+
+def _host(side: RoleFacts) -> tuple[bool, str | None]:
+    return bool(side["computer_system"]["PartOfDomain"]), domain(side.ref)
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """Membership of both; for hosts of two domains, the two domains (case-insensitive) and their trust objects."""
+    (s_joined, s_dom), (d_joined, d_dom) = src.derived("host", _host), dst.derived("host", _host)
+    if not (s_joined and d_joined) or (s_dom is not None and s_dom == d_dom):
+        return s_joined, d_joined
+    return s_dom, d_dom, src.derived("trusts", _trust_view), dst.derived("trusts", _trust_view)
 
 
 @check(
@@ -56,6 +78,7 @@ DIRECTIONS = {0: "disabled", 1: "inbound", 2: "outbound", 3: "bidirectional"}
     references=(DOCS["setup"], DOCS["trusts"], DOCS["trust-direction"], DOCS["second-hop"], DOCS["kcd-overview"],
                 DOCS["allowed-to-authenticate"]),
     fix_hint="Make the trust two-way (or create it) in Active Directory Domains and Trusts or with the .NET trust API.",
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     src, dst = ad_host(f, "source"), ad_host(f, "destination")

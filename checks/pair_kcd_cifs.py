@@ -7,7 +7,7 @@ from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, SubjectKind
 from audit.registry import check
 from checks._ad import CIFS
-from checks._kcd import REQUIRES, Service, evaluate
+from checks._kcd import REQUIRES, Service, evaluate, key
 
 
 @check(
@@ -34,6 +34,7 @@ from checks._kcd import REQUIRES, Service, evaluate
     in a domain (host-domain-member).""",
     references=(DOCS["setup"], DOCS["kcd-overview"], DOCS["ts-lm"], DOCS["set-adcomputer"]),
     fix_hint="Set-ADComputer -Add the destination's cifs SPNs to the source's msDS-AllowedToDelegateTo.",
+    key=key(CIFS),  # the SMB option only sets the severity
 )
 def run(f: Facts) -> Outcome:
     hosts = (f.optional("source.vmhost"), f.optional("destination.vmhost"))

@@ -7,7 +7,7 @@ from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, SubjectKind
 from audit.registry import check
 from checks._ad import MIGRATION_SERVICE
-from checks._kcd import REQUIRES, Service, evaluate
+from checks._kcd import REQUIRES, Service, evaluate, key
 
 
 @check(
@@ -34,6 +34,7 @@ from checks._kcd import REQUIRES, Service, evaluate
     (host-domain-member).""",
     references=(DOCS["setup"], DOCS["kcd-overview"], DOCS["second-hop"], DOCS["ts-lm"], DOCS["set-adcomputer"]),
     fix_hint="Set-ADComputer -Add the destination's migration-service SPNs to the source's msDS-AllowedToDelegateTo.",
+    key=key(MIGRATION_SERVICE),
 )
 def run(f: Facts) -> Outcome:
     return evaluate(

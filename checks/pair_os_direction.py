@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS, OS_BY_BUILD, os_release
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_array, ps_quote
 from audit.registry import check
 from checks._fixes import on_host
-from checks._versions import HostVersions, host_versions, join_or, key, norm, releases_supporting
+from checks._versions import HostVersions, host_versions, join_or, key, norm, releases_supporting, side_versions
+
+
+def _vm_versions(src: RoleFacts) -> frozenset[str] | None:
+    vms = src["vms"]  # optional: None when not collected
+    return None if vms is None else frozenset(norm(vm["Version"]) for vm in vms)
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """Both hosts' builds and supported sets, and the configuration versions of the source's VMs."""
+    return side_versions(src), side_versions(dst), src.derived("vm_versions", _vm_versions)
 
 
 @check(
@@ -37,6 +48,7 @@ from checks._versions import HostVersions, host_versions, join_or, key, norm, re
     optional: without it the pair is still judged.""",
     references=(DOCS["setup"], DOCS["vmversion"], DOCS["supported-version"]),
     fix_hint="Plan the blocked VMs to a release that runs their version; see vm-config-version for each VM.",
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     sref, dref = f.host("source"), f.host("destination")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts, HostRef
+from audit.facts import Facts, HostRef, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
@@ -27,6 +28,15 @@ def _rdma(value: list[dict[str, Any]] | None) -> bool | None:
     return any(i.rdma is True for i in interfaces(value))
 
 
+def _host(side: RoleFacts) -> tuple[str, bool | None]:
+    return str(side["vmhost"]["VirtualMachineMigrationPerformanceOption"]), _rdma(side["ip_interfaces"])
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """Each host's option and whether it has RDMA (None: unknown), computed once per host."""
+    return src.derived("host", _host) + dst.derived("host", _host)
+
+
 @check(
     id="pair-performance-option",
     title="Live-migration performance option",
@@ -43,6 +53,7 @@ def _rdma(value: list[dict[str, Any]] | None) -> bool | None:
     Matching Compression, TCP/IP or SMB pass with an informational note.""",
     references=(DOCS["setup"], DOCS["set-vmhost"]),
     fix_hint="Set-VMHost -VirtualMachineMigrationPerformanceOption to the same value on both hosts.",
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     sref, dref = f.host("source"), f.host("destination")

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
 from checks._fixes import on_host
+from checks._keys import addresses, subnets
 from checks._net import interfaces, on_interface, parse_subnet, shared_candidates
+
+
+def _usable_families(side: RoleFacts) -> frozenset[int]:
+    return frozenset(i.ip.version for i in interfaces(side["ip_interfaces"]) if i.usable)
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """Whether the destination accepts any network; else whether one of its subnets holds a source address;
+    else whether the source has a usable address of a family those subnets use (routed: warning; none: fail)."""
+    if dst["vmhost"]["UseAnyNetworkForMigration"]:
+        return True
+    ips = addresses(src)
+    nets = subnets(dst)
+    for version, net, mask in nets:
+        for v, ip in ips:
+            if v == version and ip & mask == net:
+                return False, True
+    return False, False, bool({version for version, _, _ in nets} & src.derived("usable", _usable_families))
 
 
 @check(
@@ -36,6 +56,7 @@ from checks._net import interfaces, on_interface, parse_subnet, shared_candidate
     that).""",
     references=(DOCS["setup"], DOCS["migration-network"], DOCS["ts-lm"]),
     fix_hint="Add-VMMigrationNetwork on the destination for a private subnet both hosts are on.",
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     sref, dref = f.host("source"), f.host("destination")

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
 from audit.words import noun
 from checks._fixes import HOST_ADMIN, on_host
-from checks._versions import HostVersions, host_versions, join_or, key, norm, releases_supporting, upgrade_hosts
+from checks._versions import (
+    HostVersions,
+    host_versions,
+    join_or,
+    key,
+    norm,
+    releases_supporting,
+    side_versions,
+    upgrade_hosts,
+)
 
 _DOCS = (DOCS["vmversion"], DOCS["update-vmversion"])
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """The destination's build and collected supported set (else its build's documented table)."""
+    return side_versions(dst)
+
+
+def _vm_key(vm: Mapping[str, Any]) -> Hashable:
+    return norm(vm["Version"])
 
 
 @check(
@@ -40,6 +59,8 @@ _DOCS = (DOCS["vmversion"], DOCS["update-vmversion"])
     version at all.""",
     references=(DOCS["vmversion"], DOCS["update-vmversion"], DOCS["supported-version"], DOCS["setup"]),
     fix_hint="Update-VMVersion on the source with the VM off (one-way), or plan a destination that runs the version.",
+    key=_key,
+    vm_key=_vm_key,
 )
 def run(f: Facts) -> Outcome:
     vm: dict[str, Any] = f.vm or {}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.registry import check
@@ -18,12 +19,31 @@ def _gib(n: int) -> str:
     return f"{n / GiB:.1f} GiB"
 
 
-def needed(vm: dict[str, Any]) -> tuple[int | None, str]:
+def needed(vm: Mapping[str, Any]) -> tuple[int | None, str]:
     """What the destination must hold: the assigned memory of a running VM, else its startup memory."""
     assigned, startup = vm.get("MemoryAssigned"), vm.get("MemoryStartup")
     if str(vm.get("State", "")).startswith("Running") and assigned:
         return int(assigned), "MemoryAssigned (running)"
     return (int(startup) if startup is not None else None), f"MemoryStartup ({vm.get('State')})"
+
+
+def _largest(src: RoleFacts) -> int:
+    return max((n for n, _ in (needed(vm) for vm in src["vms"]) if n is not None), default=0)
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """"fits" when every VM of the source fits the destination's free memory (the usual case, shared by
+    every such pair), else the free memory in bytes, or "unknown" when it was not collected."""
+    free_kib = dst["operating_system"].get("FreePhysicalMemory")
+    if free_kib is None:
+        return "unknown"
+    free = int(free_kib) * 1024
+    return "fits" if src.derived("largest", _largest) <= free else free
+
+
+def _vm_key(vm: Mapping[str, Any]) -> Hashable:
+    """The memory the destination must hold (None: not collected), and whether the VM is Off (not live-migrated)."""
+    return needed(vm)[0], is_off(dict(vm))
 
 
 @check(
@@ -42,6 +62,8 @@ def needed(vm: dict[str, Any]) -> tuple[int | None, str]:
     their sum, given in the evidence.""",
     references=(DOCS["ts-lm"], DOCS["ts-2026"]),
     fix_hint="Free memory on the destination (move or stop VMs there) or lower the VM's memory.",
+    key=_key,
+    vm_key=_vm_key,
 )
 def run(f: Facts) -> Outcome:
     vm: dict[str, Any] = f.vm or {}

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
 from checks._fixes import on_host
-from checks._versions import is_off, norm, too_new_for
+from checks._versions import is_off, norm, side_versions, too_new_for
 
 
 def _model(name: object) -> str:
     return " ".join(str(name).split()).lower()
+
+
+def _cpu(side: RoleFacts) -> tuple[str, str]:
+    p = side["processor"]
+    return str(p["Manufacturer"]).strip().lower(), _model(p["Name"])
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """Same manufacturer, same model (compared as the check compares them), and what decides which VM
+    versions the destination runs (a VM too new for it is not applicable here)."""
+    (sv, sm), (dv, dm) = src.derived("cpu", _cpu), dst.derived("cpu", _cpu)
+    return sv == dv, sm == dm, None if dst["operating_system"] is None else side_versions(dst)
+
+
+def _vm_key(vm: Mapping[str, Any]) -> Hashable:
+    """CompatibilityForMigrationEnabled (not collected, on, or anything else), Off or not, and the version."""
+    compat = vm.get("CompatibilityForMigrationEnabled")
+    return None if compat is None else compat is True, is_off(dict(vm)), norm(vm["Version"])
 
 
 @check(
@@ -43,6 +62,8 @@ def _model(name: object) -> str:
     destination runs (it cannot move there at all: vm-config-version's failure).""",
     references=(DOCS["processor-compat"], DOCS["set-vmprocessor"], DOCS["use"]),
     fix_hint="With the VM off: Set-VMProcessor -CompatibilityForMigrationEnabled $true.",
+    key=_key,
+    vm_key=_vm_key,
 )
 def run(f: Facts) -> Outcome:
     vm: dict[str, Any] = f.vm or {}

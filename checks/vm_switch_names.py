@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
@@ -13,6 +14,19 @@ from audit.words import noun
 from checks._fixes import on_host
 
 _DOCS = (DOCS["ts-lm"], DOCS["new-vmswitch"], DOCS["connect-vmnetworkadapter"])
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """The destination's switch names."""
+    return dst.derived("switches", lambda d: frozenset(str(s["Name"]) for s in d["vm_switches"]))
+
+
+def _vm_key(vm: Mapping[str, Any]) -> Hashable:
+    """The switch names the VM's adapters use (None: adapters not collected)."""
+    adapters = vm.get("NetworkAdapters")
+    if adapters is None:
+        return None
+    return frozenset(str(a["SwitchName"]) for a in adapters if a.get("SwitchName"))
 
 
 @check(
@@ -28,6 +42,8 @@ _DOCS = (DOCS["ts-lm"], DOCS["new-vmswitch"], DOCS["connect-vmnetworkadapter"])
     a warning: Microsoft does not document whether the match is case-sensitive.""",
     references=(DOCS["ts-lm"], DOCS["compare-vm"], DOCS["new-vmswitch"]),
     fix_hint="Create the switch with the same name on the destination, or reconnect the adapter.",
+    key=_key,
+    vm_key=_vm_key,
 )
 def run(f: Facts) -> Outcome:
     vm: dict[str, Any] = f.vm or {}
