@@ -187,7 +187,7 @@ class _Run:
             self.out.passed.setdefault((finding.check_id, finding.status.value), []).append(finding.subject)
 
     def tally(self, chk: Check, statuses: tuple[Status, ...], subjects: Iterable[Subject] | int) -> None:
-        counts = self.out.counts.setdefault(chk.meta.id, Counter())
+        counts = self.out.counts[chk.meta.id]  # made by check()
         if isinstance(subjects, int):
             for st in statuses:
                 counts[st.value] += subjects
@@ -235,6 +235,7 @@ class _Checker:
         resolver = self.run_.resolver
         resolved: dict[str, _Resolved] = {}
         bare: dict[str, Any] = {}
+        facts: dict[str, Any] = {}
         blocking = False
         for name in self.names:
             r, _, fact_name = name.partition(".")
@@ -247,10 +248,11 @@ class _Checker:
                 blocking = blocking or name in self.chk.meta.required
             else:
                 bare[fact_name] = fact["value"]
+                facts[fact_name] = fact
         if "operator" in self.common:
             op = self.common["operator"][1]
             bare["operator"] = None if isinstance(op, FactError) else op["value"]
-        made = self.sides[(role, host)] = _Side(resolved, blocking, RoleFacts(bare, resolver.host_ref(host)))
+        made = self.sides[(role, host)] = _Side(resolved, blocking, RoleFacts(bare, resolver.host_ref(host), facts))
         return made
 
     def gather(self, src: _Side, dst: _Side) -> _Gathered:
@@ -268,23 +270,21 @@ class _Checker:
 
     def run(self) -> None:
         vm_check = self.chk.meta.subject is SubjectKind.VM
+        kind = self.chk.meta.subject
+        returns = not vm_check and self.chk.meta.rollback
+        op = self.common.get("operator")
+        op_blocked = op is not None and isinstance(op[1], FactError) and "operator" in self.chk.meta.required
+        side = self.side
         for d in self.run_.out.directions:
-            if vm_check and not d.planned:
+            if not d.planned and not returns:
                 continue
-            if not vm_check and not d.planned and not self.chk.meta.rollback:
-                continue
-            src, dst = self.side("source", d.source), self.side("destination", d.destination)
-            subject = Subject(self.chk.meta.subject, source=d.source, destination=d.destination)
-            op = self.common.get("operator")
-            blocked = src.blocking or dst.blocking or (
-                op is not None and isinstance(op[1], FactError) and "operator" in self.chk.meta.required
-            )
-            if blocked or not self.classed:
-                self.full(subject, src, dst)
+            src, dst = side("source", d.source), side("destination", d.destination)
+            if op_blocked or src.blocking or dst.blocking or not self.classed:
+                self.full(Subject(kind, source=d.source, destination=d.destination), src, dst)
             elif vm_check:
-                self.vms(subject, src, dst)
+                self.vms(Subject(kind, source=d.source, destination=d.destination), src, dst)
             else:
-                self.pair(subject, src, dst)
+                self.pair(d, src, dst)
 
     def full(self, subject: Subject, src: _Side, dst: _Side) -> list[Finding]:
         found = list(_judge(self.chk, subject, self.gather(src, dst), self.run_.resolver))
@@ -299,11 +299,15 @@ class _Checker:
         except Exception:  # a broken key: judge in full, where the same fault becomes an error finding
             return None
 
-    def pair(self, subject: Subject, src: _Side, dst: _Side) -> None:
+    def pair(self, d: Direction, src: _Side, dst: _Side) -> None:
         k = self.key(src, dst)
         hit = self.memo.get(k) if k is not None else None
+        if hit and not self.run_.list_passed:
+            self.run_.tally(self.chk, hit, 1)
+            return
+        subject = Subject(self.chk.meta.subject, source=d.source, destination=d.destination)
         if hit:
-            self.run_.tally(self.chk, hit, [subject] if self.run_.list_passed else 1)
+            self.run_.tally(self.chk, hit, [subject])
             return
         found = self.full(subject, src, dst)
         if hit is None and k is not None:

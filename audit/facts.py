@@ -245,12 +245,19 @@ class RoleFacts:
     fact the check did not declare raises, as it does in the check itself.
     """
 
-    __slots__ = ("_cache", "_values", "ref")
+    __slots__ = ("_cache", "_facts", "_values", "ref")
 
-    def __init__(self, values: dict[str, Any], ref: HostRef) -> None:
+    def __init__(self, values: dict[str, Any], ref: HostRef, facts: dict[str, Any] | None = None) -> None:
         self._values = values
         self.ref = ref
         self._cache: dict[str, Any] = {}
+        self._facts = facts or {}
+
+    def provenance(self, name: str) -> dict[str, Any] | None:
+        """As Facts.provenance: {"source": ..., "collected_at": ...} of a declared fact, None if unavailable."""
+        self[name]
+        fact = self._facts.get(name)
+        return None if fact is None else {"source": fact["source"], "collected_at": fact["collected_at"]}
 
     def derived(self, name: str, compute: Callable[[RoleFacts], T]) -> T:
         """A value computed from this end's facts once (the engine keeps one RoleFacts per check and

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from audit.facts import Facts, HostRef
+from audit.facts import Facts, HostRef, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
@@ -32,6 +33,29 @@ class Reading:
         return (self.clock - self.read_at).total_seconds()
 
 
+def _side_reading(side: RoleFacts, name: str, field: str) -> Reading | None:
+    value = side[name]
+    if value is None or not value.get(field):
+        return None
+    fact = side.provenance(name)
+    if fact is None:
+        return None
+    central = str(fact["source"].get("collector")) in CENTRAL
+    return Reading("", "", _parse(str(value[field])), _parse(str(fact["collected_at"])), central)
+
+
+def _readings(side: RoleFacts) -> tuple[Reading, int | None]:
+    host, dc = _side_reading(side, "clock", "UtcTime"), _side_reading(side, "domain_info", "currentTime")
+    assert host is not None
+    return host, None if dc is None else _compare(host, dc).rank
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """The worst rank (0 pass, 1 warning, 2 fail) of the host-host and host-DC comparisons."""
+    (s, s_dc), (d, d_dc) = src.derived("clock", _readings), dst.derived("clock", _readings)
+    return max(r for r in (_compare(s, d).rank, s_dc, d_dc) if r is not None)
+
+
 @check(
     id="pair-clock-skew",
     title="Clocks within 5 minutes (hosts and domain controllers)",
@@ -55,6 +79,7 @@ class Reading:
     warning.""",
     references=(DOCS["kerberos-clock-skew"], DOCS["ts-lm"], DOCS["setup"]),
     fix_hint="Resynchronise the host's clock with the domain hierarchy (w32tm /resync) and fix its time source.",
+    key=_key,
 )
 def run(f: Facts) -> Outcome:
     src, dst = f.host("source"), f.host("destination")
