@@ -9,16 +9,15 @@ configurable resolver. A failure becomes an error fact with an actionable messag
 domains and hosts are still collected.
 
 Options come from the command line over the inventory's ``[ad]`` table over safe defaults
-(LDAPS, certificate validation, Kerberos). The password of a simple or NTLM bind comes from
-HVLM_LDAP_PASSWORD (or HVLM_PASSWORD) or a prompt on a terminal, never from the command line.
+(LDAPS, certificate validation, Kerberos). The password of a simple or NTLM bind comes the way the
+WinRM one does (audit.collect.credentials): HVLM_LDAP_PASSWORD (or HVLM_PASSWORD), else the system
+keyring (`keyring set hvlm-ldap USER`, or the "hvlm" service), else a prompt on a terminal; never
+from the command line. It is held as a masked Secret and redacted from every message.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
-import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 import dns.resolver
 
 from audit.collect import dns_lookup, ldap_conn, ldap_domain
+from audit.collect.credentials import LDAP_PASSWORD_ENV, PASSWORD_ENV, Secret, resolve_ldap_password
 from audit.collect.dns_lookup import DnsLookupError, Srv
 from audit.collect.ldap_conn import AUTH_METHODS, TLS_MODES, Credentials, DcEndpoint, DirectoryError, LdapSession
 from audit.collect.ldap_domain import OperatorAccount
@@ -40,11 +40,12 @@ __all__ = [
     "PASSWORD_ENV_VARS",
     "DirectoryOptions",
     "add_directory_options",
+    "bind_credentials",
     "collect_directory",
     "directory_options_from_args",
 ]
 
-PASSWORD_ENV_VARS = ("HVLM_LDAP_PASSWORD", "HVLM_PASSWORD")
+PASSWORD_ENV_VARS = (LDAP_PASSWORD_ENV, PASSWORD_ENV)
 AD_KEYS = frozenset(
     {"dc", "dns_server", "dns_servers", "auth", "tls", "ca_file", "allow_plain", "username", "timeout", "page_size"}
 )
@@ -87,7 +88,8 @@ def add_directory_options(parser: argparse.ArgumentParser) -> None:
         "Active Directory and DNS",
         "How the directory collector reaches domain controllers and DNS. Defaults: the inventory's [ad] table, "
         "then LDAPS with certificate validation and Kerberos (GSSAPI) from the current ticket cache. The password "
-        "of a simple or NTLM bind is read from HVLM_LDAP_PASSWORD (or HVLM_PASSWORD) or prompted for.",
+        "of a simple or NTLM bind comes from HVLM_LDAP_PASSWORD (or HVLM_PASSWORD), the system keyring "
+        "(`keyring set hvlm-ldap USER`) or a prompt on a terminal; never from the command line.",
     )
     g.add_argument(
         "--dc",
@@ -157,7 +159,10 @@ def directory_options_from_args(args: argparse.Namespace, inventory: Inventory) 
     ad = dict(inventory.ad)
     for key in ad:
         if "password" in key.lower():
-            raise _input_error(inventory, "passwords never go in the inventory; use HVLM_LDAP_PASSWORD", f"ad.{key}")
+            raise _input_error(
+                inventory, "passwords never go in the inventory; use HVLM_LDAP_PASSWORD or `keyring set hvlm-ldap USER`",
+                f"ad.{key}",
+            )
         if key not in AD_KEYS:
             raise _input_error(
                 inventory, f"unknown [ad] setting {key!r} (known: {', '.join(sorted(AD_KEYS))})", f"ad.{key}"
@@ -271,15 +276,22 @@ def directory_options_from_args(args: argparse.Namespace, inventory: Inventory) 
     )
 
 
-def read_password(user: str) -> str | None:
-    """The bind password: environment first, then a prompt on a terminal; None when neither."""
-    for name in PASSWORD_ENV_VARS:
-        value = os.environ.get(name)
-        if value:
-            return value
-    if sys.stdin is not None and sys.stdin.isatty():
-        return getpass.getpass(f"LDAP password for {user}: ")
-    return None
+def read_password(user: str) -> Secret | None:
+    """The bind password: environment, then the system keyring, then a prompt on a terminal."""
+    return resolve_ldap_password(user)
+
+
+def bind_user(inventory: Inventory, options: DirectoryOptions) -> str | None:
+    """Who a simple or NTLM bind binds as: --ldap-user / [ad] username, else the operator."""
+    return options.username or inventory.operator
+
+
+def bind_credentials(inventory: Inventory, options: DirectoryOptions) -> Credentials:
+    """The bind's credentials, password read now (before any connection): for the command line."""
+    user = bind_user(inventory, options)
+    if options.auth == "gssapi" or not user:
+        return Credentials(options.auth, user)
+    return Credentials(options.auth, user, read_password(user))
 
 
 # -- collection -------------------------------------------------------------------------------
@@ -298,7 +310,13 @@ class _Domain:
 
 
 class _Collector:
-    def __init__(self, inventory: Inventory, options: DirectoryOptions, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        options: DirectoryOptions,
+        progress: Progress | None,
+        credentials: Credentials | None = None,
+    ) -> None:
         self.inventory = inventory
         self.options = options
         self.progress = progress or (lambda _msg: None)
@@ -308,15 +326,16 @@ class _Collector:
             self.resolver = dns_lookup.make_resolver(options.dns_servers, options.timeout)
         except DnsLookupError as exc:
             self.resolver_error = exc
-        self.creds = Credentials(options.auth)
-        self.password_asked = False
+        self.creds = credentials or Credentials(options.auth)
+        self.password_asked = credentials is not None
         self.password_domains = _password_domains(inventory, options)
 
     def internal(self, exc: Exception) -> DirectoryError:
         """An unexpected failure (a bug, a library surprise) as an error fact, password redacted."""
         text = f"{type(exc).__name__}: {exc}"
-        if self.creds.password:
-            text = text.replace(self.creds.password, "***")
+        password = self.creds.reveal()
+        if password:
+            text = text.replace(password, "***")
         return DirectoryError("internal_error", text[:500])
 
     # credentials are read once, and only when a bind needs them
@@ -324,8 +343,8 @@ class _Collector:
         if self.options.auth == "gssapi" or self.password_asked:
             return self.creds
         self.password_asked = True
-        user = self.options.username or self.inventory.operator
-        password = read_password(user or "the directory") if user else None
+        user = bind_user(self.inventory, self.options)
+        password = read_password(user) if user else None
         self.creds = Credentials(self.options.auth, user, password)
         return self.creds
 
@@ -619,8 +638,12 @@ def collect_directory(
     options: DirectoryOptions,
     host_domains: Mapping[str, str | None],
     progress: Progress | None = None,
+    credentials: Credentials | None = None,
 ) -> dict[str, Any]:
     """Collect AD and DNS facts for the inventory.
+
+    ``credentials`` are the bind's, password already read (``bind_credentials``); without them a
+    simple or NTLM bind reads the password when the first bind needs it.
 
     ``host_domains`` maps inventory host names to their DNS domain (what the host reports, or the
     inventory's ``domain`` setting). None means "not in a domain": the host gets DNS facts but no
@@ -631,7 +654,7 @@ def collect_directory(
     "operator" key is absent when the inventory names no operator; "computers" is absent for a
     domain that only the operator belongs to.
     """
-    collector = _Collector(inventory, options, progress)
+    collector = _Collector(inventory, options, progress, credentials)
     names: dict[str, HostName] = {}
     by_domain: dict[str, list[HostName]] = {}
     for host in inventory.host_names:

@@ -27,6 +27,8 @@ from typing import Any
 import ldap3
 from ldap3.core import exceptions as lex
 
+from audit.collect.credentials import LDAP_KEYRING_SERVICE, LDAP_PASSWORD_ENV, Secret
+
 __all__ = [
     "AUTH_METHODS",
     "TLS_MODES",
@@ -64,11 +66,22 @@ class DirectoryError(Exception):
 
 @dataclass(frozen=True)
 class Credentials:
-    """How to bind. The password never appears in repr() or in any message."""
+    """How to bind. The password is held as a masked Secret (a plain string given is wrapped) and
+    revealed only to ldap3 for the bind; it never appears in repr() or in any message."""
 
     auth: str  # gssapi | simple | ntlm
     user: str | None = None
-    password: str | None = field(default=None, repr=False)
+    password: Secret | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        value: Any = self.password
+        if isinstance(value, str):
+            object.__setattr__(self, "password", Secret(value) if value else None)
+        elif value is not None and not isinstance(value, Secret):
+            raise TypeError("Credentials.password must be a Secret, a string or None")
+
+    def reveal(self) -> str | None:
+        return self.password.reveal() if self.password is not None else None
 
 
 @dataclass(frozen=True)
@@ -313,13 +326,13 @@ def connect(
                 f"--ldap-auth {creds.auth} needs a user name: set [ad] username, --ldap-user, or an operator "
                 "account in the inventory",
             )
-        if not creds.password:
+        if not creds.reveal():
             raise DirectoryError(
                 "no_password",
-                f"--ldap-auth {creds.auth} needs the password of {user}: set HVLM_LDAP_PASSWORD (or HVLM_PASSWORD), "
-                "or run on a terminal to be prompted. An empty password would be an anonymous bind.",
+                f"--ldap-auth {creds.auth} needs the password of {user}: {password_sources(user)}. An empty "
+                "password would be an anonymous bind.",
             )
-    redact = _redactor(creds.password)
+    redact = _redactor(creds.reveal())
     port = dc.port or (636 if tls_mode == "ldaps" else 389)
     endpoint = DcEndpoint(dc.name, dc.address, port)
     tls = None
@@ -343,9 +356,9 @@ def connect(
     if creds.auth == "gssapi":
         kwargs.update(authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS, sasl_credentials=(dc.name,))
     elif creds.auth == "simple":
-        kwargs.update(authentication=ldap3.SIMPLE, user=user, password=creds.password)
+        kwargs.update(authentication=ldap3.SIMPLE, user=user, password=creds.reveal())
     else:
-        kwargs.update(authentication=ldap3.NTLM, user=user, password=creds.password)
+        kwargs.update(authentication=ldap3.NTLM, user=user, password=creds.reveal())
     factory = connection_factory or ldap3.Connection
     conn = factory(server, **kwargs)
     what = "connecting"
@@ -421,13 +434,22 @@ def _bind_error(
         return DirectoryError(
             "bind_refused",
             f"{dc.name} refused the {auth} bind as {user}: invalid credentials ({detail}). Check the user name "
-            f"and HVLM_LDAP_PASSWORD; the account may be locked, disabled or its password expired.{hint}",
+            f"and the password ({LDAP_PASSWORD_ENV}, keyring {LDAP_KEYRING_SERVICE} or the prompt); the account may be "
+            f"locked, disabled or its password expired.{hint}",
         )
     if code == _UNWILLING:
         return DirectoryError(
             "bind_refused", f"{dc.name} is unwilling to perform the {auth} bind as {user} ({detail})."
         )
     return DirectoryError("bind_refused", f"{dc.name} refused the {auth} bind as {user}: {detail or code}")
+
+
+def password_sources(user: str) -> str:
+    """Where a bind password may come from, for messages."""
+    return (
+        f"set {LDAP_PASSWORD_ENV} (or HVLM_PASSWORD), store it with `keyring set {LDAP_KEYRING_SERVICE} {user}` "
+        "(keyring package), or run hvlm on a terminal to be asked"
+    )
 
 
 def _drop(conn: Any) -> None:

@@ -117,12 +117,18 @@ def test_untrusted_certificate_works_only_with_the_explicit_flag_and_a_loud_warn
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sims = [SimHost(model(1, 17763), fault=Fault.UNTRUSTED_CERT)]
-    with WinRMLab([s.spec() for s in sims], scheme="https", auth="basic", users={USER: PASSWORD}) as lab:
+    with WinRMLab([s.spec() for s in sims], scheme="https", auth="ntlm", users={USER: PASSWORD}) as lab:
         inventory = write_inventory(tmp_path / "fleet.toml", lab, sims,
-                                    defaults={"auth": "basic", "username": USER, "ca_bundle": lab.ca_cert_path})
+                                    defaults={"auth": "ntlm", "username": USER, "ca_bundle": lab.ca_cert_path})
         refused = run_cli(capsys, "collect", "-i", str(inventory), "-o", str(tmp_path / "a.json"), "--only", "hosts")
         insecure = run_cli(capsys, "collect", "-i", str(inventory), "-o", str(tmp_path / "b.json"), "--only", "hosts",
                            "--no-verify-tls")
+        # Basic and CredSSP would hand the password (or the delegated credentials) to whoever answers
+        basic = run_cli(capsys, "collect", "-i", str(inventory), "-o", str(tmp_path / "c.json"), "--only", "hosts",
+                        "--no-verify-tls", "--auth", "basic")
+        served = lab.requests_seen(sims[0].name)
+    assert basic.code == 2 and "basic authentication with TLS certificate validation off" in basic.err
+    assert (not (tmp_path / "c.json").exists() and len(served) == len(set(served))) or served
     assert refused.code == 3
     error = snapshot_of(tmp_path / "a.json")["hosts"][sims[0].name]["connection"]["error"]
     assert error["kind"] == "tls" and "not trusted" in error["message"] and "--ca-bundle" in error["message"]

@@ -180,6 +180,20 @@ def test_turning_validation_off_is_loud() -> None:
     assert tls_warnings(plan_targets(inv(), ConnectionOverrides(), env={})) == []
 
 
+def test_basic_and_credssp_without_certificate_validation_are_refused() -> None:
+    for auth in ("basic", "credssp"):
+        with pytest.raises(UsageError, match=rf"{auth} authentication with TLS certificate validation off \(--no-verify-tls\)"):
+            plan_targets(inv(), ConnectionOverrides(auth=auth, no_verify_tls=True), env={"HVLM_USERNAME": "u"})
+        with pytest.raises(UsageError, match="verify_tls = false in the inventory"):
+            plan_targets(inv(verify_tls=False, auth=auth, username="u"), ConnectionOverrides(), env={})
+    # NTLM, Kerberos and negotiate prove the password without sending it: allowed, with the loud warning
+    for auth in ("ntlm", "negotiate", "kerberos"):
+        targets = plan_targets(inv(), ConnectionOverrides(auth=auth, no_verify_tls=True), env={"HVLM_USERNAME": "u"})
+        assert "WARNING" in " ".join(tls_warnings(targets))
+    # Basic over validated HTTPS stays allowed
+    assert plan_targets(inv(), ConnectionOverrides(auth="basic"), env={"HVLM_USERNAME": "u"})[0].verify_tls
+
+
 # -- credentials ------------------------------------------------------------------------------------
 
 
@@ -198,6 +212,35 @@ def test_password_from_keyring_then_prompt(monkeypatch: pytest.MonkeyPatch) -> N
     assert got["b"] and got["b"].reveal() == "typed"
     assert asked == ["Password for b: "]
     assert resolve_passwords(["b"], env={}, interactive=False)["b"] is None
+
+
+def test_ldap_password_takes_the_winrm_path_env_keyring_prompt_and_stays_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from audit.collect.credentials import resolve_ldap_password
+    from audit.collect.ldap_conn import Credentials
+
+    got = resolve_ldap_password("a", env={"HVLM_LDAP_PASSWORD": "ldap-pw", "HVLM_PASSWORD": "winrm-pw"},
+                                interactive=False)
+    assert isinstance(got, Secret) and got.reveal() == "ldap-pw"
+    got = resolve_ldap_password("a", env={"HVLM_PASSWORD": "winrm-pw"}, interactive=False)
+    assert got is not None and got.reveal() == "winrm-pw"
+    fake = types.ModuleType("keyring")
+    stored = {("hvlm-ldap", "a"): "ldap-from-keyring", ("hvlm", "b"): "winrm-from-keyring"}
+    fake.get_password = lambda service, user: stored.get((service, user))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "keyring", fake)
+    got = resolve_ldap_password("a", env={}, interactive=False)
+    assert got is not None and got.reveal() == "ldap-from-keyring"
+    got = resolve_ldap_password("b", env={}, interactive=False)  # the same account's WinRM entry
+    assert got is not None and got.reveal() == "winrm-from-keyring"
+    asked: list[str] = []
+    got = resolve_ldap_password("c", env={}, interactive=True, prompt=lambda text: asked.append(text) or "typed-pw")
+    assert got is not None and got.reveal() == "typed-pw" and asked == ["LDAP password for c: "]
+    assert resolve_ldap_password("c", env={}, interactive=False) is None
+    creds = Credentials("simple", "a", "Hunter2-very-secret")
+    assert isinstance(creds.password, Secret) and creds.reveal() == "Hunter2-very-secret"
+    assert "Hunter2" not in repr(creds) and "Hunter2" not in repr(creds.password)
+    assert Credentials("simple", "a", "").password is None
 
 
 def test_a_secret_never_prints_itself() -> None:

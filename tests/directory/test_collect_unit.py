@@ -4,6 +4,7 @@ goes on for the rest."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -268,7 +269,7 @@ def test_hosts_outside_any_domain_get_dns_but_no_ad_lookup(dns_server: str, monk
 def test_no_password_for_a_simple_bind(dns_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HVLM_LDAP_PASSWORD", raising=False)
     monkeypatch.delenv("HVLM_PASSWORD", raising=False)
-    monkeypatch.setattr(directory.sys, "stdin", None)
+    monkeypatch.setattr(sys, "stdin", None)
     monkeypatch.setattr(directory, "CONNECTION_FACTORY", FakeConnection)
     FakeScript(Directory().answer)
     inv = parse_inventory({"hosts": ["hv000.corp.test"], "operator": "CORP\\hvadmin"})
@@ -307,3 +308,34 @@ def test_a_domain_only_a_host_reported_gets_no_bind_password(monkeypatch: pytest
         # named in the inventory, the same domain is trusted with the password
         named = parse_inventory({"hosts": ["hv000.corp.test", "HV001"], "defaults": {"domain": "evil.test"}})
         assert "evil.test" in directory._password_domains(named, opts)
+
+
+def test_cli_reads_the_ldap_password_from_the_keyring_before_connecting(
+    dns_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import types
+
+    from audit.cli import main
+
+    monkeypatch.delenv("HVLM_LDAP_PASSWORD", raising=False)
+    monkeypatch.delenv("HVLM_PASSWORD", raising=False)
+    monkeypatch.setattr(sys, "stdin", None)
+    monkeypatch.setattr(directory, "CONNECTION_FACTORY", FakeConnection)
+    script = FakeScript(Directory().answer)
+    inventory = tmp_path / "fleet.toml"
+    inventory.write_text('hosts = ["hv000.corp.test"]\noperator = "CORP\\\\hvadmin"\n')
+    argv = ["collect", "-i", str(inventory), "--only", "directory", "-o", str(tmp_path / "dir.json"),
+            "--ldap-auth", "simple", "--ldap-user", "auditor@corp.test", "--dns-server", dns_server, "-q"]
+    # no password anywhere: a usage error before any connection, saying where one may come from
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no LDAP password for auditor@corp.test" in err and "keyring set hvlm-ldap auditor@corp.test" in err
+    assert script.bind_password is None and not (tmp_path / "dir.json").exists()
+    fake = types.ModuleType("keyring")
+    fake.get_password = (  # type: ignore[attr-defined]
+        lambda service, user: "kr-secret-pw" if (service, user) == ("hvlm-ldap", "auditor@corp.test") else None
+    )
+    monkeypatch.setitem(sys.modules, "keyring", fake)
+    assert main(argv) == 0, capsys.readouterr().err
+    assert script.bind_password == "kr-secret-pw"
+    assert "kr-secret-pw" not in (tmp_path / "dir.json").read_text() + capsys.readouterr().err
