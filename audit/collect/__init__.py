@@ -9,6 +9,7 @@ section only. Ctrl-C keeps what was collected and marks the rest `interrupted`, 
 from __future__ import annotations
 
 import importlib
+import inspect
 import ipaddress
 import logging
 import re
@@ -319,7 +320,9 @@ def collect_directory_part(
         ), False
     progress.message("collecting the directory (LDAP and DNS)")
     try:
-        extra = {"credentials": credentials} if credentials is not None else {}
+        extra: dict[str, Any] = {"credentials": credentials} if credentials is not None else {}
+        if "on_domain" in inspect.signature(module.collect_directory).parameters:
+            extra["on_domain"] = progress.directory_domain
         part = module.collect_directory(inventory, options, dict(domains), progress=progress.message, **extra)
     except KeyboardInterrupt:
         return _directory_errors(inventory, domains, "interrupted", "collection was interrupted (Ctrl-C)"), True

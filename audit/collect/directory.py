@@ -18,6 +18,8 @@ from the command line. It is held as a masked Secret and redacted from every mes
 from __future__ import annotations
 
 import argparse
+import logging
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,6 +57,9 @@ MAX_DC_ATTEMPTS = 3
 CONNECTION_FACTORY: ldap_conn.ConnectionFactory | None = None
 
 Progress = Callable[[str], None]
+# (domains done, domains in all, domain being read or None when finished, its DC or None)
+DomainStatus = Callable[[int, int, str | None, str | None], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -316,10 +321,14 @@ class _Collector:
         options: DirectoryOptions,
         progress: Progress | None,
         credentials: Credentials | None = None,
+        on_domain: DomainStatus | None = None,
     ) -> None:
         self.inventory = inventory
         self.options = options
-        self.progress = progress or (lambda _msg: None)
+        self._progress = progress or (lambda _msg: None)
+        self._on_domain = on_domain
+        self.domains_done = 0
+        self.domains_total = 0
         self.resolver: dns.resolver.Resolver | None = None
         self.resolver_error: DnsLookupError | None = None
         try:
@@ -329,6 +338,15 @@ class _Collector:
         self.creds = credentials or Credentials(options.auth)
         self.password_asked = credentials is not None
         self.password_domains = _password_domains(inventory, options)
+
+    def progress(self, text: str) -> None:
+        """What the operator sees is also what --log records."""
+        log.info("%s", text)
+        self._progress(text)
+
+    def status(self, domain: str | None, dc: str | None = None) -> None:
+        if self._on_domain is not None:
+            self._on_domain(self.domains_done, self.domains_total, domain, dc)
 
     def internal(self, exc: Exception) -> DirectoryError:
         """An unexpected failure (a bug, a library surprise) as an error fact, password redacted."""
@@ -404,7 +422,12 @@ class _Collector:
         unreachable: list[str] = []
         for ep in endpoints:
             target = DcEndpoint(ep.name, self.address_of(ep.name), ep.port)
-            self.progress(f"ldap {domain}: connecting to {ep.name} ({self.options.tls}, {self.options.auth})")
+            self.status(domain, ep.name)
+            self.progress(
+                f"ldap {domain}: connecting to {ep.name}"
+                + (f" ({target.address})" if target.address != ep.name else "")
+                + f", TLS {self.options.tls}, bind {self.options.auth} as {creds.user or 'the Kerberos ticket'}"
+            )
             try:
                 return ldap_conn.connect(
                     target,
@@ -418,6 +441,7 @@ class _Collector:
                     connection_factory=CONNECTION_FACTORY,
                 )
             except DirectoryError as exc:
+                log.warning("ldap %s: %s failed: %s: %s", domain, ep.name, exc.kind, exc.message)
                 if exc.kind != "dc_unreachable":
                     raise
                 unreachable.append(exc.message)
@@ -430,6 +454,15 @@ class _Collector:
         )
 
     def collect_domain(self, dom: _Domain) -> None:
+        self.status(dom.name)
+        started = time.monotonic()
+        try:
+            self._collect_domain(dom)
+        finally:
+            self.domains_done += 1
+            log.info("ldap %s: done in %.2f s", dom.name, time.monotonic() - started)
+
+    def _collect_domain(self, dom: _Domain) -> None:
         srv: list[Srv] | None = None
         if self.resolver is None:
             assert self.resolver_error is not None
@@ -567,6 +600,7 @@ class _Collector:
             self.password_domains = self.password_domains | {domain.lower()}
             dom = _Domain(domain, [], {})
             domains[domain] = dom
+            self.domains_total += 1
             self.collect_domain(dom)
         if dom.session is None or dom.read is None:
             failure = dom.failure or DirectoryError("internal_error", "domain not read")
@@ -639,11 +673,14 @@ def collect_directory(
     host_domains: Mapping[str, str | None],
     progress: Progress | None = None,
     credentials: Credentials | None = None,
+    on_domain: DomainStatus | None = None,
 ) -> dict[str, Any]:
     """Collect AD and DNS facts for the inventory.
 
     ``credentials`` are the bind's, password already read (``bind_credentials``); without them a
-    simple or NTLM bind reads the password when the first bind needs it.
+    simple or NTLM bind reads the password when the first bind needs it. ``on_domain`` hears how
+    far the domains are: (done, total, domain being read, its DC), and (total, total, None, None)
+    at the end.
 
     ``host_domains`` maps inventory host names to their DNS domain (what the host reports, or the
     inventory's ``domain`` setting). None means "not in a domain": the host gets DNS facts but no
@@ -654,7 +691,12 @@ def collect_directory(
     "operator" key is absent when the inventory names no operator; "computers" is absent for a
     domain that only the operator belongs to.
     """
-    collector = _Collector(inventory, options, progress, credentials)
+    collector = _Collector(inventory, options, progress, credentials, on_domain)
+    log.info(
+        "directory: TLS %s, bind %s%s, DNS %s, timeout %g s", options.tls, options.auth,
+        f" as {credentials.user}" if credentials is not None and credentials.user else "",
+        ", ".join(options.dns_servers) or "the system resolver", options.timeout,
+    )
     names: dict[str, HostName] = {}
     by_domain: dict[str, list[HostName]] = {}
     for host in inventory.host_names:
@@ -669,6 +711,8 @@ def collect_directory(
             by_domain.setdefault(domain, []).append(hn)
 
     domains: dict[str, _Domain] = {d: _Domain(d, hs, {}) for d, hs in sorted(by_domain.items())}
+    collector.domains_total = len(domains)
+    log.info("directory: %d domain(s) to read: %s", len(domains), ", ".join(domains) or "none")
     try:
         for dom in list(domains.values()):
             collector.collect_domain(dom)
@@ -682,6 +726,7 @@ def collect_directory(
         "domains": {name: dom.facts for name, dom in domains.items()},
         "dns": collector.dns_facts(names),
     }
+    collector.status(None)
     if operator is not None:
         result["operator"] = operator
     return result

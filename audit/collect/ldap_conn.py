@@ -18,8 +18,11 @@ message tells an administrator what to do next.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
+import re
 import ssl
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +43,7 @@ __all__ = [
     "is_address",
 ]
 
+log = logging.getLogger(__name__)
 AUTH_METHODS = ("gssapi", "simple", "ntlm")
 TLS_MODES = ("ldaps", "starttls", "plain")
 
@@ -129,6 +133,15 @@ def _redactor(secret: str | None) -> Callable[[str], str]:
     return redact
 
 
+def describe_filter(search_filter: str, limit: int = 120) -> str:
+    """A filter short enough for a log line: the whole filter when short, else its start and how
+    many clauses it has (a filter naming 2,000 hosts is 60 KB)."""
+    if len(search_filter) <= limit:
+        return search_filter
+    clauses = len(re.findall(r"\((?![&|!])", search_filter))
+    return f"{search_filter[:80]}... ({clauses} clauses, {len(search_filter)} characters)"
+
+
 class LdapSession:
     """A bound connection. ``searches`` counts LDAP search requests sent (one per page)."""
 
@@ -139,6 +152,7 @@ class LdapSession:
         self._redact = redact
         self.page_size = page_size
         self.searches = 0
+        self._pages = 0
 
     def search(
         self,
@@ -155,14 +169,34 @@ class LdapSession:
         megabytes and a search per run) ldap3's formatting guesses, and SIDs and security
         descriptors must be decoded exactly.
         """
+        started = time.monotonic()
+        try:
+            out = self._search(base, search_filter, attributes, scope, paged)
+        except DirectoryError as exc:
+            log.warning(
+                "ldap search on %s: base %r, scope %s, filter %s: %s after %.3f s", self.dc.name, base, scope,
+                describe_filter(search_filter), exc.kind, time.monotonic() - started,
+            )
+            raise
+        log.info(
+            "ldap search on %s: base %r, scope %s, filter %s: %d entries in %d page(s), %.3f s", self.dc.name, base,
+            scope, describe_filter(search_filter), len(out), self._pages, time.monotonic() - started,
+        )
+        return out
+
+    def _search(
+        self, base: str, search_filter: str, attributes: Sequence[str], scope: str, paged: bool
+    ) -> list[tuple[str, dict[str, list[bytes]]]]:
         ldap_scope = {"base": ldap3.BASE, "one": ldap3.LEVEL, "subtree": ldap3.SUBTREE}[scope]
         cookie: bytes | None = None
         out: list[tuple[str, dict[str, list[bytes]]]] = []
+        self._pages = 0
         while True:
             kwargs: dict[str, Any] = {}
             if paged:
                 kwargs = {"paged_size": self.page_size, "paged_cookie": cookie}
             self.searches += 1
+            self._pages += 1
             try:
                 self._conn.search(base, search_filter, ldap_scope, attributes=list(attributes), **kwargs)
             except lex.LDAPException as exc:
@@ -361,6 +395,32 @@ def connect(
         kwargs.update(authentication=ldap3.NTLM, user=user, password=creds.reveal())
     factory = connection_factory or ldap3.Connection
     conn = factory(server, **kwargs)
+    started = time.monotonic()
+    log.info(
+        "ldap %s: connecting to %s at %s:%d, TLS %s%s, bind %s as %s", domain, dc.name, dc.address, port, tls_mode,
+        f" (CA file {ca_file})" if ca_file else "", creds.auth, user or "the Kerberos ticket's principal",
+    )
+    try:
+        return _open_and_bind(conn, dc, endpoint, creds, user, tls_mode, redact, page_size)
+    except DirectoryError as exc:
+        log.warning("ldap %s: %s: %s after %.2f s: %s", domain, dc.name, exc.kind, time.monotonic() - started,
+                    exc.message)
+        raise
+    finally:
+        conn.password = None  # ldap3 keeps it for re-binds; we never re-bind
+
+
+def _open_and_bind(
+    conn: Any,
+    dc: DcEndpoint,
+    endpoint: DcEndpoint,
+    creds: Credentials,
+    user: str | None,
+    tls_mode: str,
+    redact: Callable[[str], str],
+    page_size: int,
+) -> LdapSession:
+    started = time.monotonic()
     what = "connecting"
     try:
         conn.open()
@@ -403,6 +463,7 @@ def connect(
         result = conn.result or {}
         _drop(conn)
         raise _bind_error(result, endpoint, creds.auth, user or "(Kerberos ticket)", redact)
+    log.info("ldap: bound to %s (%s, %s) in %.2f s", dc.name, tls_mode, creds.auth, time.monotonic() - started)
     return LdapSession(conn, endpoint, user or "the Kerberos ticket's principal", redact, page_size)
 
 

@@ -71,6 +71,9 @@ def summarize(collection: Collection, path: str | None) -> str:
         parts.append(f"{len(failed)} not collected ({shown})")
     if errors:
         parts.append(f"{len(errors)} fact(s) with errors")
+    notes = snap.notes()
+    if notes:
+        parts.append(f"{len(notes)} probe warning(s) (kept as notes on their host)")
     if collection.interrupted:
         parts.append("INTERRUPTED: incomplete")
     where = f"wrote {path}: " if path else ""
