@@ -17,6 +17,9 @@ from audit.errors import InputError, UsageError
 from audit.jsonio import DEFAULT_MAX_BYTES, read_json_file, validate_document
 
 __all__ = [
+    "NON_BLOCKING_KINDS",
+    "NOTE_KINDS",
+    "PROBE_WARNING",
     "SCHEMA_VERSION",
     "FactError",
     "Snapshot",
@@ -27,6 +30,11 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+PROBE_WARNING = "probe_warning"
+# Kinds of uncollected() entries that are notes, not missing facts: a report lists them but they
+# never make a run incomplete (nor does not_found, a fact that does not exist on that host).
+NOTE_KINDS = frozenset({PROBE_WARNING})
+NON_BLOCKING_KINDS = frozenset({"not_found", *NOTE_KINDS})
 
 
 def now_iso() -> str:
@@ -172,8 +180,27 @@ class Snapshot:
             return str(cs["value"]["Name"]).upper()
         return host.split(".", 1)[0].upper()
 
-    def uncollected(self) -> list[dict[str, Any]]:
-        """Every fact that holds an error, for the report's "could not be collected" list."""
+    def notes(self) -> list[dict[str, Any]]:
+        """Non-terminating errors the probe caught on a host (Write-Error records: the host's facts
+        were still read), kept in hosts/HOST/connection value probe_errors; one entry each, shaped
+        as uncollected() entries, of kind "probe_warning" (NOTE_KINDS): listed, never incomplete."""
+        out: list[dict[str, Any]] = []
+        for host, sections in self.doc["hosts"].items():
+            conn = sections.get("connection") if isinstance(sections, dict) else None
+            if not isinstance(conn, dict) or not isinstance(conn.get("value"), dict):
+                continue
+            for message in conn["value"].get("probe_errors") or []:
+                out.append({
+                    "path": f"hosts/{host}/connection",
+                    "kind": PROBE_WARNING,
+                    "message": f"the probe reported an error it recovered from on {host}: {message}",
+                    "source": conn["source"],
+                })
+        return out
+
+    def uncollected(self, include_notes: bool = False) -> list[dict[str, Any]]:
+        """Every fact that holds an error, for the report's "could not be collected" list; with
+        include_notes, the notes() too (whose kinds, NOTE_KINDS, do not make a run incomplete)."""
         out: list[dict[str, Any]] = []
 
         def visit(prefix: str, node: dict[str, Any]) -> None:
@@ -188,4 +215,6 @@ class Snapshot:
         visit("dns", self.doc["dns"])
         if "operator" in self.doc:
             visit("", {"operator": self.doc["operator"]})
+        if include_notes:
+            out.extend(self.notes())
         return out

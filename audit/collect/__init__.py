@@ -9,6 +9,7 @@ section only. Ctrl-C keeps what was collected and marks the rest `interrupted`, 
 from __future__ import annotations
 
 import importlib
+import inspect
 import ipaddress
 import logging
 import re
@@ -304,7 +305,11 @@ def _directory_errors(
 
 
 def collect_directory_part(
-    inventory: Inventory, options: Any, domains: Mapping[str, str | None], progress: Progress
+    inventory: Inventory,
+    options: Any,
+    domains: Mapping[str, str | None],
+    progress: Progress,
+    credentials: Any = None,
 ) -> tuple[dict[str, Any], bool]:
     """The directory's facts, or error facts that say why there are none; True when interrupted."""
     module = directory_module()
@@ -315,14 +320,17 @@ def collect_directory_part(
         ), False
     progress.message("collecting the directory (LDAP and DNS)")
     try:
-        part = module.collect_directory(inventory, options, dict(domains), progress=progress.message)
+        extra: dict[str, Any] = {"credentials": credentials} if credentials is not None else {}
+        if "on_domain" in inspect.signature(module.collect_directory).parameters:
+            extra["on_domain"] = progress.directory_domain
+        part = module.collect_directory(inventory, options, dict(domains), progress=progress.message, **extra)
     except KeyboardInterrupt:
         return _directory_errors(inventory, domains, "interrupted", "collection was interrupted (Ctrl-C)"), True
     except Exception as exc:
         log.warning("directory collection failed: %s", type(exc).__name__, exc_info=True)
-        return _directory_errors(
-            inventory, domains, "not_collected", f"directory collection failed: {type(exc).__name__}: {exc}"
-        ), False
+        secret = getattr(credentials, "password", None)
+        message = redact(f"directory collection failed: {type(exc).__name__}: {exc}", [secret])
+        return _directory_errors(inventory, domains, "not_collected", message), False
     if not isinstance(part, dict):
         return _directory_errors(inventory, domains, "probe_error", "the directory collector returned no facts"), False
     return {k: part[k] for k in ("domains", "dns", "operator") if k in part}, False
@@ -394,11 +402,14 @@ def _finish(
     directory: bool,
     directory_options: Any,
     progress: Progress,
+    directory_credentials: Any = None,
 ) -> Collection:
     domains = host_domains(inventory, hosts)
     part: dict[str, Any] = {"domains": {}, "dns": {}}
     if directory and not interrupted:
-        part, interrupted = collect_directory_part(inventory, directory_options, domains, progress)
+        part, interrupted = collect_directory_part(
+            inventory, directory_options, domains, progress, directory_credentials
+        )
     elif directory:
         part = _directory_errors(inventory, domains, "interrupted", "collection was interrupted (Ctrl-C)")
     return _assemble(inventory, hosts, part, interrupted, domains)
@@ -413,16 +424,21 @@ def collect(
     hosts: bool = True,
     directory: bool = True,
     directory_options: Any = None,
+    directory_credentials: Any = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     probe: ProbeFunction = run_probe,
 ) -> Collection:
-    """Collect the snapshot of an inventory: hosts (in parallel), then the directory."""
+    """Collect the snapshot of an inventory: hosts (in parallel), then the directory.
+
+    ``directory_credentials`` (audit.collect.ldap_conn.Credentials) carry the LDAP bind password
+    read before any connection; without them the directory collector reads it when it binds."""
     host_facts: dict[str, dict[str, Any]] = {}
     interrupted = False
     if hosts:
         host_facts, interrupted = collect_hosts(targets, passwords, concurrency, progress, probe)
     return _finish(
-        inventory, host_facts, interrupted, directory=directory, directory_options=directory_options, progress=progress
+        inventory, host_facts, interrupted, directory=directory, directory_options=directory_options,
+        progress=progress, directory_credentials=directory_credentials,
     )
 
 
@@ -433,7 +449,11 @@ def collect_from_probe_outputs(
     *,
     directory: bool = False,
     directory_options: Any = None,
+    directory_credentials: Any = None,
 ) -> Collection:
     """A snapshot from saved probe outputs (plus the directory, when asked and configured)."""
     inv, host_facts = read_probe_outputs(paths, inventory)
-    return _finish(inv, host_facts, False, directory=directory, directory_options=directory_options, progress=progress)
+    return _finish(
+        inv, host_facts, False, directory=directory, directory_options=directory_options, progress=progress,
+        directory_credentials=directory_credentials,
+    )

@@ -12,14 +12,27 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
-__all__ = ["PASSWORD_ENV", "USERNAME_ENV", "Secret", "redact", "resolve_passwords"]
+__all__ = [
+    "KEYRING_SERVICE",
+    "LDAP_KEYRING_SERVICE",
+    "LDAP_PASSWORD_ENV",
+    "PASSWORD_ENV",
+    "USERNAME_ENV",
+    "Secret",
+    "redact",
+    "resolve_ldap_password",
+    "resolve_passwords",
+    "resolve_secret",
+]
 
 PASSWORD_ENV = "HVLM_PASSWORD"  # noqa: S105 - the variable's name, not a password
+LDAP_PASSWORD_ENV = "HVLM_LDAP_PASSWORD"  # noqa: S105 - the variable's name, not a password
 USERNAME_ENV = "HVLM_USERNAME"
-KEYRING_SERVICE = "hvlm"
+KEYRING_SERVICE = "hvlm"  # WinRM accounts: `keyring set hvlm USER`
+LDAP_KEYRING_SERVICE = "hvlm-ldap"  # the LDAP bind account: `keyring set hvlm-ldap USER`
 log = logging.getLogger(__name__)
 
 
@@ -43,16 +56,16 @@ class Secret:
         raise TypeError("a Secret is not serialisable")
 
 
-def _from_keyring(username: str) -> str | None:
-    """The `keyring` package is optional: `pip install keyring`, then `keyring set hvlm USER`."""
+def _from_keyring(username: str, service: str = KEYRING_SERVICE) -> str | None:
+    """The `keyring` package is optional: `pip install keyring`, then `keyring set SERVICE USER`."""
     try:
         keyring: Any = importlib.import_module("keyring")
     except ImportError:
         return None
     try:
-        value = keyring.get_password(KEYRING_SERVICE, username)
+        value = keyring.get_password(service, username)
     except Exception as exc:  # any backend failure means "no password from the keyring"
-        log.debug("keyring lookup for %s failed: %s", username, type(exc).__name__)
+        log.debug("keyring lookup (%s) for %s failed: %s", service, username, type(exc).__name__)
         return None
     return value if isinstance(value, str) and value else None
 
@@ -60,6 +73,38 @@ def _from_keyring(username: str) -> str | None:
 def _is_tty(stream: Any) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
+
+
+def resolve_secret(
+    username: str,
+    *,
+    env_vars: Sequence[str],
+    services: Sequence[str],
+    prompt_text: str,
+    env: Mapping[str, str] | None = None,
+    interactive: bool | None = None,
+    prompt: Callable[[str], str] | None = None,
+    stream: TextIO | None = None,
+) -> Secret | None:
+    """One password: the first environment variable set, else the first keyring service holding
+    one for `username`, else a prompt when stdin is a terminal; None when none of them gives one."""
+    environ = os.environ if env is None else env
+    for name in env_vars:
+        if environ.get(name):
+            log.debug("password for %s from %s", username, name)
+            return Secret(environ[name])
+    for service in services:
+        stored = _from_keyring(username, service)
+        if stored is not None:
+            log.debug("password for %s from the system keyring (service %s)", username, service)
+            return Secret(stored)
+    if interactive is None:
+        interactive = _is_tty(sys.stdin)
+    if not interactive:
+        return None
+    ask = prompt or (lambda text: getpass.getpass(text, stream=stream or sys.stderr))
+    typed = ask(prompt_text)
+    return Secret(typed) if typed else None
 
 
 def resolve_passwords(
@@ -70,32 +115,37 @@ def resolve_passwords(
     prompt: Callable[[str], str] | None = None,
     stream: TextIO | None = None,
 ) -> dict[str, Secret | None]:
-    """One password per distinct username, asked for once, before any connection is made.
+    """One WinRM password per distinct username, asked for once, before any connection is made.
 
     Order: HVLM_PASSWORD, then the system keyring (service "hvlm"), then a prompt when stdin is a
     terminal. None when none of them gives one (Kerberos may still work from a ticket cache).
     """
-    environ = os.environ if env is None else env
-    if interactive is None:
-        interactive = _is_tty(sys.stdin)
-    ask = prompt or (lambda text: getpass.getpass(text, stream=stream or sys.stderr))
-    result: dict[str, Secret | None] = {}
-    from_env = environ.get(PASSWORD_ENV) or None
-    for username in dict.fromkeys(usernames):
-        if from_env is not None:
-            result[username] = Secret(from_env)
-            continue
-        stored = _from_keyring(username)
-        if stored is not None:
-            log.debug("password for %s from the system keyring", username)
-            result[username] = Secret(stored)
-            continue
-        if interactive:
-            typed = ask(f"Password for {username}: ")
-            result[username] = Secret(typed) if typed else None
-            continue
-        result[username] = None
-    return result
+    return {
+        username: resolve_secret(
+            username, env_vars=(PASSWORD_ENV,), services=(KEYRING_SERVICE,), prompt_text=f"Password for {username}: ",
+            env=env, interactive=interactive, prompt=prompt, stream=stream,
+        )
+        for username in dict.fromkeys(usernames)
+    }
+
+
+def resolve_ldap_password(
+    username: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    interactive: bool | None = None,
+    prompt: Callable[[str], str] | None = None,
+    stream: TextIO | None = None,
+) -> Secret | None:
+    """The password of a simple or NTLM LDAP bind, by the same path as the WinRM one.
+
+    Order: HVLM_LDAP_PASSWORD, HVLM_PASSWORD (the same account for both), the keyring services
+    "hvlm-ldap" then "hvlm", then a prompt when stdin is a terminal.
+    """
+    return resolve_secret(
+        username, env_vars=(LDAP_PASSWORD_ENV, PASSWORD_ENV), services=(LDAP_KEYRING_SERVICE, KEYRING_SERVICE),
+        prompt_text=f"LDAP password for {username}: ", env=env, interactive=interactive, prompt=prompt, stream=stream,
+    )
 
 
 def redact(text: str, secrets: Iterable[Secret | None]) -> str:

@@ -9,16 +9,17 @@ configurable resolver. A failure becomes an error fact with an actionable messag
 domains and hosts are still collected.
 
 Options come from the command line over the inventory's ``[ad]`` table over safe defaults
-(LDAPS, certificate validation, Kerberos). The password of a simple or NTLM bind comes from
-HVLM_LDAP_PASSWORD (or HVLM_PASSWORD) or a prompt on a terminal, never from the command line.
+(LDAPS, certificate validation, Kerberos). The password of a simple or NTLM bind comes the way the
+WinRM one does (audit.collect.credentials): HVLM_LDAP_PASSWORD (or HVLM_PASSWORD), else the system
+keyring (`keyring set hvlm-ldap USER`, or the "hvlm" service), else a prompt on a terminal; never
+from the command line. It is held as a masked Secret and redacted from every message.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
-import sys
+import logging
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any
 import dns.resolver
 
 from audit.collect import dns_lookup, ldap_conn, ldap_domain
+from audit.collect.credentials import LDAP_PASSWORD_ENV, PASSWORD_ENV, Secret, resolve_ldap_password
 from audit.collect.dns_lookup import DnsLookupError, Srv
 from audit.collect.ldap_conn import AUTH_METHODS, TLS_MODES, Credentials, DcEndpoint, DirectoryError, LdapSession
 from audit.collect.ldap_domain import OperatorAccount
@@ -40,11 +42,12 @@ __all__ = [
     "PASSWORD_ENV_VARS",
     "DirectoryOptions",
     "add_directory_options",
+    "bind_credentials",
     "collect_directory",
     "directory_options_from_args",
 ]
 
-PASSWORD_ENV_VARS = ("HVLM_LDAP_PASSWORD", "HVLM_PASSWORD")
+PASSWORD_ENV_VARS = (LDAP_PASSWORD_ENV, PASSWORD_ENV)
 AD_KEYS = frozenset(
     {"dc", "dns_server", "dns_servers", "auth", "tls", "ca_file", "allow_plain", "username", "timeout", "page_size"}
 )
@@ -54,6 +57,9 @@ MAX_DC_ATTEMPTS = 3
 CONNECTION_FACTORY: ldap_conn.ConnectionFactory | None = None
 
 Progress = Callable[[str], None]
+# (domains done, domains in all, domain being read or None when finished, its DC or None)
+DomainStatus = Callable[[int, int, str | None, str | None], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,8 @@ def add_directory_options(parser: argparse.ArgumentParser) -> None:
         "Active Directory and DNS",
         "How the directory collector reaches domain controllers and DNS. Defaults: the inventory's [ad] table, "
         "then LDAPS with certificate validation and Kerberos (GSSAPI) from the current ticket cache. The password "
-        "of a simple or NTLM bind is read from HVLM_LDAP_PASSWORD (or HVLM_PASSWORD) or prompted for.",
+        "of a simple or NTLM bind comes from HVLM_LDAP_PASSWORD (or HVLM_PASSWORD), the system keyring "
+        "(`keyring set hvlm-ldap USER`) or a prompt on a terminal; never from the command line.",
     )
     g.add_argument(
         "--dc",
@@ -157,7 +164,10 @@ def directory_options_from_args(args: argparse.Namespace, inventory: Inventory) 
     ad = dict(inventory.ad)
     for key in ad:
         if "password" in key.lower():
-            raise _input_error(inventory, "passwords never go in the inventory; use HVLM_LDAP_PASSWORD", f"ad.{key}")
+            raise _input_error(
+                inventory, "passwords never go in the inventory; use HVLM_LDAP_PASSWORD or `keyring set hvlm-ldap USER`",
+                f"ad.{key}",
+            )
         if key not in AD_KEYS:
             raise _input_error(
                 inventory, f"unknown [ad] setting {key!r} (known: {', '.join(sorted(AD_KEYS))})", f"ad.{key}"
@@ -271,15 +281,22 @@ def directory_options_from_args(args: argparse.Namespace, inventory: Inventory) 
     )
 
 
-def read_password(user: str) -> str | None:
-    """The bind password: environment first, then a prompt on a terminal; None when neither."""
-    for name in PASSWORD_ENV_VARS:
-        value = os.environ.get(name)
-        if value:
-            return value
-    if sys.stdin is not None and sys.stdin.isatty():
-        return getpass.getpass(f"LDAP password for {user}: ")
-    return None
+def read_password(user: str) -> Secret | None:
+    """The bind password: environment, then the system keyring, then a prompt on a terminal."""
+    return resolve_ldap_password(user)
+
+
+def bind_user(inventory: Inventory, options: DirectoryOptions) -> str | None:
+    """Who a simple or NTLM bind binds as: --ldap-user / [ad] username, else the operator."""
+    return options.username or inventory.operator
+
+
+def bind_credentials(inventory: Inventory, options: DirectoryOptions) -> Credentials:
+    """The bind's credentials, password read now (before any connection): for the command line."""
+    user = bind_user(inventory, options)
+    if options.auth == "gssapi" or not user:
+        return Credentials(options.auth, user)
+    return Credentials(options.auth, user, read_password(user))
 
 
 # -- collection -------------------------------------------------------------------------------
@@ -298,25 +315,45 @@ class _Domain:
 
 
 class _Collector:
-    def __init__(self, inventory: Inventory, options: DirectoryOptions, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        options: DirectoryOptions,
+        progress: Progress | None,
+        credentials: Credentials | None = None,
+        on_domain: DomainStatus | None = None,
+    ) -> None:
         self.inventory = inventory
         self.options = options
-        self.progress = progress or (lambda _msg: None)
+        self._progress = progress or (lambda _msg: None)
+        self._on_domain = on_domain
+        self.domains_done = 0
+        self.domains_total = 0
         self.resolver: dns.resolver.Resolver | None = None
         self.resolver_error: DnsLookupError | None = None
         try:
             self.resolver = dns_lookup.make_resolver(options.dns_servers, options.timeout)
         except DnsLookupError as exc:
             self.resolver_error = exc
-        self.creds = Credentials(options.auth)
-        self.password_asked = False
+        self.creds = credentials or Credentials(options.auth)
+        self.password_asked = credentials is not None
         self.password_domains = _password_domains(inventory, options)
+
+    def progress(self, text: str) -> None:
+        """What the operator sees is also what --log records."""
+        log.info("%s", text)
+        self._progress(text)
+
+    def status(self, domain: str | None, dc: str | None = None) -> None:
+        if self._on_domain is not None:
+            self._on_domain(self.domains_done, self.domains_total, domain, dc)
 
     def internal(self, exc: Exception) -> DirectoryError:
         """An unexpected failure (a bug, a library surprise) as an error fact, password redacted."""
         text = f"{type(exc).__name__}: {exc}"
-        if self.creds.password:
-            text = text.replace(self.creds.password, "***")
+        password = self.creds.reveal()
+        if password:
+            text = text.replace(password, "***")
         return DirectoryError("internal_error", text[:500])
 
     # credentials are read once, and only when a bind needs them
@@ -324,8 +361,8 @@ class _Collector:
         if self.options.auth == "gssapi" or self.password_asked:
             return self.creds
         self.password_asked = True
-        user = self.options.username or self.inventory.operator
-        password = read_password(user or "the directory") if user else None
+        user = bind_user(self.inventory, self.options)
+        password = read_password(user) if user else None
         self.creds = Credentials(self.options.auth, user, password)
         return self.creds
 
@@ -385,7 +422,12 @@ class _Collector:
         unreachable: list[str] = []
         for ep in endpoints:
             target = DcEndpoint(ep.name, self.address_of(ep.name), ep.port)
-            self.progress(f"ldap {domain}: connecting to {ep.name} ({self.options.tls}, {self.options.auth})")
+            self.status(domain, ep.name)
+            self.progress(
+                f"ldap {domain}: connecting to {ep.name}"
+                + (f" ({target.address})" if target.address != ep.name else "")
+                + f", TLS {self.options.tls}, bind {self.options.auth} as {creds.user or 'the Kerberos ticket'}"
+            )
             try:
                 return ldap_conn.connect(
                     target,
@@ -399,6 +441,7 @@ class _Collector:
                     connection_factory=CONNECTION_FACTORY,
                 )
             except DirectoryError as exc:
+                log.warning("ldap %s: %s failed: %s: %s", domain, ep.name, exc.kind, exc.message)
                 if exc.kind != "dc_unreachable":
                     raise
                 unreachable.append(exc.message)
@@ -411,6 +454,15 @@ class _Collector:
         )
 
     def collect_domain(self, dom: _Domain) -> None:
+        self.status(dom.name)
+        started = time.monotonic()
+        try:
+            self._collect_domain(dom)
+        finally:
+            self.domains_done += 1
+            log.info("ldap %s: done in %.2f s", dom.name, time.monotonic() - started)
+
+    def _collect_domain(self, dom: _Domain) -> None:
         srv: list[Srv] | None = None
         if self.resolver is None:
             assert self.resolver_error is not None
@@ -548,6 +600,7 @@ class _Collector:
             self.password_domains = self.password_domains | {domain.lower()}
             dom = _Domain(domain, [], {})
             domains[domain] = dom
+            self.domains_total += 1
             self.collect_domain(dom)
         if dom.session is None or dom.read is None:
             failure = dom.failure or DirectoryError("internal_error", "domain not read")
@@ -619,8 +672,15 @@ def collect_directory(
     options: DirectoryOptions,
     host_domains: Mapping[str, str | None],
     progress: Progress | None = None,
+    credentials: Credentials | None = None,
+    on_domain: DomainStatus | None = None,
 ) -> dict[str, Any]:
     """Collect AD and DNS facts for the inventory.
+
+    ``credentials`` are the bind's, password already read (``bind_credentials``); without them a
+    simple or NTLM bind reads the password when the first bind needs it. ``on_domain`` hears how
+    far the domains are: (done, total, domain being read, its DC), and (total, total, None, None)
+    at the end.
 
     ``host_domains`` maps inventory host names to their DNS domain (what the host reports, or the
     inventory's ``domain`` setting). None means "not in a domain": the host gets DNS facts but no
@@ -631,7 +691,12 @@ def collect_directory(
     "operator" key is absent when the inventory names no operator; "computers" is absent for a
     domain that only the operator belongs to.
     """
-    collector = _Collector(inventory, options, progress)
+    collector = _Collector(inventory, options, progress, credentials, on_domain)
+    log.info(
+        "directory: TLS %s, bind %s%s, DNS %s, timeout %g s", options.tls, options.auth,
+        f" as {credentials.user}" if credentials is not None and credentials.user else "",
+        ", ".join(options.dns_servers) or "the system resolver", options.timeout,
+    )
     names: dict[str, HostName] = {}
     by_domain: dict[str, list[HostName]] = {}
     for host in inventory.host_names:
@@ -646,6 +711,8 @@ def collect_directory(
             by_domain.setdefault(domain, []).append(hn)
 
     domains: dict[str, _Domain] = {d: _Domain(d, hs, {}) for d, hs in sorted(by_domain.items())}
+    collector.domains_total = len(domains)
+    log.info("directory: %d domain(s) to read: %s", len(domains), ", ".join(domains) or "none")
     try:
         for dom in list(domains.values()):
             collector.collect_domain(dom)
@@ -659,6 +726,7 @@ def collect_directory(
         "domains": {name: dom.facts for name, dom in domains.items()},
         "dns": collector.dns_facts(names),
     }
+    collector.status(None)
     if operator is not None:
         result["operator"] = operator
     return result

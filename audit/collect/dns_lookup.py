@@ -12,6 +12,8 @@ A name that does not exist is a fact (no records); a server that does not answer
 from __future__ import annotations
 
 import ipaddress
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,9 @@ __all__ = [
     "parse_dns_server",
     "reverse_names",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 class DnsLookupError(Exception):
@@ -116,6 +121,22 @@ def _last_error(exc: dns.resolver.NoNameservers) -> str:
 
 def _query(resolver: dns.resolver.Resolver, name: str | dns.name.Name, rdtype: str) -> dns.resolver.Answer | None:
     """The answer, or None when the name or the type does not exist. Raises DnsLookupError otherwise."""
+    started = time.monotonic()
+    try:
+        answer = _ask(resolver, name, rdtype)
+    except DnsLookupError as exc:
+        log.warning("dns %s %s: %s after %.3f s: %s", rdtype, name, exc.kind, time.monotonic() - started, exc.message)
+        raise
+    if answer is None:
+        outcome = "no such name (NXDOMAIN)"
+    else:
+        records = [rr.to_text() for rr in answer]
+        outcome = f"{len(records)} record(s): {', '.join(records[:8])}{' ...' if len(records) > 8 else ''}"
+    log.info("dns %s %s asking %s: %s, %.3f s", rdtype, name, _servers(resolver), outcome, time.monotonic() - started)
+    return answer
+
+
+def _ask(resolver: dns.resolver.Resolver, name: str | dns.name.Name, rdtype: str) -> dns.resolver.Answer | None:
     try:
         return resolver.resolve(name, rdtype, search=False, raise_on_no_answer=False)
     except dns.resolver.NXDOMAIN:

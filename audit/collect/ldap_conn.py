@@ -18,14 +18,19 @@ message tells an administrator what to do next.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
+import re
 import ssl
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import ldap3
 from ldap3.core import exceptions as lex
+
+from audit.collect.credentials import LDAP_KEYRING_SERVICE, LDAP_PASSWORD_ENV, Secret
 
 __all__ = [
     "AUTH_METHODS",
@@ -38,6 +43,7 @@ __all__ = [
     "is_address",
 ]
 
+log = logging.getLogger(__name__)
 AUTH_METHODS = ("gssapi", "simple", "ntlm")
 TLS_MODES = ("ldaps", "starttls", "plain")
 
@@ -64,11 +70,22 @@ class DirectoryError(Exception):
 
 @dataclass(frozen=True)
 class Credentials:
-    """How to bind. The password never appears in repr() or in any message."""
+    """How to bind. The password is held as a masked Secret (a plain string given is wrapped) and
+    revealed only to ldap3 for the bind; it never appears in repr() or in any message."""
 
     auth: str  # gssapi | simple | ntlm
     user: str | None = None
-    password: str | None = field(default=None, repr=False)
+    password: Secret | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        value: Any = self.password
+        if isinstance(value, str):
+            object.__setattr__(self, "password", Secret(value) if value else None)
+        elif value is not None and not isinstance(value, Secret):
+            raise TypeError("Credentials.password must be a Secret, a string or None")
+
+    def reveal(self) -> str | None:
+        return self.password.reveal() if self.password is not None else None
 
 
 @dataclass(frozen=True)
@@ -116,6 +133,15 @@ def _redactor(secret: str | None) -> Callable[[str], str]:
     return redact
 
 
+def describe_filter(search_filter: str, limit: int = 120) -> str:
+    """A filter short enough for a log line: the whole filter when short, else its start and how
+    many clauses it has (a filter naming 2,000 hosts is 60 KB)."""
+    if len(search_filter) <= limit:
+        return search_filter
+    clauses = len(re.findall(r"\((?![&|!])", search_filter))
+    return f"{search_filter[:80]}... ({clauses} clauses, {len(search_filter)} characters)"
+
+
 class LdapSession:
     """A bound connection. ``searches`` counts LDAP search requests sent (one per page)."""
 
@@ -126,6 +152,7 @@ class LdapSession:
         self._redact = redact
         self.page_size = page_size
         self.searches = 0
+        self._pages = 0
 
     def search(
         self,
@@ -142,14 +169,34 @@ class LdapSession:
         megabytes and a search per run) ldap3's formatting guesses, and SIDs and security
         descriptors must be decoded exactly.
         """
+        started = time.monotonic()
+        try:
+            out = self._search(base, search_filter, attributes, scope, paged)
+        except DirectoryError as exc:
+            log.warning(
+                "ldap search on %s: base %r, scope %s, filter %s: %s after %.3f s", self.dc.name, base, scope,
+                describe_filter(search_filter), exc.kind, time.monotonic() - started,
+            )
+            raise
+        log.info(
+            "ldap search on %s: base %r, scope %s, filter %s: %d entries in %d page(s), %.3f s", self.dc.name, base,
+            scope, describe_filter(search_filter), len(out), self._pages, time.monotonic() - started,
+        )
+        return out
+
+    def _search(
+        self, base: str, search_filter: str, attributes: Sequence[str], scope: str, paged: bool
+    ) -> list[tuple[str, dict[str, list[bytes]]]]:
         ldap_scope = {"base": ldap3.BASE, "one": ldap3.LEVEL, "subtree": ldap3.SUBTREE}[scope]
         cookie: bytes | None = None
         out: list[tuple[str, dict[str, list[bytes]]]] = []
+        self._pages = 0
         while True:
             kwargs: dict[str, Any] = {}
             if paged:
                 kwargs = {"paged_size": self.page_size, "paged_cookie": cookie}
             self.searches += 1
+            self._pages += 1
             try:
                 self._conn.search(base, search_filter, ldap_scope, attributes=list(attributes), **kwargs)
             except lex.LDAPException as exc:
@@ -313,13 +360,13 @@ def connect(
                 f"--ldap-auth {creds.auth} needs a user name: set [ad] username, --ldap-user, or an operator "
                 "account in the inventory",
             )
-        if not creds.password:
+        if not creds.reveal():
             raise DirectoryError(
                 "no_password",
-                f"--ldap-auth {creds.auth} needs the password of {user}: set HVLM_LDAP_PASSWORD (or HVLM_PASSWORD), "
-                "or run on a terminal to be prompted. An empty password would be an anonymous bind.",
+                f"--ldap-auth {creds.auth} needs the password of {user}: {password_sources(user)}. An empty "
+                "password would be an anonymous bind.",
             )
-    redact = _redactor(creds.password)
+    redact = _redactor(creds.reveal())
     port = dc.port or (636 if tls_mode == "ldaps" else 389)
     endpoint = DcEndpoint(dc.name, dc.address, port)
     tls = None
@@ -343,11 +390,37 @@ def connect(
     if creds.auth == "gssapi":
         kwargs.update(authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS, sasl_credentials=(dc.name,))
     elif creds.auth == "simple":
-        kwargs.update(authentication=ldap3.SIMPLE, user=user, password=creds.password)
+        kwargs.update(authentication=ldap3.SIMPLE, user=user, password=creds.reveal())
     else:
-        kwargs.update(authentication=ldap3.NTLM, user=user, password=creds.password)
+        kwargs.update(authentication=ldap3.NTLM, user=user, password=creds.reveal())
     factory = connection_factory or ldap3.Connection
     conn = factory(server, **kwargs)
+    started = time.monotonic()
+    log.info(
+        "ldap %s: connecting to %s at %s:%d, TLS %s%s, bind %s as %s", domain, dc.name, dc.address, port, tls_mode,
+        f" (CA file {ca_file})" if ca_file else "", creds.auth, user or "the Kerberos ticket's principal",
+    )
+    try:
+        return _open_and_bind(conn, dc, endpoint, creds, user, tls_mode, redact, page_size)
+    except DirectoryError as exc:
+        log.warning("ldap %s: %s: %s after %.2f s: %s", domain, dc.name, exc.kind, time.monotonic() - started,
+                    exc.message)
+        raise
+    finally:
+        conn.password = None  # ldap3 keeps it for re-binds; we never re-bind
+
+
+def _open_and_bind(
+    conn: Any,
+    dc: DcEndpoint,
+    endpoint: DcEndpoint,
+    creds: Credentials,
+    user: str | None,
+    tls_mode: str,
+    redact: Callable[[str], str],
+    page_size: int,
+) -> LdapSession:
+    started = time.monotonic()
     what = "connecting"
     try:
         conn.open()
@@ -390,6 +463,7 @@ def connect(
         result = conn.result or {}
         _drop(conn)
         raise _bind_error(result, endpoint, creds.auth, user or "(Kerberos ticket)", redact)
+    log.info("ldap: bound to %s (%s, %s) in %.2f s", dc.name, tls_mode, creds.auth, time.monotonic() - started)
     return LdapSession(conn, endpoint, user or "the Kerberos ticket's principal", redact, page_size)
 
 
@@ -421,13 +495,22 @@ def _bind_error(
         return DirectoryError(
             "bind_refused",
             f"{dc.name} refused the {auth} bind as {user}: invalid credentials ({detail}). Check the user name "
-            f"and HVLM_LDAP_PASSWORD; the account may be locked, disabled or its password expired.{hint}",
+            f"and the password ({LDAP_PASSWORD_ENV}, keyring {LDAP_KEYRING_SERVICE} or the prompt); the account may be "
+            f"locked, disabled or its password expired.{hint}",
         )
     if code == _UNWILLING:
         return DirectoryError(
             "bind_refused", f"{dc.name} is unwilling to perform the {auth} bind as {user} ({detail})."
         )
     return DirectoryError("bind_refused", f"{dc.name} refused the {auth} bind as {user}: {detail or code}")
+
+
+def password_sources(user: str) -> str:
+    """Where a bind password may come from, for messages."""
+    return (
+        f"set {LDAP_PASSWORD_ENV} (or HVLM_PASSWORD), store it with `keyring set {LDAP_KEYRING_SERVICE} {user}` "
+        "(keyring package), or run hvlm on a terminal to be asked"
+    )
 
 
 def _drop(conn: Any) -> None:

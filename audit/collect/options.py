@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from audit.collect import DEFAULT_CONCURRENCY, directory_module
-from audit.collect.credentials import PASSWORD_ENV, Secret, resolve_passwords
+from audit.collect.credentials import LDAP_PASSWORD_ENV, PASSWORD_ENV, Secret, resolve_passwords
 from audit.collect.progress import Progress, make_progress
 from audit.collect.targets import (
     AUTHS,
@@ -36,7 +36,9 @@ __all__ = [
 CREDENTIALS_HELP = (
     "credentials: the username comes from the inventory (username, per host or under [defaults]) or "
     f"HVLM_USERNAME; the password from {PASSWORD_ENV}, the system keyring (`keyring set hvlm USER`, "
-    "if the keyring package is installed) or a prompt on a terminal. Never from the command line."
+    "if the keyring package is installed) or a prompt on a terminal. Never from the command line.\n"
+    "The password of a simple or NTLM LDAP bind (--ldap-user, else the operator) comes the same way: "
+    f"{LDAP_PASSWORD_ENV} (or {PASSWORD_ENV}), `keyring set hvlm-ldap USER`, or a prompt."
 )
 
 
@@ -102,6 +104,7 @@ class CollectionPlan:
     passwords: dict[str, Secret | None]
     directory_options: Any
     progress: Progress
+    directory_credentials: Any = None  # audit.collect.ldap_conn.Credentials, password read up front
 
 
 _LIBRARIES = ("pypsrp", "requests", "urllib3", "spnego")
@@ -196,4 +199,17 @@ def plan_collection(args: argparse.Namespace, inventory: Inventory, *, hosts: bo
             f"no password for {', '.join(missing)}: set {PASSWORD_ENV}, store one with `keyring set hvlm USER` "
             "(keyring package), or run hvlm on a terminal to be asked"
         )
-    return CollectionPlan(targets, passwords, directory_options, make_progress(sys.stderr, quiet=args.quiet))
+    directory_credentials = None
+    if module is not None and directory_options is not None:
+        # The LDAP bind password by the same path, also read before the first connection.
+        directory_credentials = module.bind_credentials(inventory, directory_options)
+        if directory_credentials.auth != "gssapi" and directory_credentials.user and not directory_credentials.password:
+            user = directory_credentials.user
+            raise UsageError(
+                f"no LDAP password for {user} (--ldap-auth {directory_credentials.auth}): set {LDAP_PASSWORD_ENV}, "
+                f"store one with `keyring set hvlm-ldap {user}` (keyring package), or run hvlm on a terminal to be "
+                "asked; or use --ldap-auth gssapi with a Kerberos ticket"
+            )
+    return CollectionPlan(
+        targets, passwords, directory_options, make_progress(sys.stderr, quiet=args.quiet), directory_credentials
+    )

@@ -130,6 +130,15 @@ def _target(inventory: Inventory, name: str, o: ConnectionOverrides, env: Mappin
     verify = settings.get("verify_tls", True)
     if not isinstance(verify, bool):
         raise UsageError(f"{where}: verify_tls must be true or false")
+    verify_tls = verify and not o.no_verify_tls
+    if transport == "https" and not verify_tls and auth in ("basic", "credssp"):
+        switch = "--no-verify-tls" if o.no_verify_tls else "verify_tls = false in the inventory"
+        what = "the password, readable" if auth == "basic" else "your delegated credentials"
+        raise UsageError(
+            f"{where}: {auth} authentication with TLS certificate validation off ({switch}) would hand {what}, to "
+            "whoever answers on the network path; give the CA of the hosts' certificates with --ca-bundle (or "
+            "ca_bundle in the inventory), or in a test lab use negotiate, kerberos or ntlm"
+        )
     deadline = o.deadline if o.deadline is not None else settings.get("timeout", DEFAULT_DEADLINE)
     address = settings.get("address") or name
     if not isinstance(address, str):
@@ -142,7 +151,7 @@ def _target(inventory: Inventory, name: str, o: ConnectionOverrides, env: Mappin
         auth=auth,
         username=username,
         ca_bundle=ca_bundle,
-        verify_tls=verify and not o.no_verify_tls,
+        verify_tls=verify_tls,
         deadline=_positive(deadline, f"{where}: timeout"),
         connect_timeout=_positive(o.connect_timeout, "--connect-timeout"),
     )

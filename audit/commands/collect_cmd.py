@@ -71,6 +71,9 @@ def summarize(collection: Collection, path: str | None) -> str:
         parts.append(f"{len(failed)} not collected ({shown})")
     if errors:
         parts.append(f"{len(errors)} fact(s) with errors")
+    notes = snap.notes()
+    if notes:
+        parts.append(f"{len(notes)} probe warning(s) (kept as notes on their host)")
     if collection.interrupted:
         parts.append("INTERRUPTED: incomplete")
     where = f"wrote {path}: " if path else ""
@@ -93,11 +96,12 @@ def _run(args: argparse.Namespace) -> int:
         want_directory = inventory is not None and args.only != "hosts"
         if want_directory and inventory is not None:
             plan = plan_collection(args, inventory, hosts=False, directory=True)
-            progress, options = plan.progress, plan.directory_options
+            progress, options, credentials = plan.progress, plan.directory_options, plan.directory_credentials
         else:
-            progress, options = make_progress(sys.stderr, quiet=args.quiet), None
+            progress, options, credentials = make_progress(sys.stderr, quiet=args.quiet), None, None
         collection = collect_from_probe_outputs(
-            args.from_probe_output, inventory, progress, directory=want_directory, directory_options=options
+            args.from_probe_output, inventory, progress, directory=want_directory, directory_options=options,
+            directory_credentials=credentials,
         )
     else:
         if inventory is None:
@@ -106,7 +110,8 @@ def _run(args: argparse.Namespace) -> int:
         plan = plan_collection(args, inventory, hosts=hosts, directory=directory)
         collection = collect(
             inventory, plan.targets, plan.passwords, plan.progress, hosts=hosts, directory=directory,
-            directory_options=plan.directory_options, concurrency=args.concurrency,
+            directory_options=plan.directory_options, directory_credentials=plan.directory_credentials,
+            concurrency=args.concurrency,
         )
     _save(collection, args.output)
     print(f"hvlm: {summarize(collection, args.output)}", file=sys.stderr)

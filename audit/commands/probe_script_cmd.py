@@ -10,7 +10,7 @@ from typing import Any
 from audit.collect.probe import PROBE_VERSION, probe_script
 from audit.errors import UsageError
 
-EPILOG = """on the host, as an administrator (Windows PowerShell 5.1 or PowerShell 7):
+EPILOG = """runs on Windows PowerShell 4.0 (2012 R2), 5.1 and PowerShell 7; on the host, as an administrator:
   powershell.exe -NoProfile -ExecutionPolicy Bypass -File .\\hvlm-probe.ps1 | Out-File -Encoding utf8 "$env:COMPUTERNAME.json"
 then, where hvlm runs:
   hvlm collect --from-probe-output HV07.json HV08.json [--inventory fleet.toml] -o snapshot.json

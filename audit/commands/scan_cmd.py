@@ -64,7 +64,8 @@ def _run(args: argparse.Namespace) -> int:
     plan = plan_collection(args, inventory, hosts=True, directory=True)
     collection = collect(
         inventory, plan.targets, plan.passwords, plan.progress,
-        directory_options=plan.directory_options, concurrency=args.concurrency,
+        directory_options=plan.directory_options, directory_credentials=plan.directory_credentials,
+            concurrency=args.concurrency,
     )
     name = str(args.inventory)  # the report reads "scan of <inventory>"
     if args.save_snapshot:

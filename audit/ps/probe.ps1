@@ -7,16 +7,17 @@
     changes nothing on the host. hvlm runs it over PowerShell Remoting (`hvlm scan`, `hvlm collect`).
     Where hvlm cannot connect, run it on the host yourself, as an administrator:
 
-        powershell.exe -NoProfile -ExecutionPolicy Bypass -File .\hvlm-probe.ps1 |
-            Out-File -Encoding utf8 "$env:COMPUTERNAME.json"
+        powershell.exe -NoProfile -ExecutionPolicy Bypass -File .\hvlm-probe.ps1 | Out-File -Encoding utf8 "$env:COMPUTERNAME.json"
 
     and turn the files into a snapshot: hvlm collect --from-probe-output *.json -o snapshot.json
 
-    Runs on Windows PowerShell 5.1 and PowerShell 7 (no 7-only syntax), Windows Server 2012 R2 to
-    2025. Each section is read in its own try/catch and comes back as {"value": ...} or as
-    {"error": {"kind", "message"}}, so a cmdlet missing on 2012 R2 or a WMI class the account may
-    not read costs that section only. Enums are converted to their names explicitly: Windows
-    PowerShell 5.1's ConvertTo-Json writes enums as numbers. Field names are those of the hvlm
+    Runs on Windows PowerShell 4.0 (2012 R2), 5.1 and PowerShell 7, Windows Server 2012 R2 to 2025:
+    it uses nothing newer than 4.0 (no classes, no [type]::new(), no -AsHashtable or -EscapeHandling,
+    no 7-only operators; Get-LocalGroupMember, from 5.1, only where Get-Command finds it), and
+    Get-CimInstance, [ordered] and ConvertTo-Json are 3.0. Each section is read in its own
+    try/catch and comes back as {"value": ...} or as {"error": {"kind", "message"}}, so a cmdlet
+    missing on 2012 R2 or a WMI class the account may not read costs that section only. Enums are converted to their names explicitly: Windows
+    PowerShell's ConvertTo-Json (4.0, 5.1) writes enums as numbers. Field names are those of the hvlm
     snapshot schema (`hvlm schema snapshot`).
 
     Parser note: lists of property names are written as quoted words ('A', 'B'), a form every

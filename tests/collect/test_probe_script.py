@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import tree_sitter_powershell
@@ -224,3 +225,53 @@ def test_probe_reads_the_firewall_rule_in_force(tree: Node) -> None:
     (Group Policy merged in, or local rules ignored by it) is in the ActiveStore."""
     calls = [text(n) for n in walk(tree) if n.type == "command" and text(n).startswith("Get-NetFirewallRule")]
     assert calls == ["Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope' -PolicyStore 'ActiveStore'"]
+
+
+SUPPORTED = "Windows PowerShell 4.0 (2012 R2), 5.1 and PowerShell 7"
+
+
+def readme_usage_line() -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    lines = [line.lstrip("# ").strip() for line in readme.splitlines() if "powershell.exe -NoProfile" in line]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_probe_header_and_help_say_which_powershell_and_the_readme_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    header = probe_script().split("#>", 1)[0]
+    header_lines = [line.strip() for line in header.splitlines()]
+    usage = readme_usage_line()
+    assert usage.endswith('| Out-File -Encoding utf8 "$env:COMPUTERNAME.json"')
+    assert usage in header_lines  # the whole command on one line, as the README has it
+    assert SUPPORTED in " ".join(header.split())
+    assert main(["probe-script", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert SUPPORTED in " ".join(help_text.split())
+    assert usage in [line.strip() for line in help_text.splitlines()]
+
+
+# Constructs and cmdlets newer than Windows PowerShell 4.0 (the stock shell of 2012 R2).
+NEWER_THAN_4 = {
+    r"::new\(": "[type]::new() is 5.0",
+    r"^\s*(class|enum)\s+\w+": "classes and enums are 5.0",
+    r"^\s*using\s+(namespace|module)\b": "using is 5.0",
+    r"-AsHashtable\b": "ConvertFrom-Json -AsHashtable is 6.0",
+    r"-EscapeHandling\b": "ConvertTo-Json -EscapeHandling is 6.2",
+    r"-AsArray\b": "ConvertTo-Json -AsArray is 6.2",
+    r"\b(Get-ComputerInfo|Get-TimeZone|Get-LocalGroup|Get-LocalUser|New-TemporaryFile|Format-Hex|"
+    r"ConvertFrom-String|Get-Clipboard|Expand-Archive)\b": "cmdlet added in 5.0/5.1",
+    r"\$PSVersionTable\.PSEdition\b(?!\s*\})": "PSEdition exists from 5.1 only (read it as [string], may be empty)",
+}
+
+
+def test_probe_uses_nothing_newer_than_windows_powershell_4_0_where_it_must_run() -> None:
+    code = strip_comments(probe_script())
+    guarded = "Get-Command -Name 'Get-LocalGroupMember'"
+    assert guarded in code  # the one 5.1 cmdlet is looked up before use, the ADSI path covers 4.0
+    code = code.replace(guarded, "").replace("Get-LocalGroupMember -SID", "")
+    for pattern, why in NEWER_THAN_4.items():
+        found = re.search(pattern, code, re.IGNORECASE | re.MULTILINE)
+        assert not found, f"{why}: {found.group(0) if found else ''}"
+    assert "edition = [string]$PSVersionTable.PSEdition" in code

@@ -117,12 +117,18 @@ def test_untrusted_certificate_works_only_with_the_explicit_flag_and_a_loud_warn
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sims = [SimHost(model(1, 17763), fault=Fault.UNTRUSTED_CERT)]
-    with WinRMLab([s.spec() for s in sims], scheme="https", auth="basic", users={USER: PASSWORD}) as lab:
+    with WinRMLab([s.spec() for s in sims], scheme="https", auth="ntlm", users={USER: PASSWORD}) as lab:
         inventory = write_inventory(tmp_path / "fleet.toml", lab, sims,
-                                    defaults={"auth": "basic", "username": USER, "ca_bundle": lab.ca_cert_path})
+                                    defaults={"auth": "ntlm", "username": USER, "ca_bundle": lab.ca_cert_path})
         refused = run_cli(capsys, "collect", "-i", str(inventory), "-o", str(tmp_path / "a.json"), "--only", "hosts")
         insecure = run_cli(capsys, "collect", "-i", str(inventory), "-o", str(tmp_path / "b.json"), "--only", "hosts",
                            "--no-verify-tls")
+        # Basic and CredSSP would hand the password (or the delegated credentials) to whoever answers
+        basic = run_cli(capsys, "collect", "-i", str(inventory), "-o", str(tmp_path / "c.json"), "--only", "hosts",
+                        "--no-verify-tls", "--auth", "basic")
+        served = lab.requests_seen(sims[0].name)
+    assert basic.code == 2 and "basic authentication with TLS certificate validation off" in basic.err
+    assert (not (tmp_path / "c.json").exists() and len(served) == len(set(served))) or served
     assert refused.code == 3
     error = snapshot_of(tmp_path / "a.json")["hosts"][sims[0].name]["connection"]["error"]
     assert error["kind"] == "tls" and "not trusted" in error["message"] and "--ca-bundle" in error["message"]
@@ -241,8 +247,10 @@ def test_scan_classifies_every_failure_and_leaks_no_password(tmp_path: Path, cap
     report = json.loads(outputs["json"].read_text())
     assert report["run"]["command"] == "scan" and report["run"]["exit_code"] == run.code
     assert any(u["kind"] == "timeout" for u in report["uncollected"])
-    # progress went to stderr as plain lines (not a terminal), one per host
-    assert run.err.count("] ") >= len(names)
+    # progress went to stderr as plain lines (not a terminal): counts with rate and estimate, each failure
+    assert f"{len(names)}/{len(names)} done, " in run.err and "hosts/min" in run.err
+    failed_hosts = [h for h, facts in doc["hosts"].items() if "error" in facts["connection"]]
+    assert run.err.count(": FAILED - ") == len(failed_hosts) >= sum(k is not None for k in EXPECTED_KINDS.values())
     # and the password is nowhere: not in any output, log, snapshot or report, not even as Basic auth
     basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     texts = {"stdout": run.out, "stderr": run.err} | {k: p.read_text() for k, p in outputs.items()}
@@ -288,6 +296,43 @@ def test_scan_of_50_hosts_of_mixed_versions_collects_exactly_what_they_hold(
 # -- Ctrl-C ----------------------------------------------------------------------------------------
 
 
+def test_a_scan_on_a_terminal_shows_one_updating_line_with_rate_and_time_left(tmp_path: Path) -> None:
+    import pty
+
+    sims = [SimHost(model(i, 17763)) for i in range(1, 7)]
+    with WinRMLab([s.spec() for s in sims], scheme="http", auth="ntlm", users={USER: PASSWORD}) as lab:
+        inventory = write_inventory(tmp_path / "fleet.toml", lab, sims,
+                                    defaults={"transport": "http", "auth": "ntlm", "username": USER})
+        env = {**os.environ, "HVLM_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO), "TERM": "xterm"}
+        master, slave = pty.openpty()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "audit.cli", "collect", "-i", str(inventory), "-o", str(tmp_path / "snap.json"),
+                 "--only", "hosts", "--concurrency", "2"],
+                cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave,
+            )
+            os.close(slave)
+            chunks: list[bytes] = []
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            code = proc.wait(timeout=60)
+        finally:
+            os.close(master)
+    screen = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")  # the terminal's ONLCR
+    assert code == 0, screen
+    assert "\r" in screen and "\x1b[K" in screen  # rewritten in place, not one line per host
+    final = [segment for segment in screen.split("\r") if " done, " in segment][-1]
+    assert "6/6 done, 0 failed, 0 remaining (0 running)" in final and "hosts/min, took " in final, final
+    assert "remaining" in screen and "hosts/min, about " in screen  # an estimate while hosts were left
+    assert screen.count("\n") <= 3, screen  # the progress line, the summary
+
+
 def test_ctrl_c_keeps_what_was_collected_and_marks_the_rest_interrupted(tmp_path: Path) -> None:
     sims = [SimHost(model(i, 17763)) for i in (1, 2, 3)] + [
         SimHost(model(i, 17763), fault=Fault.HANG_ON_RECEIVE) for i in (4, 5)
@@ -307,7 +352,8 @@ def test_ctrl_c_keeps_what_was_collected_and_marks_the_rest_interrupted(tmp_path
             assert proc.stderr is not None
             while done < 3 and time.monotonic() < deadline:
                 line = proc.stderr.readline()
-                done += ": ok" in line
+                if "3/5 done" in line:  # plain count lines (one per host for a fleet this small)
+                    done = 3
             assert done == 3
             time.sleep(0.3)
             started = time.monotonic()

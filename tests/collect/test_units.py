@@ -25,7 +25,7 @@ from audit.collect.probe import (
     parse_probe_text,
     section_facts,
 )
-from audit.collect.progress import LineProgress, QuietProgress, TtyProgress
+from audit.collect.progress import LineProgress, QuietProgress, TtyProgress, format_duration
 from audit.collect.psrp import ProbeRun, _wsman, timeouts_for
 from audit.collect.runner import Job, run_jobs
 from audit.collect.targets import ConnectionOverrides, HostTarget, plan_targets, tls_warnings
@@ -180,6 +180,20 @@ def test_turning_validation_off_is_loud() -> None:
     assert tls_warnings(plan_targets(inv(), ConnectionOverrides(), env={})) == []
 
 
+def test_basic_and_credssp_without_certificate_validation_are_refused() -> None:
+    for auth in ("basic", "credssp"):
+        with pytest.raises(UsageError, match=rf"{auth} authentication with TLS certificate validation off \(--no-verify-tls\)"):
+            plan_targets(inv(), ConnectionOverrides(auth=auth, no_verify_tls=True), env={"HVLM_USERNAME": "u"})
+        with pytest.raises(UsageError, match="verify_tls = false in the inventory"):
+            plan_targets(inv(verify_tls=False, auth=auth, username="u"), ConnectionOverrides(), env={})
+    # NTLM, Kerberos and negotiate prove the password without sending it: allowed, with the loud warning
+    for auth in ("ntlm", "negotiate", "kerberos"):
+        targets = plan_targets(inv(), ConnectionOverrides(auth=auth, no_verify_tls=True), env={"HVLM_USERNAME": "u"})
+        assert "WARNING" in " ".join(tls_warnings(targets))
+    # Basic over validated HTTPS stays allowed
+    assert plan_targets(inv(), ConnectionOverrides(auth="basic"), env={"HVLM_USERNAME": "u"})[0].verify_tls
+
+
 # -- credentials ------------------------------------------------------------------------------------
 
 
@@ -198,6 +212,35 @@ def test_password_from_keyring_then_prompt(monkeypatch: pytest.MonkeyPatch) -> N
     assert got["b"] and got["b"].reveal() == "typed"
     assert asked == ["Password for b: "]
     assert resolve_passwords(["b"], env={}, interactive=False)["b"] is None
+
+
+def test_ldap_password_takes_the_winrm_path_env_keyring_prompt_and_stays_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from audit.collect.credentials import resolve_ldap_password
+    from audit.collect.ldap_conn import Credentials
+
+    got = resolve_ldap_password("a", env={"HVLM_LDAP_PASSWORD": "ldap-pw", "HVLM_PASSWORD": "winrm-pw"},
+                                interactive=False)
+    assert isinstance(got, Secret) and got.reveal() == "ldap-pw"
+    got = resolve_ldap_password("a", env={"HVLM_PASSWORD": "winrm-pw"}, interactive=False)
+    assert got is not None and got.reveal() == "winrm-pw"
+    fake = types.ModuleType("keyring")
+    stored = {("hvlm-ldap", "a"): "ldap-from-keyring", ("hvlm", "b"): "winrm-from-keyring"}
+    fake.get_password = lambda service, user: stored.get((service, user))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "keyring", fake)
+    got = resolve_ldap_password("a", env={}, interactive=False)
+    assert got is not None and got.reveal() == "ldap-from-keyring"
+    got = resolve_ldap_password("b", env={}, interactive=False)  # the same account's WinRM entry
+    assert got is not None and got.reveal() == "winrm-from-keyring"
+    asked: list[str] = []
+    got = resolve_ldap_password("c", env={}, interactive=True, prompt=lambda text: asked.append(text) or "typed-pw")
+    assert got is not None and got.reveal() == "typed-pw" and asked == ["LDAP password for c: "]
+    assert resolve_ldap_password("c", env={}, interactive=False) is None
+    creds = Credentials("simple", "a", "Hunter2-very-secret")
+    assert isinstance(creds.password, Secret) and creds.reveal() == "Hunter2-very-secret"
+    assert "Hunter2" not in repr(creds) and "Hunter2" not in repr(creds.password)
+    assert Credentials("simple", "a", "").password is None
 
 
 def test_a_secret_never_prints_itself() -> None:
@@ -332,7 +375,8 @@ def test_progress_is_one_updating_line_on_a_tty_and_plain_lines_otherwise() -> N
     plain.host_done("a", True, "0.1 s")
     plain.host_done("b", False, "timeout: y")
     text = plain.stream.getvalue()  # type: ignore[attr-defined]
-    assert "\r" not in text and "[1/2] a: ok - 0.1 s\n" in text and "[2/2] b: FAILED - timeout: y\n" in text
+    assert "\r" not in text and "[2/2] b: FAILED - timeout: y\n" in text
+    assert "1/2 done, 0 failed, 1 remaining" in text and "2/2 done, 1 failed, 0 remaining" in text
     quiet = QuietProgress(io.StringIO())
     quiet.message("x")
     assert quiet.stream.getvalue() == ""  # type: ignore[attr-defined]
@@ -461,3 +505,170 @@ def test_credssp_without_its_package_is_a_usage_error(monkeypatch: pytest.Monkey
     with pytest.raises(UsageError, match=r"pypsrp\[credssp\]"):
         _check_auth_packages({"credssp", "ntlm"})
     _check_auth_packages({"ntlm", "basic", "negotiate"})
+
+
+# -- non-terminating probe errors: notes on their host, never an incomplete run ---------------------
+
+
+def _snapshot_with_probe_warning(tmp_path: Path, warned: bool = True) -> tuple[Path, str]:
+    good = sim("HV01")
+    warnings = ("Get-NetRoute: access to a route was denied",) if warned else ()
+
+    def probe(t: HostTarget, password: Secret | None, script: str) -> ProbeRun:
+        return ProbeRun(parse_probe_text(good.output_text()), warnings, 0.01)
+
+    inventory = parse_inventory({"hosts": [good.name]}, "<t>")
+    targets = plan_targets(inventory, ConnectionOverrides(), env={})
+    result = collect(inventory, targets, {}, QuietProgress(io.StringIO()), probe=probe, directory=False)
+    path = tmp_path / f"snap-{warned}.json"
+    Snapshot(result.document, str(path)).save(path)
+    return path, good.name
+
+
+def test_probe_warnings_are_notes_on_their_host_that_do_not_make_the_snapshot_incomplete(tmp_path: Path) -> None:
+    from audit.snapshot import NON_BLOCKING_KINDS, NOTE_KINDS
+
+    path, host = _snapshot_with_probe_warning(tmp_path)
+    snap = Snapshot.load(path)
+    assert snap.doc["hosts"][host]["connection"]["value"]["probe_errors"] == ["Get-NetRoute: access to a route was denied"]
+    notes = snap.notes()
+    assert notes == [{
+        "path": f"hosts/{host}/connection",
+        "kind": "probe_warning",
+        "message": f"the probe reported an error it recovered from on {host}: Get-NetRoute: access to a route was denied",
+        "source": snap.doc["hosts"][host]["connection"]["source"],
+    }]
+    assert "probe_warning" in NOTE_KINDS and NOTE_KINDS <= NON_BLOCKING_KINDS and "not_found" in NON_BLOCKING_KINDS
+    assert snap.uncollected() == []  # what makes a run incomplete is unchanged
+    assert snap.uncollected(include_notes=True) == notes
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="audit/report.py (owned by the report branch) must list snapshot.uncollected(include_notes=True) "
+    "and count only kinds outside audit.snapshot.NON_BLOCKING_KINDS as missing",
+)
+def test_hvlm_audit_lists_probe_warnings_without_making_the_run_incomplete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from audit.cli import main
+
+    path, host = _snapshot_with_probe_warning(tmp_path)
+    code = main(["audit", str(path), "--format", "json", "-o", str(tmp_path / "report.json")])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [u["path"] for u in report["uncollected"] if u["kind"] == "probe_warning"] == [f"hosts/{host}/connection"]
+    assert main(["audit", str(path), "--format", "text", "-o", str(tmp_path / "report.txt")]) == code
+    assert "probe_warning: the probe reported an error it recovered from" in (tmp_path / "report.txt").read_text()
+    # the same host without the warning audits to the same exit code: a note is not a missing fact
+    clean, _host = _snapshot_with_probe_warning(tmp_path, warned=False)
+    assert main(["audit", str(clean), "--format", "json", "-o", str(tmp_path / "clean.json")]) == code
+
+
+# -- progress: rate, time left, and few plain lines (a fake clock) ----------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_line_says_rate_and_time_left_with_a_fake_clock() -> None:
+    clock = FakeClock()
+    tty = TtyProgress(FakeTty(), clock=clock)
+    tty.start(2000)
+    assert tty.status() == "0/2000 done, 0 failed, 2000 remaining (0 running), -- hosts/min, time left unknown"
+    for i in range(120):  # two hosts a second for a minute, 3 of them failing
+        clock.now += 0.5
+        tty.host_started(f"h{i}")
+        tty.host_done(f"h{i}", i % 40 != 0, "x")
+    assert tty.status() == "120/2000 done, 3 failed, 1880 remaining (0 running), 120.0 hosts/min, about 16 min left"
+    clock.now += 0.2
+    tty.tick()  # redraws are at most ten a second: the tick shows the last one
+    out = tty.stream.getvalue()  # type: ignore[attr-defined]
+    clock.now += 30  # nothing finishes for 30 s: the rate (last minute) drops and the estimate grows
+    assert tty.status().endswith("60.0 hosts/min, about 32 min left")
+    assert "\rhvlm: [#-----------------------------] 120/2000 done, 3 failed" in out and "hosts/min, about" in out
+    assert [format_duration(s) for s in (0.2, 59.5, 61, 3599, 3661)] == ["1 s", "60 s", "2 min", "1 h 00 min", "1 h 02 min"]
+    done = TtyProgress(FakeTty(), clock=clock)
+    done.start(1)
+    clock.now += 90
+    done.host_done("h", True, "")
+    assert done.status().endswith("0 remaining (0 running), 1.0 hosts/min, took 2 min")
+
+
+def test_plain_progress_writes_a_line_every_twentieth_of_the_fleet_or_every_10_s_not_per_host() -> None:
+    clock = FakeClock()
+    plain = LineProgress(io.StringIO(), clock=clock)
+    plain.start(2000)
+    for i in range(2000):
+        clock.now += 0.01  # 20 s in all: fast hosts, so the count lines come every 100 hosts
+        plain.host_started(f"h{i}")
+        plain.host_done(f"h{i}", i not in (5, 6), "unreachable: x")
+        plain.tick()
+    plain.finish()
+    lines = plain.stream.getvalue().splitlines()  # type: ignore[attr-defined]
+    counts = [line for line in lines if " done, " in line]
+    assert 20 <= len(counts) <= 22, len(counts)
+    assert counts[0].startswith("hvlm: 100/2000 done, 2 failed, 1900 remaining")
+    assert counts[-1].startswith("hvlm: 2000/2000 done, 2 failed, 0 remaining") and "took 20 s" in counts[-1]
+    assert [line for line in lines if "FAILED" in line] == ["hvlm: [6/2000] h5: FAILED - unreachable: x",
+                                                            "hvlm: [7/2000] h6: FAILED - unreachable: x"]
+    # a slow fleet: a line every 10 s even when fewer hosts finished
+    slow = LineProgress(io.StringIO(), clock=clock)
+    slow.start(2000)
+    slow.host_done("a", True, "")
+    for _ in range(40):
+        clock.now += 1
+        slow.tick()
+    slow_lines = slow.stream.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert len(slow_lines) == 4 and all("1/2000 done" in line for line in slow_lines)
+    # failures beyond the first 20 are counted, not listed
+    many = LineProgress(io.StringIO(), clock=clock)
+    many.start(100)
+    for i in range(100):
+        many.host_done(f"h{i}", False, "timeout: y")
+    text = many.stream.getvalue()  # type: ignore[attr-defined]
+    assert text.count("FAILED") == 20 and "more than 20 hosts failed" in text and "100/100 done, 100 failed" in text
+
+
+def test_directory_progress_shows_domains_done_and_the_current_dc() -> None:
+    plain = LineProgress(io.StringIO())
+    plain.directory_domain(0, 2, "corp.test", None)
+    plain.directory_domain(0, 2, "corp.test", "dc1.corp.test")
+    plain.directory_domain(1, 2, "lab.test", "dc1.lab.test")
+    plain.directory_domain(2, 2, None, None)
+    assert plain.stream.getvalue().splitlines() == [  # type: ignore[attr-defined]
+        "hvlm: directory: 0/2 domains done, reading corp.test",
+        "hvlm: directory: 0/2 domains done, reading corp.test via dc1.corp.test",
+        "hvlm: directory: 1/2 domains done, reading lab.test via dc1.lab.test",
+        "hvlm: directory: 2/2 domains done",
+    ]
+    tty = TtyProgress(FakeTty())
+    tty.directory_domain(1, 3, "corp.test", "dc1.corp.test")
+    assert tty.stream.getvalue() == "\rhvlm: directory: 1/3 domains done, reading corp.test via dc1.corp.test\x1b[K"  # type: ignore[attr-defined]
+
+
+def test_directory_collector_reports_each_domain_and_dc(monkeypatch: pytest.MonkeyPatch) -> None:
+    from audit.collect import directory
+    from audit.collect.directory import DirectoryOptions, collect_directory
+
+    seen: list[tuple[int, int, str | None, str | None]] = []
+    inventory = parse_inventory({"hosts": ["hv01.a.test", "hv02.b.test"]}, "<t>")
+    options = DirectoryOptions(dc="dc.invalid", auth="gssapi", timeout=1)
+    monkeypatch.setattr(directory.dns_lookup, "discover_dcs", lambda resolver, domain: [])
+    monkeypatch.setattr(directory.dns_lookup, "make_resolver", lambda servers, timeout: object())
+    monkeypatch.setattr(directory.dns_lookup, "host_records", lambda resolver, name: {"name": name, "A": [], "AAAA": [],
+                                                                                       "PTR": {}})
+
+    def refuse(*a: Any, **k: Any) -> Any:
+        from audit.collect.ldap_conn import DirectoryError
+
+        raise DirectoryError("dc_unreachable", "no")
+
+    monkeypatch.setattr(directory.ldap_conn, "connect", refuse)
+    collect_directory(inventory, options, {}, on_domain=lambda *a: seen.append(a))
+    assert seen == [(0, 2, "a.test", None), (0, 2, "a.test", "dc.invalid"), (1, 2, "b.test", None),
+                    (1, 2, "b.test", "dc.invalid"), (2, 2, None, None)]

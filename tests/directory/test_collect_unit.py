@@ -4,6 +4,8 @@ goes on for the rest."""
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -268,7 +270,7 @@ def test_hosts_outside_any_domain_get_dns_but_no_ad_lookup(dns_server: str, monk
 def test_no_password_for_a_simple_bind(dns_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HVLM_LDAP_PASSWORD", raising=False)
     monkeypatch.delenv("HVLM_PASSWORD", raising=False)
-    monkeypatch.setattr(directory.sys, "stdin", None)
+    monkeypatch.setattr(sys, "stdin", None)
     monkeypatch.setattr(directory, "CONNECTION_FACTORY", FakeConnection)
     FakeScript(Directory().answer)
     inv = parse_inventory({"hosts": ["hv000.corp.test"], "operator": "CORP\\hvadmin"})
@@ -307,3 +309,75 @@ def test_a_domain_only_a_host_reported_gets_no_bind_password(monkeypatch: pytest
         # named in the inventory, the same domain is trusted with the password
         named = parse_inventory({"hosts": ["hv000.corp.test", "HV001"], "defaults": {"domain": "evil.test"}})
         assert "evil.test" in directory._password_domains(named, opts)
+
+
+def test_cli_reads_the_ldap_password_from_the_keyring_before_connecting(
+    dns_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import types
+
+    from audit.cli import main
+
+    monkeypatch.delenv("HVLM_LDAP_PASSWORD", raising=False)
+    monkeypatch.delenv("HVLM_PASSWORD", raising=False)
+    monkeypatch.setattr(sys, "stdin", None)
+    monkeypatch.setattr(directory, "CONNECTION_FACTORY", FakeConnection)
+    script = FakeScript(Directory().answer)
+    inventory = tmp_path / "fleet.toml"
+    inventory.write_text('hosts = ["hv000.corp.test"]\noperator = "CORP\\\\hvadmin"\n')
+    argv = ["collect", "-i", str(inventory), "--only", "directory", "-o", str(tmp_path / "dir.json"),
+            "--ldap-auth", "simple", "--ldap-user", "auditor@corp.test", "--dns-server", dns_server, "-q"]
+    # no password anywhere: a usage error before any connection, saying where one may come from
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no LDAP password for auditor@corp.test" in err and "keyring set hvlm-ldap auditor@corp.test" in err
+    assert script.bind_password is None and not (tmp_path / "dir.json").exists()
+    fake = types.ModuleType("keyring")
+    fake.get_password = (  # type: ignore[attr-defined]
+        lambda service, user: "kr-secret-pw" if (service, user) == ("hvlm-ldap", "auditor@corp.test") else None
+    )
+    monkeypatch.setitem(sys.modules, "keyring", fake)
+    assert main(argv) == 0, capsys.readouterr().err
+    assert script.bind_password == "kr-secret-pw"
+    assert "kr-secret-pw" not in (tmp_path / "dir.json").read_text() + capsys.readouterr().err
+
+
+def test_log_records_the_directory_and_dns_collection_but_never_the_password(
+    dns_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from audit.cli import main
+
+    monkeypatch.setenv("HVLM_LDAP_PASSWORD", "pw-not-shown-in-logs")
+    monkeypatch.setattr(directory, "CONNECTION_FACTORY", FakeConnection)
+    FakeScript(Directory().answer)
+    inventory = tmp_path / "fleet.toml"
+    inventory.write_text('hosts = ["hv000.corp.test", "hv001.corp.test"]\noperator = "CORP\\\\hvadmin"\n')
+    log_file = tmp_path / "collect.log"
+    code = main(["collect", "-i", str(inventory), "--only", "directory", "-o", str(tmp_path / "dir.json"),
+                 "--ldap-auth", "simple", "--ldap-user", "auditor@corp.test", "--ldap-tls", "starttls",
+                 "--dns-server", dns_server, "--log", str(log_file)])
+    assert code in (0, 3), capsys.readouterr().err
+    text = log_file.read_text("utf-8")
+    assert "pw-not-shown-in-logs" not in text
+    # the DC tried, with the bind method and the TLS mode
+    assert "connecting to dc1.corp.test" in text and "TLS starttls" in text and "bind simple as auditor@corp.test" in text
+    assert "bound to dc1.corp.test" in text
+    # each search: base, filter, result count and duration
+    assert re.search(r"ldap search on dc1\.corp\.test: base 'DC=corp,DC=test', scope subtree, filter .*"
+                     r"objectCategory=computer.*: 2 entries in 1 page\(s\), \d+\.\d{3} s", text), text
+    assert re.search(r"base 'CN=System,DC=corp,DC=test'.*: 1 entries", text)
+    # DNS queries and their outcome
+    assert re.search(r"dns SRV _ldap\._tcp\.dc\._msdcs\.corp\.test\. asking 127\.0\.0\.1:\d+: 1 record\(s\): "
+                     r"0 100 389 dc1\.corp\.test\.", text), text
+    assert re.search(r"dns A hv001\.corp\.test\. asking .*: no such name \(NXDOMAIN\)|dns A hv001\.corp\.test\. "
+                     r"asking .*: 0 record", text), text
+    assert "directory: 1 domain(s) to read: corp.test" in text
+
+
+def test_describe_filter_keeps_log_lines_short() -> None:
+    from audit.collect.ldap_conn import describe_filter
+
+    assert describe_filter("(objectClass=*)") == "(objectClass=*)"
+    big = "(&(objectCategory=computer)(|" + "".join(f"(sAMAccountName=HV{i:04d}$)" for i in range(2000)) + "))"
+    short = describe_filter(big)
+    assert len(short) < 140 and "2001 clauses" in short and f"{len(big)} characters" in short

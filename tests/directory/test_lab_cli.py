@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,12 +82,23 @@ def test_collect_only_directory_then_audit(samba_dc: SambaDC, seeded: Any, opera
     inv = tmp_path / "fleet.toml"
     snap = tmp_path / "snap.json"
     hosts = _inventory(samba_dc, inv)
+    log_file = tmp_path / "collect.log"
     collected = _hvlm(
-        "collect", "--inventory", str(inv), "--only", "directory", "-o", str(snap), password=samba_dc.admin_password
+        "collect", "--inventory", str(inv), "--only", "directory", "-o", str(snap), "--log", str(log_file),
+        password=samba_dc.admin_password,
     )
     assert collected.returncode == 0, collected.stderr
     text = snap.read_text("utf-8")
     assert samba_dc.admin_password not in text + collected.stdout + collected.stderr
+    # --log records the directory and DNS collection against the real DC, and never the password
+    log_text = log_file.read_text("utf-8")
+    assert samba_dc.admin_password not in log_text
+    assert f"TLS ldaps, bind simple as {samba_dc.admin_upn}" in log_text
+    assert re.search(r"ldap search on \S+: base '.*', scope subtree, filter .*objectCategory=computer.*: "
+                     rf"{sum(len(s.names) for s in SETUPS)} entries in 1 page\(s\), \d+\.\d{{3}} s", log_text), log_text
+    assert re.search(rf"dns SRV _ldap\._tcp\.dc\._msdcs\.{re.escape(samba_dc.dns_domain)}\. asking "
+                     rf"{re.escape(samba_dc.ip)}: 1 record", log_text), log_text
+    assert re.search(r"dns A \S+\. asking .*: \d+ record\(s\)", log_text)
     doc = json.loads(text)
     assert doc["hosts"] == {}
     computers = {c["sAMAccountName"]: c for c in doc["domains"][samba_dc.dns_domain]["computers"]["value"]}

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 from pathlib import Path
 
 import pytest
 
 from audit.collect import directory
+from audit.collect.credentials import Secret
 from audit.collect.directory import DirectoryOptions, add_directory_options, directory_options_from_args
 from audit.errors import InputError, UsageError
 from audit.inventory import parse_inventory
@@ -137,19 +140,24 @@ def test_bad_command_line_values_are_usage_errors(argv: list[str]) -> None:
         _parse(argv)
 
 
+def _revealed(secret: Secret | None) -> str | None:
+    return secret.reveal() if secret is not None else None
+
+
 def test_password_comes_from_the_environment_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HVLM_PASSWORD", "general")
     monkeypatch.setenv("HVLM_LDAP_PASSWORD", "ldap-only")
-    assert directory.read_password("u") == "ldap-only"
+    assert _revealed(directory.read_password("u")) == "ldap-only"
     monkeypatch.delenv("HVLM_LDAP_PASSWORD")
-    assert directory.read_password("u") == "general"
+    assert _revealed(directory.read_password("u")) == "general"
+    assert "general" not in repr(directory.read_password("u"))  # held masked
 
 
 def test_password_prompt_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HVLM_LDAP_PASSWORD", raising=False)
     monkeypatch.delenv("HVLM_PASSWORD", raising=False)
     prompts: list[str] = []
-    monkeypatch.setattr(directory.getpass, "getpass", lambda prompt: prompts.append(prompt) or "typed")
+    monkeypatch.setattr(getpass, "getpass", lambda prompt, stream=None: prompts.append(prompt) or "typed")
 
     class Tty:
         def __init__(self, tty: bool) -> None:
@@ -158,8 +166,8 @@ def test_password_prompt_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> 
         def isatty(self) -> bool:
             return self.tty
 
-    monkeypatch.setattr(directory.sys, "stdin", Tty(False))
+    monkeypatch.setattr(sys, "stdin", Tty(False))
     assert directory.read_password("CORP\\auditor") is None and prompts == []
-    monkeypatch.setattr(directory.sys, "stdin", Tty(True))
-    assert directory.read_password("CORP\\auditor") == "typed"
+    monkeypatch.setattr(sys, "stdin", Tty(True))
+    assert _revealed(directory.read_password("CORP\\auditor")) == "typed"
     assert prompts == ["LDAP password for CORP\\auditor: "]
