@@ -24,7 +24,7 @@ from audit.engine import Evaluation
 from audit.model import SEVERITY_ORDER, Finding, Severity, Status, SubjectKind
 from audit.registry import Check
 from audit.shapes import finding_id, shape_key
-from audit.snapshot import Snapshot, now_iso
+from audit.snapshot import NON_BLOCKING_KINDS, Snapshot, now_iso
 
 __all__ = [
     "EXIT_CLEAR",
@@ -238,10 +238,11 @@ def build_report(
     planned = set(snapshot.pairs)
     tables = _Tables()
     groups = _groups(evaluation.findings, planned, tables)
-    uncollected = snapshot.uncollected()
+    uncollected = snapshot.uncollected(include_notes=True)
     # A fact that does not exist on that host (kind not_found: Get-VMHostSupportedVersion on
     # 2012 R2) is listed, but only makes the run incomplete through a check that needed it.
-    missing = [u for u in uncollected if u["kind"] != "not_found"]
+    # Notes (errors the probe recovered from) are listed on their host and never make it incomplete.
+    missing = [u for u in uncollected if u["kind"] not in NON_BLOCKING_KINDS]
     counted = [f for f in evaluation.findings if include_return or _direction(f, planned) != "return"]
     code = exit_code(counted, snapshot.complete and not missing, fail_on)
     index = _indexes(snapshot, evaluation, groups)

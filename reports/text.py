@@ -13,6 +13,8 @@ import textwrap
 from collections import Counter
 from typing import Any
 
+from audit.snapshot import NOTE_KINDS
+
 __all__ = ["render_text"]
 
 _COLOURS = {"fail": "31", "error": "35", "warning": "33", "pass": "32", "not_applicable": "2"}
@@ -177,10 +179,16 @@ def render_text(report: dict[str, Any], *, colour: bool = False, show_passed: bo
 
 
 def _uncollected(report: dict[str, Any]) -> list[str]:
-    items = report["uncollected"]
+    notes = [u for u in report["uncollected"] if u["kind"] in NOTE_KINDS]
+    items = [u for u in report["uncollected"] if u["kind"] not in NOTE_KINDS]
+    lines: list[str] = []
+    if notes:
+        lines += ["", f"Notes from the hosts ({_plural(len(notes), 'error')} the probe recovered from; "
+                  "the facts were still collected):"]
+        lines += [f"  {_safe(u['path'])}: {_safe(u['message'])}" for u in notes[:50]]
     if not items:
-        return []
-    lines = ["", f"Could not collect {_plural(len(items), 'fact')}:"]
+        return lines
+    lines += ["", f"Could not collect {_plural(len(items), 'fact')}:"]
     for u in items[:50]:
         lines.append(f"  {_safe(u['path'])}: {_safe(u['kind'])}: {_safe(u['message'])}")
     if len(items) > 50:

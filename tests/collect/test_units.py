@@ -543,11 +543,6 @@ def test_probe_warnings_are_notes_on_their_host_that_do_not_make_the_snapshot_in
     assert snap.uncollected(include_notes=True) == notes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="audit/report.py (owned by the report branch) must list snapshot.uncollected(include_notes=True) "
-    "and count only kinds outside audit.snapshot.NON_BLOCKING_KINDS as missing",
-)
 def test_hvlm_audit_lists_probe_warnings_without_making_the_run_incomplete(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
