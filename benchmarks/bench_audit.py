@@ -17,11 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audit.engine import evaluate
+from audit.engine import run_checks
 from audit.model import Severity
 from audit.registry import load_registry
 from audit.report import build_report
 from audit.snapshot import Snapshot
+from reports.json_report import render_json_bytes
 from tests.support.fleet import ComputerModel, HostModel, VMModel, build_snapshot, delegation_entries
 
 
@@ -60,14 +61,14 @@ def main() -> int:
             t0 = time.perf_counter()
             snap = Snapshot.load(path)
             t1 = time.perf_counter()
-            findings = evaluate(snap, registry)
+            evaluation = run_checks(snap, registry)
             t2 = time.perf_counter()
-            report = build_report(snap, findings, registry, fail_on=Severity.MEDIUM, command="bench")
-            json.dumps(report)
+            report = build_report(snap, evaluation, registry, fail_on=Severity.MEDIUM, command="bench")
+            render_json_bytes(report)
             t3 = time.perf_counter()
         total = t3 - t0
         print(f"{n:>6} {len(snap.pairs):>6} {size:>6.1f} {t1 - t0:>7.2f} {t2 - t1:>7.2f} {t3 - t2:>8.2f} "
-              f"{len(findings):>9} {1000 * total / n:>8.1f}")
+              f"{len(evaluation.findings):>9} {1000 * total / n:>8.1f}")
     return 0
 
 
