@@ -135,18 +135,22 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 # --- facts ----------------------------------------------------------------------------------------
 
-_LIST_KEYS = ("Id", "VMId", "Name", "name", "dNSHostName", "sAMAccountName", "SID", "sid", "InterfaceAlias",
+_LIST_KEYS = ("Name", "name", "dNSHostName", "sAMAccountName", "Id", "VMId", "SID", "sid", "InterfaceAlias",
               "DisplayName", "Subnet", "trustPartner", "flatName", "address")
 _PROVENANCE = ("source", "collected_at")
 
 
-def _item_key(items: list[Any]) -> str | None:
-    """The field that names each object of a list, if one does (unique and present in all)."""
-    if not items or not all(isinstance(i, dict) for i in items):
+def _names_each(items: list[Any], key: str) -> bool:
+    values = [i.get(key) if isinstance(i, dict) else None for i in items]
+    return all(isinstance(v, str | int) and not isinstance(v, bool) for v in values) and len(set(values)) == len(values)
+
+
+def _item_key(old: list[Any], new: list[Any]) -> str | None:
+    """The field that names each object of both lists, if one does (present in all, unique in each)."""
+    if not old or not new:
         return None
     for key in _LIST_KEYS:
-        values = [i.get(key) for i in items]
-        if all(isinstance(v, str | int) and not isinstance(v, bool) for v in values) and len(set(values)) == len(values):
+        if _names_each(old, key) and _names_each(new, key):
             return key
     return None
 
@@ -175,8 +179,8 @@ def _walk(old: Any, new: Any, path: str) -> Iterator[dict[str, Any]]:
                 if v not in old:
                     yield {"path": path, "change": "added", "new": v}
             return
-        key = _item_key(old + new) if old and new else None
-        if key is not None and _item_key(old) == key and _item_key(new) == key:
+        key = _item_key(old, new)
+        if key is not None:
             a = {i[key]: i for i in old}
             b = {i[key]: i for i in new}
             for k in list(a) + [k for k in b if k not in a]:
