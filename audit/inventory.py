@@ -39,6 +39,7 @@ class Inventory:
     defaults: dict[str, Any]
     ad: dict[str, Any]
     include_return: bool = False
+    waivers: str | None = None  # the waivers file (top-level `waivers = "path"`, relative to the inventory)
 
     @property
     def host_names(self) -> list[str]:
@@ -180,6 +181,12 @@ def parse_inventory(data: dict[str, Any], name: str = "<inventory>") -> Inventor
     include_return = data.get("include_return", False)
     if not isinstance(include_return, bool):
         raise InputError(name, "include_return must be true or false", "include_return")
+    waivers = data.get("waivers")
+    if waivers is not None:
+        if not isinstance(waivers, str) or not waivers.strip():
+            raise InputError(name, "waivers must be the path of a waivers file (TOML)", "waivers")
+        if not name.startswith("<"):
+            waivers = str(Path(name).parent / waivers.strip())
     return Inventory(
         path=None if name.startswith("<") else name,
         hosts=tuple(hosts),
@@ -189,6 +196,7 @@ def parse_inventory(data: dict[str, Any], name: str = "<inventory>") -> Inventor
         defaults=_check_settings(defaults, name, "defaults"),
         ad=dict(ad),
         include_return=include_return,
+        waivers=waivers,
     )
 
 

@@ -18,9 +18,17 @@ from reports.csv_report import render_csv
 from reports.html import render_html
 from reports.json_report import render_json_bytes
 from reports.junit import render_junit
+from reports.sarif import render_sarif
 from reports.text import render_text
 
-__all__ = ["add_output_options", "add_selection_options", "use_colour", "write_outputs", "write_text_file"]
+__all__ = [
+    "add_compliance_options",
+    "add_output_options",
+    "add_selection_options",
+    "use_colour",
+    "write_outputs",
+    "write_text_file",
+]
 
 
 def add_selection_options(p: argparse.ArgumentParser) -> None:
@@ -42,6 +50,26 @@ def add_selection_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_compliance_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--waivers",
+        metavar="FILE",
+        help="waivers file (TOML): accepted risks, each for a check and named subjects, with a justification, "
+        "approver and expiry; a waived finding is shown as waived and does not count for the exit code "
+        "(scan: also `waivers = \"path\"` in the inventory)",
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="OLD_REPORT",
+        help="an earlier JSON report: mark each finding new, unchanged or updated, and list those now absent",
+    )
+    p.add_argument(
+        "--fail-on-new",
+        action="store_true",
+        help="with --baseline: only findings new since the baseline (at or above --fail-on) make the exit code 1",
+    )
+
+
 def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["text", "json"], default="text", help="what to print (default: text)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the printed report to FILE instead of stdout")
@@ -60,6 +88,9 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
         "failures and warnings at or above --fail-on fail, errors are errors, not applicable is skipped",
     )
     p.add_argument("--csv", metavar="FILE", dest="csv_file", help="also write a CSV file, one row per finding")
+    p.add_argument("--sarif", metavar="FILE", dest="sarif_file",
+                   help="also write SARIF 2.1.0 to FILE: a rule per check, a result per finding (waived ones "
+                   "suppressed, baselineState with --baseline)")
     p.add_argument("--show-passed", action="store_true",
                    help="list the passed and not-applicable subjects of each check (text and JSON; counted otherwise)")
     p.add_argument("-v", "--verbose", action="store_true",
@@ -96,7 +127,8 @@ def write_outputs(args: argparse.Namespace, report: dict[str, Any]) -> None:
     json_bytes = render_json_bytes(report) if args.json_file or args.format == "json" else b""
     if args.json_file:
         write_bytes_file(args.json_file, json_bytes)
-    for attr, render in (("html_file", render_html), ("junit_file", render_junit), ("csv_file", render_csv)):
+    for attr, render in (("html_file", render_html), ("junit_file", render_junit), ("csv_file", render_csv),
+                         ("sarif_file", render_sarif)):
         path = getattr(args, attr, None)
         if path:
             write_text_file(path, render(report))

@@ -35,6 +35,7 @@ __all__ = [
     "REPORT_VERSION",
     "build_report",
     "exit_code",
+    "recount_exit_code",
 ]
 
 REPORT_VERSION = 2
@@ -274,6 +275,7 @@ def build_report(
                 "rollback": c.meta.rollback,
                 "rationale": c.meta.rationale,
                 "references": list(c.meta.references),
+                "fix_hint": c.meta.fix_hint,
                 "counts": {s: evaluation.counts.get(c.meta.id, Counter()).get(s, 0) for s in _STATUSES},
             }
             for c in checks
@@ -286,3 +288,34 @@ def build_report(
         "uncollected": uncollected,
     }
     return report
+
+
+def recount_exit_code(report: dict[str, Any], *, fail_on_new: bool = False) -> int:
+    """The exit code from the report itself, after waivers and a baseline marked its members.
+
+    As `exit_code`, but a waived member (an accepted risk, `waiver` set) never counts, and with
+    `fail_on_new` only members new since the baseline (`baseline_state` "new") can make it 1;
+    return-direction members count only with include_return. Stored in run.exit_code.
+    """
+    run = report["run"]
+    threshold = SEVERITY_ORDER[Severity(run["fail_on"])]
+    include_return = bool(run.get("include_return"))
+    above = False
+    incomplete = not run["snapshot_complete"] or any(u["kind"] != "not_found" for u in report["uncollected"])
+    for group in report["findings"]:
+        if group["direction"] == "return" and not include_return:
+            continue
+        status = group["status"]
+        for member in group["members"]:
+            if member.get("waiver"):
+                continue
+            if status == "error":
+                incomplete = True
+            elif SEVERITY_ORDER[Severity(group["severity"])] >= threshold and (
+                not fail_on_new or member.get("baseline_state") == "new"
+            ):
+                above = True
+    code = EXIT_FINDINGS_AND_INCOMPLETE if above and incomplete else EXIT_FINDINGS if above else \
+        EXIT_INCOMPLETE if incomplete else EXIT_CLEAR
+    run["exit_code"] = code
+    return code

@@ -2,19 +2,64 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+from dataclasses import dataclass
 from typing import Any
 
+from audit.drift import apply_baseline, load_report
 from audit.engine import run_checks
 from audit.errors import UsageError
 from audit.inventory import pairing_advice
 from audit.model import Severity
 from audit.registry import Check, Registry, load_registry
-from audit.report import build_report
+from audit.report import build_report, recount_exit_code
 from audit.snapshot import Snapshot, now_iso
+from audit.waivers import WaiverFile, apply_waivers, load_waivers
 from audit.words import noun
 
-__all__ = ["advise_pairing", "audit_args", "audit_snapshot", "select_checks"]
+__all__ = ["Compliance", "advise_pairing", "audit_args", "audit_snapshot", "load_compliance", "select_checks"]
+
+
+@dataclass(frozen=True, slots=True)
+class Compliance:
+    """What a compliance run adds to an audit: waivers, a baseline report, --fail-on-new."""
+
+    waivers: WaiverFile | None = None
+    baseline: tuple[str, dict[str, Any]] | None = None  # (file name, report)
+    fail_on_new: bool = False
+
+
+def load_compliance(args: Any, registry: Registry | None = None, inventory_waivers: str | None = None) -> Compliance:
+    """Read the waivers file and the baseline before anything is collected or audited: a bad
+    file is an input error (exit 2) and no earlier output is touched."""
+    registry = registry or load_registry()
+    path = getattr(args, "waivers", None) or inventory_waivers
+    waivers = None
+    if path:
+        kinds = {c.meta.id: c.meta.subject.value for c in registry}
+        waivers = load_waivers(path, set(kinds), kinds)
+        waivers.require_usable()
+    baseline = None
+    if getattr(args, "baseline", None):
+        baseline = (str(args.baseline), load_report(args.baseline))
+    fail_on_new = bool(getattr(args, "fail_on_new", False))
+    if fail_on_new and baseline is None:
+        raise UsageError("--fail-on-new needs --baseline OLD_REPORT (the run whose findings are not new)")
+    return Compliance(waivers, baseline, fail_on_new)
+
+
+def apply_compliance(report: dict[str, Any], compliance: Compliance, today: dt.date | None = None) -> None:
+    """Mark waived members and baseline states, then recount the exit code from the report."""
+    if compliance.waivers is None and compliance.baseline is None:
+        return
+    if compliance.waivers is not None:
+        apply_waivers(report, compliance.waivers, today)
+    if compliance.baseline is not None:
+        apply_baseline(report, compliance.baseline[1], compliance.baseline[0])
+    if compliance.fail_on_new:
+        report["run"]["fail_on_new"] = True
+    recount_exit_code(report, fail_on_new=compliance.fail_on_new)
 
 
 def _ids(text: str | None) -> list[str]:
@@ -44,14 +89,19 @@ def audit_snapshot(
     registry: Registry | None = None,
     show_passed: bool = False,
     include_return: bool = False,
+    compliance: Compliance | None = None,
+    today: dt.date | None = None,
 ) -> dict[str, Any]:
     started = now_iso()
     chosen, skipped = select_checks(registry or load_registry(), only, skip)
     evaluation = run_checks(snapshot, chosen, list_passed=show_passed)
-    return build_report(
+    report = build_report(
         snapshot, evaluation, chosen, fail_on=Severity(fail_on), command=command, skipped=skipped, started=started,
         include_return=include_return,
     )
+    if compliance is not None:
+        apply_compliance(report, compliance, today)
+    return report
 
 
 def advise_pairing(hosts: list[str], pairs: Any, groups: dict[str, Any]) -> None:
@@ -61,7 +111,7 @@ def advise_pairing(hosts: list[str], pairs: Any, groups: dict[str, Any]) -> None
         print(f"hvlm: note: {advice}", file=sys.stderr)
 
 
-def audit_args(snapshot: Snapshot, args: Any, command: str) -> dict[str, Any]:
+def audit_args(snapshot: Snapshot, args: Any, command: str, compliance: Compliance | None = None) -> dict[str, Any]:
     """audit_snapshot with the selection and report options of `audit` and `scan`."""
     inv = snapshot.doc["inventory"]
     if command != "scan":  # scan says it before collecting
@@ -74,4 +124,5 @@ def audit_args(snapshot: Snapshot, args: Any, command: str) -> dict[str, Any]:
         command=command,
         show_passed=bool(getattr(args, "show_passed", False)),
         include_return=bool(args.include_return or snapshot.doc["inventory"].get("include_return")),
+        compliance=compliance,
     )

@@ -83,6 +83,8 @@ def flat_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
             "evidence": m["evidence"],
             "facts_used": [facts[i] for i in m["facts"]],
             "fix": fixes[m["fix"]] if m["fix"] is not None else None,
+            "waiver": m.get("waiver"),
+            "baseline_state": m.get("baseline_state"),
         }
         for g in report["findings"]
         for m in g["members"]

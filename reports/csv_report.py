@@ -1,4 +1,6 @@
 """CSV for spreadsheets: one row per listed finding (failures, warnings, errors), in report order.
+A waived finding keeps its status and names its waiver in the waiver columns; with --baseline,
+baseline_state says new, unchanged or updated.
 
 Passes and not-applicables are counted per check in the JSON report (and in JUnit), not listed:
 a fleet of 2,000 hosts has hundreds of thousands of them.
@@ -43,6 +45,11 @@ COLUMNS = (
     "fix_run_as",
     "fix_target",
     "fix_requires_vm_off",
+    "waiver",
+    "waiver_justification",
+    "waiver_approved_by",
+    "waiver_expires",
+    "baseline_state",
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -66,6 +73,7 @@ def render_csv(report: dict[str, Any]) -> str:
         fid = f["id"]
         s = f["subject"]
         fix = f.get("fix") or {}
+        waiver = f.get("waiver") or {}
         row = [
             fid,
             f["check_id"],
@@ -88,6 +96,11 @@ def render_csv(report: dict[str, Any]) -> str:
             fix.get("run_as"),
             fix.get("target"),
             ("yes" if fix.get("requires_vm_off") else "no") if fix else "",
+            waiver.get("id"),
+            waiver.get("justification"),
+            waiver.get("approved_by"),
+            waiver.get("expires"),
+            f.get("baseline_state"),
         ]
         writer.writerow([safe_cell(v) for v in row])
     return out.getvalue()

@@ -301,7 +301,7 @@ class _Builder:
         shown = list(variants.values())
         common = self._common(shown) if len(shown) > 1 else []
         self.data_groups.append({
-            "k": [visible(m["subject"]["label"]) for m in members],
+            "k": [visible(m["subject"]["label"] + _marks(m)) for m in members],
             "i": [m["id"] for m in members],
             "m": [visible(m["message"]) for m in members] if each else None,
             "h": hosts,
@@ -323,7 +323,8 @@ class _Builder:
             "noun": nouns[0 if len(members) == 1 else 1],
             "noun_one": nouns[0],
             "subjects": [
-                {"label": m["subject"]["label"], "fid": m["id"], "message": m["message"] if each else None}
+                {"label": m["subject"]["label"] + _marks(m), "fid": m["id"], "message": m["message"] if each else None,
+                 "waiver": m.get("waiver")}
                 for m in members[:SUBJECTS_INLINE]
             ],
             "subjects_open": len(members) <= SUBJECTS_INLINE,
@@ -521,6 +522,17 @@ class _Builder:
         return out
 
 
+def _marks(member: dict[str, Any]) -> str:
+    """Beside a subject's label: its waiver (an accepted risk; the status is unchanged) and its baseline state."""
+    out = ""
+    w = member.get("waiver")
+    if w:
+        out += f" [WAIVED {w['id']} until {w['expires']}]"
+    if member.get("baseline_state") in ("new", "updated"):
+        out += f" [{member['baseline_state']}]"
+    return out
+
+
 def _verdict_counts(moves: list[dict[str, Any]]) -> dict[str, int]:
     counts = {st: 0 for st in STATUSES}
     for mv in moves:
@@ -647,6 +659,8 @@ def build_model(report: dict[str, Any]) -> dict[str, Any]:
         "js": Markup(js),  # noqa: S704 - our own static file, checked for </script
         "csp": csp_for(css, js),
         "data_json": script_json(data),
+        "waivers": report.get("waivers"),
+        "baseline": report.get("baseline"),
     }
 
 

@@ -8,7 +8,11 @@ Mapping, chosen so a CI server's red/green agrees with hvlm's exit code:
   threshold (it then also makes hvlm exit 1); below the threshold the test case passes and the
   warning is kept as the property hvlm.status=warning and in <system-out>;
 - error (a fact could not be collected or the check crashed) -> <error>;
-- not_applicable -> <skipped>; pass -> a plain test case.
+- not_applicable -> <skipped>; pass -> a plain test case;
+- a waived finding (an accepted risk) -> <skipped> naming the waiver, with the properties
+  hvlm.waiver, hvlm.waiver.expires, hvlm.waiver.approved_by; its real status stays in hvlm.status;
+- with --fail-on-new, a failure or warning already in the baseline passes (hvlm.baseline_state
+  says so), as it does not change the exit code.
 Every test case carries the finding's id, status and severity as properties, and failures carry
 the fix: where to run it, who, and the PowerShell.
 """
@@ -33,9 +37,13 @@ def _x(text: Any) -> str:
     return _INVALID_XML.sub("\ufffd", str(text))
 
 
-def junit_outcome(finding: dict[str, Any], fail_on: str) -> str:
+def junit_outcome(finding: dict[str, Any], fail_on: str, fail_on_new: bool = False) -> str:
     """What a finding becomes in JUnit: "failure", "error", "skipped" or "passed"."""
     status = finding["status"]
+    if finding.get("waiver"):
+        return "skipped"
+    if fail_on_new and status in ("fail", "warning") and finding.get("baseline_state") != "new":
+        return "passed"
     if status == "fail":
         return "failure"
     if status == "warning":
@@ -117,13 +125,21 @@ def render_junit(report: dict[str, Any]) -> str:
             names_seen[label] = names_seen.get(label, 0) + 1
             name = label if names_seen[label] == 1 else f"{label} #{names_seen[label]}"
             case = ET.SubElement(suite, "testcase", classname=_x(f"hvlm.{cid}"), name=_x(name), time="0")
-            _props(case, [
+            props = [
                 ("hvlm.id", ids[i]),
                 ("hvlm.status", f["status"]),
                 ("hvlm.severity", f["severity"]),
                 ("hvlm.subject.kind", f["subject"]["kind"]),
-            ])
-            outcome = junit_outcome(f, fail_on)
+            ]
+            waiver = f.get("waiver")
+            if waiver:
+                props += [("hvlm.waiver", waiver["id"]), ("hvlm.waiver.expires", waiver["expires"]),
+                          ("hvlm.waiver.approved_by", waiver["approved_by"]),
+                          ("hvlm.waiver.justification", waiver["justification"])]
+            if f.get("baseline_state"):
+                props.append(("hvlm.baseline_state", f["baseline_state"]))
+            _props(case, props)
+            outcome = junit_outcome(f, fail_on, bool(run.get("fail_on_new")))
             if outcome == "failure":
                 counts["failures"] += 1
                 el = ET.SubElement(case, "failure", message=_x(f["message"]), type=f["status"])
@@ -134,7 +150,16 @@ def render_junit(report: dict[str, Any]) -> str:
                 el.text = _x(_detail(f))
             elif outcome == "skipped":
                 counts["skipped"] += 1
-                ET.SubElement(case, "skipped", message=_x(f["message"]))
+                if waiver:
+                    el = ET.SubElement(case, "skipped", message=_x(
+                        f"WAIVED ({f['status']}) by {waiver['id']} until {waiver['expires']}: {waiver['justification']}"))
+                    el.text = _x(_detail(f))
+                else:
+                    ET.SubElement(case, "skipped", message=_x(f["message"]))
+            elif f["status"] in ("fail", "warning") and f.get("baseline_state") and run.get("fail_on_new"):
+                out = ET.SubElement(case, "system-out")
+                out.text = _x(f"{f['status']} already in the baseline ({f['baseline_state']}); --fail-on-new counts only "
+                              f"new findings:\n{_detail(f)}")
             elif f["status"] == "warning":
                 out = ET.SubElement(case, "system-out")
                 out.text = _x(f"warning below the --fail-on threshold ({fail_on}):\n{_detail(f)}")

@@ -119,7 +119,7 @@ def _group(report: dict[str, Any], group: dict[str, Any], colour: bool, verbose:
     named: list[str] = []
     shown = 0
     for m in members:
-        label = _safe(m["subject"]["label"])
+        label = _safe(m["subject"]["label"]) + _marks(m)
         if not verbose and m["fix"] in shown_fixes:
             same.append(label)
             continue
@@ -130,6 +130,10 @@ def _group(report: dict[str, Any], group: dict[str, Any], colour: bool, verbose:
         shown_fixes.add(m["fix"])
         lines.append(f"    {label}")
         lines += _wrap(m["message"], "      ")
+        if m.get("waiver"):
+            w = m["waiver"]
+            lines += _wrap(f"WAIVED by {w['id']} until {w['expires']} (approved by {w['approved_by']}): "
+                           f"{w['justification']}", "      ")
         if verbose and m["evidence"]:
             lines += _wrap("Evidence: " + json.dumps(m["evidence"], ensure_ascii=False, sort_keys=True), "      ")
         if m["fix"] is not None and status in ("fail", "warning"):
@@ -143,6 +147,52 @@ def _group(report: dict[str, Any], group: dict[str, Any], colour: bool, verbose:
     return lines
 
 
+def _marks(member: dict[str, Any]) -> str:
+    """What a subject's label carries beside it: its waiver, and its state since the baseline."""
+    out = ""
+    if member.get("waiver"):
+        out += f" [WAIVED {_safe(member['waiver']['id'])}]"
+    if member.get("baseline_state") in ("new", "updated"):
+        out += f" [{member['baseline_state']}]"
+    return out
+
+
+def _waiver_top(report: dict[str, Any], colour: bool) -> list[str]:
+    """Expired waivers first and loud (their findings count again), then waivers matching nothing."""
+    w = report.get("waivers")
+    if not w:
+        return []
+    lines: list[str] = []
+    if w["expired"]:
+        lines += ["", _paint(f"EXPIRED WAIVERS ({len(w['expired'])}): they no longer apply; their findings count "
+                             "again. Renew them (new approval and expiry) or fix the problem:", "fail", colour)]
+        for e in w["expired"]:
+            lines += _wrap(f"{e['id']} ({e['where']}) for {e['check_id']}, {e['selector']}: expired {e['expires']} "
+                           f"({_plural(e['expired_days'], 'day')} ago), approved by {e['approved_by']}; "
+                           f"{_plural(len(e['members']), 'finding')} affected", "  ")
+    if w["unmatched"]:
+        lines += ["", f"Waivers that match no finding ({len(w['unmatched'])}): the problem is gone (or the check "
+                      "did not run): remove them from the waivers file:"]
+        for e in w["unmatched"]:
+            lines += _wrap(f"{e['id']} ({e['where']}) for {e['check_id']}, {e['selector']}", "  ")
+    return lines
+
+
+def _compliance_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
+    w = report.get("waivers")
+    if w:
+        lines.append(f"Waivers ({_safe(w['file'])}, judged on {w['today']}): {_plural(w['waived'], 'finding')} "
+                     f"waived by {len(w['applied'])} active, {len(w['expired'])} expired, "
+                     f"{len(w['unmatched'])} matching nothing")
+    b = report.get("baseline")
+    if b:
+        lines.append(f"Since the baseline ({_safe(b['file'])}, run {_safe(b['started'])}): {b['new']:,} new, "
+                     f"{b['updated']:,} updated, {b['unchanged']:,} unchanged, {len(b['absent']):,} gone"
+                     + ("; only new findings count (--fail-on-new)" if report["run"].get("fail_on_new") else ""))
+    return lines
+
+
 def _names(labels: list[str]) -> str:
     if len(labels) <= NAMES_LISTED:
         return "; ".join(labels)
@@ -152,7 +202,7 @@ def _names(labels: list[str]) -> str:
 
 def render_text(report: dict[str, Any], *, colour: bool = False, show_passed: bool = False,
                 verbose: bool = False) -> str:
-    lines = [*_header(report), "", *_moves(report, colour)]
+    lines = [*_header(report), *_waiver_top(report, colour), "", *_moves(report, colour)]
     planned = [g for g in report["findings"] if g["direction"] != "return"]
     back = [g for g in report["findings"] if g["direction"] == "return"]
     if planned:
@@ -216,6 +266,7 @@ def _summary(report: dict[str, Any], colour: bool) -> list[str]:
         4: f"findings at or above severity {run['fail_on']}, and the audit is INCOMPLETE",
     }
     return [
+        *_compliance_lines(report),
         f"Moves: {moves or 'none planned'}",
         f"Verdicts ({report['summary']['verdicts']:,} subjects x checks): " + ", ".join(parts),
         f"Result: {verdicts[run['exit_code']]} (exit code {run['exit_code']})",

@@ -7,8 +7,8 @@ from importlib import resources
 from typing import Any
 
 from audit.errors import UsageError
-from audit.outputs import add_output_options, add_selection_options, write_outputs
-from audit.run import audit_args
+from audit.outputs import add_compliance_options, add_output_options, add_selection_options, write_outputs
+from audit.run import audit_args, load_compliance
 from audit.snapshot import Snapshot
 
 
@@ -26,6 +26,7 @@ def register(sub: Any) -> None:
     p.add_argument("snapshot", nargs="?", help="the snapshot JSON file (from `hvlm collect`)")
     p.add_argument("--example", action="store_true", help="audit the example snapshot shipped with hvlm")
     add_selection_options(p)
+    add_compliance_options(p)
     add_output_options(p)
     p.set_defaults(func=run)
 
@@ -35,9 +36,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give either a SNAPSHOT file or --example")
     path = example_snapshot_path() if args.example else args.snapshot
     snapshot = Snapshot.load(path)
+    compliance = load_compliance(args)
     if args.example:
         snapshot.name = "example-snapshot.json (shipped with hvlm)"
-    report = audit_args(snapshot, args, "audit")
+    report = audit_args(snapshot, args, "audit", compliance)
     write_outputs(args, report)
     code: int = report["run"]["exit_code"]
     return code

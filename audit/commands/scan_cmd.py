@@ -16,9 +16,9 @@ from audit.collect.options import (
 )
 from audit.commands.collect_cmd import EXIT_INTERRUPTED, summarize
 from audit.inventory import load_inventory
-from audit.outputs import add_output_options, add_selection_options, write_outputs
+from audit.outputs import add_compliance_options, add_output_options, add_selection_options, write_outputs
 from audit.registry import load_registry
-from audit.run import advise_pairing, audit_args, select_checks
+from audit.run import advise_pairing, audit_args, load_compliance, select_checks
 from audit.snapshot import Snapshot
 
 EPILOG = f"""{CREDENTIALS_HELP}
@@ -51,6 +51,7 @@ def register(sub: Any) -> None:
     add_collection_options(p)
     add_directory_options(p)
     add_selection_options(p)
+    add_compliance_options(p)
     add_output_options(p)
     p.set_defaults(func=with_log(_run))
 
@@ -60,7 +61,9 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     advise_pairing(inventory.host_names, list(inventory.pairs), dict(inventory.groups))
-    select_checks(load_registry(), args.checks, args.skip)  # an unknown check id fails before any connection
+    registry = load_registry()
+    select_checks(registry, args.checks, args.skip)  # an unknown check id fails before any connection
+    compliance = load_compliance(args, registry, inventory.waivers)  # so does a bad waivers file or baseline
     plan = plan_collection(args, inventory, hosts=True, directory=True)
     collection = collect(
         inventory, plan.targets, plan.passwords, plan.progress,
@@ -72,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
         Snapshot(collection.document, args.save_snapshot).save(args.save_snapshot)
         name = args.save_snapshot
     print(f"hvlm: {summarize(collection, args.save_snapshot)}", file=sys.stderr)
-    report = audit_args(Snapshot(collection.document, name), args, "scan")
+    report = audit_args(Snapshot(collection.document, name), args, "scan", compliance)
     write_outputs(args, report)
     if collection.interrupted:
         return EXIT_INTERRUPTED

@@ -11,7 +11,9 @@ from audit.schemas import load_schema, schema_names
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "schema", help="print a shipped JSON Schema (snapshot, report, ...)", description="Print a shipped JSON Schema."
+        "schema",
+        help="print a shipped JSON Schema (snapshot, report, diagnosis, diff)",
+        description="Print a shipped JSON Schema.",
     )
     p.add_argument("which", nargs="?", choices=schema_names(), default="snapshot")
     p.set_defaults(func=run)

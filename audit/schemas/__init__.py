@@ -12,7 +12,7 @@ __all__ = ["load_schema", "schema_names"]
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    """Return a shipped schema by name: "snapshot", "report" or "diagnosis"."""
+    """Return a shipped schema by name: "snapshot", "report", "diagnosis" or "diff"."""
     text = resources.files(__package__).joinpath(f"{name}.schema.json").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
