@@ -50,6 +50,9 @@ CheckFunc = Callable[["Facts"], Outcome | Iterable[Outcome]]
 # keys get the same statuses from the check, so the engine decides each class once (see engine.py).
 PairKey = Callable[["RoleFacts", "RoleFacts"], Hashable]
 VMKey = Callable[[Mapping[str, Any]], Hashable]
+# A separable pair key: (source part, destination part), each a function of one end's facts, so the
+# engine computes it once per host and classes 38,000 directions with dictionary lookups alone.
+PairParts = tuple[Callable[["RoleFacts"], Hashable], Callable[["RoleFacts"], Hashable]]
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class Check:
     # Without them every subject is judged on its own: correct, only slower on large fleets.
     key: PairKey | None = None
     vm_key: VMKey | None = None
+    # Instead of `key`, when the key is a pair of per-host values: equal parts must mean equal statuses.
+    parts: PairParts | None = None
 
     def __call__(self, facts: Facts) -> Outcome | Iterable[Outcome]:
         return self.func(facts)
@@ -128,6 +133,7 @@ def check(
     rollback: bool = False,
     key: PairKey | None = None,
     vm_key: VMKey | None = None,
+    parts: PairParts | None = None,
 ) -> Callable[[CheckFunc], Check]:
     """Decorate a pure function of facts to make it a check."""
 
@@ -145,11 +151,13 @@ def check(
             rollback=rollback,
         )
         meta.validate()
-        if key is not None and subject not in (SubjectKind.PAIR, SubjectKind.VM):
-            raise CheckDefinitionError(f"check {id!r} ({meta.module}): key is for pair and VM checks")
+        if (key is not None or parts is not None) and subject not in (SubjectKind.PAIR, SubjectKind.VM):
+            raise CheckDefinitionError(f"check {id!r} ({meta.module}): key and parts are for pair and VM checks")
+        if key is not None and parts is not None:
+            raise CheckDefinitionError(f"check {id!r} ({meta.module}): give key or parts, not both")
         if vm_key is not None and subject is not SubjectKind.VM:
             raise CheckDefinitionError(f"check {id!r} ({meta.module}): vm_key is for VM checks")
-        return Check(meta, func, key, vm_key)
+        return Check(meta, func, key, vm_key, parts)
 
     return wrap
 

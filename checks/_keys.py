@@ -35,6 +35,11 @@ def _auth(side: RoleFacts) -> str:
     return auth_type(side["vmhost"])
 
 
+def auth_part(side: RoleFacts) -> str:
+    """One host's migration authentication type: a separable key part (engine `parts`)."""
+    return auth_type(side["vmhost"])
+
+
 def auth_types(src: RoleFacts, dst: RoleFacts) -> tuple[str, str]:
     """Both hosts' migration authentication type, as checks._ad.auth_type reads it."""
     return src.derived("keys:auth", _auth), dst.derived("keys:auth", _auth)

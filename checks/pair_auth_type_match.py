@@ -8,7 +8,7 @@ from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.registry import check
 from checks._ad import auth_type
 from checks._fixes import HOST_ADMIN, on_host
-from checks._keys import auth_types
+from checks._keys import auth_part
 
 
 @check(
@@ -26,7 +26,7 @@ from checks._keys import auth_types
     delegation the pair-kcd checks ask for.""",
     references=(DOCS["setup"], DOCS["set-vmhost"], DOCS["ts-lm"]),
     fix_hint="Set-VMHost -VirtualMachineMigrationAuthenticationType Kerberos on the CredSSP host.",
-    key=auth_types,
+    parts=(auth_part, auth_part),
 )
 def run(f: Facts) -> Outcome:
     src, dst = f.host("source"), f.host("destination")

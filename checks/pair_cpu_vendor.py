@@ -35,7 +35,7 @@ def _vendor(side: RoleFacts) -> str:
     it is off. vm-processor-compat handles different models of the same manufacturer.""",
     references=(DOCS["processor-compat"], DOCS["move-vm"], DOCS["use"]),
     fix_hint="Shut the VMs down and move them while off (Move-VM or Export-VM/Import-VM).",
-    key=_key,
+    parts=(_vendor, _vendor),
 )
 def run(f: Facts) -> Outcome:
     sref, dref = f.host("source"), f.host("destination")

@@ -37,6 +37,11 @@ def _source(src: RoleFacts) -> tuple[str, bool | None]:
     return sauth, None if dg is None else CREDENTIAL_GUARD in [int(x) for x in dg.get("SecurityServicesRunning") or []]
 
 
+def _nothing(dst: RoleFacts) -> Hashable:
+    """The destination does not change this check's status."""
+    return None
+
+
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     """The source's authentication type (the destination's does not matter); for a CredSSP source, whether
     Credential Guard runs on it (None: unknown)."""
@@ -71,7 +76,7 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     judged by the pair-kcd checks).""",
     references=(DOCS["setup"], DOCS["use"], DOCS["cg-known-issues"], DOCS["cg-configure"], DOCS["ts-lm"]),
     fix_hint="Move the pair to Kerberos with constrained delegation, or sign in to the source before every move.",
-    key=_key,
+    parts=(_source, _nothing),
 )
 def run(f: Facts) -> Outcome:
     src, dst = f.host("source"), f.host("destination")

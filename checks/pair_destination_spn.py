@@ -24,6 +24,14 @@ def _destination(dst: RoleFacts) -> tuple[str, bool | None, bool | None]:
     return auth_type(dst["vmhost"]), short.casefold() in have, fqdn.casefold() in have
 
 
+def _src_part(src: RoleFacts) -> Hashable:
+    return workgroup(src), auth_type(src["vmhost"])
+
+
+def _dst_part(dst: RoleFacts) -> Hashable:
+    return workgroup(dst), _destination(dst)
+
+
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     """Workgroup ends (not applicable); both authentication types; unless both use CredSSP, which SPN
     forms the destination registers."""
@@ -60,7 +68,7 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     first 15 characters of the host's name.""",
     references=(DOCS["ts-2026"], DOCS["setup"], DOCS["setspn"]),
     fix_hint='setspn -S "Microsoft Virtual System Migration Service/<name>" <destination> for each missing name.',
-    key=_key,
+    parts=(_src_part, _dst_part),
 )
 def run(f: Facts) -> Outcome:
     src, dst = ad_host(f, "source"), ad_host(f, "destination")

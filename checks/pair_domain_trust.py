@@ -35,6 +35,12 @@ def _host(side: RoleFacts) -> tuple[bool, str | None]:
     return bool(side["computer_system"]["PartOfDomain"]), domain(side.ref)
 
 
+def _trust_part(side: RoleFacts) -> Hashable:
+    """Membership, domain and the domain's trust objects of one host (finer than _key, never coarser)."""
+    joined, dom = _host(side)
+    return joined, dom, _trust_view(side)
+
+
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     """Membership of both; for hosts of two domains, the two domains (case-insensitive) and their trust objects."""
     (s_joined, s_dom), (d_joined, d_dom) = src.derived("host", _host), dst.derived("host", _host)
@@ -78,7 +84,7 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     references=(DOCS["setup"], DOCS["trusts"], DOCS["trust-direction"], DOCS["second-hop"], DOCS["kcd-overview"],
                 DOCS["allowed-to-authenticate"]),
     fix_hint="Make the trust two-way (or create it) in Active Directory Domains and Trusts or with the .NET trust API.",
-    key=_key,
+    parts=(_trust_part, _trust_part),
 )
 def run(f: Facts) -> Outcome:
     src, dst = ad_host(f, "source"), ad_host(f, "destination")

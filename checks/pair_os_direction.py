@@ -19,6 +19,10 @@ def _vm_versions(src: RoleFacts) -> frozenset[str] | None:
     return None if vms is None else frozenset(norm(vm["Version"]) for vm in vms)
 
 
+def _source_part(src: RoleFacts) -> Hashable:
+    return side_versions(src), _vm_versions(src)
+
+
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     """Both hosts' builds and supported sets, and the configuration versions of the source's VMs."""
     return side_versions(src), side_versions(dst), src.derived("vm_versions", _vm_versions)
@@ -48,7 +52,7 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     optional: without it the pair is still judged.""",
     references=(DOCS["setup"], DOCS["vmversion"], DOCS["supported-version"]),
     fix_hint="Plan the blocked VMs to a release that runs their version; see vm-config-version for each VM.",
-    key=_key,
+    parts=(_source_part, side_versions),
 )
 def run(f: Facts) -> Outcome:
     sref, dref = f.host("source"), f.host("destination")

@@ -53,7 +53,7 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     Matching Compression, TCP/IP or SMB pass with an informational note.""",
     references=(DOCS["setup"], DOCS["set-vmhost"]),
     fix_hint="Set-VMHost -VirtualMachineMigrationPerformanceOption to the same value on both hosts.",
-    key=_key,
+    parts=(_host, _host),
 )
 def run(f: Facts) -> Outcome:
     sref, dref = f.host("source"), f.host("destination")

@@ -26,6 +26,11 @@ from checks._versions import (
 _DOCS = (DOCS["vmversion"], DOCS["update-vmversion"])
 
 
+def _nothing(src: RoleFacts) -> Hashable:
+    """The source's facts do not change a VM's status here (its own version is the VM key)."""
+    return None
+
+
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     """The destination's build and collected supported set (else its build's documented table)."""
     return side_versions(dst)
@@ -59,7 +64,7 @@ def _vm_key(vm: Mapping[str, Any]) -> Hashable:
     version at all.""",
     references=(DOCS["vmversion"], DOCS["update-vmversion"], DOCS["supported-version"], DOCS["setup"]),
     fix_hint="Update-VMVersion on the source with the VM off (one-way), or plan a destination that runs the version.",
-    key=_key,
+    parts=(_nothing, side_versions),
     vm_key=_vm_key,
 )
 def run(f: Facts) -> Outcome:

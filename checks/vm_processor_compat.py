@@ -23,6 +23,10 @@ def _cpu(side: RoleFacts) -> tuple[str, str]:
     return str(p["Manufacturer"]).strip().lower(), _model(p["Name"])
 
 
+def _dst_part(dst: RoleFacts) -> Hashable:
+    return _cpu(dst), None if dst["operating_system"] is None else side_versions(dst)
+
+
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     """Same manufacturer, same model (compared as the check compares them), and what decides which VM
     versions the destination runs (a VM too new for it is not applicable here)."""
@@ -62,7 +66,7 @@ def _vm_key(vm: Mapping[str, Any]) -> Hashable:
     destination runs (it cannot move there at all: vm-config-version's failure).""",
     references=(DOCS["processor-compat"], DOCS["set-vmprocessor"], DOCS["use"]),
     fix_hint="With the VM off: Set-VMProcessor -CompatibilityForMigrationEnabled $true.",
-    key=_key,
+    parts=(_cpu, _dst_part),
     vm_key=_vm_key,
 )
 def run(f: Facts) -> Outcome:

@@ -16,6 +16,14 @@ from checks._fixes import on_host
 _DOCS = (DOCS["ts-lm"], DOCS["new-vmswitch"], DOCS["connect-vmnetworkadapter"])
 
 
+def _nothing(src: RoleFacts) -> Hashable:
+    return None
+
+
+def _switches(dst: RoleFacts) -> Hashable:
+    return frozenset(str(s["Name"]) for s in dst["vm_switches"])
+
+
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     """The destination's switch names."""
     return dst.derived("switches", lambda d: frozenset(str(s["Name"]) for s in d["vm_switches"]))
@@ -42,7 +50,7 @@ def _vm_key(vm: Mapping[str, Any]) -> Hashable:
     a warning: Microsoft does not document whether the match is case-sensitive.""",
     references=(DOCS["ts-lm"], DOCS["compare-vm"], DOCS["new-vmswitch"]),
     fix_hint="Create the switch with the same name on the destination, or reconnect the adapter.",
-    key=_key,
+    parts=(_nothing, _switches),
     vm_key=_vm_key,
 )
 def run(f: Facts) -> Outcome:

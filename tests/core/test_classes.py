@@ -198,11 +198,12 @@ def key_conflicts(snapshot: Snapshot, chk: Check) -> dict[Hashable, set[tuple[st
             continue  # judged in full without a key
         pair = Subject(chk.meta.subject, source=d.source, destination=d.destination)
         if not vm_check:
-            assert chk.key is not None
-            groups.setdefault(chk.key(src.facts, dst.facts), set()).add(tuple(sorted(statuses[pair])))
+            assert chk.key is not None or chk.parts is not None
+            groups.setdefault(checker.key(src, dst), set()).add(tuple(sorted(statuses[pair])))
             continue
         assert chk.vm_key is not None
-        pk = chk.key(src.facts, dst.facts) if chk.key is not None else (d.source, d.destination)
+        keyed = chk.key is not None or chk.parts is not None
+        pk = checker.key(src, dst) if keyed else (d.source, d.destination)
         for vm in src.facts["vms"] or []:
             got = tuple(sorted(statuses[engine._vm_subject(pair, vm)]))
             groups.setdefault((pk, chk.vm_key(vm)), set()).add(got)
@@ -214,7 +215,7 @@ def test_random_fleets_classes_agree_with_full_judgement(seed: int) -> None:
     snapshot = random_fleet(seed)
     assert verify_classes(snapshot, CHECKS) == []
     for chk in CHECKS:
-        if chk.key is not None or chk.vm_key is not None:
+        if chk.key is not None or chk.parts is not None or chk.vm_key is not None:
             assert key_conflicts(snapshot, chk) == {}, chk.meta.id
     # the classes did spare judgements (else the comparison above proved little)
     ev = run_checks(snapshot, CHECKS)
@@ -236,14 +237,14 @@ def test_shipped_example_classes_agree_with_full_judgement() -> None:
     snapshot = Snapshot.load(example_snapshot_path())
     assert verify_classes(snapshot, CHECKS) == []
     for chk in CHECKS:
-        if chk.key is not None or chk.vm_key is not None:
+        if chk.key is not None or chk.parts is not None or chk.vm_key is not None:
             assert key_conflicts(snapshot, chk) == {}, chk.meta.id
 
 
 def test_every_pair_and_vm_check_has_a_key() -> None:
     for chk in CHECKS:
         if chk.meta.subject in (SubjectKind.PAIR, SubjectKind.VM) and chk.meta.id not in UNKEYED:
-            assert chk.key is not None, chk.meta.id
+            assert chk.key is not None or chk.parts is not None, chk.meta.id
         if chk.meta.subject is SubjectKind.VM:
             assert chk.vm_key is not None, chk.meta.id
 
