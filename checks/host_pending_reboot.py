@@ -45,7 +45,9 @@ def run(f: Facts) -> Outcome:
             host,
             f"Restart {host.fqdn} in a maintenance window, after moving its VMs away or shutting them down, and "
             "before the planned moves.",
-            f"# Move or shut down the VMs of {host.fqdn}, then restart it:\n# Restart-Computer",
+            f"# Move or shut down the VMs of {host.fqdn} first; these still run:\n"
+            "Get-VM | Where-Object -Property 'State' -EQ 'Running' | Select-Object -Property 'Name'\n"
+            "Restart-Computer",
             docs=(DOCS["wac-known-issues"],),
             kind="manual",
         ),

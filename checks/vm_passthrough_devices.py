@@ -47,18 +47,21 @@ def run(f: Facts) -> Outcome:
     parts += [f"assigned device {d.get('LocationPath') or d.get('InstanceID')}" for d in devices]
     src = f.host("source")
     steps = [f"# {name} cannot be live-migrated with: {', '.join(parts)}.",
-             "# Either move it while shut down (Stop-VM, then Move-VM or export/import), or, with the VM off,"]
+             "# Either shut it down and move it offline (a cold move), or, with the VM off, detach what blocks",
+             "# the move (copy a pass-through disk's data to a VHDX first) and give it the equivalent on the",
+             "# destination:",
+             f"Stop-VM -Name {ps_quote(name)}"]
     for d in passthrough:
-        steps.append(
-            f"#   copy pass-through disk {d['DiskNumber']} to a VHDX, attach the VHDX, then: Remove-VMHardDiskDrive "
-            f"-VMName {ps_quote(name)} -ControllerType {d.get('ControllerType') or 'SCSI'} "
-            f"-ControllerNumber {d.get('ControllerNumber')} -ControllerLocation {d.get('ControllerLocation')}"
-        )
+        kind, number, location = d.get("ControllerType"), d.get("ControllerNumber"), d.get("ControllerLocation")
+        if kind is None or number is None or location is None:  # the bare command would remove every disk
+            steps.append(f"# pass-through disk {d['DiskNumber']}: find its controller with Get-VMHardDiskDrive")
+            continue
+        steps.append(f"Remove-VMHardDiskDrive -VMName {ps_quote(name)} -ControllerType {kind} "
+                     f"-ControllerNumber {int(number)} -ControllerLocation {int(location)}")
     for d in devices:
         loc = d.get("LocationPath")
         if loc:
-            steps.append(f"#   Remove-VMAssignableDevice -VMName {ps_quote(name)} -LocationPath {ps_quote(loc)}"
-                         " (and assign the same kind of device on the destination)")
+            steps.append(f"Remove-VMAssignableDevice -VMName {ps_quote(name)} -LocationPath {ps_quote(loc)}")
     return Outcome(
         Status.FAIL,
         f"{name} has {', '.join(parts)}: no live migration is possible with it.",
