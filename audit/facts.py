@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from audit.catalogue import catalogue
 from audit.model import Subject, SubjectKind
 from audit.snapshot import FactError, Snapshot
 
@@ -18,7 +19,6 @@ __all__ = ["FactResolver", "Facts", "HostRef", "RoleFacts", "UndeclaredFactError
 
 T = TypeVar("T")
 
-_DOMAIN_VIEWS = {"domain_info": "info", "trusts": "trusts", "domain_controllers": "domain_controllers"}
 
 
 class UndeclaredFactError(KeyError):
@@ -47,6 +47,8 @@ class FactResolver:
         self._computers: dict[int, dict[str, dict[str, Any]]] = {}
         self._by_host: dict[tuple[str, str], tuple[str, dict[str, Any] | FactError]] = {}
         self.memo: dict[str, Any] = {}
+        # host views of domain sections, from the fact catalogue: "ad_computer" -> "computers", ...
+        self._views = catalogue().domain_views
 
     def resolve_host(self, host: str, fact_name: str) -> tuple[str, dict[str, Any] | FactError]:
         """A host fact ("vmhost", "ad_computer", "dns", ...) of one host, resolved once per run."""
@@ -99,12 +101,12 @@ class FactResolver:
             path = f"dns/{host}"
             fact = s.raw_fact("dns", host)
             return path, _missing(path) if fact is None else _checked(path, fact)
-        if fact_name in _DOMAIN_VIEWS or fact_name == "ad_computer":
+        section = self._views.get(fact_name)
+        if section is not None:
             domain = s.host_domain(host)
             if domain is None:
                 path = f"hosts/{host}/computer_system"
                 return path, FactError(path, "not_collected", f"the domain of {host} is not known")
-            section = _DOMAIN_VIEWS.get(fact_name, "computers")
             path = f"domains/{domain}/{section}"
             fact = s.raw_fact("domains", domain, section)
             if fact is None:

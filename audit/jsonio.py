@@ -15,7 +15,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from audit.errors import InputError
 from audit.schemas import load_schema
 
-__all__ = ["DEFAULT_MAX_BYTES", "json_pointer", "read_json_file", "validate_document"]
+__all__ = ["DEFAULT_MAX_BYTES", "clear_validators", "json_pointer", "read_json_file", "validate_document"]
 
 # 2,000 hosts with 20 VMs each make a snapshot of about 35 MiB; the default leaves room for
 # estates several times that. HVLM_MAX_INPUT_MB raises it, up to a hard cap against abuse.
@@ -80,11 +80,25 @@ def parse_json_bytes(raw: bytes, name: str) -> Any:
 _COMPILED: dict[str, Any] = {}
 
 
+def _schema(schema_name: str) -> dict[str, Any]:
+    """The shipped schema; for snapshots, with the facts that plug-ins add (audit.catalogue)."""
+    if schema_name == "snapshot":
+        from audit.catalogue import snapshot_schema
+
+        return snapshot_schema()
+    return load_schema(schema_name)
+
+
+def clear_validators() -> None:
+    """Forget compiled validators (after the fact catalogue changed)."""
+    _COMPILED.clear()
+
+
 def _compiled(schema_name: str) -> Any:
     validator = _COMPILED.get(schema_name)
     if validator is None:
         validator = _COMPILED[schema_name] = jsonschema_rs.Draft202012Validator(
-            load_schema(schema_name), validate_formats=True
+            _schema(schema_name), validate_formats=True
         )
     return validator
 
@@ -101,7 +115,7 @@ def validate_document(doc: Any, schema_name: str, name: str) -> None:
             return
     except (ValueError, TypeError, OverflowError):
         pass  # a value the compiled validator cannot represent: let the reference validator judge
-    validator = Draft202012Validator(load_schema(schema_name), format_checker=FormatChecker())
+    validator = Draft202012Validator(_schema(schema_name), format_checker=FormatChecker())
     error: ValidationError | None = best_match(validator.iter_errors(doc))
     if error is not None:
         message = error.message

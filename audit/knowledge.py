@@ -108,4 +108,14 @@ DOCS: dict[str, str] = {
     "credssp-provider": f"{_LEARN}/windows/win32/secauthn/credential-security-support-provider",
     "kerberos-clock-skew": f"{_LEARN}/previous-versions/windows/it-pro/windows-server-2012-r2-and-2012/jj852172(v=ws.11)",
     "w32tm": f"{_LEARN}/windows-server/networking/windows-time-service/windows-time-service-tools-and-settings",
+    "dda-plan": f"{_HV}/plan/plan-for-deploying-devices-using-discrete-device-assignment",
+    "set-vmdvddrive": f"{_LEARN}/powershell/module/hyper-v/set-vmdvddrive",
+    "set-vmfloppydiskdrive": f"{_LEARN}/powershell/module/hyper-v/set-vmfloppydiskdrive",
+    "get-vhd": f"{_LEARN}/powershell/module/hyper-v/get-vhd",
+    "vtpm-certificates": f"{_LEARN}/virtualization/community/team-blog/2017/"
+    "20171214-migrating-local-vm-owner-certificates-for-vms-with-vtpm",
+    "get-vmsecurity": f"{_LEARN}/powershell/module/hyper-v/get-vmsecurity",
+    "wac-known-issues": f"{_LEARN}/windows-server/manage/windows-admin-center/support/known-issues",
+    "kile-enctypes": f"{_LEARN}/openspecs/windows_protocols/ms-kile/6cfc7b50-11ed-4b4d-846d-6f08f0812919",
+    "ada2-enctypes": f"{_LEARN}/openspecs/windows_protocols/ms-ada2/a75d1c3f-0bb3-470c-99bd-2bb557119483",
 }

@@ -17,6 +17,7 @@ from importlib.metadata import entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from audit.catalogue import catalogue, refresh_catalogue
 from audit.errors import CheckDefinitionError
 from audit.model import Outcome, Severity, SubjectKind
 
@@ -27,16 +28,6 @@ __all__ = ["ENTRY_POINT_GROUP", "ROLES", "Check", "CheckMeta", "Registry", "chec
 
 ENTRY_POINT_GROUP = "hvlm.checks"
 _ID_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
-_HOST_FACTS = frozenset(
-    {
-        "computer_system", "operating_system", "hyperv_feature", "vmms_service", "vmhost",
-        "migration_networks", "ip_interfaces", "firewall_rules", "vm_switches", "supported_versions",
-        "vms", "processor", "local_groups", "device_guard", "wsman_credssp", "clock",
-        # views joined from the domain and DNS sections for this host
-        "ad_computer", "dns", "domain_info", "trusts", "domain_controllers",
-    }
-)
-_DOMAIN_FACTS = frozenset({"info", "trusts", "domain_controllers", "computers"})
 ROLES: dict[SubjectKind, tuple[str, ...]] = {
     SubjectKind.HOST: ("host",),
     SubjectKind.OPERATOR: ("host",),
@@ -86,7 +77,8 @@ class CheckMeta:
             if name == "operator":
                 continue
             role, _, fact = name.partition(".")
-            allowed = _DOMAIN_FACTS if role == "domain" else _HOST_FACTS
+            facts = catalogue()
+            allowed = facts.domain_facts if role == "domain" else facts.host_facts
             if role not in roles or fact not in allowed:
                 problems.append(f"requires {req!r} does not fit a {self.subject.value} subject")
         if self.rollback and self.subject is not SubjectKind.PAIR:
@@ -209,7 +201,13 @@ def _walk(module: ModuleType) -> Iterator[ModuleType]:
 
 
 def load_registry(include_entry_points: bool = True) -> Registry:
-    """The built-in checks plus every `hvlm.checks` entry point."""
+    """The built-in checks plus every `hvlm.checks` entry point.
+
+    The fact catalogue is read again first, so a plug-in check may declare the facts that a
+    plug-in collector (an `hvlm.facts` entry point) adds.
+    """
+    if include_entry_points:
+        refresh_catalogue()
     registry = Registry()
     registry.add_module(importlib.import_module("checks"))
     if include_entry_points:

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.fleet import (
     ComputerModel,
+    DiskModel,
     GiB,
     HostModel,
     VMModel,
@@ -33,30 +34,43 @@ FAB_DA = ("FABRIKAM\\Domain Admins", f"{FAB_SID}-512")
 
 def fleet() -> dict[str, object]:
     admins = [("BUILTIN\\Administrator", f"{CORP_SID}-500"), CORP_DA]
-    # HV01: a hardening baseline disabled the Hyper-V (MIG-TCP-In) rule, TCP 6600
+    # HV01: a hardening baseline disabled the Hyper-V (MIG-TCP-In) rule, TCP 6600; sql01 keeps its
+    # data on a pass-through disk, as it did on the physical server it was converted from
     hv01 = HostModel("HV01", index=1, build=9600, auth="Kerberos", firewall_enabled=False,
                      cpu_name="Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz",
-                     vms=[VMModel("sql01", "5.0", memory_startup=32 * GiB), VMModel("file01", "5.0", state="Off")],
+                     vms=[VMModel("sql01", "5.0", memory_startup=32 * GiB,
+                                  disks=[DiskModel(), DiskModel(disk_number=2, size=2048 * GiB)]),
+                          VMModel("file01", "5.0", state="Off")],
                      hyperv_admins=[HV_OPERATORS], administrators=admins, utc_time="2026-11-20T09:00:12Z")
-    # HV02: still lists the subnet of a decommissioned second migration NIC
-    hv02 = HostModel("HV02", index=2, build=14393, max_vm_migrations=0,
+    # HV02: still lists the subnet of a decommissioned second migration NIC; last night's cumulative
+    # update waits for a restart
+    hv02 = HostModel("HV02", index=2, build=14393, max_vm_migrations=0, pending_reboot=["ComponentBasedServicing"],
                      migration_networks=[("192.168.50.0/24", 0), ("192.168.150.0/24", 1)],
                      cpu_name="Intel(R) Xeon(R) Gold 6138 CPU @ 2.00GHz",
                      vms=[VMModel("app01", "5.0", compatibility_for_migration=True),
                           VMModel("app02", "8.0", compatibility_for_migration=True)],
                      hyperv_admins=[HV_OPERATORS], administrators=admins, utc_time="2026-11-20T09:00:03Z")
-    hv03 = HostModel("HV03", index=3, build=17763, use_any_network=True,
-                     vms=[VMModel("web01", "9.0", compatibility_for_migration=True),
+    # HV03 and HV04 were installed from one cloned image: the same dynamic MAC address range;
+    # web01 still has the Windows Server ISO it was installed from in its DVD drive
+    cloned_macs = ("00155D000E00", "00155D000EFF")
+    hv03 = HostModel("HV03", index=3, build=17763, use_any_network=True, mac_range=cloned_macs,
+                     vms=[VMModel("web01", "9.0", compatibility_for_migration=True,
+                                  iso="C:\\ISO\\en-us_windows_server_2019_x64.iso"),
                           VMModel("legacy01", "7.0", generation=1, adapters=[("Network Adapter", "vSwitch-Legacy")])],
                      switches=["vSwitch-Prod", "vSwitch-Legacy"],
                      hyperv_admins=[HV_OPERATORS], administrators=admins)
     # HV04: SMB transport, and the management network added as a "fallback" migration network
-    hv04 = HostModel("HV04", index=4, build=20348, vmms_start="Manual", performance="SMB",
+    # db01's data disk is a 1.5 TiB fixed VHDX; db02 has a virtual TPM (BitLocker in the guest)
+    hv04 = HostModel("HV04", index=4, build=20348, vmms_start="Manual", performance="SMB", mac_range=cloned_macs,
                      migration_networks=[("192.168.50.0/24", 0), ("10.0.0.0/24", 1)],
-                     vms=[VMModel("db01", "10.0", memory_startup=64 * GiB, compatibility_for_migration=True),
-                          VMModel("db02", "9.0", compatibility_for_migration=True)],
+                     vms=[VMModel("db01", "10.0", memory_startup=64 * GiB, compatibility_for_migration=True,
+                                  disks=[DiskModel(), DiskModel(size=1536 * GiB, file_size=1536 * GiB,
+                                                                vhd_type="Fixed")]),
+                          VMModel("db02", "9.0", compatibility_for_migration=True, tpm=True)],
                      hyperv_admins=[HV_OPERATORS], administrators=admins)
+    # HV05: new hardware with a 2 TiB VM volume, half full already
     hv05 = HostModel("HV05", index=5, build=26100, auth="CredSSP", credential_guard=True,
+                     volumes=[("C:\\", 200 * GiB, 150 * GiB), ("D:\\", 2048 * GiB, 1024 * GiB)],
                      cpu_name="Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz",
                      vms=[VMModel("ai01", "12.0", memory_startup=128 * GiB), VMModel("app03", "10.0")],
                      hyperv_admins=[], administrators=admins, free_memory=48 * GiB,
@@ -90,8 +104,9 @@ def fleet() -> dict[str, object]:
         # "Kerberos only": the classic cause of 0x8009030E on 2016 and later
         ComputerModel(hv04, f"{CORP_SID}-2104", kcd(hv04, hv02, hv03, hv05), any_protocol=False),
         ComputerModel(hv05, f"{CORP_SID}-2105", kcd(hv05, hv04)),
-        # a DC: trusted for unconstrained delegation; its migration-service SPNs were lost when it was promoted
-        ComputerModel(hv07, f"{CORP_SID}-2107", kcd(hv07, hv01), unconstrained=True,
+        # a DC: trusted for unconstrained delegation; its migration-service SPNs were lost when it was promoted;
+        # its account was set to RC4 only years ago, for a legacy application
+        ComputerModel(hv07, f"{CORP_SID}-2107", kcd(hv07, hv01), unconstrained=True, encryption_types=0x4,
                       spns=[f"{s}/{n}" for s in ("HOST", "RestrictedKrbHost") for n in ("HV07", hv07.fqdn)]),
     ]
     fab_computers = [

@@ -25,6 +25,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
+from audit.catalogue import load_catalogue
 from audit.jsonio import json_pointer
 from audit.schemas import load_schema
 from audit.snapshot import error_fact, value_fact
@@ -43,25 +44,8 @@ __all__ = [
     "section_facts",
 ]
 
-# What each section runs, for the facts' provenance (source.command).
-SECTION_COMMANDS: dict[str, str] = {
-    "computer_system": "Get-CimInstance -ClassName Win32_ComputerSystem",
-    "operating_system": "Get-CimInstance -ClassName Win32_OperatingSystem",
-    "hyperv_feature": "Get-WindowsFeature -Name Hyper-V",
-    "vmms_service": "Get-Service -Name vmms",
-    "vmhost": "Get-VMHost",
-    "migration_networks": "Get-VMMigrationNetwork",
-    "ip_interfaces": "Get-NetIPAddress; Get-NetRoute -DestinationPrefix 0.0.0.0/0, ::/0; Get-NetAdapterRdma",
-    "firewall_rules": "Get-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope -PolicyStore ActiveStore",
-    "vm_switches": "Get-VMSwitch",
-    "supported_versions": "Get-VMHostSupportedVersion",
-    "vms": "Get-VM; Get-VMProcessor",
-    "processor": "Get-CimInstance -ClassName Win32_Processor",
-    "local_groups": "Get-LocalGroupMember -SID S-1-5-32-578, S-1-5-32-544 (or WinNT ADSI)",
-    "device_guard": "Get-CimInstance -Namespace root\\Microsoft\\Windows\\DeviceGuard -ClassName Win32_DeviceGuard",
-    "wsman_credssp": "Get-Item WSMan:\\localhost\\{Client,Service}\\Auth\\CredSSP; AllowFreshCredentials policy",
-    "clock": "[DateTime]::UtcNow",
-}
+# What each section runs, for the facts' provenance (source.command): from the fact catalogue.
+SECTION_COMMANDS: dict[str, str] = load_catalogue(include_entry_points=False).probe_sections
 HOST_SECTIONS: tuple[str, ...] = tuple(SECTION_COMMANDS)
 _PROBE_KINDS = frozenset({"access_denied", "not_found", "probe_error"})
 _MAX_MESSAGE = 2000

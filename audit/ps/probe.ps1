@@ -3,7 +3,7 @@
     hvlm probe: reads the facts hvlm needs about this Hyper-V host and prints them as one JSON line.
 
 .DESCRIPTION
-    Read-only. It calls Get-* cmdlets, CIM queries, the WSMan: drive and one registry key; it
+    Read-only. It calls Get-* cmdlets, CIM queries, the WSMan: drive and a few registry keys; it
     changes nothing on the host. hvlm runs it over PowerShell Remoting (`hvlm scan`, `hvlm collect`).
     Where hvlm cannot connect, run it on the host yourself, as an administrator:
 
@@ -28,7 +28,7 @@
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $WarningPreference = 'SilentlyContinue'
-$HvlmProbeVersion = '1.0.0'
+$HvlmProbeVersion = '1.1.0'
 
 function Get-HvlmProblem {
     # An error record as a section result: {"error": {"kind", "message"}}. The kind tells hvlm how
@@ -50,6 +50,13 @@ function Get-HvlmProblem {
         $message = '{0}: {1}' -f [string]$Record.InvocationInfo.MyCommand.Name, $message
     }
     [ordered]@{ error = [ordered]@{ kind = $kind; message = $message } }
+}
+
+function Get-HvlmText {
+    # A string, or $null for an empty or missing one (Hyper-V reports "no media" as an empty path).
+    param($Value)
+    $text = [string]$Value
+    if ($text) { $text } else { $null }
 }
 
 function Get-HvlmCimMissing {
@@ -118,7 +125,7 @@ try {
     } }
 } catch { $sections['vmms_service'] = Get-HvlmProblem $_ }
 
-# -- vmhost: Get-VMHost (authentication type and performance option are enums) ----------------------
+# -- vmhost: Get-VMHost (authentication type and performance option are enums; MACs as 12 hex digits) --
 try {
     $vmhost = Get-VMHost
     $sections['vmhost'] = [ordered]@{ value = [ordered]@{
@@ -132,6 +139,10 @@ try {
         UseAnyNetworkForMigration = [bool]$vmhost.UseAnyNetworkForMigration
         MemoryCapacity = $vmhost.MemoryCapacity
         LogicalProcessorCount = $vmhost.LogicalProcessorCount
+        VirtualMachinePath = (Get-HvlmText $vmhost.VirtualMachinePath)
+        VirtualHardDiskPath = (Get-HvlmText $vmhost.VirtualHardDiskPath)
+        MacAddressMinimum = (Get-HvlmText $vmhost.MacAddressMinimum)
+        MacAddressMaximum = (Get-HvlmText $vmhost.MacAddressMaximum)
     } }
 } catch { $sections['vmhost'] = Get-HvlmProblem $_ }
 
@@ -345,6 +356,171 @@ try {
         UtcTime = [DateTime]::UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", $invariant)
     } }
 } catch { $sections['clock'] = Get-HvlmProblem $_ }
+
+# -- vm_hard_disks: Get-VMHardDiskDrive of every VM, Get-VHD of each file and of its parent chain --------
+# A pass-through disk has a DiskNumber and no virtual disk file. Get-VHD of one file can fail (a disk
+# on an SMB share this session may not reach, a missing file): that disk's VhdError says why, and the
+# other disks stay usable. The chain of a differencing disk (a checkpoint's AVHDX) is followed to its
+# base disk, at most 64 levels.
+try {
+    $disks = @(foreach ($vm in @(Get-VM)) {
+        foreach ($drive in @(Get-VMHardDiskDrive -VM $vm)) {
+            $entry = [ordered]@{
+                VMName = [string]$vm.Name
+                VMId = [string]$vm.Id
+                ControllerType = [string]$drive.ControllerType
+                ControllerNumber = $drive.ControllerNumber
+                ControllerLocation = $drive.ControllerLocation
+                Path = (Get-HvlmText $drive.Path)
+                DiskNumber = $drive.DiskNumber
+                VhdType = $null
+                VhdFormat = $null
+                FileSize = $null
+                Size = $null
+                ParentPath = $null
+                Parents = @()
+                VhdError = $null
+            }
+            if ($null -eq $drive.DiskNumber -and $entry['Path']) {
+                try {
+                    $vhd = Get-VHD -Path $entry['Path']
+                    $entry['VhdType'] = [string]$vhd.VhdType
+                    $entry['VhdFormat'] = [string]$vhd.VhdFormat
+                    $entry['FileSize'] = [long]$vhd.FileSize
+                    $entry['Size'] = [long]$vhd.Size
+                    $entry['ParentPath'] = (Get-HvlmText $vhd.ParentPath)
+                    $parentPath = $entry['ParentPath']
+                    $chain = @()
+                    while ($parentPath -and $chain.Count -lt 64) {
+                        $parent = Get-VHD -Path $parentPath
+                        $chain += [ordered]@{
+                            Path = $parentPath
+                            VhdType = [string]$parent.VhdType
+                            FileSize = [long]$parent.FileSize
+                            Size = [long]$parent.Size
+                        }
+                        $parentPath = (Get-HvlmText $parent.ParentPath)
+                    }
+                    $entry['Parents'] = $chain
+                } catch { $entry['VhdError'] = [string]$_.Exception.Message }
+            }
+            $entry
+        }
+    })
+    $sections['vm_hard_disks'] = [ordered]@{ value = $disks }
+} catch { $sections['vm_hard_disks'] = Get-HvlmProblem $_ }
+
+# -- vm_media: DVD drives (DvdMediaType is an enum) and, on generation 1 VMs, floppy drives -----------
+try {
+    $media = @(foreach ($vm in @(Get-VM)) {
+        foreach ($dvd in @(Get-VMDvdDrive -VM $vm)) {
+            [ordered]@{
+                VMName = [string]$vm.Name
+                VMId = [string]$vm.Id
+                DriveType = 'DvdDrive'
+                ControllerNumber = $dvd.ControllerNumber
+                ControllerLocation = $dvd.ControllerLocation
+                Path = (Get-HvlmText $dvd.Path)
+                DvdMediaType = (Get-HvlmText $dvd.DvdMediaType)
+            }
+        }
+        if ($vm.Generation -eq 1) {
+            foreach ($floppy in @(Get-VMFloppyDiskDrive -VM $vm)) {
+                [ordered]@{
+                    VMName = [string]$vm.Name
+                    VMId = [string]$vm.Id
+                    DriveType = 'FloppyDiskDrive'
+                    ControllerNumber = $null
+                    ControllerLocation = $null
+                    Path = (Get-HvlmText $floppy.Path)
+                    DvdMediaType = $null
+                }
+            }
+        }
+    })
+    $sections['vm_media'] = [ordered]@{ value = $media }
+} catch { $sections['vm_media'] = Get-HvlmProblem $_ }
+
+# -- vm_assigned_devices: Discrete Device Assignment. Get-VMAssignableDevice came with Windows Server
+# 2016, as DDA did: where the cmdlet does not exist no device can be assigned, an empty list. ----------
+try {
+    $devices = @()
+    if (Get-Command -Name 'Get-VMAssignableDevice' -ErrorAction 'SilentlyContinue') {
+        $devices = @(foreach ($vm in @(Get-VM)) {
+            foreach ($device in @(Get-VMAssignableDevice -VM $vm)) {
+                [ordered]@{
+                    VMName = [string]$vm.Name
+                    VMId = [string]$vm.Id
+                    InstanceID = (Get-HvlmText $device.InstanceID)
+                    LocationPath = (Get-HvlmText $device.LocationPath)
+                }
+            }
+        })
+    }
+    $sections['vm_assigned_devices'] = [ordered]@{ value = $devices }
+} catch { $sections['vm_assigned_devices'] = Get-HvlmProblem $_ }
+
+# -- vm_security: Get-VMSecurity and Get-VMKeyProtector. Both came with Windows Server 2016, as virtual
+# TPMs and shielded VMs did: where they do not exist no VM has either, reported as false. A VM without
+# a key protector returns a stub of a few bytes; one that cannot be read is null. --------------------
+try {
+    $haveSecurity = [bool](Get-Command -Name 'Get-VMSecurity' -ErrorAction 'SilentlyContinue')
+    $security = @(foreach ($vm in @(Get-VM)) {
+        $tpm = $false
+        $shielded = $false
+        $encrypt = $null
+        $protector = $false
+        if ($haveSecurity) {
+            $vmSecurity = Get-VMSecurity -VM $vm
+            $tpm = [bool]$vmSecurity.TpmEnabled
+            $shielded = [bool]$vmSecurity.Shielded
+            $encrypt = [bool]$vmSecurity.EncryptStateAndVmMigrationTraffic
+            try {
+                $protector = (@(Get-VMKeyProtector -VM $vm).Count -gt 4)
+            } catch { $protector = $null }
+        }
+        [ordered]@{
+            VMName = [string]$vm.Name
+            VMId = [string]$vm.Id
+            TpmEnabled = $tpm
+            Shielded = $shielded
+            EncryptStateAndVmMigrationTraffic = $encrypt
+            KeyProtectorPresent = $protector
+        }
+    })
+    $sections['vm_security'] = [ordered]@{ value = $security }
+} catch { $sections['vm_security'] = Get-HvlmProblem $_ }
+
+# -- volumes: Win32_Volume (every Windows release; Name is the mount path, folder mounts included) -------
+try {
+    $volumes = @(foreach ($volume in @(Get-CimInstance -ClassName 'Win32_Volume')) {
+        [ordered]@{
+            Name = [string]$volume.Name
+            DriveLetter = (Get-HvlmText $volume.DriveLetter)
+            Label = (Get-HvlmText $volume.Label)
+            FileSystem = (Get-HvlmText $volume.FileSystem)
+            DriveType = $volume.DriveType
+            Capacity = $volume.Capacity
+            FreeSpace = $volume.FreeSpace
+        }
+    })
+    $sections['volumes'] = [ordered]@{ value = $volumes }
+} catch { $sections['volumes'] = Get-HvlmProblem $_ }
+
+# -- pending_reboot: the servicing stack's and Windows Update's markers, and file renames queued for boot --
+try {
+    $servicing = Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending'
+    $update = Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired'
+    $sessionManager = Get-Item -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager'
+    $renames = $sessionManager.GetValue('PendingFileRenameOperations')
+    $pendingRenames = $false
+    if ($null -ne $renames) { $pendingRenames = (@($renames | Where-Object { $_ }).Count -gt 0) }
+    $sections['pending_reboot'] = [ordered]@{ value = [ordered]@{
+        ComponentBasedServicing = [bool]$servicing
+        WindowsUpdate = [bool]$update
+        PendingFileRenameOperations = $pendingRenames
+    } }
+} catch { $sections['pending_reboot'] = Get-HvlmProblem $_ }
 
 # -- the document ------------------------------------------------------------------------------------
 $fqdn = [string]$env:COMPUTERNAME

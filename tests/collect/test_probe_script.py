@@ -25,9 +25,11 @@ from tests.support.fleet import HostModel, VMModel
 # Read-only cmdlets (Get-*, Test-Path) and pure pipeline/formatting commands.
 READ_ONLY_COMMANDS = {
     "ConvertTo-Json", "ForEach-Object", "Get-CimInstance", "Get-Command", "Get-Item", "Get-LocalGroupMember",
-    "Get-NetAdapterRdma", "Get-NetFirewallRule", "Get-NetIPAddress", "Get-NetRoute", "Get-Service", "Get-VM",
-    "Get-VMHost", "Get-VMHostSupportedVersion", "Get-VMMigrationNetwork", "Get-VMProcessor", "Get-VMSwitch",
-    "Get-WindowsFeature", "New-Object", "Select-Object", "Sort-Object", "Test-Path", "Where-Object",
+    "Get-NetAdapterRdma", "Get-NetFirewallRule", "Get-NetIPAddress", "Get-NetRoute", "Get-Service", "Get-VHD",
+    "Get-VM", "Get-VMAssignableDevice", "Get-VMDvdDrive", "Get-VMFloppyDiskDrive", "Get-VMHardDiskDrive",
+    "Get-VMHost", "Get-VMHostSupportedVersion", "Get-VMKeyProtector", "Get-VMMigrationNetwork", "Get-VMProcessor",
+    "Get-VMSecurity", "Get-VMSwitch", "Get-WindowsFeature", "New-Object", "Select-Object", "Sort-Object",
+    "Test-Path", "Where-Object",
 }
 # .NET members the probe may call: all of them read.
 READ_ONLY_METHODS = {

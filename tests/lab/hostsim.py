@@ -11,7 +11,9 @@ the probe's own comments describe it):
 - the root\\Microsoft\\Windows\\DeviceGuard namespace does not exist: the probe reports no
   security service running and a null VBS status;
 - Get-LocalGroupMember does not exist: members come from the WinNT ADSI provider, which has no
-  PrincipalSource.
+  PrincipalSource;
+- Get-VMAssignableDevice and Get-VMSecurity do not exist (DDA and virtual TPMs came with 2016): no
+  assigned device, and no VM with a vTPM, shielding or a key protector.
 
 Per-section failures come from ``HostModel.errors`` (section -> (kind, message)), exactly as the
 probe reports a caught error. Pipeline-level misbehaviour (Write-Error, throw, malformed JSON, a
@@ -107,6 +109,10 @@ class SimHost:
             for group in sections["local_groups"].values():
                 for member in group["Members"]:
                     member["PrincipalSource"] = None
+            sections["vm_assigned_devices"] = []
+            for vm in sections["vm_security"]:
+                vm.update(TpmEnabled=False, Shielded=False, EncryptStateAndVmMigrationTraffic=None,
+                          KeyProtectorPresent=False)
         return sections
 
     def expected(self) -> dict[str, tuple[str, Any]]:

@@ -34,6 +34,19 @@ MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
 
 
 @dataclass
+class DiskModel:
+    """One hard disk drive of a VM: a virtual disk file (sizes in bytes) or a pass-through disk."""
+
+    path: str | None = None  # default: <host's VHD path>\<vm>.vhdx
+    size: int = 127 * GiB  # the virtual size (Get-VHD Size)
+    file_size: int = 40 * GiB  # what the file takes now (Get-VHD FileSize)
+    vhd_type: str = "Dynamic"
+    disk_number: int | None = None  # a pass-through disk
+    parents: list[tuple[str, int]] = field(default_factory=list)  # (path, file size) of a differencing chain
+    error: str | None = None  # Get-VHD failed for this file
+
+
+@dataclass
 class VMModel:
     name: str
     version: str = "9.0"
@@ -44,13 +57,62 @@ class VMModel:
     dynamic_memory: bool = False
     compatibility_for_migration: bool = False
     adapters: list[tuple[str, str | None]] = field(default_factory=lambda: [("Network Adapter", "vSwitch-Prod")])
+    disks: list[DiskModel] = field(default_factory=lambda: [DiskModel()])
+    iso: str | None = None  # the ISO in its DVD drive
+    floppy: str | None = None  # the virtual floppy of a generation 1 VM
+    assigned_devices: list[str] = field(default_factory=list)  # LocationPath of DDA devices
+    tpm: bool = False
+    shielded: bool = False
+
+    def vm_id(self, host: str) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{host}/{self.name}"))
+
+    def hard_disks(self, host: str, vhd_path: str) -> list[dict[str, Any]]:
+        out = []
+        for n, d in enumerate(self.disks):
+            ident = {"VMName": self.name, "VMId": self.vm_id(host),
+                     "ControllerType": "IDE" if self.generation == 1 else "SCSI",
+                     "ControllerNumber": 0, "ControllerLocation": n}
+            if d.disk_number is not None:
+                out.append({**ident, "Path": f"Disk {d.disk_number} {d.size // GiB}.00 GB Bus 0 Lun {n} Target 0",
+                            "DiskNumber": d.disk_number, "VhdType": None, "VhdFormat": None, "FileSize": None,
+                            "Size": None, "ParentPath": None, "Parents": [], "VhdError": None})
+                continue
+            path = d.path or f"{vhd_path}\\{self.name}{'' if n == 0 else f'-{n}'}.vhdx"
+            vhd: dict[str, Any] = {"VhdType": d.vhd_type, "VhdFormat": "VHDX", "FileSize": d.file_size,
+                                   "Size": d.size, "ParentPath": d.parents[0][0] if d.parents else None,
+                                   "Parents": [{"Path": p, "VhdType": "Dynamic" if i == len(d.parents) - 1 else "Differencing",
+                                                "FileSize": fs, "Size": d.size} for i, (p, fs) in enumerate(d.parents)]}
+            if d.error is not None:
+                vhd = {"VhdType": None, "VhdFormat": None, "FileSize": None, "Size": None, "ParentPath": None,
+                       "Parents": []}
+            out.append({**ident, "Path": path, "DiskNumber": None, **vhd, "VhdError": d.error})
+        return out
+
+    def media(self, host: str) -> list[dict[str, Any]]:
+        ident = {"VMName": self.name, "VMId": self.vm_id(host)}
+        out: list[dict[str, Any]] = [{**ident, "DriveType": "DvdDrive", "ControllerNumber": 1 if self.generation == 1 else 0,
+                                      "ControllerLocation": 0 if self.generation == 1 else len(self.disks),
+                                      "Path": self.iso, "DvdMediaType": "ISO" if self.iso else "None"}]
+        if self.generation == 1:
+            out.append({**ident, "DriveType": "FloppyDiskDrive", "ControllerNumber": None, "ControllerLocation": None,
+                        "Path": self.floppy, "DvdMediaType": None})
+        return out
+
+    def devices(self, host: str) -> list[dict[str, Any]]:
+        return [{"VMName": self.name, "VMId": self.vm_id(host), "InstanceID": f"PCIP\\VEN_10DE&DEV_20B5\\{n}",
+                 "LocationPath": loc} for n, loc in enumerate(self.assigned_devices)]
+
+    def security(self, host: str) -> dict[str, Any]:
+        return {"VMName": self.name, "VMId": self.vm_id(host), "TpmEnabled": self.tpm, "Shielded": self.shielded,
+                "EncryptStateAndVmMigrationTraffic": self.shielded, "KeyProtectorPresent": self.tpm or self.shielded}
 
     def to_fact_value(self, host: str) -> dict[str, Any]:
         running = self.state == "Running"
         assigned = self.memory_assigned if self.memory_assigned is not None else (self.memory_startup if running else 0)
         return {
             "Name": self.name,
-            "Id": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{host}/{self.name}")),
+            "Id": self.vm_id(host),
             "Version": self.version,
             "State": self.state,
             "Generation": self.generation,
@@ -99,6 +161,13 @@ class HostModel:
     allow_fresh_credentials: list[str] = field(default_factory=list)
     utc_time: str = WHEN
     supported_versions: list[str] | None = None  # default: the documented table for the build
+    vm_path: str = "D:\\Hyper-V"
+    vhd_path: str = "D:\\Hyper-V\\Virtual Hard Disks"
+    # (mount path, capacity, free space); default: a system volume C: and a VM volume D:
+    volumes: list[tuple[str, int, int]] = field(
+        default_factory=lambda: [("C:\\", 200 * GiB, 120 * GiB), ("D:\\", 4096 * GiB, 2048 * GiB)])
+    mac_range: tuple[str, str] | None = None  # default: Hyper-V's, from the host's management address
+    pending_reboot: list[str] = field(default_factory=list)  # ComponentBasedServicing, WindowsUpdate, ...
     errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # section -> (kind, message)
 
     @property
@@ -112,6 +181,15 @@ class HostModel:
     @property
     def lm_ip(self) -> str:
         return f"192.168.50.{10 + self.index}"
+
+    @property
+    def macs(self) -> tuple[str, str]:
+        """Hyper-V's default range: 00-15-5D, then the last two bytes of the host's address."""
+        if self.mac_range is not None:
+            return self.mac_range
+        octets = [int(x) for x in self.mgmt_ip.split(".")]
+        stem = f"00155D{octets[2]:02X}{octets[3]:02X}"
+        return stem + "00", stem + "FF"
 
     def sections(self) -> dict[str, Any]:
         """The host's facts as plain values keyed by snapshot section (probe output shape)."""
@@ -153,6 +231,10 @@ class HostModel:
                 "UseAnyNetworkForMigration": self.use_any_network,
                 "MemoryCapacity": self.total_memory,
                 "LogicalProcessorCount": 64,
+                "VirtualMachinePath": self.vm_path,
+                "VirtualHardDiskPath": self.vhd_path,
+                "MacAddressMinimum": self.macs[0],
+                "MacAddressMaximum": self.macs[1],
             },
             "migration_networks": [{"Subnet": s, "Priority": p} for s, p in networks],
             "ip_interfaces": [
@@ -193,6 +275,16 @@ class HostModel:
                 "AllowFreshCredentials": list(self.allow_fresh_credentials),
             },
             "clock": {"UtcTime": self.utc_time},
+            "vm_hard_disks": [d for vm in self.vms for d in vm.hard_disks(self.name, self.vhd_path)],
+            "vm_media": [m for vm in self.vms for m in vm.media(self.name)],
+            "vm_assigned_devices": [d for vm in self.vms for d in vm.devices(self.name)],
+            "vm_security": [vm.security(self.name) for vm in self.vms],
+            "volumes": [{"Name": name, "DriveLetter": name[:2] if name[1:3] == ":\\" and len(name) == 3 else None,
+                         "Label": "System" if name.upper() == "C:\\" else "VMs", "FileSystem": "NTFS",
+                         "DriveType": 3, "Capacity": cap, "FreeSpace": free}
+                        for name, cap, free in self.volumes],
+            "pending_reboot": {k: k in self.pending_reboot
+                               for k in ("ComponentBasedServicing", "WindowsUpdate", "PendingFileRenameOperations")},
         }
 
     def facts(self, collector: str = "example") -> dict[str, Any]:
@@ -218,6 +310,8 @@ class ComputerModel:
     rbcd: list[tuple[str, str]] = field(default_factory=list)  # (SID, name) of principals
     spns: list[str] | None = None
     when_changed: str | None = None  # whenChanged as the DC reports it
+    # msDS-SupportedEncryptionTypes: what Windows Server writes for itself (RC4, AES128, AES256)
+    encryption_types: int | None = 0x1C
 
     def value(self) -> dict[str, Any]:
         h = self.host
@@ -241,6 +335,7 @@ class ComputerModel:
             "servicePrincipalName": spns,
             "msDS-AllowedToDelegateTo": list(self.delegate_to),
             "userAccountControl": uac,
+            "msDS-SupportedEncryptionTypes": self.encryption_types,
             "msDS-AllowedToActOnBehalfOfOtherIdentity": [{"sid": s, "name": n} for s, n in self.rbcd],
             "operatingSystem": (CAPTIONS.get(h.build, "Windows Server").replace("Microsoft ", "")),
             "operatingSystemVersion": f"{VERSIONS.get(h.build, '10.0')} ({h.build})" if release else None,

@@ -1,0 +1,38 @@
+"""vm-media-attached: no ISO or floppy image goes with the VM."""
+
+from __future__ import annotations
+
+from audit.model import Status
+from tests.support.checking import break_fact, only, run_check
+from tests.support.fleet import HostModel, VMModel, build_snapshot
+
+S = "hv01.corp.contoso.com"
+
+
+def doc(*vms: VMModel) -> dict:
+    s, d = HostModel("HV01", index=1, vms=list(vms)), HostModel("HV02", index=2)
+    return build_snapshot([s, d], pairs=[(s.fqdn, d.fqdn)])
+
+
+def test_pass_empty_drives() -> None:
+    findings = run_check("vm-media-attached", doc(VMModel("app01"), VMModel("old01", generation=1)))
+    assert only(findings, vm="old01").status is Status.PASS
+
+
+def test_fail_iso_attached_warns_with_an_eject() -> None:
+    f = only(run_check("vm-media-attached", doc(VMModel("web01", iso="C:\\ISO\\it's.iso"))), vm="web01")
+    assert f.status is Status.WARNING and "C:\\ISO\\it's.iso" in f.message
+    assert f.fix is not None and f.fix.run_on == S and f.fix.kind == "change"
+    assert f.fix.powershell == "Set-VMDvdDrive -VMName 'web01' -ControllerNumber 0 -ControllerLocation 1 -Path $null"
+
+
+def test_fail_floppy_of_a_generation_1_vm() -> None:
+    f = only(run_check("vm-media-attached", doc(VMModel("nt01", generation=1, floppy="D:\\drivers.vfd"))), vm="nt01")
+    assert f.status is Status.WARNING
+    assert f.fix is not None and "Set-VMFloppyDiskDrive -VMName 'nt01' -Path $null" in f.fix.powershell
+
+
+def test_missing_media_fact_is_an_error() -> None:
+    d = doc(VMModel("web01"))
+    break_fact(d, "hosts", S, "vm_media")
+    assert {f.status for f in run_check("vm-media-attached", d)} == {Status.ERROR}
