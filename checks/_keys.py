@@ -10,7 +10,8 @@ to the verdict.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
 
 from audit.facts import HostRef, RoleFacts
 from checks._ad import (
@@ -128,3 +129,19 @@ def _subnets(side: RoleFacts) -> tuple[tuple[int, int, int], ...]:
 def subnets(side: RoleFacts) -> tuple[tuple[int, int, int], ...]:
     """The host's migration networks that parse, as (IP version, network address, netmask) integers."""
     return side.derived("keys:subnets", _subnets)
+
+
+def source_name(side: RoleFacts) -> str:
+    """A key part for checks whose VM verdicts depend on the source's own facts alone: the source host,
+    so that a VM is judged once for all its destinations (its Id keys it within the source)."""
+    return side.ref.name
+
+
+def nothing(side: RoleFacts) -> None:
+    """A key part for an end whose facts do not change the check's status."""
+    return None
+
+
+def vm_identity(vm: Mapping[str, Any]) -> Hashable:
+    """The VM itself, for checks whose VM facts live in per-host tables (disks, media, devices)."""
+    return str(vm.get("Name")), str(vm.get("Id") or "")

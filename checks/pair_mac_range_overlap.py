@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
@@ -34,12 +35,17 @@ def free_range(taken: list[tuple[int, int]]) -> tuple[int, int]:
     return int("00155DFF0000", 16), int("00155DFF00FF", 16)  # pragma: no cover - 256 hosts in one overlap
 
 
+def _range(side: RoleFacts) -> Hashable:
+    return mac_range(side["vmhost"])
+
+
 @check(
     id="pair-mac-range-overlap",
     title="Dynamic MAC address ranges do not overlap",
     severity=Severity.MEDIUM,
     subject=SubjectKind.PAIR,
     requires=("source.vmhost", "destination.vmhost"),
+    parts=(_range, _range),
     rationale="""Each Hyper-V host hands dynamic MAC addresses to new virtual network adapters from its own
     range (Get-VMHost MacAddressMinimum/MacAddressMaximum; by default 00-15-5D plus two bytes of one of
     its IPv4 addresses). A VM keeps its dynamic address when it is live-migrated, until it restarts

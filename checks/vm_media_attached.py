@@ -10,6 +10,7 @@ from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
 from checks._fixes import on_host
+from checks._keys import nothing, source_name, vm_identity
 from checks._vmfacts import rows_of
 
 
@@ -32,6 +33,8 @@ def _attached(drive: dict[str, Any]) -> bool:
     severity=Severity.MEDIUM,
     subject=SubjectKind.VM,
     requires=("source.vms", "source.vm_media"),
+    parts=(source_name, nothing),
+    vm_key=vm_identity,
     rationale="""A VM moves with its DVD and floppy drives, and the destination must open whatever is in
     them. An ISO on a local path the destination does not have, or on a share its computer account
     may not read, fails the move at the destination with 0xC03A0014 ("A virtual disk support provider

@@ -10,6 +10,7 @@ from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
 from checks._fixes import on_host
+from checks._keys import nothing, source_name, vm_identity
 from checks._vmfacts import rows_of
 
 
@@ -19,6 +20,8 @@ from checks._vmfacts import rows_of
     severity=Severity.HIGH,
     subject=SubjectKind.VM,
     requires=("source.vms", "source.vm_hard_disks", "source.vm_assigned_devices"),
+    parts=(source_name, nothing),
+    vm_key=vm_identity,
     rationale="""A pass-through disk (a physical disk of the host given to the VM, Get-VMHardDiskDrive with
     a DiskNumber) is not virtualized storage: a storage migration cannot move it, so a shared-nothing
     live migration of the VM fails. A device assigned with Discrete Device Assignment

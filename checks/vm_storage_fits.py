@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.registry import check
 from checks._fixes import on_host
+from checks._keys import vm_identity
 from checks._vmfacts import gib, is_share, rows_of
 
 
@@ -61,12 +63,36 @@ def sizes(disks: list[dict[str, Any]]) -> tuple[int, int, list[str], list[str]]:
     return now, most, shared, unread
 
 
+def _most(src: RoleFacts) -> int:
+    """The most any one VM of the source may need (its disks grown to their virtual size)."""
+    return max((sizes(rows_of(vm, src["vm_hard_disks"]))[1] for vm in src["vms"]), default=0)
+
+
+def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
+    """With the VM's identity (the VM key), what decides its status: where the destination keeps disks,
+    and whether every VM of the source fits there at its largest ("fits": each VM then passes, or is not
+    applicable, or errors, by its own disks alone). Otherwise the pair itself: judged VM by VM."""
+    target = dst["vmhost"].get("VirtualHardDiskPath")
+    if not target:
+        return "no target", src.ref.name
+    if is_share(target):
+        return "share", src.ref.name
+    volume = _volume_of(str(target), dst["volumes"])
+    if volume is None or volume.get("FreeSpace") is None:
+        return "no volume", src.ref.name
+    if src.derived("storage:most", _most) <= int(volume["FreeSpace"]):
+        return "fits", src.ref.name
+    return src.ref.name, dst.ref.name
+
+
 @check(
     id="vm-storage-fits",
     title="VM disks fit on the destination's virtual hard disk volume",
     severity=Severity.HIGH,
     subject=SubjectKind.VM,
     requires=("source.vms", "source.vm_hard_disks", "destination.vmhost", "destination.volumes"),
+    key=_key,
+    vm_key=vm_identity,
     rationale="""A shared-nothing live migration (Move-VM -IncludeStorage) copies every virtual disk of
     the VM, with the whole differencing chain of its checkpoints, to the destination before it moves
     the memory. Without -DestinationStoragePath the files go to the destination's default virtual

@@ -9,6 +9,7 @@ from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.registry import check
 from checks._fixes import on_host
+from checks._keys import nothing, source_name, vm_identity
 from checks._vmfacts import rows_of
 
 STORE = "Cert:\\LocalMachine\\Shielded VM Local Certificates"
@@ -20,6 +21,8 @@ STORE = "Cert:\\LocalMachine\\Shielded VM Local Certificates"
     severity=Severity.HIGH,
     subject=SubjectKind.VM,
     requires=("source.vms", "source.vm_security"),
+    parts=(source_name, nothing),
+    vm_key=vm_identity,
     rationale="""The state of a VM with a virtual TPM is encrypted with a key protector wrapped for a
     guardian. On hosts not guarded by a Host Guardian Service that is the local "UntrustedGuardian",
     whose two certificates ("Shielded VM Encryption/Signing Certificate (UntrustedGuardian) (<host>)")
