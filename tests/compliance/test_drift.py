@@ -38,7 +38,8 @@ def reports(tmp_path: Path) -> dict[str, Path]:
 def test_two_reports_new_fixed_changed_unchanged(reports: dict[str, Path], tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     code, doc = _diff([str(reports["full"]), str(reports["full"])], capsys)
-    assert code == 0 and not doc["changed"] and doc["summary"]["unchanged"] == 56
+    members = sum(len(g["members"]) for g in json.loads(reports["full"].read_text("utf-8"))["findings"])
+    assert code == 0 and not doc["changed"] and doc["summary"]["unchanged"] == members > 0
     code, doc = _diff([str(reports["partial"]), str(reports["full"])], capsys)
     assert code == 1
     assert [f["id"] for f in doc["findings"]["new"]] == [FIREWALL_HV01]
