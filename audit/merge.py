@@ -206,6 +206,8 @@ def _choose(
 def _warning_lines(warnings: dict[tuple[str, ...], list[str]]) -> list[str]:
     lines = []
     for (what, dropped, kept, why), names in warnings.items():
+        if len(names) > 1:
+            what = {"host": "hosts", "domain": "domains"}.get(what, what)
         lines.append(f"{what} {_listing(names, str)} collected in both {dropped} and {kept}: kept {kept}'s ({why})")
     return lines
 
@@ -236,7 +238,8 @@ def merge_snapshots(snaps: Sequence[Snapshot]) -> MergeResult:
     for snap in snaps:
         real = os.path.realpath(snap.name)
         if real in seen:
-            raise InputError(snap.name, f"given twice (also as {seen[real]})")
+            also = "" if seen[real] == snap.name else f" (also as {seen[real]})"
+            raise InputError(snap.name, f"given twice{also}: each snapshot is merged once")
         seen[real] = snap.name
         difference = inventory_difference(first.doc["inventory"], snap.doc["inventory"], first.name)
         if difference is not None:
