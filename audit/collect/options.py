@@ -6,7 +6,7 @@ import argparse
 import importlib.util
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,8 +173,17 @@ def _check_auth_packages(auths: set[str]) -> None:
             raise UsageError(f"{auth} authentication needs the {module} package: {how}")
 
 
-def plan_collection(args: argparse.Namespace, inventory: Inventory, *, hosts: bool, directory: bool) -> CollectionPlan:
-    """Everything that can fail for usage reasons, before the first connection."""
+def plan_collection(
+    args: argparse.Namespace,
+    inventory: Inventory,
+    *,
+    hosts: bool,
+    directory: bool,
+    host_names: Container[str] | None = None,
+) -> CollectionPlan:
+    """Everything that can fail for usage reasons, before the first connection.
+
+    ``host_names`` limits the hosts probed (a shard); every host's settings are still checked."""
     overrides = ConnectionOverrides(
         transport=args.transport,
         port=args.port,
@@ -185,6 +194,8 @@ def plan_collection(args: argparse.Namespace, inventory: Inventory, *, hosts: bo
         connect_timeout=args.connect_timeout,
     )
     targets = plan_targets(inventory, overrides) if hosts else []
+    if host_names is not None:
+        targets = [t for t in targets if t.name in host_names]
     _check_auth_packages({t.auth for t in targets})
     directory_options = None
     module = directory_module() if directory else None

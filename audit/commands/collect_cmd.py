@@ -19,6 +19,7 @@ from audit.errors import UsageError
 from audit.inventory import load_inventory
 from audit.report import EXIT_CLEAR, EXIT_INCOMPLETE
 from audit.run import advise_pairing
+from audit.shard import parse_shard, shard_hosts, shard_record
 from audit.snapshot import Snapshot
 
 EXIT_INTERRUPTED = 130
@@ -35,6 +36,13 @@ examples:
   hvlm collect --inventory fleet.toml -o snapshot.json
   hvlm collect --inventory fleet.toml -o hosts.json --only hosts --ca-bundle corp-ca.pem
   hvlm collect --from-probe-output hv07.json hv08.json -o snapshot.json
+  hvlm collect --inventory fleet.toml -o shard1.json --shard 1/2   # on one runner: its hosts and the directory
+  hvlm collect --inventory fleet.toml -o shard2.json --shard 2/2   # on another: its hosts only
+  hvlm merge shard1.json shard2.json -o snapshot.json
+
+sharding (--shard K/N): the hosts are ordered by the SHA-256 of their lower-cased inventory name and
+cut into N runs of nearly equal size; shard K probes run K, so adding a host moves at most N-1 others.
+The directory (AD, DNS, operator) is collected by shard 1 only, for the whole inventory.
 """
 
 
@@ -52,6 +60,9 @@ def register(sub: Any) -> None:
     p.add_argument("--inventory", "-i", metavar="FILE", help="the inventory (TOML)")
     p.add_argument("-o", "--output", metavar="SNAPSHOT", required=True, help="where to write the snapshot (JSON)")
     p.add_argument("--only", choices=["hosts", "directory"], help="collect only the hosts or only the directory")
+    p.add_argument("--shard", type=parse_shard, metavar="K/N",
+                   help="probe only shard K of N of the inventory's hosts (see below); shard 1 also collects "
+                   "the directory. Join the shards with `hvlm merge`")
     p.add_argument("--from-probe-output", nargs="+", metavar="FILE",
                    help="build the host facts from saved probe outputs instead of connecting "
                    "(with --inventory: matched to its hosts, and the directory is collected unless --only hosts)")
@@ -80,6 +91,13 @@ def summarize(collection: Collection, path: str | None) -> str:
     return f"{where}{', '.join(parts)}"
 
 
+def _shard_names(names: list[str], index: int, count: int, *, only: str | None) -> set[str]:
+    if only == "directory":
+        raise UsageError("--shard slices the hosts; the directory is not sharded (shard 1 collects it)")
+    if count > len(names):
+        raise UsageError(f"--shard {index}/{count}: the inventory has {len(names)} host(s), so at most "
+                         f"{len(names)} shard(s)")
+    return set(shard_hosts(names, index, count))
 
 
 def _save(collection: Collection, path: str) -> None:
@@ -90,6 +108,8 @@ def _run(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory) if args.inventory else None
     if inventory is not None:
         advise_pairing(inventory.host_names, list(inventory.pairs), dict(inventory.groups))
+    if args.shard and args.from_probe_output:
+        raise UsageError("--shard slices the inventory for remote collection; it cannot go with --from-probe-output")
     if args.from_probe_output:
         if args.only == "directory":
             raise UsageError("--from-probe-output gives host facts; it cannot go with --only directory")
@@ -107,12 +127,18 @@ def _run(args: argparse.Namespace) -> int:
         if inventory is None:
             raise UsageError("give --inventory FILE (or --from-probe-output FILE...)")
         hosts, directory = args.only != "directory", args.only != "hosts"
-        plan = plan_collection(args, inventory, hosts=hosts, directory=directory)
+        names = None
+        if args.shard:
+            names = _shard_names(inventory.host_names, *args.shard, only=args.only)
+            directory = directory and args.shard[0] == 1
+        plan = plan_collection(args, inventory, hosts=hosts, directory=directory, host_names=names)
         collection = collect(
             inventory, plan.targets, plan.passwords, plan.progress, hosts=hosts, directory=directory,
             directory_options=plan.directory_options, directory_credentials=plan.directory_credentials,
             concurrency=args.concurrency,
         )
+        if args.shard:
+            collection.document["shard"] = shard_record(*args.shard)
     _save(collection, args.output)
     print(f"hvlm: {summarize(collection, args.output)}", file=sys.stderr)
     if collection.interrupted:
