@@ -425,7 +425,7 @@ class _Checker:
                     pk = None if a is _BLOCKED or b is _BLOCKED else (a, b)
                 else:
                     pk = (d.source, d.destination) if key is None else self.key(src, dst)
-                classes = self.classes_of(d.source, vms)
+                classes = self.classes_of(d.source, vms, src.facts)
             decided: list[tuple[tuple[Status, ...], int]] = []
             if pk is not None and classes is not None:
                 for vkey, members in classes:
@@ -482,7 +482,7 @@ class _Checker:
             return
         named = self.chk.key is None and self.chk.parts is None
         pk: Hashable | None = (pair.source, pair.destination) if named else self.key(src, dst)
-        classes = self.classes_of(pair.source or "", vms)
+        classes = self.classes_of(pair.source or "", vms, src.facts)
         if pk is None or classes is None:
             self.full(pair, src, dst)
             return
@@ -518,7 +518,8 @@ class _Checker:
             self.run_.record(f)
         return found
 
-    def classes_of(self, source: str, vms: list[dict[str, Any]]) -> list[tuple[Hashable, list[dict[str, Any]]]] | None:
+    def classes_of(self, source: str, vms: list[dict[str, Any]],
+                   src: RoleFacts) -> list[tuple[Hashable, list[dict[str, Any]]]] | None:
         """The source's VMs grouped by the check's vm_key, once per source; None if a key breaks."""
         if source in self.vm_classes:
             return self.vm_classes[source]
@@ -526,7 +527,7 @@ class _Checker:
         groups: dict[Hashable, list[dict[str, Any]]] = {}
         try:
             for vm in vms:
-                groups.setdefault(self.chk.vm_key(vm), []).append(vm)
+                groups.setdefault(self.chk.vm_key(vm, src), []).append(vm)
         except Exception:
             return None
         made = self.vm_classes[source] = list(groups.items())

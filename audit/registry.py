@@ -40,7 +40,7 @@ CheckFunc = Callable[["Facts"], Outcome | Iterable[Outcome]]
 # The equivalence class of a pair (or of the pair part of a VM subject): two subjects with equal
 # keys get the same statuses from the check, so the engine decides each class once (see engine.py).
 PairKey = Callable[["RoleFacts", "RoleFacts"], Hashable]
-VMKey = Callable[[Mapping[str, Any]], Hashable]
+VMKey = Callable[[Mapping[str, Any], "RoleFacts"], Hashable]  # (the VM, its source's facts)
 # A separable pair key: (source part, destination part), each a function of one end's facts, so the
 # engine computes it once per host and classes 38,000 directions with dictionary lookups alone.
 PairParts = tuple[Callable[["RoleFacts"], Hashable], Callable[["RoleFacts"], Hashable]]
@@ -101,7 +101,8 @@ class Check:
     func: CheckFunc
     # Optional equivalence classes (engine.py): `key` maps a pair's declared facts to a value
     # that determines the check's statuses for the pair; `vm_key` does the same for one VM of
-    # a VM check (the VM's own fields only, never its name unless the verdict depends on it).
+    # a VM check (the VM's own fields, and its rows in the source's per-VM tables such as disks or
+    # media, never its name unless the verdict depends on it).
     # Without them every subject is judged on its own: correct, only slower on large fleets.
     key: PairKey | None = None
     vm_key: VMKey | None = None

@@ -142,6 +142,22 @@ def nothing(side: RoleFacts) -> None:
     return None
 
 
-def vm_identity(vm: Mapping[str, Any]) -> Hashable:
-    """The VM itself, for checks whose VM facts live in per-host tables (disks, media, devices)."""
+def vm_identity(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
+    """The VM itself: a class of one VM (judged once for all its destinations)."""
     return str(vm.get("Name")), str(vm.get("Id") or "")
+
+
+def vm_rows(src: RoleFacts, table: str) -> dict[str, list[dict[str, Any]]]:
+    """A per-VM table of the source (vm_hard_disks, vm_media, ...) by lower-cased VMId, once per host,
+    matched as checks._vmfacts.rows_of matches them."""
+    def index(side: RoleFacts) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in side[table] or []:
+            out.setdefault(str(row.get("VMId", "")).lower(), []).append(row)
+        return out
+
+    return src.derived(f"rows:{table}", index)
+
+
+def rows_of_vm(vm: Mapping[str, Any], src: RoleFacts, table: str) -> list[dict[str, Any]]:
+    return vm_rows(src, table).get(str(vm.get("Id", "")).lower(), [])

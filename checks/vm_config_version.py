@@ -36,7 +36,7 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     return side_versions(dst)
 
 
-def _vm_key(vm: Mapping[str, Any]) -> Hashable:
+def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
     return norm(vm["Version"])
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
 from checks._fixes import on_host
-from checks._keys import nothing, source_name, vm_identity
+from checks._keys import nothing, rows_of_vm
 from checks._vmfacts import rows_of
 
 
@@ -27,14 +28,19 @@ def _attached(drive: dict[str, Any]) -> bool:
     return bool(drive.get("Path")) or drive.get("DvdMediaType") == "PassThrough"
 
 
+def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
+    """Whether any of the VM's drives holds media (the status; the rest is wording)."""
+    return any(_attached(d) for d in rows_of_vm(vm, src, "vm_media"))
+
+
 @check(
     id="vm-media-attached",
     title="No ISO or floppy image attached to the VM",
     severity=Severity.MEDIUM,
     subject=SubjectKind.VM,
     requires=("source.vms", "source.vm_media"),
-    parts=(source_name, nothing),
-    vm_key=vm_identity,
+    parts=(nothing, nothing),
+    vm_key=_vm_key,
     rationale="""A VM moves with its DVD and floppy drives, and the destination must open whatever is in
     them. An ISO on a local path the destination does not have, or on a share its computer account
     may not read, fails the move at the destination with 0xC03A0014 ("A virtual disk support provider

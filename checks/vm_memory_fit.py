@@ -41,7 +41,7 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     return "fits" if src.derived("largest", _largest) <= free else free
 
 
-def _vm_key(vm: Mapping[str, Any]) -> Hashable:
+def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
     """The memory the destination must hold (None: not collected), and whether the VM is Off (not live-migrated)."""
     return needed(vm)[0], is_off(dict(vm))
 

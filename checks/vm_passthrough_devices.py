@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.psquote import ps_quote
 from audit.registry import check
 from checks._fixes import on_host
-from checks._keys import nothing, source_name, vm_identity
+from checks._keys import nothing, rows_of_vm
 from checks._vmfacts import rows_of
+
+
+def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
+    """Whether the VM has a pass-through disk, and whether it has an assigned device."""
+    return (any(d.get("DiskNumber") is not None for d in rows_of_vm(vm, src, "vm_hard_disks")),
+            bool(rows_of_vm(vm, src, "vm_assigned_devices")))
 
 
 @check(
@@ -20,8 +27,8 @@ from checks._vmfacts import rows_of
     severity=Severity.HIGH,
     subject=SubjectKind.VM,
     requires=("source.vms", "source.vm_hard_disks", "source.vm_assigned_devices"),
-    parts=(source_name, nothing),
-    vm_key=vm_identity,
+    parts=(nothing, nothing),
+    vm_key=_vm_key,
     rationale="""A pass-through disk (a physical disk of the host given to the VM, Get-VMHardDiskDrive with
     a DiskNumber) is not virtualized storage: a storage migration cannot move it, so a shared-nothing
     live migration of the VM fails. A device assigned with Discrete Device Assignment

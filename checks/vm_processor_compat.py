@@ -34,7 +34,7 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     return sv == dv, sm == dm, None if dst["operating_system"] is None else side_versions(dst)
 
 
-def _vm_key(vm: Mapping[str, Any]) -> Hashable:
+def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
     """CompatibilityForMigrationEnabled (not collected, on, or anything else), Off or not, and the version."""
     compat = vm.get("CompatibilityForMigrationEnabled")
     return None if compat is None else compat is True, is_off(dict(vm)), norm(vm["Version"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from audit.facts import Facts, RoleFacts
@@ -10,7 +10,7 @@ from audit.knowledge import DOCS
 from audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from audit.registry import check
 from checks._fixes import on_host
-from checks._keys import vm_identity
+from checks._keys import rows_of_vm
 from checks._vmfacts import gib, is_share, rows_of
 
 
@@ -69,20 +69,27 @@ def _most(src: RoleFacts) -> int:
 
 
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
-    """With the VM's identity (the VM key), what decides its status: where the destination keeps disks,
-    and whether every VM of the source fits there at its largest ("fits": each VM then passes, or is not
-    applicable, or errors, by its own disks alone). Otherwise the pair itself: judged VM by VM."""
+    """With the VM's disks (the VM key), what decides its status: where the destination keeps disks, and
+    whether every VM of the source fits there at its largest ("fits": each VM then passes, or is not
+    applicable, or errors, by its own disks alone). Otherwise the pair itself."""
     target = dst["vmhost"].get("VirtualHardDiskPath")
     if not target:
-        return "no target", src.ref.name
+        return "no target"
     if is_share(target):
-        return "share", src.ref.name
+        return "share"
     volume = _volume_of(str(target), dst["volumes"])
     if volume is None or volume.get("FreeSpace") is None:
-        return "no volume", src.ref.name
+        return "no volume"
     if src.derived("storage:most", _most) <= int(volume["FreeSpace"]):
-        return "fits", src.ref.name
+        return "fits"
     return src.ref.name, dst.ref.name
+
+
+def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
+    """What the VM's own disks decide: any disk, the bytes now and at most, any disk Get-VHD could not read."""
+    disks = rows_of_vm(vm, src, "vm_hard_disks")
+    now, most, _, unread = sizes(disks)
+    return bool(disks), now, most, bool(unread)
 
 
 @check(
@@ -92,7 +99,7 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     subject=SubjectKind.VM,
     requires=("source.vms", "source.vm_hard_disks", "destination.vmhost", "destination.volumes"),
     key=_key,
-    vm_key=vm_identity,
+    vm_key=_vm_key,
     rationale="""A shared-nothing live migration (Move-VM -IncludeStorage) copies every virtual disk of
     the VM, with the whole differencing chain of its checkpoints, to the destination before it moves
     the memory. Without -DestinationStoragePath the files go to the destination's default virtual

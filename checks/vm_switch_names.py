@@ -29,7 +29,7 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     return dst.derived("switches", lambda d: frozenset(str(s["Name"]) for s in d["vm_switches"]))
 
 
-def _vm_key(vm: Mapping[str, Any]) -> Hashable:
+def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
     """The switch names the VM's adapters use (None: adapters not collected)."""
     adapters = vm.get("NetworkAdapters")
     if adapters is None:

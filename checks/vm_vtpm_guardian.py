@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts
+from audit.facts import Facts, RoleFacts
 from audit.knowledge import DOCS
 from audit.model import Outcome, Severity, Status, SubjectKind
 from audit.registry import check
 from checks._fixes import on_host
-from checks._keys import nothing, source_name, vm_identity
+from checks._keys import nothing, rows_of_vm
 from checks._vmfacts import rows_of
 
 STORE = "Cert:\\LocalMachine\\Shielded VM Local Certificates"
+
+
+def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
+    """No Get-VMSecurity row (an error), else whether the VM has a vTPM and whether it is shielded."""
+    rows = rows_of_vm(vm, src, "vm_security")
+    return None if not rows else (bool(rows[0]["TpmEnabled"]), bool(rows[0]["Shielded"]))
 
 
 @check(
@@ -21,8 +28,8 @@ STORE = "Cert:\\LocalMachine\\Shielded VM Local Certificates"
     severity=Severity.HIGH,
     subject=SubjectKind.VM,
     requires=("source.vms", "source.vm_security"),
-    parts=(source_name, nothing),
-    vm_key=vm_identity,
+    parts=(nothing, nothing),
+    vm_key=_vm_key,
     rationale="""The state of a VM with a virtual TPM is encrypted with a key protector wrapped for a
     guardian. On hosts not guarded by a Host Guardian Service that is the local "UntrustedGuardian",
     whose two certificates ("Shielded VM Encryption/Signing Certificate (UntrustedGuardian) (<host>)")

@@ -206,7 +206,7 @@ def key_conflicts(snapshot: Snapshot, chk: Check) -> dict[Hashable, set[tuple[st
         pk = checker.key(src, dst) if keyed else (d.source, d.destination)
         for vm in src.facts["vms"] or []:
             got = tuple(sorted(statuses[engine._vm_subject(pair, vm)]))
-            groups.setdefault((pk, chk.vm_key(vm)), set()).add(got)
+            groups.setdefault((pk, chk.vm_key(vm, src.facts)), set()).add(got)
     return {k: v for k, v in groups.items() if len(v) > 1}
 
 
@@ -322,7 +322,7 @@ def test_verify_classes_reports_a_too_coarse_key(monkeypatch: pytest.MonkeyPatch
 def test_vm_classes_are_judged_once_per_pair_class_and_vm_key() -> None:
     calls: list[str] = []
 
-    def vm_key(vm: Mapping[str, Any]) -> Hashable:
+    def vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
         return vm["MemoryStartup"]
 
     @check(id="test-vm-classes", subject=SubjectKind.VM, requires=("source.vms", "destination.vmhost"),
