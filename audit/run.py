@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +95,15 @@ def audit_snapshot(
 ) -> dict[str, Any]:
     started = now_iso()
     chosen, skipped = select_checks(registry or load_registry(), only, skip)
-    evaluation = run_checks(snapshot, chosen, list_passed=show_passed)
+    # The snapshot lives to the end of the run: move its millions of objects out of the cyclic
+    # collector's sight, which otherwise rescans them while the checks allocate (a third of the
+    # evaluation time on a 2,000-host fleet).
+    gc.collect()
+    gc.freeze()
+    try:
+        evaluation = run_checks(snapshot, chosen, list_passed=show_passed)
+    finally:
+        gc.unfreeze()
     report = build_report(
         snapshot, evaluation, chosen, fail_on=Severity(fail_on), command=command, skipped=skipped, started=started,
         include_return=include_return,

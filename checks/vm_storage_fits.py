@@ -65,22 +65,30 @@ def sizes(disks: list[dict[str, Any]]) -> tuple[int, int, list[str], list[str]]:
 
 def _most(src: RoleFacts) -> int:
     """The most any one VM of the source may need (its disks grown to their virtual size)."""
-    return max((sizes(rows_of(vm, src["vm_hard_disks"]))[1] for vm in src["vms"]), default=0)
+    return max((sizes(rows_of_vm(vm, src, "vm_hard_disks"))[1] for vm in src["vms"]), default=0)
+
+
+def _target(dst: RoleFacts) -> tuple[str, int | None]:
+    """Where the destination keeps new disks: "no target", "share", "no volume", or "volume" and its free bytes."""
+    target = dst["vmhost"].get("VirtualHardDiskPath")
+    if not target:
+        return "no target", None
+    if is_share(target):
+        return "share", None
+    volume = _volume_of(str(target), dst["volumes"])
+    if volume is None or volume.get("FreeSpace") is None:
+        return "no volume", None
+    return "volume", int(volume["FreeSpace"])
 
 
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     """With the VM's disks (the VM key), what decides its status: where the destination keeps disks, and
     whether every VM of the source fits there at its largest ("fits": each VM then passes, or is not
     applicable, or errors, by its own disks alone). Otherwise the pair itself."""
-    target = dst["vmhost"].get("VirtualHardDiskPath")
-    if not target:
-        return "no target"
-    if is_share(target):
-        return "share"
-    volume = _volume_of(str(target), dst["volumes"])
-    if volume is None or volume.get("FreeSpace") is None:
-        return "no volume"
-    if src.derived("storage:most", _most) <= int(volume["FreeSpace"]):
+    where, free = dst.derived("storage:target", _target)
+    if free is None:
+        return where
+    if src.derived("storage:most", _most) <= free:
         return "fits"
     return src.ref.name, dst.ref.name
 
