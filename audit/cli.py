@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -12,7 +14,7 @@ from audit import __version__, commands
 from audit.errors import HvlmError
 from audit.report import EXIT_USAGE
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "entry", "main"]
 
 EPILOG = """exit codes:
   0  all clear: no failure or warning at or above --fail-on
@@ -68,5 +70,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def entry() -> None:
+    """The `hvlm` console script: main(), then leave without tearing the heap down.
+
+    Every output is written and closed by then; what remains is freeing a large fleet's snapshot and
+    report object by object, which takes longer than writing them. Streams and log files are flushed
+    first, then the process exits with main()'s code.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # a closed pipe: nothing more to say
+        pass
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    entry()
