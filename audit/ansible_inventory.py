@@ -27,8 +27,8 @@ from typing import Any
 
 import yaml
 
-from audit.errors import InputError
-from audit.inventory import parse_inventory
+from hvlm.audit.errors import InputError
+from hvlm.audit.inventory import parse_inventory
 
 __all__ = ["AnsibleInventory", "expand_hosts", "guess_format", "parse_ansible", "read_ansible", "to_toml"]
 

@@ -25,8 +25,8 @@ from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
 
-from audit.errors import CheckDefinitionError
-from audit.schemas import load_schema
+from hvlm.audit.errors import CheckDefinitionError
+from hvlm.audit.schemas import load_schema
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -283,7 +283,7 @@ def snapshot_schema() -> dict[str, Any]:
 
 def refresh_catalogue() -> Catalogue:
     """Read the entry points again (plug-ins installed since, or a test's plug-in gone)."""
-    from audit.jsonio import clear_validators
+    from hvlm.audit.jsonio import clear_validators
 
     _CURRENT.clear()
     _SCHEMA.clear()

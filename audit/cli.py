@@ -10,9 +10,9 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from audit import __version__, commands
-from audit.errors import HvlmError
-from audit.report import EXIT_USAGE
+from hvlm.audit import __version__, commands
+from hvlm.audit.errors import HvlmError
+from hvlm.audit.report import EXIT_USAGE
 
 __all__ = ["build_parser", "entry", "main"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from audit import __version__
-from audit.errors import InputError
-from audit.jsonio import read_json_file, validate_document
-from audit.snapshot import now_iso
+from hvlm.audit import __version__
+from hvlm.audit.errors import InputError
+from hvlm.audit.jsonio import read_json_file, validate_document
+from hvlm.audit.snapshot import now_iso
 
 __all__ = [
     "DIFF_VERSION",

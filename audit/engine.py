@@ -29,10 +29,10 @@ from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.facts import FactResolver, Facts, RoleFacts, UndeclaredFactError
-from audit.model import Finding, Outcome, Status, Subject, SubjectKind
-from audit.registry import Check
-from audit.snapshot import FactError, Snapshot
+from hvlm.audit.facts import FactResolver, Facts, RoleFacts, UndeclaredFactError
+from hvlm.audit.model import Finding, Outcome, Status, Subject, SubjectKind
+from hvlm.audit.registry import Check
+from hvlm.audit.snapshot import FactError, Snapshot
 
 __all__ = [
     "Direction",

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from audit.catalogue import catalogue
-from audit.model import Subject, SubjectKind
-from audit.snapshot import FactError, Snapshot
+from hvlm.audit.catalogue import catalogue
+from hvlm.audit.model import Subject, SubjectKind
+from hvlm.audit.snapshot import FactError, Snapshot
 
 __all__ = ["FactResolver", "Facts", "HostRef", "RoleFacts", "UndeclaredFactError"]
 

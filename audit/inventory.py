@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.errors import InputError
+from hvlm.audit.errors import InputError
 
 __all__ = ["CONNECTION_KEYS", "HostEntry", "Inventory", "load_inventory", "parse_inventory"]
 

@@ -12,8 +12,8 @@ import orjson
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
-from audit.errors import InputError
-from audit.schemas import load_schema
+from hvlm.audit.errors import InputError
+from hvlm.audit.schemas import load_schema
 
 __all__ = ["DEFAULT_MAX_BYTES", "clear_validators", "json_pointer", "read_json_file", "validate_document"]
 
@@ -83,7 +83,7 @@ _COMPILED: dict[str, Any] = {}
 def _schema(schema_name: str) -> dict[str, Any]:
     """The shipped schema; for snapshots, with the facts that plug-ins add (audit.catalogue)."""
     if schema_name == "snapshot":
-        from audit.catalogue import snapshot_schema
+        from hvlm.audit.catalogue import snapshot_schema
 
         return snapshot_schema()
     return load_schema(schema_name)

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.collect.probe import HOST_SECTIONS
-from audit.errors import InputError
-from audit.jsonio import DEFAULT_MAX_BYTES, read_json_file
-from audit.shard import SHARD_RULE, shard_assignment
-from audit.snapshot import NON_BLOCKING_KINDS, Snapshot, error_fact, new_snapshot_document, now_iso
+from hvlm.audit.collect.probe import HOST_SECTIONS
+from hvlm.audit.errors import InputError
+from hvlm.audit.jsonio import DEFAULT_MAX_BYTES, read_json_file
+from hvlm.audit.shard import SHARD_RULE, shard_assignment
+from hvlm.audit.snapshot import NON_BLOCKING_KINDS, Snapshot, error_fact, new_snapshot_document, now_iso
 
 __all__ = ["MergeResult", "load_for_merge", "merge_snapshots"]
 

@@ -12,14 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audit.errors import UsageError
-from audit.model import Severity
-from reports.csv_report import render_csv
-from reports.html import render_html
-from reports.json_report import render_json_bytes
-from reports.junit import render_junit
-from reports.sarif import render_sarif
-from reports.text import render_text
+from hvlm.audit.errors import UsageError
+from hvlm.audit.model import Severity
+from hvlm.reports.csv_report import render_csv
+from hvlm.reports.html import render_html
+from hvlm.reports.json_report import render_json_bytes
+from hvlm.reports.junit import render_junit
+from hvlm.reports.sarif import render_sarif
+from hvlm.reports.text import render_text
 
 __all__ = [
     "add_compliance_options",

@@ -17,12 +17,12 @@ from importlib.metadata import entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from audit.catalogue import catalogue, refresh_catalogue
-from audit.errors import CheckDefinitionError
-from audit.model import Outcome, Severity, SubjectKind
+from hvlm.audit.catalogue import catalogue, refresh_catalogue
+from hvlm.audit.errors import CheckDefinitionError
+from hvlm.audit.model import Outcome, Severity, SubjectKind
 
 if TYPE_CHECKING:
-    from audit.facts import Facts, RoleFacts
+    from hvlm.audit.facts import Facts, RoleFacts
 
 __all__ = ["ENTRY_POINT_GROUP", "ROLES", "Check", "CheckMeta", "Registry", "check", "load_registry"]
 
@@ -210,10 +210,10 @@ def load_registry(include_entry_points: bool = True) -> Registry:
     if include_entry_points:
         refresh_catalogue()
     registry = Registry()
-    registry.add_module(importlib.import_module("checks"))
+    registry.add_module(importlib.import_module("hvlm.checks"))
     if include_entry_points:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if ep.value == "checks":
+            if ep.value == "hvlm.checks":
                 continue
             try:
                 module = ep.load()

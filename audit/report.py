@@ -19,12 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit import __version__
-from audit.engine import Evaluation
-from audit.model import SEVERITY_ORDER, Finding, Severity, Status, SubjectKind
-from audit.registry import Check
-from audit.shapes import finding_id, shape_key
-from audit.snapshot import NON_BLOCKING_KINDS, Snapshot, now_iso
+from hvlm.audit import __version__
+from hvlm.audit.engine import Evaluation
+from hvlm.audit.model import SEVERITY_ORDER, Finding, Severity, Status, SubjectKind
+from hvlm.audit.registry import Check
+from hvlm.audit.shapes import finding_id, shape_key
+from hvlm.audit.snapshot import NON_BLOCKING_KINDS, Snapshot, now_iso
 
 __all__ = [
     "EXIT_CLEAR",

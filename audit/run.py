@@ -8,16 +8,16 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from audit.drift import apply_baseline, load_report
-from audit.engine import run_checks
-from audit.errors import UsageError
-from audit.inventory import pairing_advice
-from audit.model import Severity
-from audit.registry import Check, Registry, load_registry
-from audit.report import build_report, recount_exit_code
-from audit.snapshot import Snapshot, now_iso
-from audit.waivers import WaiverFile, apply_waivers, load_waivers
-from audit.words import noun
+from hvlm.audit.drift import apply_baseline, load_report
+from hvlm.audit.engine import run_checks
+from hvlm.audit.errors import UsageError
+from hvlm.audit.inventory import pairing_advice
+from hvlm.audit.model import Severity
+from hvlm.audit.registry import Check, Registry, load_registry
+from hvlm.audit.report import build_report, recount_exit_code
+from hvlm.audit.snapshot import Snapshot, now_iso
+from hvlm.audit.waivers import WaiverFile, apply_waivers, load_waivers
+from hvlm.audit.words import noun
 
 __all__ = ["Compliance", "advise_pairing", "audit_args", "audit_snapshot", "load_compliance", "select_checks"]
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit import __version__
-from audit.errors import InputError, UsageError
-from audit.jsonio import DEFAULT_MAX_BYTES, read_json_file, validate_document
+from hvlm.audit import __version__
+from hvlm.audit.errors import InputError, UsageError
+from hvlm.audit.jsonio import DEFAULT_MAX_BYTES, read_json_file, validate_document
 
 __all__ = [
     "NON_BLOCKING_KINDS",

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.errors import InputError
+from hvlm.audit.errors import InputError
 
 __all__ = [
     "SELECTOR_KINDS",

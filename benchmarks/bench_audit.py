@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audit.engine import run_checks
-from audit.model import Severity
-from audit.registry import load_registry
-from audit.report import build_report
-from audit.snapshot import Snapshot
-from reports.json_report import render_json_bytes
+from hvlm.audit.engine import run_checks
+from hvlm.audit.model import Severity
+from hvlm.audit.registry import load_registry
+from hvlm.audit.report import build_report
+from hvlm.audit.snapshot import Snapshot
+from hvlm.reports.json_report import render_json_bytes
 from tests.support.fleet import ComputerModel, HostModel, VMModel, build_snapshot, delegation_entries
 
 

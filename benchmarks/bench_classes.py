@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audit.engine import Evaluation, run_checks
-from audit.registry import Check, load_registry
-from audit.snapshot import Snapshot
+from hvlm.audit.engine import Evaluation, run_checks
+from hvlm.audit.registry import Check, load_registry
+from hvlm.audit.snapshot import Snapshot
 
 
 def best(snapshot: Snapshot, checks: list[Check], reps: int) -> tuple[float, Evaluation]:

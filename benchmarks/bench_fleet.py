@@ -69,7 +69,7 @@ def main() -> int:
                 json.load(fh)
             floor = time.perf_counter() - t0
             outs = {k: Path(tmp) / f"r.{k}" for k in ("json", "html", "xml", "csv")}
-            cmd = [sys.executable, "-m", "audit.cli", "audit", str(snap), "--json", str(outs["json"]),
+            cmd = [sys.executable, "-m", "hvlm.audit.cli", "audit", str(snap), "--json", str(outs["json"]),
                    "--html", str(outs["html"]), "--junit", str(outs["xml"]), "--csv", str(outs["csv"]),
                    "-o", os.devnull]
             best = min((_run(cmd) for _ in range(args.runs)), key=lambda r: r[0])

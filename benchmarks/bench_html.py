@@ -28,9 +28,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from audit.run import audit_snapshot  # noqa: E402
-from audit.snapshot import Snapshot  # noqa: E402
-from reports.html import render_html  # noqa: E402
+from hvlm.audit.run import audit_snapshot  # noqa: E402
+from hvlm.audit.snapshot import Snapshot  # noqa: E402
+from hvlm.reports.html import render_html  # noqa: E402
 from tests.support.fleet import ComputerModel, HostModel, VMModel, build_snapshot, delegation_entries  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"

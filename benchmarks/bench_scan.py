@@ -32,9 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import audit.collect  # noqa: E402
-from audit.cli import build_parser, main  # noqa: E402
-from audit.collect import DEFAULT_CONCURRENCY  # noqa: E402
+import hvlm.audit.collect as collect_module  # noqa: E402
+from hvlm.audit.cli import build_parser, main  # noqa: E402
+from hvlm.audit.collect import DEFAULT_CONCURRENCY  # noqa: E402
 
 USER, PASSWORD = "LAB\\bench", "Bench-Passw0rd-2026"
 LATENCY = 0.5
@@ -90,7 +90,7 @@ def bench(n: int, scheme: str, concurrency: int) -> dict[str, float]:
             cpu0, wall0 = time.process_time(), time.perf_counter()
             code = main(args)
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-            audit.collect.collect_hosts = phase.original
+            collect_module.collect_hosts = phase.original
             doc = json.loads((Path(tmp) / "snap.json").read_text())
         failed = [h for h, facts in doc["hosts"].items() if "error" in facts["connection"]]
         if code not in (0, 3) or failed:
@@ -113,7 +113,7 @@ class _time_host_phase:
 
     def __init__(self) -> None:
         self.seconds = 0.0
-        self.original = audit.collect.collect_hosts
+        self.original = collect_module.collect_hosts
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
@@ -122,7 +122,7 @@ class _time_host_phase:
             finally:
                 self.seconds = time.perf_counter() - started
 
-        audit.collect.collect_hosts = timed
+        collect_module.collect_hosts = timed
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from audit.facts import Facts, HostRef
-from audit.model import Fix, Outcome, Status
-from audit.psquote import ps_array, ps_quote
-from checks._fixes import in_ad
+from hvlm.audit.facts import Facts, HostRef
+from hvlm.audit.model import Fix, Outcome, Status
+from hvlm.audit.psquote import ps_array, ps_quote
+from hvlm.checks._fixes import in_ad
 
 HYPERV_ADMINISTRATORS = "S-1-5-32-578"
 ADMINISTRATORS = "S-1-5-32-544"

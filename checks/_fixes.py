@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from audit.facts import HostRef
-from audit.model import Fix
+from hvlm.audit.facts import HostRef
+from hvlm.audit.model import Fix
 
 HOST_ADMIN = "a member of Administrators or Hyper-V Administrators on that host"
 LOCAL_ADMIN = "a member of the local Administrators group on that host"

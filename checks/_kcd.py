@@ -14,12 +14,12 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from audit.facts import Facts, RoleFacts
-from audit.knowledge import DOCS
-from audit.model import Fix, Outcome, Severity, Status
-from audit.psquote import ps_quote
-from audit.registry import PairKey
-from checks._ad import (
+from hvlm.audit.facts import Facts, RoleFacts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Fix, Outcome, Severity, Status
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import PairKey
+from hvlm.checks._ad import (
     FIRST_ANY_PROTOCOL_BUILD,
     TRUSTED_TO_AUTH_FOR_DELEGATION,
     Rbcd,
@@ -41,8 +41,8 @@ from checks._ad import (
     uac,
     uses_kerberos,
 )
-from checks._fixes import on_host
-from checks._keys import delegation_destination, delegation_source, rbcd, workgroup
+from hvlm.checks._fixes import on_host
+from hvlm.checks._keys import delegation_destination, delegation_source, rbcd, workgroup
 
 REQUIRES = (
     "source.vmhost?",

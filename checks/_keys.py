@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-from audit.facts import HostRef, RoleFacts
-from checks._ad import (
+from hvlm.audit.facts import HostRef, RoleFacts
+from hvlm.checks._ad import (
     FIRST_ANY_PROTOCOL_BUILD,
     TRUSTED_TO_AUTH_FOR_DELEGATION,
     auth_type,
@@ -23,7 +23,7 @@ from checks._ad import (
     spn_forms,
     uac,
 )
-from checks._net import interfaces, parse_subnet
+from hvlm.checks._net import interfaces, parse_subnet
 
 
 def domain(ref: HostRef) -> str | None:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from audit.facts import Facts, RoleFacts
-from audit.knowledge import OS_BY_BUILD, SUPPORTED_VM_VERSIONS, os_release
+from hvlm.audit.facts import Facts, RoleFacts
+from hvlm.audit.knowledge import OS_BY_BUILD, SUPPORTED_VM_VERSIONS, os_release
 
 
 @cache

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from audit.facts import Facts
-from audit.knowledge import DOCS
-from audit.model import Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_quote
-from audit.registry import check
-from checks._ad import DC_ROLES, server
-from checks._fixes import DOMAIN_ADMIN, LOCAL_ADMIN, on_host
+from hvlm.audit.facts import Facts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._ad import DC_ROLES, server
+from hvlm.checks._fixes import DOMAIN_ADMIN, LOCAL_ADMIN, on_host
 
 ROLES = {
     0: "standalone workstation",

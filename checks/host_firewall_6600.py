@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.facts import Facts
-from audit.knowledge import DOCS
-from audit.model import Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_quote
-from audit.registry import check
-from checks._fixes import on_host
+from hvlm.audit.facts import Facts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._fixes import on_host
 
 RULE = "VIRT-MIGL-In-TCP-NoScope"
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from audit.facts import Facts
-from audit.knowledge import DOCS, os_release
-from audit.model import Outcome, Severity, Status, SubjectKind
-from audit.registry import check
-from checks._ad import (
+from hvlm.audit.facts import Facts
+from hvlm.audit.knowledge import DOCS, os_release
+from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
+from hvlm.audit.registry import check
+from hvlm.checks._ad import (
     FIRST_ANY_PROTOCOL_BUILD,
     MIGRATION_SERVICE,
     TRUSTED_TO_AUTH_FOR_DELEGATION,

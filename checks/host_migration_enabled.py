@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from audit.facts import Facts
-from audit.knowledge import DOCS
-from audit.model import Outcome, Severity, Status, SubjectKind
-from audit.registry import check
-from checks._fixes import on_host
+from hvlm.audit.facts import Facts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
+from hvlm.audit.registry import check
+from hvlm.checks._fixes import on_host
 
 
 @check(

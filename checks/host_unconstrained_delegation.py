@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from audit.facts import Facts
-from audit.knowledge import DOCS
-from audit.model import Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_quote
-from audit.registry import check
-from checks._ad import DC_ROLES, TRUSTED_FOR_DELEGATION, ad_fix, ad_host, outside_domain, server, uac
+from hvlm.audit.facts import Facts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._ad import DC_ROLES, TRUSTED_FOR_DELEGATION, ad_fix, ad_host, outside_domain, server, uac
 
 
 @check(

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from audit.facts import Facts
-from audit.knowledge import DOCS
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_quote
-from audit.registry import check
-from checks._ad import NOT_DELEGATED, PROTECTED_USERS_RID, ad_fix, auth_type, domain_sid, has_rid, server
+from hvlm.audit.facts import Facts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._ad import NOT_DELEGATED, PROTECTED_USERS_RID, ad_fix, auth_type, domain_sid, has_rid, server
 
 
 @check(

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts, RoleFacts
-from audit.knowledge import DOCS
-from audit.model import Outcome, Severity, Status, SubjectKind
-from audit.registry import check
-from checks._ad import (
+from hvlm.audit.facts import Facts, RoleFacts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
+from hvlm.audit.registry import check
+from hvlm.checks._ad import (
     CIFS,
     DOMAIN_ADMINS_RID,
     FIRST_ANY_PROTOCOL_BUILD,
@@ -37,7 +37,7 @@ from checks._ad import (
     uac,
     uses_kerberos,
 )
-from checks._keys import delegation_destination, delegation_source, lacks_any_protocol, rbcd, workgroup
+from hvlm.checks._keys import delegation_destination, delegation_source, lacks_any_protocol, rbcd, workgroup
 
 _destination = delegation_destination(MIGRATION_SERVICE, CIFS)
 

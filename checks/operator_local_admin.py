@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from audit.facts import Facts, HostRef
-from audit.knowledge import DOCS
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_quote
-from audit.registry import check
-from checks._ad import ADMINISTRATORS, FIRST_ANY_PROTOCOL_BUILD, HYPERV_ADMINISTRATORS, LOCAL_GROUP_NAMES, domain_sid
-from checks._fixes import LOCAL_ADMIN, on_host
+from hvlm.audit.facts import Facts, HostRef
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._ad import (
+    ADMINISTRATORS,
+    FIRST_ANY_PROTOCOL_BUILD,
+    HYPERV_ADMINISTRATORS,
+    LOCAL_GROUP_NAMES,
+    domain_sid,
+)
+from hvlm.checks._fixes import LOCAL_ADMIN, on_host
 
 # Well-known SIDs in every domain user's token that tokenGroups does not list.
 IMPLICIT = {"S-1-1-0": "Everyone", "S-1-5-11": "Authenticated Users"}

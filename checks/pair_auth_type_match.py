@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from audit.facts import Facts
-from audit.knowledge import DOCS
-from audit.model import Outcome, Severity, Status, SubjectKind
-from audit.registry import check
-from checks._ad import auth_type
-from checks._fixes import HOST_ADMIN, on_host
-from checks._keys import auth_part
+from hvlm.audit.facts import Facts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
+from hvlm.audit.registry import check
+from hvlm.checks._ad import auth_type
+from hvlm.checks._fixes import HOST_ADMIN, on_host
+from hvlm.checks._keys import auth_part
 
 
 @check(

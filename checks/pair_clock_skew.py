@@ -7,12 +7,12 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from audit.facts import Facts, HostRef, RoleFacts
-from audit.knowledge import DOCS
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_quote
-from audit.registry import check
-from checks._fixes import LOCAL_ADMIN, on_host
+from hvlm.audit.facts import Facts, HostRef, RoleFacts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._fixes import LOCAL_ADMIN, on_host
 
 LIMIT = 300.0  # seconds: "Maximum tolerance for computer clock synchronization", 5 minutes by default
 MARGIN = 60.0  # a skew within the last minute of the limit is a warning

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts, RoleFacts
-from audit.knowledge import DOCS
-from audit.model import Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_array, ps_quote
-from audit.registry import check
-from checks._fixes import on_host
+from hvlm.audit.facts import Facts, RoleFacts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_array, ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._fixes import on_host
 
 
 def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts, HostRef, RoleFacts
-from audit.knowledge import DOCS, os_release
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_quote
-from audit.registry import check
-from checks._ad import (
+from hvlm.audit.facts import Facts, HostRef, RoleFacts
+from hvlm.audit.knowledge import DOCS, os_release
+from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._ad import (
     CIFS,
     FIRST_ANY_PROTOCOL_BUILD,
     MIGRATION_SERVICE,

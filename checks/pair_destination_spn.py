@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from audit.facts import Facts, RoleFacts
-from audit.knowledge import DOCS
-from audit.model import Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_quote
-from audit.registry import check
-from checks._ad import MIGRATION_SERVICE, ad_fix, ad_host, auth_type, missing, outside_domain, spn_forms, uses_kerberos
-from checks._keys import workgroup
+from hvlm.audit.facts import Facts, RoleFacts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._ad import (
+    MIGRATION_SERVICE,
+    ad_fix,
+    ad_host,
+    auth_type,
+    missing,
+    outside_domain,
+    spn_forms,
+    uses_kerberos,
+)
+from hvlm.checks._keys import workgroup
 
 
 def _destination(dst: RoleFacts) -> tuple[str, bool | None, bool | None]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts, HostRef, RoleFacts
-from audit.knowledge import DOCS
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_quote
-from audit.registry import check
-from checks._ad import ad_fix, ad_host, outside_domain, same_domain, uses_kerberos
-from checks._keys import domain
+from hvlm.audit.facts import Facts, HostRef, RoleFacts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._ad import ad_fix, ad_host, outside_domain, same_domain, uses_kerberos
+from hvlm.checks._keys import domain
 
 INBOUND, OUTBOUND = 1, 2  # trustDirection bits, relative to the domain holding the object
 FOREST_TRANSITIVE = 0x8

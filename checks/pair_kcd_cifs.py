@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from audit.facts import Facts
-from audit.knowledge import DOCS
-from audit.model import Outcome, Severity, SubjectKind
-from audit.registry import check
-from checks._ad import CIFS
-from checks._kcd import REQUIRES, Service, evaluate, key
+from hvlm.audit.facts import Facts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Outcome, Severity, SubjectKind
+from hvlm.audit.registry import check
+from hvlm.checks._ad import CIFS
+from hvlm.checks._kcd import REQUIRES, Service, evaluate, key
 
 
 @check(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts, RoleFacts
-from audit.knowledge import DOCS, OS_BY_BUILD, os_release
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_array, ps_quote
-from audit.registry import check
-from checks._fixes import on_host
-from checks._versions import HostVersions, host_versions, join_or, key, norm, releases_supporting, side_versions
+from hvlm.audit.facts import Facts, RoleFacts
+from hvlm.audit.knowledge import DOCS, OS_BY_BUILD, os_release
+from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_array, ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._fixes import on_host
+from hvlm.checks._versions import HostVersions, host_versions, join_or, key, norm, releases_supporting, side_versions
 
 
 def _vm_versions(src: RoleFacts) -> frozenset[str] | None:

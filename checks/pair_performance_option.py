@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from audit.facts import Facts, HostRef, RoleFacts
-from audit.knowledge import DOCS
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_quote
-from audit.registry import check
-from checks._fixes import on_host
-from checks._net import Interface, interfaces
+from hvlm.audit.facts import Facts, HostRef, RoleFacts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._fixes import on_host
+from hvlm.checks._net import Interface, interfaces
 
 _NOTES = {
     "Compression": "Compression (the default) compresses memory before sending it over TCP/IP: less network, "

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts, RoleFacts
-from audit.knowledge import DOCS
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_quote
-from audit.registry import check
-from audit.words import noun
-from checks._fixes import HOST_ADMIN, on_host
-from checks._versions import (
+from hvlm.audit.facts import Facts, RoleFacts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import check
+from hvlm.audit.words import noun
+from hvlm.checks._fixes import HOST_ADMIN, on_host
+from hvlm.checks._versions import (
     HostVersions,
     host_versions,
     join_or,

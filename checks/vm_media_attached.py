@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts, RoleFacts
-from audit.knowledge import DOCS
-from audit.model import Outcome, Severity, Status, SubjectKind
-from audit.psquote import ps_quote
-from audit.registry import check
-from checks._fixes import on_host
-from checks._keys import nothing, rows_of_vm
-from checks._vmfacts import rows_of
+from hvlm.audit.facts import Facts, RoleFacts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._fixes import on_host
+from hvlm.checks._keys import nothing, rows_of_vm
+from hvlm.checks._vmfacts import rows_of
 
 
 def _eject(vm: str, drive: dict[str, Any]) -> str:

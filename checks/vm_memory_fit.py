@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts, RoleFacts
-from audit.knowledge import DOCS
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
-from audit.registry import check
-from checks._fixes import on_host
-from checks._versions import is_off
+from hvlm.audit.facts import Facts, RoleFacts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from hvlm.audit.registry import check
+from hvlm.checks._fixes import on_host
+from hvlm.checks._versions import is_off
 
 GiB = 1024**3
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from audit.facts import Facts, RoleFacts
-from audit.knowledge import DOCS
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
-from audit.registry import check
-from checks._fixes import on_host
-from checks._keys import rows_of_vm
-from checks._vmfacts import gib, is_share, rows_of
+from hvlm.audit.facts import Facts, RoleFacts
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from hvlm.audit.registry import check
+from hvlm.checks._fixes import on_host
+from hvlm.checks._keys import rows_of_vm
+from hvlm.checks._vmfacts import gib, is_share, rows_of
 
 
 def _volume_of(path: str, volumes: list[dict[str, Any]]) -> dict[str, Any] | None:

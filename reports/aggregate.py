@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.shapes import DIGITS, finding_ids, names_shape, shape_key
+from hvlm.audit.shapes import DIGITS, finding_ids, names_shape, shape_key
 
 __all__ = [
     "PROBLEM_STATUSES",

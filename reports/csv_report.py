@@ -19,7 +19,7 @@ import csv
 import io
 from typing import Any
 
-from reports.aggregate import flat_findings
+from hvlm.reports.aggregate import flat_findings
 
 __all__ = ["COLUMNS", "render_csv", "safe_cell"]
 

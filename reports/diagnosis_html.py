@@ -16,8 +16,8 @@ from typing import Any
 from jinja2 import Environment
 from markupsafe import Markup
 
-from audit.diagnose.wording import fallback_note, recognised
-from reports.html import asset, new_environment
+from hvlm.audit.diagnose.wording import fallback_note, recognised
+from hvlm.reports.html import asset, new_environment
 
 __all__ = ["render_diagnosis_html"]
 

@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment
 from markupsafe import Markup
 
-from reports.html import asset, new_environment
+from hvlm.reports.html import asset, new_environment
 
 __all__ = ["render_diff_html", "render_diff_text", "value_text"]
 

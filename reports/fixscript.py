@@ -34,11 +34,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit import __version__
-from audit.model import SEVERITY_ORDER, Severity
-from audit.psquote import ps_quote
-from audit.words import count
-from reports.aggregate import flat_findings, host_names
+from hvlm.audit import __version__
+from hvlm.audit.model import SEVERITY_ORDER, Severity
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.words import count
+from hvlm.reports.aggregate import flat_findings, host_names
 
 __all__ = ["FixScript", "build_scripts", "is_read_only", "netbios_name", "ps_comment", "safe_filename"]
 

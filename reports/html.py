@@ -31,7 +31,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from reports.aggregate import (
+from hvlm.reports.aggregate import (
     PROBLEM_STATUSES,
     SEVERITIES,
     STATUS_LABEL,
@@ -127,7 +127,7 @@ def csp_for(css: str, js: str) -> str:
 @cache
 def asset(name: str) -> str:
     """An inline stylesheet or script from templates/, refused if it could close its element."""
-    text = resources.files("reports").joinpath("templates", name).read_text("utf-8")
+    text = resources.files("hvlm.reports").joinpath("templates", name).read_text("utf-8")
     closing = "</style" if name.endswith(".css") else "</script"
     if closing in text.lower():
         raise ValueError(f"{name} must not contain {closing}")
@@ -138,7 +138,7 @@ def new_environment() -> Environment:
     """The templates' jinja2 environment and its safety settings, shared by every HTML page:
     autoescape, every printed string through visible(), and links only for https URLs."""
     env = Environment(
-        loader=PackageLoader("reports", "templates"),
+        loader=PackageLoader("hvlm.reports", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         finalize=_finalize,

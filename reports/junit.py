@@ -23,9 +23,9 @@ import re
 from typing import Any
 from xml.etree import ElementTree as ET  # builds XML only; never parses untrusted input
 
-from audit.model import SEVERITY_ORDER, Severity
-from audit.words import count
-from reports.aggregate import flat_findings
+from hvlm.audit.model import SEVERITY_ORDER, Severity
+from hvlm.audit.words import count
+from hvlm.reports.aggregate import flat_findings
 
 __all__ = ["junit_outcome", "render_junit"]
 

@@ -13,7 +13,7 @@ import textwrap
 from collections import Counter
 from typing import Any
 
-from audit.snapshot import NOTE_KINDS
+from hvlm.audit.snapshot import NOTE_KINDS
 
 __all__ = ["render_text"]
 

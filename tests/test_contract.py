@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from audit.commands.audit_cmd import example_snapshot_path
-from audit.engine import evaluate
-from audit.model import Status
-from audit.registry import load_registry
-from audit.snapshot import Snapshot
+from hvlm.audit.commands.audit_cmd import example_snapshot_path
+from hvlm.audit.engine import evaluate
+from hvlm.audit.model import Status
+from hvlm.audit.registry import load_registry
+from hvlm.audit.snapshot import Snapshot
 
 REGISTRY = load_registry()
 CHECK_TESTS = Path(__file__).parent / "checks"
@@ -42,7 +42,7 @@ TESTS = _tests_by_check()
 def test_check_metadata_is_valid(check_id: str) -> None:
     meta = REGISTRY.get(check_id).meta
     meta.validate()
-    assert meta.module.startswith("checks."), meta.module
+    assert meta.module.startswith("hvlm.checks."), meta.module
     assert meta.module.rsplit(".", 1)[1] == check_id.replace("-", "_"), "one module per check, named by its id"
 
 

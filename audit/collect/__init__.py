@@ -19,9 +19,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from audit.collect.classify import DeadlineExceeded, classify, section_hint
-from audit.collect.credentials import Secret, redact
-from audit.collect.probe import (
+from hvlm.audit.collect.classify import DeadlineExceeded, classify, section_hint
+from hvlm.audit.collect.credentials import Secret, redact
+from hvlm.audit.collect.probe import (
     HOST_SECTIONS,
     SECTION_COMMANDS,
     ProbeDocument,
@@ -32,14 +32,14 @@ from audit.collect.probe import (
     probe_script,
     section_facts,
 )
-from audit.collect.progress import Progress
-from audit.collect.psrp import ProbeRun, run_probe
-from audit.collect.runner import Job, Outcome, run_jobs
-from audit.collect.targets import HostTarget
-from audit.errors import InputError
-from audit.inventory import Inventory, parse_inventory
-from audit.jsonio import DEFAULT_MAX_BYTES
-from audit.snapshot import Snapshot, error_fact, new_snapshot_document, now_iso, value_fact
+from hvlm.audit.collect.progress import Progress
+from hvlm.audit.collect.psrp import ProbeRun, run_probe
+from hvlm.audit.collect.runner import Job, Outcome, run_jobs
+from hvlm.audit.collect.targets import HostTarget
+from hvlm.audit.errors import InputError
+from hvlm.audit.inventory import Inventory, parse_inventory
+from hvlm.audit.jsonio import DEFAULT_MAX_BYTES
+from hvlm.audit.snapshot import Snapshot, error_fact, new_snapshot_document, now_iso, value_fact
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -254,9 +254,9 @@ def read_probe_outputs(
 def directory_module() -> ModuleType | None:
     """The directory collector, when this build has it."""
     try:
-        return importlib.import_module("audit.collect.directory")
+        return importlib.import_module("hvlm.audit.collect.directory")
     except ImportError as exc:
-        if exc.name not in ("audit.collect.directory", None):
+        if exc.name not in ("hvlm.audit.collect.directory", None):
             log.warning("the directory collector failed to import: %s", exc)
         return None
 

@@ -20,9 +20,9 @@ from pypsrp.exceptions import (
     WSManFaultError,
 )
 
-from audit.collect.probe import ProbeOutputError
-from audit.collect.targets import HostTarget
-from audit.psquote import ps_quote
+from hvlm.audit.collect.probe import ProbeOutputError
+from hvlm.audit.collect.targets import HostTarget
+from hvlm.audit.psquote import ps_quote
 
 __all__ = ["DeadlineExceeded", "ProbeFailed", "classify", "section_hint"]
 

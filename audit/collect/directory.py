@@ -28,15 +28,15 @@ from typing import Any
 
 import dns.resolver
 
-from audit.collect import dns_lookup, ldap_conn, ldap_domain
-from audit.collect.credentials import LDAP_PASSWORD_ENV, PASSWORD_ENV, Secret, resolve_ldap_password
-from audit.collect.dns_lookup import DnsLookupError, Srv
-from audit.collect.ldap_conn import AUTH_METHODS, TLS_MODES, Credentials, DcEndpoint, DirectoryError, LdapSession
-from audit.collect.ldap_domain import OperatorAccount
-from audit.collect.ldap_filter import HostName
-from audit.errors import InputError, UsageError
-from audit.inventory import Inventory
-from audit.snapshot import error_fact, value_fact
+from hvlm.audit.collect import dns_lookup, ldap_conn, ldap_domain
+from hvlm.audit.collect.credentials import LDAP_PASSWORD_ENV, PASSWORD_ENV, Secret, resolve_ldap_password
+from hvlm.audit.collect.dns_lookup import DnsLookupError, Srv
+from hvlm.audit.collect.ldap_conn import AUTH_METHODS, TLS_MODES, Credentials, DcEndpoint, DirectoryError, LdapSession
+from hvlm.audit.collect.ldap_domain import OperatorAccount
+from hvlm.audit.collect.ldap_filter import HostName
+from hvlm.audit.errors import InputError, UsageError
+from hvlm.audit.inventory import Inventory
+from hvlm.audit.snapshot import error_fact, value_fact
 
 __all__ = [
     "PASSWORD_ENV_VARS",

@@ -30,7 +30,7 @@ from typing import Any
 import ldap3
 from ldap3.core import exceptions as lex
 
-from audit.collect.credentials import LDAP_KEYRING_SERVICE, LDAP_PASSWORD_ENV, Secret
+from hvlm.audit.collect.credentials import LDAP_KEYRING_SERVICE, LDAP_PASSWORD_ENV, Secret
 
 __all__ = [
     "AUTH_METHODS",

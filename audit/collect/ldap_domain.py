@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from audit.collect.ldap_conn import DirectoryError, LdapSession
-from audit.collect.ldap_filter import (
+from hvlm.audit.collect.ldap_conn import DirectoryError, LdapSession
+from hvlm.audit.collect.ldap_filter import (
     MAX_HOSTS_PER_FILTER,
     HostName,
     and_filter,
@@ -24,7 +24,7 @@ from audit.collect.ldap_filter import (
     equals,
     or_filter,
 )
-from audit.collect.sddl import (
+from hvlm.audit.collect.sddl import (
     SecurityDescriptorError,
     allowed_principals,
     parse_security_descriptor,

@@ -10,10 +10,10 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any
 
-from audit.collect import DEFAULT_CONCURRENCY, directory_module
-from audit.collect.credentials import LDAP_PASSWORD_ENV, PASSWORD_ENV, Secret, resolve_passwords
-from audit.collect.progress import Progress, make_progress
-from audit.collect.targets import (
+from hvlm.audit.collect import DEFAULT_CONCURRENCY, directory_module
+from hvlm.audit.collect.credentials import LDAP_PASSWORD_ENV, PASSWORD_ENV, Secret, resolve_passwords
+from hvlm.audit.collect.progress import Progress, make_progress
+from hvlm.audit.collect.targets import (
     AUTHS,
     DEFAULT_CONNECT_TIMEOUT,
     PASSWORD_AUTHS,
@@ -22,8 +22,8 @@ from audit.collect.targets import (
     plan_targets,
     tls_warnings,
 )
-from audit.errors import UsageError
-from audit.inventory import Inventory
+from hvlm.audit.errors import UsageError
+from hvlm.audit.inventory import Inventory
 
 __all__ = [
     "CollectionPlan",
@@ -140,7 +140,7 @@ def configure_log(path: str | None) -> Callable[[], None]:
     except OSError as exc:
         raise UsageError(f"cannot write the log {path}: {exc.strerror or exc}") from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(threadName)s: %(message)s"))
-    loggers = {"audit": logging.DEBUG, "pypsrp": logging.WARNING, "requests": logging.WARNING,
+    loggers = {"hvlm": logging.DEBUG, "pypsrp": logging.WARNING, "requests": logging.WARNING,
                "urllib3": logging.WARNING, "spnego": logging.WARNING}
     previous = {}
     for name, level in loggers.items():

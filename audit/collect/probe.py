@@ -25,10 +25,10 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
-from audit.catalogue import load_catalogue
-from audit.jsonio import json_pointer
-from audit.schemas import load_schema
-from audit.snapshot import error_fact, value_fact
+from hvlm.audit.catalogue import load_catalogue
+from hvlm.audit.jsonio import json_pointer
+from hvlm.audit.schemas import load_schema
+from hvlm.audit.snapshot import error_fact, value_fact
 
 __all__ = [
     "HOST_SECTIONS",
@@ -58,7 +58,7 @@ class ProbeOutputError(Exception):
 @cache
 def probe_script() -> str:
     """The probe's PowerShell text, as shipped."""
-    return resources.files("audit").joinpath("ps/probe.ps1").read_text("utf-8")
+    return resources.files("hvlm.audit").joinpath("ps/probe.ps1").read_text("utf-8")
 
 
 def _probe_version() -> str:

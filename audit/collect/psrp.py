@@ -18,10 +18,10 @@ from typing import Any
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
-from audit.collect.classify import ProbeFailed
-from audit.collect.credentials import Secret
-from audit.collect.probe import ProbeDocument, ProbeOutputError, parse_probe_text
-from audit.collect.targets import HostTarget
+from hvlm.audit.collect.classify import ProbeFailed
+from hvlm.audit.collect.credentials import Secret
+from hvlm.audit.collect.probe import ProbeDocument, ProbeOutputError, parse_probe_text
+from hvlm.audit.collect.targets import HostTarget
 
 __all__ = ["ProbeRun", "Timeouts", "run_probe", "timeouts_for"]
 

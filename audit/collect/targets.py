@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.errors import UsageError
-from audit.inventory import Inventory
+from hvlm.audit.errors import UsageError
+from hvlm.audit.inventory import Inventory
 
 __all__ = [
     "AUTHS",

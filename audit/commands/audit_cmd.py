@@ -6,14 +6,14 @@ import argparse
 from importlib import resources
 from typing import Any
 
-from audit.errors import UsageError
-from audit.outputs import add_compliance_options, add_output_options, add_selection_options, write_outputs
-from audit.run import audit_args, load_compliance
-from audit.snapshot import Snapshot
+from hvlm.audit.errors import UsageError
+from hvlm.audit.outputs import add_compliance_options, add_output_options, add_selection_options, write_outputs
+from hvlm.audit.run import audit_args, load_compliance
+from hvlm.audit.snapshot import Snapshot
 
 
 def example_snapshot_path() -> str:
-    return str(resources.files("audit").joinpath("data/example-snapshot.json"))
+    return str(resources.files("hvlm.audit").joinpath("data/example-snapshot.json"))
 
 
 def register(sub: Any) -> None:

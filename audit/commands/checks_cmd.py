@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from audit.registry import load_registry
+from hvlm.audit.registry import load_registry
 
 
 def register(sub: Any) -> None:

@@ -6,21 +6,21 @@ import argparse
 import sys
 from typing import Any
 
-from audit.collect import Collection, collect, collect_from_probe_outputs
-from audit.collect.options import (
+from hvlm.audit.collect import Collection, collect, collect_from_probe_outputs
+from hvlm.audit.collect.options import (
     CREDENTIALS_HELP,
     add_collection_options,
     add_directory_options,
     plan_collection,
     with_log,
 )
-from audit.collect.progress import make_progress
-from audit.errors import UsageError
-from audit.inventory import load_inventory
-from audit.report import EXIT_CLEAR, EXIT_INCOMPLETE
-from audit.run import advise_pairing
-from audit.shard import parse_shard, shard_hosts, shard_record
-from audit.snapshot import Snapshot
+from hvlm.audit.collect.progress import make_progress
+from hvlm.audit.errors import UsageError
+from hvlm.audit.inventory import load_inventory
+from hvlm.audit.report import EXIT_CLEAR, EXIT_INCOMPLETE
+from hvlm.audit.run import advise_pairing
+from hvlm.audit.shard import parse_shard, shard_hosts, shard_record
+from hvlm.audit.snapshot import Snapshot
 
 EXIT_INTERRUPTED = 130
 

@@ -6,25 +6,25 @@ import argparse
 import sys
 from typing import Any
 
-from audit.collect import collect
-from audit.collect.options import (
+from hvlm.audit.collect import collect
+from hvlm.audit.collect.options import (
     CREDENTIALS_HELP,
     add_collection_options,
     add_directory_options,
     plan_collection,
     with_log,
 )
-from audit.commands.audit_cmd import example_snapshot_path
-from audit.commands.collect_cmd import EXIT_INTERRUPTED, summarize
-from audit.diagnose import code_of, diagnose
-from audit.diagnose.live import pair_inventory
-from audit.diagnose.render_text import render_text
-from audit.errors import UsageError
-from audit.inventory import load_inventory
-from audit.outputs import use_colour, write_text_file
-from audit.snapshot import Snapshot
-from reports.diagnosis_html import render_diagnosis_html
-from reports.json_report import render_json
+from hvlm.audit.commands.audit_cmd import example_snapshot_path
+from hvlm.audit.commands.collect_cmd import EXIT_INTERRUPTED, summarize
+from hvlm.audit.diagnose import code_of, diagnose
+from hvlm.audit.diagnose.live import pair_inventory
+from hvlm.audit.diagnose.render_text import render_text
+from hvlm.audit.errors import UsageError
+from hvlm.audit.inventory import load_inventory
+from hvlm.audit.outputs import use_colour, write_text_file
+from hvlm.audit.snapshot import Snapshot
+from hvlm.reports.diagnosis_html import render_diagnosis_html
+from hvlm.reports.json_report import render_json
 
 EPILOG = f"""The error can be given as a code (--error 0x8009030E, 8009030E, -2146893042, 10060,
 SEC_E_NO_CREDENTIALS) or as the message pasted from Hyper-V Manager, PowerShell or the event log in

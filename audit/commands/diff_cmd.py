@@ -6,10 +6,10 @@ import argparse
 import sys
 from typing import Any
 
-from audit.drift import diff_documents
-from audit.outputs import write_text_file
-from reports.diff import render_diff_html, render_diff_text
-from reports.json_report import render_json
+from hvlm.audit.drift import diff_documents
+from hvlm.audit.outputs import write_text_file
+from hvlm.reports.diff import render_diff_html, render_diff_text
+from hvlm.reports.json_report import render_json
 
 EPILOG = """Two JSON reports (hvlm audit --json): findings new, fixed, changed (same finding id, other
 status or severity) and unchanged. Two snapshots (hvlm collect): the facts that changed per host,

@@ -15,15 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audit.commands.audit_cmd import example_snapshot_path
-from audit.errors import UsageError
-from audit.jsonio import DEFAULT_MAX_BYTES, read_json_file
-from audit.outputs import add_selection_options
-from audit.psquote import ps_quote
-from audit.run import advise_pairing, audit_snapshot
-from audit.snapshot import Snapshot
-from audit.words import count
-from reports.fixscript import build_scripts
+from hvlm.audit.commands.audit_cmd import example_snapshot_path
+from hvlm.audit.errors import UsageError
+from hvlm.audit.jsonio import DEFAULT_MAX_BYTES, read_json_file
+from hvlm.audit.outputs import add_selection_options
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.run import advise_pairing, audit_snapshot
+from hvlm.audit.snapshot import Snapshot
+from hvlm.audit.words import count
+from hvlm.reports.fixscript import build_scripts
 
 __all__ = ["register", "run"]
 

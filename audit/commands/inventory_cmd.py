@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audit.ansible_inventory import read_ansible, to_toml
-from audit.errors import UsageError
+from hvlm.audit.ansible_inventory import read_ansible, to_toml
+from hvlm.audit.errors import UsageError
 
 EPILOG_ANSIBLE = """what is read, and nothing else:
   hosts            every host, by its Ansible inventory name (ranges such as hv[01:20] expand)

@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from audit.merge import load_for_merge, merge_snapshots
-from audit.report import EXIT_CLEAR, EXIT_INCOMPLETE
-from audit.snapshot import NON_BLOCKING_KINDS, Snapshot
+from hvlm.audit.merge import load_for_merge, merge_snapshots
+from hvlm.audit.report import EXIT_CLEAR, EXIT_INCOMPLETE
+from hvlm.audit.snapshot import NON_BLOCKING_KINDS, Snapshot
 
 EPILOG = """rules:
   The inventories must agree (hosts and their order, planned moves, groups, operator,

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audit.collect.probe import PROBE_VERSION, probe_script
-from audit.errors import UsageError
+from hvlm.audit.collect.probe import PROBE_VERSION, probe_script
+from hvlm.audit.errors import UsageError
 
 EPILOG = """runs on Windows PowerShell 4.0 (2012 R2), 5.1 and PowerShell 7; on the host, as an administrator:
   powershell.exe -NoProfile -ExecutionPolicy Bypass -File .\\hvlm-probe.ps1 | Out-File -Encoding utf8 "$env:COMPUTERNAME.json"

@@ -6,20 +6,20 @@ import argparse
 import sys
 from typing import Any
 
-from audit.collect import collect
-from audit.collect.options import (
+from hvlm.audit.collect import collect
+from hvlm.audit.collect.options import (
     CREDENTIALS_HELP,
     add_collection_options,
     add_directory_options,
     plan_collection,
     with_log,
 )
-from audit.commands.collect_cmd import EXIT_INTERRUPTED, summarize
-from audit.inventory import load_inventory
-from audit.outputs import add_compliance_options, add_output_options, add_selection_options, write_outputs
-from audit.registry import load_registry
-from audit.run import advise_pairing, audit_args, load_compliance, select_checks
-from audit.snapshot import Snapshot
+from hvlm.audit.commands.collect_cmd import EXIT_INTERRUPTED, summarize
+from hvlm.audit.inventory import load_inventory
+from hvlm.audit.outputs import add_compliance_options, add_output_options, add_selection_options, write_outputs
+from hvlm.audit.registry import load_registry
+from hvlm.audit.run import advise_pairing, audit_args, load_compliance, select_checks
+from hvlm.audit.snapshot import Snapshot
 
 EPILOG = f"""{CREDENTIALS_HELP}
 

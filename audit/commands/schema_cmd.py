@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from audit.schemas import load_schema, schema_names
+from hvlm.audit.schemas import load_schema, schema_names
 
 
 def register(sub: Any) -> None:

@@ -7,10 +7,10 @@ import datetime as dt
 import sys
 from typing import Any
 
-from audit import waivers as waivers_mod
-from audit.errors import InputError, UsageError
-from audit.registry import load_registry
-from audit.waivers import Problem, load_waivers
+from hvlm.audit import waivers as waivers_mod
+from hvlm.audit.errors import InputError, UsageError
+from hvlm.audit.registry import load_registry
+from hvlm.audit.waivers import Problem, load_waivers
 
 EPILOG = """checks: TOML syntax; every waiver names a known check id, a selector (host, pair, vm, domain, or
 all = true), a justification, approved_by, created and expires dates; no bare "*"; no two waivers

@@ -16,18 +16,18 @@ import ipaddress
 from collections.abc import Collection
 from typing import Any
 
-from audit.diagnose.catalogue import CATALOGUE, CodeEntry
-from audit.diagnose.codes import CodeMatch, find_code, parse_code_argument
-from audit.diagnose.document import build_document, validate_diagnosis
-from audit.diagnose.handwork import manual_checks
-from audit.diagnose.judging import Context, Initiation
-from audit.diagnose.rank import fallback, rank_causes, result_of, unexplained
-from audit.diagnose.scope import match_host, run_direction
-from audit.errors import UsageError
-from audit.facts import FactResolver, HostRef
-from audit.model import Subject, SubjectKind
-from audit.registry import Registry, load_registry
-from audit.snapshot import FactError, Snapshot, now_iso
+from hvlm.audit.diagnose.catalogue import CATALOGUE, CodeEntry
+from hvlm.audit.diagnose.codes import CodeMatch, find_code, parse_code_argument
+from hvlm.audit.diagnose.document import build_document, validate_diagnosis
+from hvlm.audit.diagnose.handwork import manual_checks
+from hvlm.audit.diagnose.judging import Context, Initiation
+from hvlm.audit.diagnose.rank import fallback, rank_causes, result_of, unexplained
+from hvlm.audit.diagnose.scope import match_host, run_direction
+from hvlm.audit.errors import UsageError
+from hvlm.audit.facts import FactResolver, HostRef
+from hvlm.audit.model import Subject, SubjectKind
+from hvlm.audit.registry import Registry, load_registry
+from hvlm.audit.snapshot import FactError, Snapshot, now_iso
 
 __all__ = ["code_of", "diagnose", "initiation"]
 

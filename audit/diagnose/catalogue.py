@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from audit.diagnose.causes import CAUSES
+from hvlm.audit.diagnose.causes import CAUSES
 
 __all__ = ["CATALOGUE", "CodeEntry"]
 

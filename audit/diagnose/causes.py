@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from audit.diagnose import handwork as hw
-from audit.diagnose.judging import Context, FactNote, Judgement, Step, Verdict, by_findings, strongest
-from audit.diagnose.tickets import POLICY_DOCS, recent_change
-from audit.knowledge import DOCS
-from audit.model import Finding, Status
-from audit.snapshot import FactError
+from hvlm.audit.diagnose import handwork as hw
+from hvlm.audit.diagnose.judging import Context, FactNote, Judgement, Step, Verdict, by_findings, strongest
+from hvlm.audit.diagnose.tickets import POLICY_DOCS, recent_change
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Finding, Status
+from hvlm.audit.snapshot import FactError
 
 __all__ = ["CAUSES", "Cause"]
 

@@ -8,17 +8,17 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from audit import __version__
-from audit.diagnose.catalogue import CodeEntry
-from audit.diagnose.codes import KNOWN_CODES, CodeMatch
-from audit.diagnose.handwork import ManualCheck
-from audit.diagnose.judging import Context, Verdict
-from audit.diagnose.rank import EXIT_CODES, Ranked
-from audit.facts import HostRef
-from audit.jsonio import validate_document
-from audit.model import Finding
-from audit.report import operator_identity
-from audit.words import count
+from hvlm.audit import __version__
+from hvlm.audit.diagnose.catalogue import CodeEntry
+from hvlm.audit.diagnose.codes import KNOWN_CODES, CodeMatch
+from hvlm.audit.diagnose.handwork import ManualCheck
+from hvlm.audit.diagnose.judging import Context, Verdict
+from hvlm.audit.diagnose.rank import EXIT_CODES, Ranked
+from hvlm.audit.facts import HostRef
+from hvlm.audit.jsonio import validate_document
+from hvlm.audit.model import Finding
+from hvlm.audit.report import operator_identity
+from hvlm.audit.words import count
 
 __all__ = ["DIAGNOSIS_VERSION", "finding_id", "host_dict", "validate_diagnosis"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from audit.facts import HostRef
-from audit.knowledge import DOCS
-from audit.model import Fix
-from audit.psquote import ps_quote
+from hvlm.audit.facts import HostRef
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Fix
+from hvlm.audit.psquote import ps_quote
 
 __all__ = ["VMMS_LOG", "ManualCheck", "manual_checks", "on_both", "on_one", "sign_in_fix"]
 

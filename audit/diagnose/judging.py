@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.facts import FactResolver, HostRef
-from audit.model import Finding, Fix, Status, Subject, SubjectKind
-from audit.snapshot import FactError, Snapshot
+from hvlm.audit.facts import FactResolver, HostRef
+from hvlm.audit.model import Finding, Fix, Status, Subject, SubjectKind
+from hvlm.audit.snapshot import FactError, Snapshot
 
 __all__ = ["PROBLEM", "Context", "FactNote", "Initiation", "Judgement", "Step", "Verdict", "by_findings", "strongest"]
 

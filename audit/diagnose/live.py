@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from audit.errors import InputError
-from audit.inventory import Inventory, parse_inventory
+from hvlm.audit.errors import InputError
+from hvlm.audit.inventory import Inventory, parse_inventory
 
 __all__ = ["pair_inventory"]
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from audit.diagnose.catalogue import CodeEntry
-from audit.diagnose.causes import CAUSES, Cause
-from audit.diagnose.judging import PROBLEM, RANK, Context, Judgement, Verdict
-from audit.model import SEVERITY_ORDER, Finding, Severity, Status, SubjectKind
+from hvlm.audit.diagnose.catalogue import CodeEntry
+from hvlm.audit.diagnose.causes import CAUSES, Cause
+from hvlm.audit.diagnose.judging import PROBLEM, RANK, Context, Judgement, Verdict
+from hvlm.audit.model import SEVERITY_ORDER, Finding, Severity, Status, SubjectKind
 
 __all__ = ["EXIT_CODES", "Ranked", "fallback", "rank_causes", "result_of", "unexplained"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from audit.diagnose.wording import fallback_note, recognised
-from audit.words import count
+from hvlm.audit.diagnose.wording import fallback_note, recognised
+from hvlm.audit.words import count
 
 __all__ = ["render_text"]
 

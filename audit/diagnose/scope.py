@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from audit.engine import evaluate
-from audit.errors import InputError, UsageError
-from audit.facts import FactResolver, HostRef
-from audit.model import Finding, SubjectKind
-from audit.registry import Check
-from audit.snapshot import Snapshot
+from hvlm.audit.engine import evaluate
+from hvlm.audit.errors import InputError, UsageError
+from hvlm.audit.facts import FactResolver, HostRef
+from hvlm.audit.model import Finding, SubjectKind
+from hvlm.audit.registry import Check
+from hvlm.audit.snapshot import Snapshot
 
 __all__ = ["ROLES", "direction_findings", "match_host", "pair_snapshot", "run_direction"]
 

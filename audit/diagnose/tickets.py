@@ -20,9 +20,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from audit.diagnose import handwork as hw
-from audit.diagnose.judging import Context, FactNote, Judgement, Step, Verdict
-from audit.snapshot import FactError
+from hvlm.audit.diagnose import handwork as hw
+from hvlm.audit.diagnose.judging import Context, FactNote, Judgement, Step, Verdict
+from hvlm.audit.snapshot import FactError
 
 __all__ = ["POLICY_DOCS", "RECENT", "TICKET_LIFETIME", "recent_change"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.diagnose.codes import GENERIC
+from hvlm.audit.diagnose.codes import GENERIC
 
 __all__ = ["LANGUAGES", "fallback_note", "recognised"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.model import Finding
+from hvlm.audit.model import Finding
 from tests.support.checking import only, run_check
 from tests.support.fleet import ComputerModel, HostModel, build_snapshot, delegation_entries
 from tests.support.powershell import HOSTILE, assert_parses, command_names

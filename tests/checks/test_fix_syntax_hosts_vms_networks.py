@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from audit.commands.audit_cmd import example_snapshot_path
-from audit.engine import evaluate
-from audit.model import Finding, Status
-from audit.snapshot import Snapshot
+from hvlm.audit.commands.audit_cmd import example_snapshot_path
+from hvlm.audit.engine import evaluate
+from hvlm.audit.model import Finding, Status
+from hvlm.audit.snapshot import Snapshot
 from tests.support.checking import get_check, run_check
 from tests.support.fleet import GiB, HostModel, VMModel, build_snapshot
 from tests.support.powershell import HOSTILE, assert_parses, command_names

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit.model import Status
+from hvlm.audit.model import Status
 from tests.support.checking import break_fact, only, run_check
 from tests.support.fleet import HostModel, build_snapshot
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.model import Severity, Status
+from hvlm.audit.model import Severity, Status
 from tests.checks._identity import CORP, HOSTILE, assert_safe
 from tests.support.checking import drop_fact, only, run_check
 from tests.support.fleet import HostModel, build_snapshot

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from audit.commands.audit_cmd import example_snapshot_path
-from audit.engine import evaluate
-from audit.model import Status
-from audit.snapshot import Snapshot
+from hvlm.audit.commands.audit_cmd import example_snapshot_path
+from hvlm.audit.engine import evaluate
+from hvlm.audit.model import Status
+from hvlm.audit.snapshot import Snapshot
 from tests.support.checking import get_check
 from tests.support.powershell import assert_parses
 

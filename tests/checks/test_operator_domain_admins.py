@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from audit.model import Severity, Status
-from audit.report import exit_code
+from hvlm.audit.model import Severity, Status
+from hvlm.audit.report import exit_code
 from tests.checks._identity import BACK, CORP, CORP_SID, FAB, FAB_SID, H1, PAIR, assert_safe, doc, finding
 from tests.support.checking import break_fact, drop_fact
 

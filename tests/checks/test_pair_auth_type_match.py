@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit.model import Status
+from hvlm.audit.model import Status
 from tests.checks._identity import BACK, H1, H2, PAIR, assert_safe, doc, finding
 from tests.support.checking import break_fact
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.model import Severity, Status
+from hvlm.audit.model import Severity, Status
 from tests.checks._identity import BACK, CORP, H1, H2, PAIR, assert_safe, doc, finding
 from tests.support.checking import break_fact
 

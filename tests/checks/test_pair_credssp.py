@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit.model import Severity, Status
+from hvlm.audit.model import Severity, Status
 from tests.checks._identity import BACK, CORP, FAB, H1, H2, PAIR, assert_safe, doc, finding
 from tests.support.checking import break_fact
 from tests.support.powershell import command_names

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit.model import Status
+from hvlm.audit.model import Status
 from tests.checks._identity import BACK, CORP, H1, PAIR, assert_safe, doc, finding
 from tests.support.checking import break_fact
 from tests.support.powershell import command_names

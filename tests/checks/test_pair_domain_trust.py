@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.facts import HostRef
-from audit.model import Severity, Status
-from checks.pair_domain_trust import _trust_fix
+from hvlm.audit.facts import HostRef
+from hvlm.audit.model import Severity, Status
+from hvlm.checks.pair_domain_trust import _trust_fix
 from tests.checks._identity import CORP, FAB, H1, HOSTILE, PAIR, assert_safe, doc, finding
 from tests.support.checking import break_fact
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit.model import Severity, Status
+from hvlm.audit.model import Severity, Status
 from tests.checks._identity import CORP, CORP_SID, H1, PAIR, assert_safe, doc, finding
 from tests.support.checking import break_fact
 

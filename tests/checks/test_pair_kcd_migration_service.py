@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit.model import Severity, Status
+from hvlm.audit.model import Severity, Status
 from tests.checks._identity import BACK, CORP, CORP_SID, FAB, H1, HOSTILE, PAIR, assert_safe, doc, finding
 from tests.support.checking import break_fact, run_check
 from tests.support.fleet import ComputerModel, HostModel, build_snapshot, delegation_entries

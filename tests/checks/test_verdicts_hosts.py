@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from audit.engine import evaluate
-from audit.model import Severity, Status
-from audit.registry import load_registry
-from audit.report import exit_code
-from audit.snapshot import Snapshot
+from hvlm.audit.engine import evaluate
+from hvlm.audit.model import Severity, Status
+from hvlm.audit.registry import load_registry
+from hvlm.audit.report import exit_code
+from hvlm.audit.snapshot import Snapshot
 from tests.checks._identity import CORP, CORP_SID, H1, doc, finding, operator
 from tests.support.checking import get_check, run_check
 from tests.support.fleet import ComputerModel, HostModel, build_snapshot, delegation_entries

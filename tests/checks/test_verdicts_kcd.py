@@ -3,7 +3,7 @@ RBCD through a group, NetBIOS names of long hosts, hosts outside a domain."""
 
 from __future__ import annotations
 
-from audit.model import Severity, Status
+from hvlm.audit.model import Severity, Status
 from tests.checks._identity import CORP, CORP_SID, FAB, H1, PAIR, assert_safe, doc, finding, operator
 from tests.support.checking import run_check
 from tests.support.fleet import ComputerModel, HostModel, build_snapshot

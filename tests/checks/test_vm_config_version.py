@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.model import Status
+from hvlm.audit.model import Status
 from tests.support.checking import break_fact, drop_fact, only, run_check
 from tests.support.fleet import HostModel, VMModel, build_snapshot
 

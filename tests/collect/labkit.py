@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from audit.cli import main
+from hvlm.audit.cli import main
 from tests.lab.hostsim import SimHost
 from tests.lab.winrm import WinRMLab
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.snapshot import Snapshot
+from hvlm.audit.snapshot import Snapshot
 from tests.lab.hostsim import SimHost
 from tests.support.fleet import HostModel, VMModel
 

@@ -16,9 +16,9 @@ import pytest
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
-from audit.cli import main
-from audit.collect.probe import HOST_SECTIONS, PROBE_VERSION, probe_script
-from audit.schemas import load_schema
+from hvlm.audit.cli import main
+from hvlm.audit.collect.probe import HOST_SECTIONS, PROBE_VERSION, probe_script
+from hvlm.audit.schemas import load_schema
 from tests.lab.hostsim import SimHost
 from tests.support.fleet import HostModel, VMModel
 
@@ -192,7 +192,7 @@ def test_probe_script_command_prints_the_shipped_probe(capsys: pytest.CaptureFix
 
 
 def test_section_commands_name_what_the_probe_runs() -> None:
-    from audit.collect.probe import SECTION_COMMANDS
+    from hvlm.audit.collect.probe import SECTION_COMMANDS
 
     src = probe_script()
     for section, command in SECTION_COMMANDS.items():

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from pypsrp.encryption import WinRMEncryption
 
-from audit.collect.probe import HOST_SECTIONS
-from audit.snapshot import Snapshot
+from hvlm.audit.collect.probe import HOST_SECTIONS
+from hvlm.audit.snapshot import Snapshot
 from tests.lab.hostsim import Behaviour, SimHost
 from tests.lab.winrm import Fault, WinRMLab, closed_port
 from tests.support.fleet import GiB, HostModel, VMModel
@@ -307,7 +307,7 @@ def test_a_scan_on_a_terminal_shows_one_updating_line_with_rate_and_time_left(tm
         master, slave = pty.openpty()
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "audit.cli", "collect", "-i", str(inventory), "-o", str(tmp_path / "snap.json"),
+                [sys.executable, "-m", "hvlm.audit.cli", "collect", "-i", str(inventory), "-o", str(tmp_path / "snap.json"),
                  "--only", "hosts", "--concurrency", "2"],
                 cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave,
             )
@@ -342,7 +342,7 @@ def test_ctrl_c_keeps_what_was_collected_and_marks_the_rest_interrupted(tmp_path
                                     defaults={"transport": "http", "auth": "ntlm", "username": USER})
         env = {**os.environ, "HVLM_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO)}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "audit.cli", "collect", "-i", str(inventory), "-o", str(tmp_path / "snap.json"),
+            [sys.executable, "-m", "hvlm.audit.cli", "collect", "-i", str(inventory), "-o", str(tmp_path / "snap.json"),
              "--only", "hosts", "--host-timeout", "60"],
             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from audit.shard import shard_hosts
-from audit.snapshot import Snapshot
+from hvlm.audit.shard import shard_hosts
+from hvlm.audit.snapshot import Snapshot
 from tests.lab.hostsim import SimHost
 from tests.lab.winrm import WinRMLab
 from tests.support.fleet import GiB, HostModel, VMModel

@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from audit.collect import collect
-from audit.collect.credentials import Secret
-from audit.collect.probe import parse_probe_text
-from audit.collect.psrp import ProbeRun
-from audit.collect.targets import HostTarget
-from audit.merge import inventory_difference
-from audit.shard import parse_shard, shard_assignment, shard_hosts
-from audit.snapshot import Snapshot
+from hvlm.audit.collect import collect
+from hvlm.audit.collect.credentials import Secret
+from hvlm.audit.collect.probe import parse_probe_text
+from hvlm.audit.collect.psrp import ProbeRun
+from hvlm.audit.collect.targets import HostTarget
+from hvlm.audit.merge import inventory_difference
+from hvlm.audit.shard import parse_shard, shard_assignment, shard_hosts
+from hvlm.audit.snapshot import Snapshot
 from tests.lab.hostsim import SimHost
 from tests.support.fleet import ComputerModel, GiB, HostModel, VMModel, build_snapshot, delegation_entries
 
@@ -123,9 +123,9 @@ def fleet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
         bind_credentials=lambda inventory, options: types.SimpleNamespace(auth="gssapi", user=None, password=None),
         collect_directory=collect_directory,
     )
-    monkeypatch.setattr("audit.collect.directory_module", lambda: module)
-    monkeypatch.setattr("audit.collect.options.directory_module", lambda: module)
-    monkeypatch.setattr("audit.commands.collect_cmd.collect", functools.partial(collect, probe=probe))
+    monkeypatch.setattr("hvlm.audit.collect.directory_module", lambda: module)
+    monkeypatch.setattr("hvlm.audit.collect.options.directory_module", lambda: module)
+    monkeypatch.setattr("hvlm.audit.commands.collect_cmd.collect", functools.partial(collect, probe=probe))
     inventory = tmp_path / "fleet.toml"
     inventory.write_text(
         "hosts = [" + ", ".join(json.dumps(n) for n in sims) + "]\n" + 'operator = "CORP\\\\hvadmin"\n'

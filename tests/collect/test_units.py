@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from audit.collect import DOMAIN_SECTIONS, collect, host_domains, read_probe_outputs
-from audit.collect.classify import DeadlineExceeded, ProbeFailed, classify
-from audit.collect.credentials import Secret, redact, resolve_passwords
-from audit.collect.probe import (
+from hvlm.audit.collect import DOMAIN_SECTIONS, collect, host_domains, read_probe_outputs
+from hvlm.audit.collect.classify import DeadlineExceeded, ProbeFailed, classify
+from hvlm.audit.collect.credentials import Secret, redact, resolve_passwords
+from hvlm.audit.collect.probe import (
     HOST_SECTIONS,
     PROBE_VERSION,
     ProbeOutputError,
@@ -25,13 +25,13 @@ from audit.collect.probe import (
     parse_probe_text,
     section_facts,
 )
-from audit.collect.progress import LineProgress, QuietProgress, TtyProgress, format_duration
-from audit.collect.psrp import ProbeRun, _wsman, timeouts_for
-from audit.collect.runner import Job, run_jobs
-from audit.collect.targets import ConnectionOverrides, HostTarget, plan_targets, tls_warnings
-from audit.errors import InputError, UsageError
-from audit.inventory import parse_inventory
-from audit.snapshot import Snapshot
+from hvlm.audit.collect.progress import LineProgress, QuietProgress, TtyProgress, format_duration
+from hvlm.audit.collect.psrp import ProbeRun, _wsman, timeouts_for
+from hvlm.audit.collect.runner import Job, run_jobs
+from hvlm.audit.collect.targets import ConnectionOverrides, HostTarget, plan_targets, tls_warnings
+from hvlm.audit.errors import InputError, UsageError
+from hvlm.audit.inventory import parse_inventory
+from hvlm.audit.snapshot import Snapshot
 from tests.lab.hostsim import Behaviour, SimHost
 from tests.support.fleet import HostModel, VMModel
 
@@ -217,8 +217,8 @@ def test_password_from_keyring_then_prompt(monkeypatch: pytest.MonkeyPatch) -> N
 def test_ldap_password_takes_the_winrm_path_env_keyring_prompt_and_stays_masked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from audit.collect.credentials import resolve_ldap_password
-    from audit.collect.ldap_conn import Credentials
+    from hvlm.audit.collect.credentials import resolve_ldap_password
+    from hvlm.audit.collect.ldap_conn import Credentials
 
     got = resolve_ldap_password("a", env={"HVLM_LDAP_PASSWORD": "ldap-pw", "HVLM_PASSWORD": "winrm-pw"},
                                 interactive=False)
@@ -411,7 +411,7 @@ def fake_probe(sims: dict[str, SimHost]) -> Any:
 
 
 def test_one_failed_host_does_not_stop_the_others_and_the_snapshot_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("audit.collect.directory_module", lambda: None)
+    monkeypatch.setattr("hvlm.audit.collect.directory_module", lambda: None)
     good = sim("HV01")
     inventory = parse_inventory({"hosts": [good.name, "hv02.corp.contoso.com"], "operator": "CORP\\op"}, "<t>")
     targets = plan_targets(inventory, ConnectionOverrides(), env={})
@@ -445,7 +445,7 @@ def test_a_directory_collector_that_fails_or_returns_junk_costs_only_the_directo
             return {"domains": {"corp.contoso.com": {"info": {"value": 1}}}, "dns": {}}
 
         module.collect_directory = collect_directory
-        monkeypatch.setattr("audit.collect.directory_module", lambda m=module: m)
+        monkeypatch.setattr("hvlm.audit.collect.directory_module", lambda m=module: m)
         result = collect(inventory, targets, {}, QuietProgress(io.StringIO()), probe=fake_probe({good.name: good}),
                          directory_options=object())
         doc = Snapshot.from_document(result.document).doc
@@ -498,7 +498,7 @@ def test_probe_outputs_are_matched_to_inventory_hosts(tmp_path: Path) -> None:
 def test_credssp_without_its_package_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from audit.collect.options import _check_auth_packages
+    from hvlm.audit.collect.options import _check_auth_packages
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "requests_credssp" else real(name, *a))
@@ -526,7 +526,7 @@ def _snapshot_with_probe_warning(tmp_path: Path, warned: bool = True) -> tuple[P
 
 
 def test_probe_warnings_are_notes_on_their_host_that_do_not_make_the_snapshot_incomplete(tmp_path: Path) -> None:
-    from audit.snapshot import NON_BLOCKING_KINDS, NOTE_KINDS
+    from hvlm.audit.snapshot import NON_BLOCKING_KINDS, NOTE_KINDS
 
     path, host = _snapshot_with_probe_warning(tmp_path)
     snap = Snapshot.load(path)
@@ -546,7 +546,7 @@ def test_probe_warnings_are_notes_on_their_host_that_do_not_make_the_snapshot_in
 def test_hvlm_audit_lists_probe_warnings_without_making_the_run_incomplete(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from audit.cli import main
+    from hvlm.audit.cli import main
 
     path, host = _snapshot_with_probe_warning(tmp_path)
     code = main(["audit", str(path), "--format", "json", "-o", str(tmp_path / "report.json")])
@@ -650,8 +650,8 @@ def test_directory_progress_shows_domains_done_and_the_current_dc() -> None:
 
 
 def test_directory_collector_reports_each_domain_and_dc(monkeypatch: pytest.MonkeyPatch) -> None:
-    from audit.collect import directory
-    from audit.collect.directory import DirectoryOptions, collect_directory
+    from hvlm.audit.collect import directory
+    from hvlm.audit.collect.directory import DirectoryOptions, collect_directory
 
     seen: list[tuple[int, int, str | None, str | None]] = []
     inventory = parse_inventory({"hosts": ["hv01.a.test", "hv02.b.test"]}, "<t>")
@@ -662,7 +662,7 @@ def test_directory_collector_reports_each_domain_and_dc(monkeypatch: pytest.Monk
                                                                                        "PTR": {}})
 
     def refuse(*a: Any, **k: Any) -> Any:
-        from audit.collect.ldap_conn import DirectoryError
+        from hvlm.audit.collect.ldap_conn import DirectoryError
 
         raise DirectoryError("dc_unreachable", "no")
 

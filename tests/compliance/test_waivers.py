@@ -13,15 +13,15 @@ from xml.etree import ElementTree as ET
 import pytest
 from jsonschema import Draft202012Validator
 
-from audit.cli import main
-from audit.commands.audit_cmd import example_snapshot_path
-from audit.errors import InputError
-from audit.inventory import parse_inventory
-from audit.report import recount_exit_code
-from audit.run import Compliance, audit_snapshot, load_compliance
-from audit.schemas import load_schema
-from audit.snapshot import Snapshot
-from audit.waivers import parse_waivers
+from hvlm.audit.cli import main
+from hvlm.audit.commands.audit_cmd import example_snapshot_path
+from hvlm.audit.errors import InputError
+from hvlm.audit.inventory import parse_inventory
+from hvlm.audit.report import recount_exit_code
+from hvlm.audit.run import Compliance, audit_snapshot, load_compliance
+from hvlm.audit.schemas import load_schema
+from hvlm.audit.snapshot import Snapshot
+from hvlm.audit.waivers import parse_waivers
 from tests.compliance.conftest import FROZEN, members, run_json
 
 FIREWALL_HV01 = "host-firewall-6600:a446223d"
@@ -78,10 +78,10 @@ def test_waived_failures_do_not_count(tmp_path: Path, frozen: dt.date) -> None:
 def test_a_waiver_expires_across_a_frozen_clock(monkeypatch: pytest.MonkeyPatch, waivers_file: Path,
                                                 tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["--waivers", str(waivers_file), "--checks", "host-firewall-6600"]
-    monkeypatch.setattr("audit.waivers.today", lambda: dt.date(2026, 12, 31))  # the last day it holds
+    monkeypatch.setattr("hvlm.audit.waivers.today", lambda: dt.date(2026, 12, 31))  # the last day it holds
     code, report = run_json(args, tmp_path / "a.json")
     assert code == 0 and members(report)[FIREWALL_HV01]["waiver"]["id"] == "CHG-1"
-    monkeypatch.setattr("audit.waivers.today", lambda: dt.date(2027, 1, 1))
+    monkeypatch.setattr("hvlm.audit.waivers.today", lambda: dt.date(2027, 1, 1))
     code, report = run_json(args, tmp_path / "b.json")
     assert code == 1
     assert "waiver" not in members(report)[FIREWALL_HV01]

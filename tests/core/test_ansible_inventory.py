@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from audit.ansible_inventory import expand_hosts
-from audit.cli import main
-from audit.inventory import load_inventory
+from hvlm.audit.ansible_inventory import expand_hosts
+from hvlm.audit.cli import main
+from hvlm.audit.inventory import load_inventory
 
 INI = """\
 # Hyper-V hosts

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from audit.catalogue import BUILTIN, FactDefinitionError, catalogue, load_catalogue, refresh_catalogue
-from audit.collect.probe import HOST_SECTIONS, SECTION_COMMANDS, probe_script
-from audit.engine import evaluate
-from audit.errors import InputError
-from audit.model import Status
-from audit.registry import load_registry
-from audit.schemas import load_schema
-from audit.snapshot import Snapshot, value_fact
+from hvlm.audit.catalogue import BUILTIN, FactDefinitionError, catalogue, load_catalogue, refresh_catalogue
+from hvlm.audit.collect.probe import HOST_SECTIONS, SECTION_COMMANDS, probe_script
+from hvlm.audit.engine import evaluate
+from hvlm.audit.errors import InputError
+from hvlm.audit.model import Status
+from hvlm.audit.registry import load_registry
+from hvlm.audit.schemas import load_schema
+from hvlm.audit.snapshot import Snapshot, value_fact
 from tests.support.fleet import HostModel, build_snapshot
 
 CAT = load_catalogue(include_entry_points=False)
@@ -63,7 +63,7 @@ def test_duplicate_builtin_name_is_rejected() -> None:
 # -- plug-ins --------------------------------------------------------------------------------------
 
 FACT_PLUGIN = '''
-from audit.catalogue import FactSpec
+from hvlm.audit.catalogue import FactSpec
 
 FACTS = (
     FactSpec("{name}", "host", "Get-ItemProperty HKLM:\\\\SOFTWARE\\\\Contoso\\\\Backup", "fact_contoso_backup",
@@ -79,8 +79,8 @@ SCHEMA_DEFS = {{
 '''
 
 CHECK_PLUGIN = '''
-from audit.model import Fix, Outcome, Severity, Status, SubjectKind
-from audit.registry import check
+from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from hvlm.audit.registry import check
 
 @check(id="site-backup-paused", title="Backups are paused before a move", severity=Severity.LOW,
        subject=SubjectKind.HOST, requires=("host.contoso_backup",), rationale="Our change standard.",

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from audit import engine
-from audit.commands.audit_cmd import example_snapshot_path
-from audit.engine import evaluate, run_checks, verify_classes
-from audit.facts import Facts, RoleFacts
-from audit.model import Fix, Outcome, Severity, Status, Subject, SubjectKind
-from audit.registry import Check, check, load_registry
-from audit.snapshot import FactError, Snapshot, error_fact
+from hvlm.audit import engine
+from hvlm.audit.commands.audit_cmd import example_snapshot_path
+from hvlm.audit.engine import evaluate, run_checks, verify_classes
+from hvlm.audit.facts import Facts, RoleFacts
+from hvlm.audit.model import Fix, Outcome, Severity, Status, Subject, SubjectKind
+from hvlm.audit.registry import Check, check, load_registry
+from hvlm.audit.snapshot import FactError, Snapshot, error_fact
 from tests.support.fleet import (
     MIGRATION_SERVICE,
     WHEN,

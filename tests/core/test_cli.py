@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from audit.cli import build_parser, main
-from audit.commands.audit_cmd import example_snapshot_path
-from audit.schemas import load_schema
-from reports.aggregate import flat_findings
+from hvlm.audit.cli import build_parser, main
+from hvlm.audit.commands.audit_cmd import example_snapshot_path
+from hvlm.audit.schemas import load_schema
+from hvlm.reports.aggregate import flat_findings
 from tests.support.fleet import HostModel, build_snapshot
 
 
@@ -193,9 +193,9 @@ def test_missing_file_and_usage(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_console_script_runs_and_never_prints_a_traceback(tmp_path: Path) -> None:
     p = tmp_path / "bad.json"
     p.write_text("{")
-    proc = subprocess.run([sys.executable, "-m", "audit.cli", "audit", str(p)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "hvlm.audit.cli", "audit", str(p)], capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and str(p) in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "audit.cli", "audit", example_snapshot_path(), "--format", "json"],
+    proc = subprocess.run([sys.executable, "-m", "hvlm.audit.cli", "audit", example_snapshot_path(), "--format", "json"],
                           capture_output=True, text=True)
     assert proc.returncode in (1, 4) and json.loads(proc.stdout)["report_version"] == 2
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from audit.engine import directions, evaluate, evaluated_pairs
-from audit.facts import Facts
-from audit.model import Outcome, Severity, Status, SubjectKind
-from audit.registry import check
-from audit.snapshot import Snapshot
+from hvlm.audit.engine import directions, evaluate, evaluated_pairs
+from hvlm.audit.facts import Facts
+from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
+from hvlm.audit.registry import check
+from hvlm.audit.snapshot import Snapshot
 from tests.support.checking import break_fact
 from tests.support.fleet import HostModel, VMModel, build_snapshot
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.errors import InputError
-from audit.inventory import load_inventory, parse_inventory
+from hvlm.audit.errors import InputError
+from hvlm.audit.inventory import load_inventory, parse_inventory
 
 
 def inv(tmp_path: Path, text: str) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.psquote import ps_array, ps_quote
+from hvlm.audit.psquote import ps_array, ps_quote
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from audit.cli import main
-from audit.errors import CheckDefinitionError
-from audit.model import Severity, SubjectKind
-from audit.registry import check, load_registry
+from hvlm.audit.cli import main
+from hvlm.audit.errors import CheckDefinitionError
+from hvlm.audit.model import Severity, SubjectKind
+from hvlm.audit.registry import check, load_registry
 
 PLUGIN = '''
-from audit.model import Outcome, Severity, Status, SubjectKind
-from audit.registry import check
+from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
+from hvlm.audit.registry import check
 
 @check(id="{id}", title="Site policy: hosts named in upper case", severity=Severity.LOW,
        subject=SubjectKind.HOST, requires=("host.computer_system",), rationale="Our naming standard.",

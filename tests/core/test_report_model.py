@@ -11,18 +11,18 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from audit.cli import main
-from audit.commands.audit_cmd import example_snapshot_path
-from audit.engine import evaluate, run_checks
-from audit.errors import InputError
-from audit.jsonio import validate_document
-from audit.model import Subject
-from audit.registry import load_registry
-from audit.run import audit_snapshot
-from audit.schemas import load_schema
-from audit.snapshot import Snapshot
-from reports.aggregate import flat_findings
-from reports.json_report import render_json
+from hvlm.audit.cli import main
+from hvlm.audit.commands.audit_cmd import example_snapshot_path
+from hvlm.audit.engine import evaluate, run_checks
+from hvlm.audit.errors import InputError
+from hvlm.audit.jsonio import validate_document
+from hvlm.audit.model import Subject
+from hvlm.audit.registry import load_registry
+from hvlm.audit.run import audit_snapshot
+from hvlm.audit.schemas import load_schema
+from hvlm.audit.snapshot import Snapshot
+from hvlm.reports.aggregate import flat_findings
+from hvlm.reports.json_report import render_json
 from tests.checks._identity import doc as identity_doc
 from tests.checks._identity import operator
 from tests.support.fleet import HostModel, VMModel, build_snapshot

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.diagnose import diagnose
-from audit.snapshot import Snapshot
+from hvlm.audit.diagnose import diagnose
+from hvlm.audit.snapshot import Snapshot
 from tests.checks._identity import CORP, CORP_SID, FAB, H1, H2, doc
 from tests.support.fleet import GiB, VMModel
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from audit.diagnose import initiation
-from audit.facts import HostRef
+from hvlm.audit.diagnose import initiation
+from hvlm.audit.facts import HostRef
 from tests.checks._identity import doc
 from tests.support.powershell import assert_parses
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from audit.cli import main
-from audit.schemas import load_schema
+from hvlm.audit.cli import main
+from hvlm.audit.schemas import load_schema
 from tests.checks._identity import doc
 from tests.support.fleet import ComputerModel, GiB, HostModel, VMModel, build_snapshot
 
@@ -158,7 +158,7 @@ def test_text_drops_control_characters(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_diagnose_runs_offline_on_the_shipped_example(capsys: pytest.CaptureFixture[str]) -> None:
-    from audit.cli import main
+    from hvlm.audit.cli import main
 
     code = main(["diagnose", "--example", "-s", "hv04", "-d", "hv02", "-e", "0x8009030E"])
     out = capsys.readouterr().out

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from audit.diagnose.catalogue import CATALOGUE
-from audit.diagnose.codes import KNOWN_CODES, find_code, normalise_code, parse_code_argument
+from hvlm.audit.diagnose.catalogue import CATALOGUE
+from hvlm.audit.diagnose.codes import KNOWN_CODES, find_code, normalise_code, parse_code_argument
 
 EN = ("Virtual machine migration operation for 'VM01' failed at migration source 'HV01'. (Virtual machine ID "
       "5F1A2B3C-1111-2222-3333-444455556666)\nFailed to establish a connection with host 'HV02': No credentials are "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit.diagnose.catalogue import CATALOGUE
-from audit.diagnose.causes import CAUSES
+from hvlm.audit.diagnose.catalogue import CATALOGUE
+from hvlm.audit.diagnose.causes import CAUSES
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "diagnose.md").read_text("utf-8")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.errors import InputError, UsageError
+from hvlm.audit.errors import InputError, UsageError
 from tests.checks._identity import doc
 from tests.support.checking import break_fact
 from tests.support.fleet import HostModel, build_snapshot

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from audit.diagnose.catalogue import CATALOGUE
+from hvlm.audit.diagnose.catalogue import CATALOGUE
 from tests.checks._identity import CORP, CORP_SID, operator
 from tests.support.fleet import ComputerModel, HostModel, build_snapshot, delegation_entries
 from tests.support.powershell import HOSTILE, assert_parses, command_names

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from audit.diagnose.document import finding_id
-from audit.diagnose.live import pair_inventory
-from audit.engine import evaluate
-from audit.errors import InputError
-from audit.inventory import parse_inventory
-from audit.registry import load_registry
-from audit.snapshot import Snapshot
-from reports.aggregate import finding_ids
+from hvlm.audit.diagnose.document import finding_id
+from hvlm.audit.diagnose.live import pair_inventory
+from hvlm.audit.engine import evaluate
+from hvlm.audit.errors import InputError
+from hvlm.audit.inventory import parse_inventory
+from hvlm.audit.registry import load_registry
+from hvlm.audit.snapshot import Snapshot
+from hvlm.reports.aggregate import finding_ids
 from tests.checks._identity import doc
 
 INVENTORY = parse_inventory({

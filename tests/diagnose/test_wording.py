@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from audit.diagnose.render_text import render_text
-from reports.diagnosis_html import render_diagnosis_html
+from hvlm.audit.diagnose.render_text import render_text
+from hvlm.reports.diagnosis_html import render_diagnosis_html
 from tests.checks._identity import doc
 
 from .scenarios import run

@@ -15,8 +15,8 @@ from typing import Any
 
 import ldap3
 
-from audit.collect.directory import DirectoryOptions, collect_directory
-from audit.inventory import Inventory, parse_inventory
+from hvlm.audit.collect.directory import DirectoryOptions, collect_directory
+from hvlm.audit.inventory import Inventory, parse_inventory
 from tests.lab.samba import SambaDC
 
 OPERATOR_PASSWORD = "Dx-Operator-Pass-1"  # lab-only operator accounts

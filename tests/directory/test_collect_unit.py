@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from audit.collect import directory
-from audit.collect.directory import DirectoryOptions, collect_directory
-from audit.collect.sddl import build_security_descriptor, parse_sddl, sid_to_bytes
-from audit.inventory import parse_inventory
-from audit.snapshot import Snapshot, new_snapshot_document
+from hvlm.audit.collect import directory
+from hvlm.audit.collect.directory import DirectoryOptions, collect_directory
+from hvlm.audit.collect.sddl import build_security_descriptor, parse_sddl, sid_to_bytes
+from hvlm.audit.inventory import parse_inventory
+from hvlm.audit.snapshot import Snapshot, new_snapshot_document
 from tests.directory.fakedns import fake_dns
 from tests.directory.fakeldap import FakeConnection, FakeScript
 
@@ -316,7 +316,7 @@ def test_cli_reads_the_ldap_password_from_the_keyring_before_connecting(
 ) -> None:
     import types
 
-    from audit.cli import main
+    from hvlm.audit.cli import main
 
     monkeypatch.delenv("HVLM_LDAP_PASSWORD", raising=False)
     monkeypatch.delenv("HVLM_PASSWORD", raising=False)
@@ -345,7 +345,7 @@ def test_cli_reads_the_ldap_password_from_the_keyring_before_connecting(
 def test_log_records_the_directory_and_dns_collection_but_never_the_password(
     dns_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from audit.cli import main
+    from hvlm.audit.cli import main
 
     monkeypatch.setenv("HVLM_LDAP_PASSWORD", "pw-not-shown-in-logs")
     monkeypatch.setattr(directory, "CONNECTION_FACTORY", FakeConnection)
@@ -375,7 +375,7 @@ def test_log_records_the_directory_and_dns_collection_but_never_the_password(
 
 
 def test_describe_filter_keeps_log_lines_short() -> None:
-    from audit.collect.ldap_conn import describe_filter
+    from hvlm.audit.collect.ldap_conn import describe_filter
 
     assert describe_filter("(objectClass=*)") == "(objectClass=*)"
     big = "(&(objectCategory=computer)(|" + "".join(f"(sAMAccountName=HV{i:04d}$)" for i in range(2000)) + "))"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.collect.dns_lookup import (
+from hvlm.audit.collect.dns_lookup import (
     DnsLookupError,
     Srv,
     addresses,

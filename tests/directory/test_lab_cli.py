@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from reports.aggregate import flat_findings
+from hvlm.reports.aggregate import flat_findings
 from tests.directory import labsetup as lab
 from tests.directory.labsetup import SETUPS
 from tests.lab.samba import SambaDC
@@ -33,7 +33,7 @@ def _hvlm(*args: str, password: str) -> subprocess.CompletedProcess[str]:
     env["HVLM_LDAP_PASSWORD"] = password
     env["PYTHONPATH"] = str(REPO)
     return subprocess.run(
-        [sys.executable, "-m", "audit.cli", *args],
+        [sys.executable, "-m", "hvlm.audit.cli", *args],
         capture_output=True,
         text=True,
         env=env,

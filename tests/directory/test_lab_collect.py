@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from audit.collect.directory import collect_directory
-from audit.collect.ldap_conn import Credentials, DcEndpoint, connect
-from audit.collect.ldap_domain import read_computers, read_domain
-from audit.collect.ldap_filter import HostName
-from audit.snapshot import Snapshot, new_snapshot_document
+from hvlm.audit.collect.directory import collect_directory
+from hvlm.audit.collect.ldap_conn import Credentials, DcEndpoint, connect
+from hvlm.audit.collect.ldap_domain import read_computers, read_domain
+from hvlm.audit.collect.ldap_filter import HostName
+from hvlm.audit.snapshot import Snapshot, new_snapshot_document
 from tests.directory import labsetup as lab
 from tests.directory.labsetup import NOT_DELEGATED, OPERATOR_PASSWORD, SETUPS, Seeded
 from tests.lab.samba import SambaDC

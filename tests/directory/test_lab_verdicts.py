@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from audit.engine import evaluate
-from audit.model import Finding, Status
-from audit.registry import load_registry
-from audit.snapshot import Snapshot
+from hvlm.audit.engine import evaluate
+from hvlm.audit.model import Finding, Status
+from hvlm.audit.registry import load_registry
+from hvlm.audit.snapshot import Snapshot
 from tests.directory import labsetup as lab
 from tests.directory.labsetup import SETUPS
 from tests.lab.samba import SambaDC

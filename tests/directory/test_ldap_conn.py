@@ -10,7 +10,7 @@ import ldap3
 import pytest
 from ldap3.core import exceptions as lex
 
-from audit.collect.ldap_conn import Credentials, DcEndpoint, DirectoryError, connect
+from hvlm.audit.collect.ldap_conn import Credentials, DcEndpoint, DirectoryError, connect
 from tests.directory.fakeldap import FakeConnection, FakeScript
 
 DC = DcEndpoint("dc1.corp.test", "10.0.0.2")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from ldap3.operation.search import parse_filter
 
-from audit.collect.ldap_filter import (
+from hvlm.audit.collect.ldap_filter import (
     MAX_HOSTS_PER_FILTER,
     HostName,
     chunks,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from audit.collect import directory
-from audit.collect.credentials import Secret
-from audit.collect.directory import DirectoryOptions, add_directory_options, directory_options_from_args
-from audit.errors import InputError, UsageError
-from audit.inventory import parse_inventory
+from hvlm.audit.collect import directory
+from hvlm.audit.collect.credentials import Secret
+from hvlm.audit.collect.directory import DirectoryOptions, add_directory_options, directory_options_from_args
+from hvlm.audit.errors import InputError, UsageError
+from hvlm.audit.inventory import parse_inventory
 
 
 def _parse(argv: list[str], ad: dict[str, object] | None = None, path: str = "<inventory>") -> DirectoryOptions:

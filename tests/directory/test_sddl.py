@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from audit.collect.sddl import (
+from hvlm.audit.collect.sddl import (
     ACCESS_ALLOWED,
     ACCESS_ALLOWED_OBJECT,
     ACCESS_DENIED,

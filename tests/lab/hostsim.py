@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.collect.probe import HOST_SECTIONS, PROBE_VERSION, probe_script
-from audit.schemas import load_schema
+from hvlm.audit.collect.probe import HOST_SECTIONS, PROBE_VERSION, probe_script
+from hvlm.audit.schemas import load_schema
 from tests.lab.winrm import Fault, HostSpec, PipelineResult
 from tests.support.fleet import HostModel
 

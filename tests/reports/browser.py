@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reports.html import render_html
+from hvlm.reports.html import render_html
 
 VIEWPORT = {"width": 1440, "height": 900}
 

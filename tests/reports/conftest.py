@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from audit.commands.audit_cmd import example_snapshot_path
-from audit.run import audit_snapshot
-from audit.snapshot import Snapshot
+from hvlm.audit.commands.audit_cmd import example_snapshot_path
+from hvlm.audit.run import audit_snapshot
+from hvlm.audit.snapshot import Snapshot
 from tests.support.fleet import ComputerModel, HostModel, VMModel, build_snapshot, delegation_entries
 
 CHROMIUM = "/usr/bin/chromium"

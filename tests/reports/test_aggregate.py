@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from reports.aggregate import (
+from hvlm.reports.aggregate import (
     exit_meaning,
     finding_ids,
     fix_variants,

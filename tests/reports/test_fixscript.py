@@ -16,10 +16,10 @@ import pytest
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
-from audit.cli import main
-from audit.psquote import ps_quote
-from reports.aggregate import flat_findings
-from reports.fixscript import AD_FILE, FixScript, build_scripts, netbios_name, ps_comment, safe_filename
+from hvlm.audit.cli import main
+from hvlm.audit.psquote import ps_quote
+from hvlm.reports.aggregate import flat_findings
+from hvlm.reports.fixscript import AD_FILE, FixScript, build_scripts, netbios_name, ps_comment, safe_filename
 from tests.reports.conftest import HOSTILE_HOSTS
 from tests.support.reporting import as_groups
 

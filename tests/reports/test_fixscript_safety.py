@@ -19,11 +19,11 @@ import pytest
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
-from audit.cli import main
-from audit.run import audit_snapshot
-from audit.snapshot import Snapshot
-from reports.aggregate import flat_findings
-from reports.fixscript import build_scripts, is_read_only
+from hvlm.audit.cli import main
+from hvlm.audit.run import audit_snapshot
+from hvlm.audit.snapshot import Snapshot
+from hvlm.reports.aggregate import flat_findings
+from hvlm.reports.fixscript import build_scripts, is_read_only
 from tests.support.fleet import HostModel, VMModel, build_snapshot
 from tests.support.reporting import as_groups
 

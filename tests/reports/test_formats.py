@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from audit.cli import main
-from audit.model import SEVERITY_ORDER, Severity
-from audit.schemas import load_schema
-from reports.aggregate import flat_findings
-from reports.csv_report import COLUMNS, render_csv, safe_cell
-from reports.json_report import render_json
-from reports.junit import junit_outcome, render_junit
+from hvlm.audit.cli import main
+from hvlm.audit.model import SEVERITY_ORDER, Severity
+from hvlm.audit.schemas import load_schema
+from hvlm.reports.aggregate import flat_findings
+from hvlm.reports.csv_report import COLUMNS, render_csv, safe_cell
+from hvlm.reports.json_report import render_json
+from hvlm.reports.junit import junit_outcome, render_junit
 
 
 def _schema_errors(doc: Any) -> list[str]:
@@ -176,7 +176,7 @@ def test_cli_reports_an_unwritable_output_as_a_usage_error(tmp_path: Path) -> No
 def test_text_report_keeps_each_hostile_value_on_its_line(example: dict[str, Any]) -> None:
     # A VM name with a line break must not forge a line ("PASS ...") of the terminal report, and no
     # control character may reach the terminal.
-    from reports.text import render_text
+    from hvlm.reports.text import render_text
 
     rep = copy.deepcopy(example)
     group = next(g for g in rep["findings"] if g["status"] == "fail" and g["members"][0]["fix"] is not None)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reports.aggregate import PROBLEM_STATUSES, moves_view
+from hvlm.reports.aggregate import PROBLEM_STATUSES, moves_view
 from tests.reports.browser import Opened, open_report, wait_until
 
 pytestmark = pytest.mark.lab

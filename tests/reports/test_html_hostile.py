@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reports.html import visible
+from hvlm.reports.html import visible
 from tests.reports.browser import Opened, open_report, wait_until
 from tests.reports.conftest import HOSTILE_HOSTS
 

@@ -9,9 +9,9 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-from audit.run import audit_snapshot
-from audit.snapshot import Snapshot
-from reports.html import render_html, script_json, visible
+from hvlm.audit.run import audit_snapshot
+from hvlm.audit.snapshot import Snapshot
+from hvlm.reports.html import render_html, script_json, visible
 from tests.reports.conftest import HOSTILE_HOSTS, HOSTILE_VMS
 from tests.support.fleet import HostModel, build_snapshot
 

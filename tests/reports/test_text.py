@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from audit.run import audit_snapshot
-from audit.snapshot import Snapshot
 from benchmarks.fleets import fleet
-from reports.aggregate import flat_findings
-from reports.text import MEMBERS_IN_FULL, render_text
+from hvlm.audit.run import audit_snapshot
+from hvlm.audit.snapshot import Snapshot
+from hvlm.reports.aggregate import flat_findings
+from hvlm.reports.text import MEMBERS_IN_FULL, render_text
 
 
 def test_the_example_opens_with_each_planned_move_and_its_reasons(example: dict[str, Any]) -> None:

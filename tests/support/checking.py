@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from audit.engine import evaluate
-from audit.model import Finding, Status
-from audit.registry import Check, load_registry
-from audit.snapshot import Snapshot, error_fact
+from hvlm.audit.engine import evaluate
+from hvlm.audit.model import Finding, Status
+from hvlm.audit.registry import Check, load_registry
+from hvlm.audit.snapshot import Snapshot, error_fact
 
 _REGISTRY = load_registry(include_entry_points=False)
 

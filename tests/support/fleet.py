@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.knowledge import OS_BY_BUILD, SUPPORTED_VM_VERSIONS
-from audit.snapshot import error_fact, value_fact
+from hvlm.audit.knowledge import OS_BY_BUILD, SUPPORTED_VM_VERSIONS
+from hvlm.audit.snapshot import error_fact, value_fact
 
 GiB = 1024**3
 WHEN = "2026-11-20T09:00:00Z"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from audit.engine import Evaluation, directions
-from audit.model import Finding, Fix, Severity, Status, Subject
-from audit.report import build_report
-from audit.snapshot import Snapshot
+from hvlm.audit.engine import Evaluation, directions
+from hvlm.audit.model import Finding, Fix, Severity, Status, Subject
+from hvlm.audit.report import build_report
+from hvlm.audit.snapshot import Snapshot
 from tests.support.fleet import HostModel, build_snapshot
 
 
@@ -33,7 +33,7 @@ def report_from(findings: list[dict[str, Any]], hosts: list[str], pairs: list[li
 
 def as_groups(findings: list[dict[str, Any]]) -> dict[str, Any]:
     """Hand-written v1-style finding dicts as the report's v2 sections: one group per finding."""
-    from audit.shapes import finding_id
+    from hvlm.audit.shapes import finding_id
 
     fixes: list[dict[str, Any]] = []
     groups: list[dict[str, Any]] = []
