@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from benchmarks.fleets import fleet
@@ -61,3 +62,41 @@ def test_two_hundred_hosts_fit_on_a_few_screens_without_losing_a_failure() -> No
 def test_no_python_none_and_no_plural_hedges(example: dict[str, Any]) -> None:
     text = render_text(example, show_passed=True)
     assert not re.search(r"\bNone\b(?! of)", text) and "(s)" not in text
+
+
+def test_on_a_terminal_the_first_screen_shows_each_planned_move(tmp_path: Path) -> None:
+    """`hvlm audit --example` in a real pseudo-terminal (24 rows): the verdict per move comes first."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "hvlm.audit.cli", "audit", "--example"],
+                                stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env, cwd=tmp_path)
+        os.close(slave)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        code = proc.wait(timeout=60)
+    finally:
+        os.close(master)
+    raw = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    assert code == 1
+    assert "\x1b[31m" in raw  # a terminal gets colour
+    first_screen = re.sub(r"\x1b\[[0-9;]*m", "", raw).splitlines()[:24]
+    assert first_screen[3] == "Planned moves:"
+    moves = [ln for ln in first_screen if re.match(r"  (BLOCKED|WARN|UNKNOWN|READY) ", ln)]
+    assert len(moves) == 7 and all(" -> " in ln and ": " in ln for ln in moves)
