@@ -43,8 +43,7 @@ def run(f: Facts) -> Outcome:
             credssp,
             f"Switch {credssp.short} to Kerberos, like its peer, and set up constrained delegation for the pair "
             "(see pair-kcd-migration-service and pair-kcd-cifs).",
-            "Set-VMHost -VirtualMachineMigrationAuthenticationType Kerberos\n"
-            "Get-VMHost | Select-Object -Property 'ComputerName', 'VirtualMachineMigrationAuthenticationType'",
+            "Set-VMHost -VirtualMachineMigrationAuthenticationType Kerberos",
             docs=(DOCS["setup"], DOCS["set-vmhost"]),
             gui="Hyper-V Manager > Hyper-V Settings > Live Migrations > Advanced Features > "
             "Authentication protocol: Use Kerberos",

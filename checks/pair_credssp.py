@@ -8,14 +8,12 @@ from typing import Any
 from hvlm.audit.facts import Facts, HostRef, RoleFacts
 from hvlm.audit.knowledge import DOCS, os_release
 from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
-from hvlm.audit.psquote import ps_quote
 from hvlm.audit.registry import check
 from hvlm.checks._ad import (
     CIFS,
     FIRST_ANY_PROTOCOL_BUILD,
     MIGRATION_SERVICE,
     TRUSTED_TO_AUTH_FOR_DELEGATION,
-    ad_fix,
     add_delegation_ps,
     any_protocol_ps,
     auth_type,
@@ -26,6 +24,7 @@ from hvlm.checks._ad import (
     spn_forms,
     uac,
 )
+from hvlm.checks._fixes import on_host
 
 CREDENTIAL_GUARD = 1  # Win32_DeviceGuard.SecurityServicesRunning
 
@@ -118,14 +117,10 @@ def run(f: Facts) -> Outcome:
 
 
 def _kerberos_fix(f: Facts, src: HostRef, dst: HostRef) -> Fix:
-    """Kerberos on both hosts, plus whatever delegation the source still lacks for this destination."""
+    """Kerberos on the source, run there; the delegation it then needs is an AD change for a Domain Admin,
+    printed as comments (the AD fixes of pair-kcd-* carry it once the pair uses Kerberos)."""
     scomp, dcomp = f.optional("source.ad_computer"), f.optional("destination.ad_computer")
-    hosts = f"{ps_quote(src.fqdn)}, {ps_quote(dst.fqdn)}"
-    lines = [
-        "# On both hosts (from a session with admin rights on them):",
-        f"Invoke-Command -ComputerName {hosts} -ScriptBlock "
-        "{ Set-VMHost -VirtualMachineMigrationAuthenticationType Kerberos }",
-    ]
+    lines = ["Set-VMHost -VirtualMachineMigrationAuthenticationType Kerberos"]
     ad: list[str] = []
     if not same_domain(src, dst):
         if not rbcd_for(dcomp, src, (scomp or {}).get("objectSid")).lists_source:
@@ -140,17 +135,20 @@ def _kerberos_fix(f: Facts, src: HostRef, dst: HostRef) -> Fix:
         if (build is None or build >= FIRST_ANY_PROTOCOL_BUILD) and not (scomp and uac(scomp) & TRUSTED_TO_AUTH_FOR_DELEGATION):
             ad.append(any_protocol_ps(src))
     if ad:
-        lines += ["# In Active Directory, as a member of Domain Admins (ActiveDirectory module):", *ad]
+        lines += [f"# Kerberos needs {src.short}'s constrained delegation to {dst.short}, an Active Directory change for a",
+                  "# member of Domain Admins (pair-kcd-migration-service and pair-kcd-cifs report it once the",
+                  "# pair uses Kerberos); from a machine with the ActiveDirectory module:",
+                  *(f"#   {line}" for block in ad for line in block.splitlines())]
     else:
-        lines.append("# Active Directory: the delegation for this direction is already in place.")
-    lines.append("# Then check the return direction too: pair-kcd-migration-service reports it.")
-    return ad_fix(
-        summary=f"Switch {src.short} and {dst.short} to Kerberos and give {src.short} constrained delegation to "
-        f"{dst.short} (Microsoft's recommended setup; disabling Credential Guard instead weakens the host).",
-        run_on="a management machine with the ActiveDirectory module and WinRM access to both hosts",
-        run_as="a member of Domain Admins who is also in Hyper-V Administrators on both hosts",
-        powershell="\n".join(lines),
-        gui="Hyper-V Manager > Hyper-V Settings > Live Migrations > Advanced Features > Use Kerberos; "
-        "Active Directory Users and Computers > the source > Delegation",
+        lines.append(f"# Active Directory: {src.short}'s constrained delegation to {dst.short} is already in place.")
+    lines.append(f"# {dst.short} must use Kerberos too (pair-auth-type-match says so when it does not).")
+    return on_host(
+        src,
+        f"Switch {src.short} to Kerberos for live migration (Microsoft's recommended setup; disabling Credential "
+        "Guard instead weakens the host). Its constrained delegation is an AD change for a Domain Admin, "
+        "shown as comments.",
+        "\n".join(lines),
+        gui="Hyper-V Manager > Hyper-V Settings > Live Migrations > Advanced Features > Use Kerberos",
         docs=(DOCS["setup"], DOCS["cg-known-issues"], DOCS["set-vmhost"], DOCS["set-adcomputer"]),
+        sets=(("VirtualMachineMigrationAuthenticationType", "Kerberos"),),
     )

@@ -46,9 +46,9 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("credssp-credential-guard", "0x8009030E", lambda: doc(h1=CG_2025, h2=CREDSSP),
-             ("'hv01.corp.contoso.com', 'hv02.corp.contoso.com'",)),
+             ("Switch HV01 to Kerberos", "hv01.corp.contoso.com")),
     Scenario("credssp-double-hop", "0x8009030E", lambda: doc(h1=CREDSSP, h2=CREDSSP),
-             ("'hv01.corp.contoso.com'",), initiated_from="admin-pc.corp.contoso.com"),
+             ("Switch HV01 to Kerberos", "hv01.corp.contoso.com"), initiated_from="admin-pc.corp.contoso.com"),
     Scenario("auth-type-mismatch", "0x8009030E", lambda: doc(h2=CREDSSP), ("hv02.corp.contoso.com",)),
     Scenario("domain-trust", "0x8009030E",
              lambda: doc(h2={"domain": FAB}, c2={"rbcd": [(f"{CORP_SID}-2101", "CORP\\HV01$")]}),
