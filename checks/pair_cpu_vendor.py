@@ -63,13 +63,21 @@ def run(f: Facts) -> Outcome:
             sref,
             f"Cold-move each VM: shut it down (not save: saved state cannot be restored on the other "
             f"manufacturer), move it to {dref.fqdn} with its storage into that host's default VM folder, and "
-            "start it there. Checkpoints with saved state must be removed first.",
+            "start it there. Run it after this move's other problems are fixed (a move while off still "
+            "authenticates like a live one); a VM whose move fails is "
+            "started again here. Checkpoints with saved state must be removed first.",
             f"$destination = {ps_quote(dref.fqdn)}\n"
             f"$folder = (Get-VMHost -ComputerName $destination).VirtualMachinePath\n"
             f"foreach ($name in {names}) {{\n"
             "    Stop-VM -Name $name\n"
-            "    Move-VM -Name $name -DestinationHost $destination -IncludeStorage "
+            "    try {\n"
+            "        Move-VM -Name $name -DestinationHost $destination -IncludeStorage "
             "-DestinationStoragePath ($folder + '\\' + $name)\n"
+            "    } catch {\n"
+            "        Write-Warning ('The move of {0} failed ({1}): it is started again on this host.' -f $name, $_)\n"
+            "        Start-VM -Name $name\n"
+            "        continue\n"
+            "    }\n"
             "    Start-VM -Name $name -ComputerName $destination\n"
             "}",
             docs=(DOCS["processor-compat"], DOCS["move-vm"]),

@@ -225,8 +225,13 @@ def _trust_fix(src: HostRef, dst: HostRef, existing: tuple[str, Mapping[str, Any
         f"{klass}::{current}().{verb}($partner, 'Bidirectional')",
     ]
     what = "Make the existing trust two-way" if existing is not None else "Create a two-way trust"
+    # Widening a trust lets every account of one domain authenticate into the other: a security decision
+    # for the owners of both domains, never a step a script takes under a plain -Confirm (kind "manual").
     return ad_fix(
-        summary=f"{what} between {src.domain} and {dst.domain} so that each accepts the other's accounts"
+        kind="manual",
+        summary=f"Security decision for the owners of both domains: {what.lower()} between {src.domain} and "
+        f"{dst.domain} so that each accepts the other's accounts (every account of one can then authenticate "
+        "into the other)"
         + ("" if existing is not None else " (an external trust between the two domains; a forest trust between "
            "the forest roots, made in Active Directory Domains and Trusts, also serves)") + ".",
         run_on=f"a domain-joined machine in {home} with the ActiveDirectory PowerShell module",
