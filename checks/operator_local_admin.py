@@ -12,7 +12,6 @@ from hvlm.audit.psquote import ps_quote
 from hvlm.audit.registry import check
 from hvlm.checks._ad import (
     ADMINISTRATORS,
-    FIRST_ANY_PROTOCOL_BUILD,
     HYPERV_ADMINISTRATORS,
     LOCAL_GROUP_NAMES,
     domain_sid,
@@ -111,21 +110,26 @@ def _group(sid: str, group: Mapping[str, Any]) -> str:
 
 
 def _add_fix(host: HostRef, account: str, os_info: Mapping[str, Any] | None) -> Fix:
+    """Idempotent, and right on every release: Add-LocalGroupMember (2016 and later) when the host has it,
+    else `net localgroup` with the group's localised name found by its SID (2012 R2)."""
     member = ps_quote(account)
-    modern = f"Add-LocalGroupMember -SID {ps_quote(HYPERV_ADMINISTRATORS)} -Member {member}"
-    legacy = (
-        "$group = (New-Object System.Security.Principal.SecurityIdentifier("
-        f"{ps_quote(HYPERV_ADMINISTRATORS)})).Translate([System.Security.Principal.NTAccount]).Value.Split('\\')[-1]\n"
-        f"net localgroup $group {member} /add"
+    sid = ps_quote(HYPERV_ADMINISTRATORS)
+    script = (
+        f"$member = {member}\n"
+        f"$sid = {sid}\n"
+        "if (Get-Command -Name 'Add-LocalGroupMember' -ErrorAction SilentlyContinue) {\n"
+        "    # already a member: nothing to do (running this again changes nothing)\n"
+        "    if (-not (Get-LocalGroupMember -SID $sid -Member $member -ErrorAction SilentlyContinue)) {\n"
+        "        Add-LocalGroupMember -SID $sid -Member $member\n"
+        "    }\n"
+        "} else {\n"
+        "    # Windows Server 2012 R2 (no Add-LocalGroupMember): the group is found by its SID, not its name;\n"
+        "    # net reports 'already a member' (error 1378) without stopping the script\n"
+        "    $group = (New-Object System.Security.Principal.SecurityIdentifier($sid)).Translate("
+        "[System.Security.Principal.NTAccount]).Value.Split('\\')[-1]\n"
+        "    net localgroup $group $member /add\n"
+        "}"
     )
-    build = int(os_info["BuildNumber"]) if os_info and str(os_info.get("BuildNumber", "")).isdigit() else None
-    if build is None:
-        script = (f"# Windows Server 2016 and later:\n{modern}\n"
-                  f"# Windows Server 2012 R2 (no Add-LocalGroupMember): the group is found by its SID, not its name\n{legacy}")
-    elif build >= FIRST_ANY_PROTOCOL_BUILD:
-        script = modern
-    else:
-        script = "# Windows Server 2012 R2 has no Add-LocalGroupMember: the group is found by its SID, not its name\n" + legacy
     return on_host(
         host,
         f"Add {account} to the local Hyper-V Administrators group (S-1-5-32-578) on {host.short}; "

@@ -45,17 +45,21 @@ def test_fail_not_a_member_fix_for_2016_and_later() -> None:
     f = finding("operator-local-admin", doc(h1={"hyperv_admins": []}), OP)
     assert f.status is Status.FAIL and "S-1-5-32-578" in f.message
     assert f.fix is not None and f.fix.run_on == H1
-    assert f.fix.powershell == "Add-LocalGroupMember -SID 'S-1-5-32-578' -Member 'CORP\\hvadmin'"
-    assert_safe(f.fix.powershell)
+    ps = f.fix.powershell
+    assert ps.startswith("$member = 'CORP\\hvadmin'\n$sid = 'S-1-5-32-578'\n")
+    # idempotent: a member already in the group is left alone, so the script runs to the end again
+    assert "if (-not (Get-LocalGroupMember -SID $sid -Member $member -ErrorAction SilentlyContinue))" in ps
+    assert "Add-LocalGroupMember -SID $sid -Member $member" in ps
+    assert_safe(ps)
 
 
 def test_fail_fix_for_2012_r2_finds_the_group_by_sid() -> None:
     f = finding("operator-local-admin", doc(h1={"hyperv_admins": [], "build": 9600}), OP)
     assert f.status is Status.FAIL and f.fix is not None
     ps = f.fix.powershell
-    assert "Add-LocalGroupMember" not in command_names(ps)
-    assert command_names(ps) == ["New-Object", "net"]
-    assert "SecurityIdentifier('S-1-5-32-578')" in ps and "net localgroup $group 'CORP\\hvadmin' /add" in ps
+    # the host decides at run time: 2012 R2 has no Add-LocalGroupMember, so the SID path runs there
+    assert "if (Get-Command -Name 'Add-LocalGroupMember' -ErrorAction SilentlyContinue)" in ps
+    assert "SecurityIdentifier($sid)" in ps and "net localgroup $group $member /add" in ps
     assert_safe(ps)
 
 
@@ -83,7 +87,7 @@ def test_fail_hostile_operator_name_stays_quoted() -> None:
 def test_pass_upn_inventory_name_uses_domain_and_account() -> None:
     d = doc(h1={"hyperv_admins": []}, operator_name=f"hvadmin@{CORP}")
     f = finding("operator-local-admin", d, f"hvadmin@{CORP} on {H1}")
-    assert f.fix is not None and f"-Member '{CORP}\\hvadmin'" in f.fix.powershell
+    assert f.fix is not None and f"$member = '{CORP}\\hvadmin'" in f.fix.powershell
 
 
 def test_missing_operator_lookup() -> None:
