@@ -23,6 +23,7 @@ from hvlm.audit import __version__
 from hvlm.audit.engine import Evaluation
 from hvlm.audit.model import SEVERITY_ORDER, Finding, Severity, Status, SubjectKind
 from hvlm.audit.registry import Check
+from hvlm.audit.roles import affects
 from hvlm.audit.shapes import finding_id, shape_key
 from hvlm.audit.snapshot import NON_BLOCKING_KINDS, Snapshot, now_iso
 
@@ -179,11 +180,19 @@ def _indexes(snapshot: Snapshot, ev: Evaluation, groups: list[dict[str, Any]]) -
         refs = refs + by_domain.get(dom or "", [])
         counts = Counter(status_of[(g, m)] for g, m in refs)
         hosts[host] = {"verdict": _worst(counts) or "pass", "counts": dict(counts), "findings": refs}
+    # each host's problems as they bear on moves away from it (source) and to it (destination)
+    ends_of: dict[tuple[str, str], str] = {}
+    for host, entry in hosts.items():
+        for role in ("source", "destination"):
+            ends_of[(host, role)] = _worst(
+                status_of[(g, m)] for g, m in entry["findings"] if affects(groups[g]["check_id"], role)
+            ) or "pass"
     moves = []
     for d in ev.directions:
         refs = by_pair.get((d.source, d.destination), [])
         counts = Counter(status_of[(g, m)] for g, m in refs)
-        ends = [hosts[h]["verdict"] for h in (d.source, d.destination) if h in hosts]
+        ends = [ends_of[(h, role)] for h, role in ((d.source, "source"), (d.destination, "destination"))
+                if (h, role) in ends_of]
         moves.append({
             "source": d.source,
             "destination": d.destination,

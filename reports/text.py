@@ -13,6 +13,7 @@ import textwrap
 from collections import Counter
 from typing import Any
 
+from hvlm.audit.roles import affects
 from hvlm.audit.snapshot import NOTE_KINDS
 
 __all__ = ["render_text"]
@@ -67,10 +68,10 @@ def _reasons(report: dict[str, Any], move: dict[str, Any]) -> str:
         if group["members"][m]["subject"]["kind"] == "vm" and "vm" in group["members"][m]["subject"]:
             vms[group["check_id"]] += 1
         found[group["check_id"]] += 1
-    for host in (move["source"], move["destination"]):
+    for host, role in ((move["source"], "source"), (move["destination"], "destination")):
         for g, _ in report["hosts"].get(host, {}).get("findings", []):
             group = report["findings"][g]
-            if group["status"] == move["verdict"]:
+            if group["status"] == move["verdict"] and affects(group["check_id"], role):
                 found[f"{group['check_id']} on {_safe(host)}"] += 1
     parts = [f"{c} ({_plural(vms[c], 'VM')})" if vms[c] else c for c in found]
     return ", ".join(parts[:4]) + (f", +{len(parts) - 4} more" if len(parts) > 4 else "")

@@ -17,34 +17,10 @@ from hvlm.audit.errors import InputError, UsageError
 from hvlm.audit.facts import FactResolver, HostRef
 from hvlm.audit.model import Finding, SubjectKind
 from hvlm.audit.registry import Check
+from hvlm.audit.roles import BOTH, ROLES
 from hvlm.audit.snapshot import Snapshot
 
 __all__ = ["ROLES", "direction_findings", "match_host", "pair_snapshot", "run_direction"]
-
-_BOTH = frozenset({"source", "destination"})
-_SRC = frozenset({"source"})
-_DST = frozenset({"destination"})
-# Which host of a move a host (or operator) check concerns. Facts document sections 2 and 3:
-# incoming settings (firewall, migration networks) are the destination's; delegation (and the
-# operator's delegability) is the source's, which hands the operator's identity on; the role, the
-# service, live migration itself, the OS, the domain and local rights are needed on both. A check
-# not listed here (a third party's) is kept on both hosts: hvlm cannot tell its direction.
-ROLES: dict[str, frozenset[str]] = {
-    "host-any-network": _DST,
-    "host-dns-forward-reverse": _DST,  # tickets are asked for the destination's name
-    "host-domain-member": _BOTH,
-    "host-firewall-6600": _DST,
-    "host-hyperv-role": _BOTH,
-    "host-kcd-any-protocol": _SRC,
-    "host-migration-enabled": _BOTH,  # "incoming and outgoing live migrations"
-    "host-migration-subnet-private": _DST,  # the traffic uses the destination's migration subnets
-    "host-migration-subnets": _DST,
-    "host-os-supported": _BOTH,
-    "host-simultaneous-migrations": _BOTH,
-    "host-unconstrained-delegation": _SRC,
-    "operator-delegable": _SRC,
-    "operator-local-admin": _BOTH,
-}
 
 
 def _forms(snapshot: Snapshot, host: str) -> set[str]:
@@ -87,7 +63,7 @@ def direction_findings(findings: Iterable[Finding], source: HostRef, destination
         if s.kind in (SubjectKind.PAIR, SubjectKind.VM):
             keep = (s.source, s.destination) == (source.name, destination.name)
         elif s.kind in (SubjectKind.HOST, SubjectKind.OPERATOR):
-            keep = s.host in {by_role[role] for role in ROLES.get(f.check_id, _BOTH)}
+            keep = s.host in {by_role[role] for role in ROLES.get(f.check_id, BOTH)}
         else:
             keep = (s.domain or "").casefold() in domains
         if keep:

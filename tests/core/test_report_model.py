@@ -179,3 +179,15 @@ def test_evaluation_counts_every_subject_once() -> None:
     per_check = Counter(f.check_id for f in full)
     assert {c: sum(n.values()) for c, n in ev.counts.items() if sum(n.values())} == dict(per_check)
     assert all(isinstance(f.subject, Subject) for f in ev.findings)
+
+
+def test_a_host_finding_counts_only_for_the_moves_it_can_stop() -> None:
+    """The firewall rule for incoming migrations stops moves to a host, not moves away from it."""
+    from tests.support.fleet import build_snapshot as build
+
+    a = HostModel("HV01", index=1, firewall_enabled=False)
+    b = HostModel("HV02", index=2)
+    report = audit_snapshot(Snapshot.from_document(build([a, b])), only="host-firewall-6600")
+    verdict = {(m["source"][:4], m["destination"][:4]): m["verdict"] for m in report["moves"]}
+    assert verdict == {("hv01", "hv02"): "pass", ("hv02", "hv01"): "fail"}
+    assert report["hosts"][a.fqdn]["verdict"] == "fail"  # the host itself still shows its problem
