@@ -72,10 +72,12 @@ def run(f: Facts) -> Outcome:
     flags = int(value)
     if flags & AES:
         return Outcome(Status.PASS, f"{host.short} supports {names(flags)} for Kerberos.", evidence=evidence)
+    # RC4 still works where the domain allows it: a risk with a date, not a blocked move today.
     return Outcome(
-        Status.FAIL,
-        f"{host.short} advertises only {names(flags)} for Kerberos ({ATTR} {hex(flags)}): its tickets fail once "
-        "RC4 is withdrawn, and the migration's delegation with them.",
+        Status.WARNING,
+        f"{host.short} advertises only {names(flags)} for Kerberos ({ATTR} {hex(flags)}): moves work while the "
+        "domain still issues RC4 tickets, and fail, with the migration's delegation, once RC4 is withdrawn.",
         fix,
         evidence,
+        severity=Severity.HIGH,
     )

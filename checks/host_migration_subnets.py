@@ -72,10 +72,16 @@ def run(f: Facts) -> Outcome:
         summary += f" and add {', '.join(str(n) for n in add)}, the host's isolated network"
     elif not nets:
         summary += "; no private, non-management subnet was found to add: connect an isolated migration network first"
+    # A subnet on an interface still accepts moves: the stale entries are clutter, not a blocker
+    # (a warning); with none left (or none listed) the host accepts no live migration (a failure).
+    usable = bool(found) or bool(use_any)
+    if found and not use_any:
+        message += f" Moves still arrive on {', '.join(found)}."
     return Outcome(
-        Status.FAIL,
+        Status.WARNING if usable else Status.FAIL,
         message,
         on_host(host, summary + ".", "\n".join(lines), docs=(DOCS["migration-network"], DOCS["setup"]),
                 gui="Hyper-V Manager > Hyper-V Settings > Live Migrations > Incoming live migrations"),
         evidence,
+        severity=Severity.LOW if usable else None,
     )

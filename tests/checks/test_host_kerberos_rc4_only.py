@@ -22,7 +22,8 @@ def test_pass_aes_advertised() -> None:
 
 def test_fail_rc4_only() -> None:
     f = only(run_check("host-kerberos-rc4-only", doc(0x4)), host=H)
-    assert f.status is Status.FAIL and "only RC4" in f.message
+    # a risk with a date (RC4 still works where the domain allows it), not a blocked move: a high warning
+    assert f.status is Status.WARNING and f.severity is Severity.HIGH and "only RC4" in f.message
     assert f.fix is not None and f.fix.target == "ad"
     assert f.fix.powershell \
         == "Set-ADComputer -Identity 'HV01' -Server 'corp.contoso.com' -KerberosEncryptionType 'AES128', 'AES256'"
