@@ -369,7 +369,9 @@ class _Builder:
                 "no": self.check_no[cid],
                 "id": cid,
                 "title": m.get("title", group[0]["title"]),
-                "severity": m.get("severity", group[0]["severity"]),
+                # the findings' own worst severity, not the catalogue default (a manual start type is medium
+                # even where the check's default is critical)
+                "severity": min((c["severity"] for c in group), key=SEVERITIES.index),
                 "rationale": " ".join(str(m.get("rationale", "")).split()),
                 "references": m.get("references", []),
                 "worst": worst(c["status"] for c in group),
