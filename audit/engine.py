@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections import Counter
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -358,26 +358,36 @@ class _Checker:
                 self.full(Subject(kind, source=d.source, destination=d.destination),
                           side("source", d.source), side("destination", d.destination))
 
+    def ends_of(self) -> Callable[[Direction], tuple[_Side, _Side]]:
+        """Both ends of a direction, looked up in two plain dictionaries (the hot loop's cost)."""
+        sources: dict[str, _Side] = {}
+        destinations: dict[str, _Side] = {}
+
+        def ends(d: Direction) -> tuple[_Side, _Side]:
+            src = sources.get(d.source)
+            if src is None:
+                src = sources[d.source] = self.side("source", d.source)
+            dst = destinations.get(d.destination)
+            if dst is None:
+                dst = destinations[d.destination] = self.side("destination", d.destination)
+            return src, dst
+
+        return ends
+
     def counted_pairs(self, returns: bool) -> None:
         """`pair` for every direction when passes are only counted: the loop a 38,000-move fleet runs
         per check, so it keeps to a key call and a dictionary lookup per direction."""
         if self.chk.parts is not None:
             self.counted_parts(returns)
             return
-        key, memo, kind, side = self.chk.key, self.memo, self.chk.meta.subject, self.side
+        key, memo, kind = self.chk.key, self.memo, self.chk.meta.subject
         assert key is not None
-        sources: dict[str, _Side] = {}
-        destinations: dict[str, _Side] = {}
+        ends = self.ends_of()
         tallies: Counter[tuple[Status, ...]] = Counter()
         for d in self.run_.out.directions:
             if not d.planned and not returns:
                 continue
-            src = sources.get(d.source)
-            if src is None:
-                src = sources[d.source] = side("source", d.source)
-            dst = destinations.get(d.destination)
-            if dst is None:
-                dst = destinations[d.destination] = side("destination", d.destination)
+            src, dst = ends(d)
             if src.blocking or dst.blocking:
                 self.full(Subject(kind, source=d.source, destination=d.destination), src, dst)
                 continue
@@ -400,9 +410,8 @@ class _Checker:
     def counted_vms(self) -> None:
         """`vms` for every planned move when passes are only counted: a move whose every VM class is
         already decided as passing costs a key call and a lookup per class; the rest take `vms`."""
-        key, memo, kind, side = self.chk.key, self.memo, self.chk.meta.subject, self.side
-        sources: dict[str, _Side] = {}
-        destinations: dict[str, _Side] = {}
+        key, memo, kind = self.chk.key, self.memo, self.chk.meta.subject
+        ends = self.ends_of()
         tallies: Counter[tuple[Status, ...]] = Counter()
         parts = self.chk.parts
         if parts is not None:
@@ -410,12 +419,7 @@ class _Checker:
         for d in self.run_.out.directions:
             if not d.planned:
                 continue
-            src = sources.get(d.source)
-            if src is None:
-                src = sources[d.source] = side("source", d.source)
-            dst = destinations.get(d.destination)
-            if dst is None:
-                dst = destinations[d.destination] = side("destination", d.destination)
+            src, dst = ends(d)
             vms = None if src.blocking or dst.blocking else src.facts["vms"]
             pk: Hashable | None = None
             classes = None
