@@ -225,14 +225,17 @@ def any_protocol_ps(src: HostRef) -> str:
 
 
 def rbcd_ps(src: HostRef, dst: HostRef) -> str:
-    """Add the source to the destination's resource-based delegation, keeping the principals already listed."""
+    """Add the source to the destination's resource-based delegation, keeping the principals already listed;
+    a source already listed is left alone, so running it again changes nothing."""
     return "\n".join(
         [
             f"$source = Get-ADComputer -Identity {ps_quote(netbios(src.short))}{server(src.domain)}",
             f"$current = (Get-ADComputer -Identity {ps_quote(netbios(dst.short))}{server(dst.domain)} "
             "-Properties PrincipalsAllowedToDelegateToAccount).PrincipalsAllowedToDelegateToAccount",
-            f"Set-ADComputer -Identity {ps_quote(netbios(dst.short))}{server(dst.domain)} "
-            "-PrincipalsAllowedToDelegateToAccount (@($current) + @($source) | Where-Object { $_ })",
+            "if (@($current) -notcontains $source.DistinguishedName) {",
+            f"    Set-ADComputer -Identity {ps_quote(netbios(dst.short))}{server(dst.domain)} "
+            "-PrincipalsAllowedToDelegateToAccount (@($current) + @($source.DistinguishedName) | Where-Object { $_ })",
+            "}",
         ]
     )
 

@@ -21,6 +21,8 @@ def test_fail_cross_domain_missing_rbcd_is_one_finding() -> None:
     ms, cifs = (finding(c, d, X) for c in KCD)
     assert ms.status is Status.FAIL and "serves the migration service and cifs alike" in ms.message
     assert cifs.status is Status.NOT_APPLICABLE and "pair-kcd-migration-service reports it" in cifs.message
+    # running the fix twice adds the source once: already listed, it is left alone
+    assert ms.fix is not None and "if (@($current) -notcontains $source.DistinguishedName) {" in ms.fix.powershell
 
 
 def test_pass_cross_domain_rbcd_warns_once() -> None:
