@@ -226,6 +226,13 @@ class _Checker:
             (chk.key is not None or chk.parts is not None) if chk.meta.subject is SubjectKind.PAIR
             else chk.vm_key is not None
         )
+        required = set(chk.meta.required)
+        # each role's declared facts, split once: (full name, fact name, required)
+        self.role_names: dict[str, list[tuple[str, str, bool]]] = {"source": [], "destination": []}
+        for name in self.names:
+            r, _, fact_name = name.partition(".")
+            if r in self.role_names:
+                self.role_names[r].append((name, fact_name, name in required))
         self.common: dict[str, _Resolved] = {}
         if "operator" in self.names:
             self.common["operator"] = run.resolver.resolve(Subject(SubjectKind.PAIR), "operator")
@@ -239,15 +246,12 @@ class _Checker:
         bare: dict[str, Any] = {}
         facts: dict[str, Any] = {}
         blocking = False
-        for name in self.names:
-            r, _, fact_name = name.partition(".")
-            if r != role:
-                continue
+        for name, fact_name, required in self.role_names[role]:
             path, fact = resolver.resolve_host(host, fact_name)
             resolved[name] = (path, fact)
             if isinstance(fact, FactError):
                 bare[fact_name] = None
-                blocking = blocking or name in self.chk.meta.required
+                blocking = blocking or required
             else:
                 bare[fact_name] = fact["value"]
                 facts[fact_name] = fact
