@@ -27,6 +27,7 @@ CAPTIONS = {
 }
 VERSIONS = {9200: "6.2.9200", 9600: "6.3.9600"}
 WORKSTATION_TRUST_ACCOUNT = 0x1000
+SERVER_TRUST_ACCOUNT = 0x2000
 TRUSTED_FOR_DELEGATION = 0x80000
 NOT_DELEGATED = 0x100000
 TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
@@ -320,7 +321,9 @@ class ComputerModel:
         if spns is None:
             spns = [f"{svc}/{n}" for svc in ("HOST", "RestrictedKrbHost", MIGRATION_SERVICE,
                                             "Microsoft Virtual Console Service") for n in (short, fqdn)]
-        uac = WORKSTATION_TRUST_ACCOUNT
+        # a domain controller (DomainRole 4 or 5) has a server trust account in OU=Domain Controllers
+        dc = h.domain_role >= 4
+        uac = SERVER_TRUST_ACCOUNT if dc else WORKSTATION_TRUST_ACCOUNT
         if self.any_protocol and self.delegate_to:
             uac |= TRUSTED_TO_AUTH_FOR_DELEGATION
         if self.unconstrained:
@@ -328,7 +331,7 @@ class ComputerModel:
         base = ",".join(f"DC={p}" for p in h.domain.split("."))
         release = OS_BY_BUILD.get(h.build)
         return {
-            "distinguishedName": f"CN={short},OU=Hyper-V,{base}",
+            "distinguishedName": f"CN={short},OU={'Domain Controllers' if dc else 'Hyper-V'},{base}",
             "dNSHostName": fqdn,
             "sAMAccountName": f"{short}$",
             "objectSid": self.sid,
