@@ -32,6 +32,7 @@ from hvlm.audit.errors import InputError
 from hvlm.audit.jsonio import DEFAULT_MAX_BYTES, read_json_file
 from hvlm.audit.shard import SHARD_RULE, shard_assignment
 from hvlm.audit.snapshot import NON_BLOCKING_KINDS, Snapshot, error_fact, new_snapshot_document, now_iso
+from hvlm.audit.words import count
 
 __all__ = ["MergeResult", "load_for_merge", "merge_snapshots"]
 
@@ -306,7 +307,7 @@ def merge_snapshots(snaps: Sequence[Snapshot]) -> MergeResult:
         lines.append(f"{_listing(incomplete, str)} {'is' if len(incomplete) == 1 else 'are'} marked incomplete: "
                      "so is the merged snapshot")
     if missing:
-        lines.append(f"{len(missing)} inventory host(s) in none of the snapshots{note}: {_listing(missing, str)}; "
+        lines.append(f"{count(len(missing), 'inventory host')} in none of the snapshots{note}: {_listing(missing, str)}; "
                      "the merged snapshot is marked incomplete")
     if not domains and "operator" not in doc and not dns:
         lines.append("no snapshot carries directory facts (AD, DNS): collect shard 1 without --only hosts, or "

@@ -37,6 +37,7 @@ from hvlm.audit.collect.ldap_filter import HostName
 from hvlm.audit.errors import InputError, UsageError
 from hvlm.audit.inventory import Inventory
 from hvlm.audit.snapshot import error_fact, value_fact
+from hvlm.audit.words import count
 
 __all__ = [
     "PASSWORD_ENV_VARS",
@@ -638,7 +639,7 @@ class _Collector:
                 err = self.internal(exc)
                 return error_fact(err.kind, err.message, "dns", None, command)
 
-        self.progress(f"dns: looking up {len(names)} host(s)")
+        self.progress(f"dns: looking up {count(len(names), 'host')}")
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
             for host, fact in zip(names, pool.map(one, names.values()), strict=True):
                 out[host] = fact

@@ -31,6 +31,7 @@ from hvlm.audit.collect.sddl import (
     sid_from_bytes,
     sid_to_bytes,
 )
+from hvlm.audit.words import count
 
 __all__ = [
     "COMPUTER_ATTRIBUTES",
@@ -201,7 +202,7 @@ def computers_command(base_dn: str, hosts: Sequence[HostName]) -> str:
     """The fact's provenance: the search, summarised (the full OR filter can be megabytes)."""
     return (
         f"ldap search {base_dn} subtree (&(objectCategory=computer)(|(dNSHostName=...)(sAMAccountName=...))) "
-        f"for {len(hosts)} host(s) in {-(-len(hosts) // MAX_HOSTS_PER_FILTER)} filter(s); "
+        f"for {count(len(hosts), 'host')} in {count(-(-len(hosts) // MAX_HOSTS_PER_FILTER), 'filter')}; "
         f"attributes {','.join(COMPUTER_ATTRIBUTES)}"
     )
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from hvlm.audit import words
 from hvlm.audit.collect import Collection, collect, collect_from_probe_outputs
 from hvlm.audit.collect.options import (
     CREDENTIALS_HELP,
@@ -76,7 +77,7 @@ def summarize(collection: Collection, path: str | None) -> str:
     hosts = snap.doc["hosts"]
     failed = sorted(h for h, facts in hosts.items() if "error" in facts.get("connection", {}))
     errors = snap.uncollected()
-    parts = [f"{len(hosts)} host(s)"]
+    parts = [words.count(len(hosts), "host")]
     if failed:
         shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
         parts.append(f"{len(failed)} not collected ({shown})")
@@ -95,8 +96,8 @@ def _shard_names(names: list[str], index: int, count: int, *, only: str | None) 
     if only == "directory":
         raise UsageError("--shard slices the hosts; the directory is not sharded (shard 1 collects it)")
     if count > len(names):
-        raise UsageError(f"--shard {index}/{count}: the inventory has {len(names)} host(s), so at most "
-                         f"{len(names)} shard(s)")
+        raise UsageError(f"--shard {index}/{count}: the inventory has {words.count(len(names), 'host')}, so at "
+                         f"most {words.count(len(names), 'shard')}")
     return set(shard_hosts(names, index, count))
 
 

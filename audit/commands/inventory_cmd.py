@@ -9,6 +9,7 @@ from typing import Any
 
 from hvlm.audit.ansible_inventory import read_ansible, to_toml
 from hvlm.audit.errors import UsageError
+from hvlm.audit.words import count
 
 EPILOG_ANSIBLE = """what is read, and nothing else:
   hosts            every host, by its Ansible inventory name (ranges such as hv[01:20] expand)
@@ -68,6 +69,6 @@ def run_from_ansible(args: argparse.Namespace) -> int:
         out.write_text(text, "utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    print(f"hvlm: wrote {args.output}: {len(converted.hosts)} host(s), {len(converted.groups)} group(s)",
+    print(f"hvlm: wrote {args.output}: {count(len(converted.hosts), 'host')}, {count(len(converted.groups), 'group')}",
           file=sys.stderr)
     return 0

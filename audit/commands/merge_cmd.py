@@ -9,6 +9,7 @@ from typing import Any
 from hvlm.audit.merge import load_for_merge, merge_snapshots
 from hvlm.audit.report import EXIT_CLEAR, EXIT_INCOMPLETE
 from hvlm.audit.snapshot import NON_BLOCKING_KINDS, Snapshot
+from hvlm.audit.words import count
 
 EPILOG = """rules:
   The inventories must agree (hosts and their order, planned moves, groups, operator,
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         state = "complete" if result.complete else "INCOMPLETE"
         extra = f", {len(errors)} fact(s) with errors" if errors else ""
         collected = len(merged.doc["hosts"]) - len(result.missing_hosts)
-        print(f"hvlm: wrote {args.output}: {collected} of {len(merged.hosts)} host(s), {len(merged.doc['domains'])} "
-              f"domain(s) from {len(snaps)} snapshot(s), {state}{extra}", file=sys.stderr)
+        print(f"hvlm: wrote {args.output}: {collected} of {count(len(merged.hosts), 'host')}, "
+              f"{count(len(merged.doc['domains']), 'domain')} from {count(len(snaps), 'snapshot')}, {state}{extra}",
+              file=sys.stderr)
     return EXIT_CLEAR if result.complete and not errors else EXIT_INCOMPLETE

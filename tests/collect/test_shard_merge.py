@@ -182,7 +182,7 @@ def test_two_shards_merged_equal_one_unsharded_snapshot(
     run = run_cli(capsys, "merge", str(two), str(one), "-o", str(merged))
     assert run.code == 0, run.err
     assert "warning" not in run.err
-    assert run.err.strip() == f"hvlm: wrote {merged}: 5 of 5 host(s), 1 domain(s) from 2 snapshot(s), complete"
+    assert run.err.strip() == f"hvlm: wrote {merged}: 5 of 5 hosts, 1 domain from 2 snapshots, complete"
     m, w = Snapshot.load(merged).doc, Snapshot.load(whole).doc
     assert m["complete"] is True
     for key in ("inventory", "hosts", "domains", "dns", "operator"):
@@ -215,7 +215,7 @@ def test_a_missing_shard_makes_the_merge_incomplete_and_names_it(
     run = run_cli(capsys, "merge", str(shards[0]), str(shards[2]), "-o", str(merged))
     assert run.code == 3
     absent = shard_hosts(fleet["names"], 2, 3)
-    assert f"inventory host(s) in none of the snapshots (shard 2/3 not given): {', '.join(absent)}" in run.err
+    assert f"inventory hosts in none of the snapshots (shard 2/3 not given): {', '.join(absent)}" in run.err
     doc = Snapshot.load(merged).doc
     assert doc["complete"] is False
     for host in absent:
@@ -363,7 +363,7 @@ def test_duplicate_hosts_and_duplicate_files_are_refused(
 @pytest.mark.parametrize(("args", "needle"), [
     (["--shard", "3/2"], "argument --shard: '3/2': the shard K must be from 1 to 2"),
     (["--shard", "x"], "argument --shard: 'x' is not K/N"),
-    (["--shard", "1/9"], "hvlm: error: --shard 1/9: the inventory has 5 host(s), so at most 5 shard(s)"),
+    (["--shard", "1/9"], "hvlm: error: --shard 1/9: the inventory has 5 hosts, so at most 5 shards"),
     (["--shard", "1/2", "--only", "directory"], "hvlm: error: --shard slices the hosts; the directory is not sharded"),
 ])
 def test_bad_shard_arguments_are_usage_errors(

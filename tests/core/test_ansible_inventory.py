@@ -69,7 +69,7 @@ def test_ini_and_yaml_become_the_same_hvlm_inventory(
 ) -> None:
     code, err, out = _convert(tmp_path, capsys, name, text)
     assert code == 0, err
-    assert "hvlm: wrote" in err and "5 host(s), 3 group(s)" in err
+    assert "hvlm: wrote" in err and "5 hosts, 3 groups" in err
     assert "group dev sets ansible_port as a group variable, which hvlm does not read" in err
     inv = load_inventory(out)  # hvlm reads what it wrote
     assert inv.host_names == [f"hv0{i}.corp.example" for i in range(5)]
