@@ -55,7 +55,8 @@ def test_two_shards_collected_over_psrp_merge_into_the_whole_fleet(tmp_path: Pat
             run = run_cli(capsys, "collect", "-i", str(inventory), "-o", str(path), "--only", "hosts",
                           "--shard", f"{k}/2")
             assert run.code == 0, run.err
-            assert f"wrote {path}: {len(shard_hosts(names, k, 2))} host(s)" in run.err
+            n = len(shard_hosts(names, k, 2))
+            assert f"wrote {path}: {n} host{'' if n == 1 else 's'}" in run.err
         # each host was probed by exactly one shard
         assert [len(s.calls) for s in sims] == [1] * len(sims)
         assert run_cli(capsys, "collect", "-i", str(inventory), "-o", str(whole), "--only", "hosts", "-q").code == 0

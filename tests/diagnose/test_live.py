@@ -216,7 +216,7 @@ def test_live_text_output_and_the_hosts_probed(world: World, tmp_path: Path, cap
     assert "Most likely cause: Delegation set to \"Kerberos only\" on DGKO1" in run.out
     assert "(recognised from the German wording of the message)" in run.out
     assert "Facts: live collection" in run.out
-    assert "2 host(s)" in run.err  # the collection summary: only the pair
+    assert "hvlm: 2 hosts" in run.err  # the collection summary: only the pair
 
 
 def test_live_unreachable_destination_is_incomplete_not_clear(world: World, tmp_path: Path,
