@@ -100,3 +100,12 @@ def test_on_a_terminal_the_first_screen_shows_each_planned_move(tmp_path: Path) 
     assert first_screen[3] == "Planned moves:"
     moves = [ln for ln in first_screen if re.match(r"  (BLOCKED|WARN|UNKNOWN|READY) ", ln)]
     assert len(moves) == 7 and all(" -> " in ln and ": " in ln for ln in moves)
+
+
+def test_the_readme_shows_what_hvlm_audit_example_prints(example: dict[str, Any]) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    block = readme.split("<!-- example-start", 1)[1].split("```text\n", 1)[1].split("\n...\n```", 1)[0]
+    printed = render_text(example).splitlines()
+    shown = block.splitlines()
+    shown[0] = shown[0].replace("example-snapshot.json (shipped with hvlm)", example["run"]["snapshot"])
+    assert printed[: len(shown)] == shown
