@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+import hvlm.audit.collect as collect_package
+import hvlm.audit.collect.options as collect_options
+import hvlm.audit.commands.collect_cmd as collect_cmd
 from hvlm.audit.collect import collect
 from hvlm.audit.collect.credentials import Secret
 from hvlm.audit.collect.probe import parse_probe_text
@@ -123,9 +126,10 @@ def fleet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
         bind_credentials=lambda inventory, options: types.SimpleNamespace(auth="gssapi", user=None, password=None),
         collect_directory=collect_directory,
     )
-    monkeypatch.setattr("hvlm.audit.collect.directory_module", lambda: module)
-    monkeypatch.setattr("hvlm.audit.collect.options.directory_module", lambda: module)
-    monkeypatch.setattr("hvlm.audit.commands.collect_cmd.collect", functools.partial(collect, probe=probe))
+    # the module objects themselves, so that every patch is undone on the object it was made on
+    monkeypatch.setattr(collect_package, "directory_module", lambda: module)
+    monkeypatch.setattr(collect_options, "directory_module", lambda: module)
+    monkeypatch.setattr(collect_cmd, "collect", functools.partial(collect, probe=probe))
     inventory = tmp_path / "fleet.toml"
     inventory.write_text(
         "hosts = [" + ", ".join(json.dumps(n) for n in sims) + "]\n" + 'operator = "CORP\\\\hvadmin"\n'
