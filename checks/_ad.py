@@ -92,6 +92,12 @@ def outside_domain(f: Facts, *roles: str, what: str) -> Outcome | None:
     return None
 
 
+def unavailable(f: Facts, name: str, fallback: str = "not collected") -> Outcome:
+    """The error outcome for an optional fact the check cannot do without, naming why it is missing."""
+    err = f.unavailable(name)
+    return Outcome(Status.ERROR, f"could not check: {err.path + ': ' + err.message if err else fallback}")
+
+
 def domain_sid(sid: str) -> str | None:
     """The domain part of a domain account SID (S-1-5-21-a-b-c), or None for other SIDs."""
     match = _DOMAIN_SID.match(sid.strip())

@@ -39,6 +39,7 @@ from hvlm.checks._ad import (
     server,
     spn_forms,
     uac,
+    unavailable,
     uses_kerberos,
 )
 from hvlm.checks._fixes import on_host
@@ -113,8 +114,7 @@ def evaluate(f: Facts, svc: Service) -> Outcome:
         )
     scomp = f.optional("source.ad_computer")
     if scomp is None:
-        err = f.unavailable("source.ad_computer")
-        return Outcome(Status.ERROR, f"could not check: {err.path + ': ' + err.message if err else 'no source object'}")
+        return unavailable(f, "source.ad_computer", "no source object")
     dcomp = f.optional("destination.ad_computer")
     wanted = list(spn_forms(svc.spn, dst))
     configured = [str(v) for v in scomp.get("msDS-AllowedToDelegateTo") or []]

@@ -19,6 +19,7 @@ from hvlm.checks._ad import (
     outside_domain,
     purge_tickets_ps,
     uac,
+    unavailable,
 )
 
 
@@ -52,8 +53,7 @@ def run(f: Facts) -> Outcome:
         return skip
     comp = f.optional("host.ad_computer")
     if comp is None:
-        err = f.unavailable("host.ad_computer")
-        return Outcome(Status.ERROR, f"could not check: {err.path + ': ' + err.message if err else 'not collected'}")
+        return unavailable(f, "host.ad_computer")
     auth = auth_type(f.optional("host.vmhost"))
     build, build_source = os_build(f.optional("host.operating_system"), comp)
     flags = uac(comp)

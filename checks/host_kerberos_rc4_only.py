@@ -7,7 +7,7 @@ from hvlm.audit.knowledge import DOCS
 from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
 from hvlm.audit.psquote import ps_quote
 from hvlm.audit.registry import check
-from hvlm.checks._ad import ad_fix, ad_host, outside_domain, server
+from hvlm.checks._ad import ad_fix, ad_host, outside_domain, server, unavailable
 
 ATTR = "msDS-SupportedEncryptionTypes"
 RC4 = 0x4
@@ -43,8 +43,7 @@ def run(f: Facts) -> Outcome:
         return skip
     comp = f.optional("host.ad_computer")
     if comp is None:
-        err = f.unavailable("host.ad_computer")
-        return Outcome(Status.ERROR, f"could not check: {err.path + ': ' + err.message if err else 'not collected'}")
+        return unavailable(f, "host.ad_computer")
     if ATTR not in comp:
         return Outcome(Status.ERROR, f"could not check: {ATTR} of {host.short} was not collected (a snapshot from an "
                        "older hvlm); collect the directory again.")

@@ -7,7 +7,7 @@ from hvlm.audit.knowledge import DOCS
 from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
 from hvlm.audit.psquote import ps_quote
 from hvlm.audit.registry import check
-from hvlm.checks._ad import DC_ROLES, TRUSTED_FOR_DELEGATION, ad_fix, ad_host, outside_domain, server, uac
+from hvlm.checks._ad import DC_ROLES, TRUSTED_FOR_DELEGATION, ad_fix, ad_host, outside_domain, server, uac, unavailable
 
 
 @check(
@@ -36,8 +36,7 @@ def run(f: Facts) -> Outcome:
         return skip
     comp = f.optional("host.ad_computer")
     if comp is None:
-        err = f.unavailable("host.ad_computer")
-        return Outcome(Status.ERROR, f"could not check: {err.path + ': ' + err.message if err else 'not collected'}")
+        return unavailable(f, "host.ad_computer")
     flags = uac(comp)
     evidence = {"computer": comp.get("distinguishedName") or comp["sAMAccountName"], "userAccountControl": hex(flags),
                 "TrustedForDelegation": bool(flags & TRUSTED_FOR_DELEGATION)}

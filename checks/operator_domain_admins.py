@@ -35,6 +35,7 @@ from hvlm.checks._ad import (
     same_domain,
     spn_forms,
     uac,
+    unavailable,
     uses_kerberos,
 )
 from hvlm.checks._keys import delegation_destination, delegation_source, lacks_any_protocol, rbcd, workgroup
@@ -124,8 +125,7 @@ def run(f: Facts) -> Outcome:
     account = f.operator_name or f"{op['domain']}\\{op['sAMAccountName']}"
     scomp, dcomp = f.optional("source.ad_computer"), f.optional("destination.ad_computer")
     if scomp is None:
-        err = f.unavailable("source.ad_computer")
-        return Outcome(Status.ERROR, f"could not check: {err.path + ': ' + err.message if err else 'no source object'}")
+        return unavailable(f, "source.ad_computer", "no source object")
     cross = not same_domain(src, dst)
     if cross and dcomp is None:
         err = f.unavailable("destination.ad_computer")

@@ -17,6 +17,7 @@ from hvlm.checks._ad import (
     missing,
     outside_domain,
     spn_forms,
+    unavailable,
     uses_kerberos,
 )
 from hvlm.checks._keys import workgroup
@@ -90,8 +91,7 @@ def run(f: Facts) -> Outcome:
                        "requested.", evidence={"source": auth_type(svh), "destination": auth_type(dvh)})
     comp = f.optional("destination.ad_computer")
     if comp is None:
-        err = f.unavailable("destination.ad_computer")
-        return Outcome(Status.ERROR, f"could not check: {err.path + ': ' + err.message if err else 'not collected'}")
+        return unavailable(f, "destination.ad_computer")
     spns = [str(s) for s in comp.get("servicePrincipalName") or []]
     wanted = list(spn_forms(MIGRATION_SERVICE, dst))
     absent = missing(spns, wanted)
