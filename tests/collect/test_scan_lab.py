@@ -25,6 +25,7 @@ from hvlm.audit.snapshot import Snapshot
 from tests.lab.hostsim import Behaviour, SimHost
 from tests.lab.winrm import Fault, WinRMLab, closed_port
 from tests.support.fleet import GiB, HostModel, VMModel
+from tests.support.terminal import run_on_terminal
 
 from .labkit import PASSWORD, USER, assert_facts_equal_model, run_cli, write_inventory
 
@@ -297,34 +298,15 @@ def test_scan_of_50_hosts_of_mixed_versions_collects_exactly_what_they_hold(
 
 
 def test_a_scan_on_a_terminal_shows_one_updating_line_with_rate_and_time_left(tmp_path: Path) -> None:
-    import pty
-
     sims = [SimHost(model(i, 17763)) for i in range(1, 7)]
     with WinRMLab([s.spec() for s in sims], scheme="http", auth="ntlm", users={USER: PASSWORD}) as lab:
         inventory = write_inventory(tmp_path / "fleet.toml", lab, sims,
                                     defaults={"transport": "http", "auth": "ntlm", "username": USER})
         env = {**os.environ, "HVLM_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO), "TERM": "xterm"}
-        master, slave = pty.openpty()
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "hvlm.audit.cli", "collect", "-i", str(inventory), "-o", str(tmp_path / "snap.json"),
-                 "--only", "hosts", "--concurrency", "2"],
-                cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave,
-            )
-            os.close(slave)
-            chunks: list[bytes] = []
-            while True:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:  # EIO: the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            code = proc.wait(timeout=60)
-        finally:
-            os.close(master)
-    screen = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")  # the terminal's ONLCR
+        code, screen = run_on_terminal(
+            [sys.executable, "-m", "hvlm.audit.cli", "collect", "-i", str(inventory), "-o", str(tmp_path / "snap.json"),
+             "--only", "hosts", "--concurrency", "2"],
+            env=env, cwd=REPO, stdout_to_terminal=False)
     assert code == 0, screen
     assert "\r" in screen and "\x1b[K" in screen  # rewritten in place, not one line per host
     final = [segment for segment in screen.split("\r") if " done, " in segment][-1]

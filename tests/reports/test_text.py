@@ -11,6 +11,7 @@ from hvlm.audit.run import audit_snapshot
 from hvlm.audit.snapshot import Snapshot
 from hvlm.reports.aggregate import flat_findings
 from hvlm.reports.text import MEMBERS_IN_FULL, render_text
+from tests.support.terminal import run_on_terminal
 
 
 def test_the_example_opens_with_each_planned_move_and_its_reasons(example: dict[str, Any]) -> None:
@@ -66,34 +67,12 @@ def test_no_python_none_and_no_plural_hedges(example: dict[str, Any]) -> None:
 
 def test_on_a_terminal_the_first_screen_shows_each_planned_move(tmp_path: Path) -> None:
     """`hvlm audit --example` in a real pseudo-terminal (24 rows): the verdict per move comes first."""
-    import fcntl
     import os
-    import pty
-    import struct
-    import subprocess
     import sys
-    import termios
 
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    try:
-        proc = subprocess.Popen([sys.executable, "-m", "hvlm.audit.cli", "audit", "--example"],
-                                stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env, cwd=tmp_path)
-        os.close(slave)
-        chunks: list[bytes] = []
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        code = proc.wait(timeout=60)
-    finally:
-        os.close(master)
-    raw = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    code, raw = run_on_terminal([sys.executable, "-m", "hvlm.audit.cli", "audit", "--example"], env=env, cwd=tmp_path,
+                                 size=(24, 100))
     assert code == 1
     assert "\x1b[31m" in raw  # a terminal gets colour
     first_screen = re.sub(r"\x1b\[[0-9;]*m", "", raw).splitlines()[:24]
