@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hvlm.audit.errors import InputError
+from hvlm.audit.jsonio import read_text
 
 __all__ = ["CONNECTION_KEYS", "HostEntry", "Inventory", "load_inventory", "parse_inventory"]
 
@@ -68,14 +69,7 @@ class Inventory:
 
 def load_inventory(path: str | Path) -> Inventory:
     name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(name, f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(name, f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+    text = read_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

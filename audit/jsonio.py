@@ -15,7 +15,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from hvlm.audit.errors import InputError
 from hvlm.audit.schemas import load_schema
 
-__all__ = ["DEFAULT_MAX_BYTES", "clear_validators", "json_pointer", "read_json_file", "validate_document"]
+__all__ = ["DEFAULT_MAX_BYTES", "clear_validators", "json_pointer", "read_json_file", "read_text", "validate_document"]
 
 # 2,000 hosts with 20 VMs each make a snapshot of about 35 MiB; the default leaves room for
 # estates several times that. HVLM_MAX_INPUT_MB raises it, up to a hard cap against abuse.
@@ -38,6 +38,19 @@ DEFAULT_MAX_BYTES = _max_input_mb() * 1024 * 1024
 def json_pointer(path: Any) -> str:
     parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
     return "/" + "/".join(parts) if parts else "/"
+
+
+def read_text(path: str | Path) -> str:
+    """A user's text file (inventory, waivers) as text; a missing file or a non-UTF-8 one is one InputError."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(name, f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(name, f"not UTF-8 text (invalid byte at offset {exc.start})") from None
 
 
 def read_json_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:

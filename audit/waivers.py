@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from hvlm.audit.errors import InputError
+from hvlm.audit.jsonio import read_text
 
 __all__ = [
     "SELECTOR_KINDS",
@@ -319,14 +320,7 @@ def parse_waivers(data: dict[str, Any], name: str, known_checks: Collection[str]
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(name, f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(name, f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+    text = read_text(path)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
