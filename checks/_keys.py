@@ -10,7 +10,7 @@ to the verdict.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hvlm.audit.facts import HostRef, RoleFacts
@@ -32,18 +32,9 @@ def domain(ref: HostRef) -> str | None:
     return str(ref.domain).lower() if ref.domain else None
 
 
-def _auth(side: RoleFacts) -> str:
-    return auth_type(side["vmhost"])
-
-
 def auth_part(side: RoleFacts) -> str:
     """One host's migration authentication type: a separable key part (engine `parts`)."""
     return auth_type(side["vmhost"])
-
-
-def auth_types(src: RoleFacts, dst: RoleFacts) -> tuple[str, str]:
-    """Both hosts' migration authentication type, as checks._ad.auth_type reads it."""
-    return src.derived("keys:auth", _auth), dst.derived("keys:auth", _auth)
 
 
 def _source(side: RoleFacts) -> tuple[str, frozenset[str] | None, str | None]:
@@ -131,20 +122,9 @@ def subnets(side: RoleFacts) -> tuple[tuple[int, int, int], ...]:
     return side.derived("keys:subnets", _subnets)
 
 
-def source_name(side: RoleFacts) -> str:
-    """A key part for checks whose VM verdicts depend on the source's own facts alone: the source host,
-    so that a VM is judged once for all its destinations (its Id keys it within the source)."""
-    return side.ref.name
-
-
 def nothing(side: RoleFacts) -> None:
     """A key part for an end whose facts do not change the check's status."""
     return None
-
-
-def vm_identity(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
-    """The VM itself: a class of one VM (judged once for all its destinations)."""
-    return str(vm.get("Name")), str(vm.get("Id") or "")
 
 
 def vm_rows(src: RoleFacts, table: str) -> dict[str, list[dict[str, Any]]]:

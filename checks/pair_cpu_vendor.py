@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from typing import Any
 
 from hvlm.audit.facts import Facts, RoleFacts
@@ -11,11 +10,6 @@ from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
 from hvlm.audit.psquote import ps_array, ps_quote
 from hvlm.audit.registry import check
 from hvlm.checks._fixes import on_host
-
-
-def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
-    """The two manufacturers as the check compares them (stripped: empty is an error; then case-insensitive)."""
-    return src.derived("vendor", _vendor), dst.derived("vendor", _vendor)
 
 
 def _vendor(side: RoleFacts) -> str:

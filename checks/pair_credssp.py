@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from typing import Any
 
 from hvlm.audit.facts import Facts, HostRef, RoleFacts
@@ -25,6 +24,7 @@ from hvlm.checks._ad import (
     uac,
 )
 from hvlm.checks._fixes import on_host
+from hvlm.checks._keys import nothing
 
 CREDENTIAL_GUARD = 1  # Win32_DeviceGuard.SecurityServicesRunning
 
@@ -34,17 +34,6 @@ def _source(src: RoleFacts) -> tuple[str, bool | None]:
     if sauth != "CredSSP":
         return sauth, None
     return sauth, None if dg is None else CREDENTIAL_GUARD in [int(x) for x in dg.get("SecurityServicesRunning") or []]
-
-
-def _nothing(dst: RoleFacts) -> Hashable:
-    """The destination does not change this check's status."""
-    return None
-
-
-def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
-    """The source's authentication type (the destination's does not matter); for a CredSSP source, whether
-    Credential Guard runs on it (None: unknown)."""
-    return src.derived("source", _source)
 
 
 @check(
@@ -75,7 +64,7 @@ def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
     judged by the pair-kcd checks).""",
     references=(DOCS["setup"], DOCS["use"], DOCS["cg-known-issues"], DOCS["cg-configure"], DOCS["ts-lm"]),
     fix_hint="Move the pair to Kerberos with constrained delegation, or sign in to the source before every move.",
-    parts=(_source, _nothing),
+    parts=(_source, nothing),
 )
 def run(f: Facts) -> Outcome:
     src, dst = f.host("source"), f.host("destination")

@@ -42,19 +42,6 @@ def _dst_part(dst: RoleFacts) -> Hashable:
     return workgroup(dst), _destination(dst)
 
 
-def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
-    """Workgroup ends (not applicable); both authentication types; unless both use CredSSP, which SPN
-    forms the destination registers."""
-    outside = (workgroup(src), workgroup(dst))
-    if any(outside):
-        return ("workgroup", *outside)
-    s_auth = src.derived("auth", lambda s: auth_type(s["vmhost"]))
-    d_auth, short, fqdn = dst.derived("destination", _destination)
-    if s_auth == "CredSSP" and d_auth == "CredSSP":  # not applicable
-        return s_auth, d_auth
-    return s_auth, d_auth, short, fqdn
-
-
 @check(
     id="pair-destination-spn",
     title="Destination registers the migration service SPNs",

@@ -41,14 +41,6 @@ def _trust_part(side: RoleFacts) -> Hashable:
     return joined, dom, _trust_view(side)
 
 
-def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
-    """Membership of both; for hosts of two domains, the two domains (case-insensitive) and their trust objects."""
-    (s_joined, s_dom), (d_joined, d_dom) = src.derived("host", _host), dst.derived("host", _host)
-    if not (s_joined and d_joined) or (s_dom is not None and s_dom == d_dom):
-        return s_joined, d_joined
-    return s_dom, d_dom, src.derived("trusts", _trust_view), dst.derived("trusts", _trust_view)
-
-
 @check(
     id="pair-domain-trust",
     title="Domains of source and destination trust each other",

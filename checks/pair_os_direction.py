@@ -23,11 +23,6 @@ def _source_part(src: RoleFacts) -> Hashable:
     return side_versions(src), _vm_versions(src)
 
 
-def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
-    """Both hosts' builds and supported sets, and the configuration versions of the source's VMs."""
-    return side_versions(src), side_versions(dst), src.derived("vm_versions", _vm_versions)
-
-
 @check(
     id="pair-os-direction",
     title="Move between OS releases possible for the source's VMs",

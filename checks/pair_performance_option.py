@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from typing import Any
 
 from hvlm.audit.facts import Facts, HostRef, RoleFacts
@@ -30,11 +29,6 @@ def _rdma(value: list[dict[str, Any]] | None) -> bool | None:
 
 def _host(side: RoleFacts) -> tuple[str, bool | None]:
     return str(side["vmhost"]["VirtualMachineMigrationPerformanceOption"]), _rdma(side["ip_interfaces"])
-
-
-def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
-    """Each host's option and whether it has RDMA (None: unknown), computed once per host."""
-    return src.derived("host", _host) + dst.derived("host", _host)
 
 
 @check(

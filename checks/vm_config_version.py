@@ -12,6 +12,7 @@ from hvlm.audit.psquote import ps_quote
 from hvlm.audit.registry import check
 from hvlm.audit.words import noun
 from hvlm.checks._fixes import HOST_ADMIN, on_host
+from hvlm.checks._keys import nothing
 from hvlm.checks._versions import (
     HostVersions,
     host_versions,
@@ -24,16 +25,6 @@ from hvlm.checks._versions import (
 )
 
 _DOCS = (DOCS["vmversion"], DOCS["update-vmversion"])
-
-
-def _nothing(src: RoleFacts) -> Hashable:
-    """The source's facts do not change a VM's status here (its own version is the VM key)."""
-    return None
-
-
-def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
-    """The destination's build and collected supported set (else its build's documented table)."""
-    return side_versions(dst)
 
 
 def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
@@ -64,7 +55,7 @@ def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
     version at all.""",
     references=(DOCS["vmversion"], DOCS["update-vmversion"], DOCS["supported-version"], DOCS["setup"]),
     fix_hint="Update-VMVersion on the source with the VM off (one-way), or plan a destination that runs the version.",
-    parts=(_nothing, side_versions),
+    parts=(nothing, side_versions),
     vm_key=_vm_key,
 )
 def run(f: Facts) -> Outcome:

@@ -27,13 +27,6 @@ def _dst_part(dst: RoleFacts) -> Hashable:
     return _cpu(dst), None if dst["operating_system"] is None else side_versions(dst)
 
 
-def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
-    """Same manufacturer, same model (compared as the check compares them), and what decides which VM
-    versions the destination runs (a VM too new for it is not applicable here)."""
-    (sv, sm), (dv, dm) = src.derived("cpu", _cpu), dst.derived("cpu", _cpu)
-    return sv == dv, sm == dm, None if dst["operating_system"] is None else side_versions(dst)
-
-
 def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
     """CompatibilityForMigrationEnabled (not collected, on, or anything else), Off or not, and the version."""
     compat = vm.get("CompatibilityForMigrationEnabled")

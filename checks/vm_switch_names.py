@@ -12,21 +12,13 @@ from hvlm.audit.psquote import ps_quote
 from hvlm.audit.registry import check
 from hvlm.audit.words import noun
 from hvlm.checks._fixes import on_host
+from hvlm.checks._keys import nothing
 
 _DOCS = (DOCS["ts-lm"], DOCS["new-vmswitch"], DOCS["connect-vmnetworkadapter"])
 
 
-def _nothing(src: RoleFacts) -> Hashable:
-    return None
-
-
 def _switches(dst: RoleFacts) -> Hashable:
     return frozenset(str(s["Name"]) for s in dst["vm_switches"])
-
-
-def _key(src: RoleFacts, dst: RoleFacts) -> Hashable:
-    """The destination's switch names."""
-    return dst.derived("switches", lambda d: frozenset(str(s["Name"]) for s in d["vm_switches"]))
 
 
 def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
@@ -50,7 +42,7 @@ def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
     a warning: Microsoft does not document whether the match is case-sensitive.""",
     references=(DOCS["ts-lm"], DOCS["compare-vm"], DOCS["new-vmswitch"]),
     fix_hint="Create the switch with the same name on the destination, or reconnect the adapter.",
-    parts=(_nothing, _switches),
+    parts=(nothing, _switches),
     vm_key=_vm_key,
 )
 def run(f: Facts) -> Outcome:
