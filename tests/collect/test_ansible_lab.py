@@ -1,0 +1,230 @@
+"""The shipped playbook (contrib/ansible/hvlm-collect.yml) run by real ansible-core against the WinRM lab.
+
+`ansible-playbook` connects with Ansible's own psrp connection plugin (pypsrp underneath) to the
+lab's simulated hosts, runs the probe through the `raw` action (the simulated hosts answer only
+the probe: tests/lab/hostsim.is_probe accepts it as the psrp plugin wraps it, nothing else), saves
+one output per host on the controller, then runs `hvlm collect --from-probe-output` and `hvlm
+audit`. The audit must match a direct `hvlm scan` of the same hosts from the same Ansible
+inventory (via `hvlm inventory from-ansible`). Everything Ansible writes (HOME, temp folders) stays
+in the test's folder; nothing is fetched (no collection, no galaxy).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hvlm.audit.snapshot import Snapshot
+from tests.lab.hostsim import Behaviour, SimHost
+from tests.lab.winrm import WinRMLab, closed_port
+from tests.support.fleet import GiB, HostModel, VMModel
+
+from .labkit import PASSWORD, USER, assert_facts_equal_model, run_cli
+
+pytestmark = pytest.mark.lab
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO / "contrib" / "ansible" / "hvlm-collect.yml"
+PASSWORD_ENV = "HVLM_LAB_PSRP_PASSWORD"  # the only way the password reaches Ansible
+
+
+@pytest.fixture(autouse=True)
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HVLM_PASSWORD", PASSWORD)  # for the direct scan, in this process
+    monkeypatch.delenv("HVLM_USERNAME", raising=False)
+
+
+def model(i: int, build: int) -> HostModel:
+    vms = [VMModel(f"vm{i:02d}-{j}", version="5.0" if build == 9600 else "8.0",
+                   state="Running" if j % 2 == 0 else "Off", memory_startup=(2 + j) * GiB)
+           for j in range(i % 4)]
+    return HostModel(f"HV{i:02d}", index=i, build=build, vms=vms)
+
+
+def ansible_playbook() -> str:
+    """ansible-playbook of the ansible-core installed beside this Python (the test extra)."""
+    path = Path(sys.executable).with_name("ansible-playbook")
+    assert path.exists(), "ansible-core is not installed: pip install -e '.[test]'"
+    return str(path)
+
+
+def write_ansible_inventory(path: Path, hosts: dict[str, int], connection: dict[str, Any]) -> Path:
+    """A YAML inventory (written as JSON, which is YAML): one group `hyperv` of the lab's hosts,
+    each at 127.0.0.1 on its own port, with the psrp connection variables on the group. The
+    password comes from the environment through Ansible's env lookup, never from a file."""
+    group_vars = {
+        "ansible_connection": "psrp",
+        "ansible_user": USER,
+        "ansible_password": "{{ lookup('ansible.builtin.env', '" + PASSWORD_ENV + "') }}",
+        "ansible_psrp_connection_timeout": 5,
+        "ansible_psrp_read_timeout": 30,
+        "ansible_psrp_operation_timeout": 20,
+        **connection,
+    }
+    doc = {"all": {"children": {"hyperv": {
+        "hosts": {name: {"ansible_host": "127.0.0.1", "ansible_port": port} for name, port in hosts.items()},
+        "vars": group_vars,
+    }}}}
+    path.write_text(json.dumps(doc, indent=2), "utf-8")
+    return path
+
+
+def run_playbook(tmp_path: Path, inventory: Path, out: Path, **extra: Any) -> subprocess.CompletedProcess[str]:
+    """Run the shipped playbook as an operator would, in a clean environment kept under tmp_path."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    (tmp_path / "ansible.cfg").write_text("[defaults]\nforks = 8\n", "utf-8")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",  # ansible-core refuses a non-UTF-8 locale
+        "HOME": str(home),
+        "ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local-tmp"),
+        "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote-tmp"),
+        "ANSIBLE_NOCOLOR": "1",
+        "PYTHONPATH": str(REPO),  # the playbook runs this worktree's hvlm
+        PASSWORD_ENV: PASSWORD,
+    }
+    extra_vars = {"hvlm_output_dir": str(out), "hvlm_command": [sys.executable, "-m", "hvlm.audit.cli"], **extra}
+    cmd = [ansible_playbook(), "-i", str(inventory), str(PLAYBOOK), "-e", json.dumps(extra_vars)]
+    assert PASSWORD not in " ".join(cmd)
+    played = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
+    (tmp_path / "ansible-playbook.log").write_text(played.stdout + played.stderr, "utf-8")  # to read after a failure
+    return played
+
+
+def comparable(report: dict[str, Any]) -> Any:
+    """A JSON report without what differs between two routes to the same facts: when (timestamps,
+    the run), and how (each fact's `source`: collector `probe-output` instead of `psrp`, and the
+    computer's own name instead of the inventory name; the inventory file's path)."""
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k not in ("collected_at", "generated_at", "source")}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+    doc = {k: v for k, v in report.items() if k not in ("run", "tool", "snapshot")}
+    doc["inventory"] = {k: v for k, v in doc["inventory"].items() if k != "path"}
+    return strip(doc)
+
+
+def collectors(report: dict[str, Any]) -> list[str]:
+    return [f["source"]["collector"] for key in ("facts", "uncollected") for f in report[key]]
+
+
+def assert_no_password(root: Path, *texts: str) -> None:
+    for text in texts:
+        assert PASSWORD not in text
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_playbook_over_psrp_audits_like_a_direct_scan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sims = [SimHost(model(i, b)) for i, b in enumerate((17763, 20348, 9600, 26100), start=1)]
+    # Ansible names: the hosts' DNS names, and one hostile name (hvlm matches it to HV03 by its
+    # short name) whose output file must still land inside the output folder.
+    hostile = "hv03../../../escape"
+    names = {(hostile if s is sims[2] else s.name): s for s in sims}
+    out = tmp_path / "out"
+    with WinRMLab([s.spec() for s in sims], scheme="https", auth="basic", users={USER: PASSWORD}) as lab:
+        inventory = write_ansible_inventory(
+            tmp_path / "inventory.yml", {name: lab.port(sim.name) for name, sim in names.items()},
+            {"ansible_psrp_protocol": "https", "ansible_psrp_auth": "basic", "ansible_psrp_ca_cert": lab.ca_cert_path},
+        )
+        played = run_playbook(tmp_path, inventory, out)
+        assert played.returncode == 0, played.stdout[-4000:] + played.stderr
+        # each host received the probe once, through raw, exactly as the psrp plugin sends it
+        assert [[script.endswith("\nexit $LASTEXITCODE") for script, _ in s.calls] for s in sims] == [[True]] * 4
+
+        # the direct scan, from the same Ansible inventory
+        fleet = tmp_path / "fleet.toml"
+        converted = run_cli(capsys, "inventory", "from-ansible", str(inventory), "-o", str(fleet))
+        assert converted.code == 0, converted.err
+        with fleet.open("a", encoding="utf-8") as f:
+            f.write(f'\n[defaults]\nauth = "basic"\nusername = {json.dumps(USER)}\nca_bundle = {json.dumps(lab.ca_cert_path)}\n')
+        scanned = run_cli(capsys, "scan", "-i", str(fleet), "--format", "json", "-o", str(tmp_path / "scan.json"),
+                          "--save-snapshot", str(tmp_path / "scan-snapshot.json"), "-q")
+        assert scanned.code in (1, 3, 4), scanned.err
+
+    # the output folder holds one file per host, inside probe-outputs/, and nothing escaped it
+    outputs = sorted(p.name for p in (out / "probe-outputs").iterdir())
+    assert len(outputs) == 4 and any(n.startswith("hv03.._.._.._escape-") for n in outputs), outputs
+    assert not (tmp_path / "escape").exists() and not list(tmp_path.parent.glob("escape*"))
+    assert {p.name for p in out.iterdir()} == {"probe-outputs", "inventory-ansible.json", "inventory.toml",
+                                               "snapshot.json", "report.txt", "report.json", "report.html"}
+
+    # the snapshot holds what every host holds, each under its Ansible name
+    snap = Snapshot.load(out / "snapshot.json").doc
+    assert list(snap["hosts"]) == list(names)
+    for name, sim in names.items():
+        assert_facts_equal_model(snap["hosts"][name], sim)
+        assert snap["hosts"][name]["connection"]["source"]["collector"] == "probe-output"
+    assert snap["inventory"]["groups"] == {"hyperv": list(names)}
+
+    # and its audit is the direct scan's: same verdicts, findings, fixes, uncollected facts
+    by_ansible = json.loads((out / "report.json").read_text("utf-8"))
+    direct = json.loads((tmp_path / "scan.json").read_text("utf-8"))
+    assert by_ansible["run"]["exit_code"] == direct["run"]["exit_code"] == scanned.code
+    assert comparable(by_ansible) == comparable(direct)
+    assert collectors(by_ansible) == [c.replace("psrp", "probe-output") for c in collectors(direct)]
+    assert "probe-output" in collectors(by_ansible)
+    # the play showed the audit's summary line
+    assert "Verdicts (" in played.stdout and "Result: " in played.stdout
+    assert_no_password(tmp_path, played.stdout, played.stderr, scanned.out, scanned.err)
+
+
+def test_hosts_that_fail_do_not_stop_the_others_and_the_audit_names_them(tmp_path: Path) -> None:
+    # HTTP with NTLM and message encryption (pypsrp's default over HTTP), as the README shows
+    good = [SimHost(model(1, 20348)), SimHost(model(2, 17763))]
+    throws = SimHost(model(3, 20348), behaviour=Behaviour.THROW)
+    refused = "hv09.corp.contoso.com"
+    out = tmp_path / "out"
+    with WinRMLab([s.spec() for s in [*good, throws]], scheme="http", auth="ntlm", users={USER: PASSWORD}) as lab:
+        ports = {s.name: lab.port(s.name) for s in [*good, throws]} | {refused: closed_port()}
+        inventory = write_ansible_inventory(tmp_path / "inventory.yml", ports, {
+            "ansible_psrp_protocol": "http", "ansible_psrp_auth": "ntlm", "ansible_psrp_message_encryption": "always",
+        })
+        played = run_playbook(tmp_path, inventory, out, hvlm_collect_args=["--only", "hosts"])
+    assert played.returncode == 0, played.stdout[-4000:] + played.stderr
+    assert [len(s.calls) for s in [*good, throws]] == [1, 1, 1]
+
+    # Ansible says which hosts failed and why; only the others have an output file
+    said = [line.strip() for line in played.stdout.splitlines() if line.strip().startswith('"msg": "hv0')]
+    assert said == [
+        f'"msg": "{throws.name}: non-zero return code: The WinRM client cannot process the request: probe aborted by '
+        'the simulated host."',
+        next(line for line in said if line.startswith(f'"msg": "{refused}: ')),
+    ]
+    assert "Failed to connect to the host via PSRP" in said[1] and "Connection refused" in said[1]
+    assert len(list((out / "probe-outputs").iterdir())) == 2
+
+    snap = Snapshot.load(out / "snapshot.json").doc
+    assert list(snap["hosts"]) == list(ports)
+    for sim in good:
+        assert_facts_equal_model(snap["hosts"][sim.name], sim)
+    # the audit names every fact it could not check on the failed hosts, host by host
+    report = json.loads((out / "report.json").read_text("utf-8"))
+    assert report["run"]["exit_code"] in (3, 4)
+    missing = {u["path"].split("/")[1] for u in report["uncollected"] if u["kind"] == "not_collected"}
+    assert missing == {throws.name, refused}
+    text = (out / "report.txt").read_text("utf-8")
+    for name in (throws.name, refused):
+        assert f"no probe output was given for {name}" in text
+    assert_no_password(tmp_path, played.stdout, played.stderr)
+
+
+def test_the_playbook_refuses_an_output_folder_that_holds_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "snapshot.json").write_text("{}", "utf-8")
+    inventory = write_ansible_inventory(tmp_path / "inventory.yml", {"hv01.corp.contoso.com": closed_port()}, {})
+    played = run_playbook(tmp_path, inventory, out)
+    assert played.returncode != 0
+    assert f"{out} is not an empty folder: give a new folder for each run" in played.stdout
+    assert [p.name for p in out.iterdir()] == ["snapshot.json"]
