@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from hvlm.audit.snapshot import Snapshot
 from tests.lab.hostsim import Behaviour, SimHost
@@ -53,10 +54,11 @@ def ansible_playbook() -> str:
     return str(path)
 
 
-def write_ansible_inventory(path: Path, hosts: dict[str, int], connection: dict[str, Any]) -> Path:
-    """A YAML inventory (written as JSON, which is YAML): one group `hyperv` of the lab's hosts,
-    each at 127.0.0.1 on its own port, with the psrp connection variables on the group. The
-    password comes from the environment through Ansible's env lookup, never from a file."""
+def write_ansible_inventory(path: Path, hosts: dict[str, int], connection: dict[str, Any],
+                            vaulted: str | None = None) -> Path:
+    """A YAML inventory: one group `hyperv` of the lab's hosts, each at 127.0.0.1 on its own port,
+    with the psrp connection variables on the group. The password comes from the environment
+    through Ansible's env lookup, or is `vaulted` (the `!vault` block ansible-vault printed)."""
     group_vars = {
         "ansible_connection": "psrp",
         "ansible_user": USER,
@@ -70,11 +72,37 @@ def write_ansible_inventory(path: Path, hosts: dict[str, int], connection: dict[
         "hosts": {name: {"ansible_host": "127.0.0.1", "ansible_port": port} for name, port in hosts.items()},
         "vars": group_vars,
     }}}}
-    path.write_text(json.dumps(doc, indent=2), "utf-8")
+    text = yaml.safe_dump(doc, sort_keys=False, width=1000)
+    if vaulted is not None:
+        line = next(line for line in text.splitlines() if line.lstrip().startswith("ansible_password:"))
+        indent = line[: len(line) - len(line.lstrip())]
+        block = "\n".join(indent + row for row in vaulted.strip().splitlines())
+        text = text.replace(line, block)
+    path.write_text(text, "utf-8")
     return path
 
 
-def run_playbook(tmp_path: Path, inventory: Path, out: Path, **extra: Any) -> subprocess.CompletedProcess[str]:
+def vault(tmp_path: Path) -> tuple[str, list[str], dict[str, str]]:
+    """Encrypt the password with ansible-vault as an operator would: the secret on stdin, the vault
+    password from a client script that reads the environment. Returns the `!vault` block, the
+    ansible-playbook arguments and environment that open it."""
+    client = tmp_path / "vault-client.sh"
+    client.write_text('#!/bin/sh\nprintf %s "$HVLM_LAB_VAULT_PASSWORD"\n', "utf-8")
+    client.chmod(0o700)
+    env = {"HVLM_LAB_VAULT_PASSWORD": "lab-vault-secret", "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8",
+           "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    (tmp_path / "home").mkdir(exist_ok=True)
+    done = subprocess.run(
+        [str(Path(ansible_playbook()).with_name("ansible-vault")), "encrypt_string", "--vault-password-file",
+         str(client), "--stdin-name", "ansible_password"],
+        input=PASSWORD, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
+    )
+    assert PASSWORD not in done.stdout and "$ANSIBLE_VAULT;1.1;AES256" in done.stdout
+    return done.stdout, ["--vault-password-file", str(client)], {"HVLM_LAB_VAULT_PASSWORD": "lab-vault-secret"}
+
+
+def run_playbook(tmp_path: Path, inventory: Path, out: Path, *, args: tuple[str, ...] = (),
+                 env_extra: dict[str, str] | None = None, **extra: Any) -> subprocess.CompletedProcess[str]:
     """Run the shipped playbook as an operator would, in a clean environment kept under tmp_path."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
@@ -88,10 +116,10 @@ def run_playbook(tmp_path: Path, inventory: Path, out: Path, **extra: Any) -> su
         "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote-tmp"),
         "ANSIBLE_NOCOLOR": "1",
         "PYTHONPATH": str(REPO),  # the playbook runs this worktree's hvlm
-        PASSWORD_ENV: PASSWORD,
+        **(env_extra if env_extra is not None else {PASSWORD_ENV: PASSWORD}),
     }
     extra_vars = {"hvlm_output_dir": str(out), "hvlm_command": [sys.executable, "-m", "hvlm.audit.cli"], **extra}
-    cmd = [ansible_playbook(), "-i", str(inventory), str(PLAYBOOK), "-e", json.dumps(extra_vars)]
+    cmd = [ansible_playbook(), "-i", str(inventory), str(PLAYBOOK), "-e", json.dumps(extra_vars), *args]
     assert PASSWORD not in " ".join(cmd)
     played = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
     (tmp_path / "ansible-playbook.log").write_text(played.stdout + played.stderr, "utf-8")  # to read after a failure
@@ -180,7 +208,9 @@ def test_playbook_over_psrp_audits_like_a_direct_scan(tmp_path: Path, capsys: py
 
 
 def test_hosts_that_fail_do_not_stop_the_others_and_the_audit_names_them(tmp_path: Path) -> None:
-    # HTTP with NTLM and message encryption (pypsrp's default over HTTP), as the README shows
+    # HTTP with NTLM and message encryption, as the README shows; the password vaulted, and the
+    # environment of ansible-playbook holds only the vault's password
+    vaulted, vault_args, vault_env = vault(tmp_path)
     good = [SimHost(model(1, 20348)), SimHost(model(2, 17763))]
     throws = SimHost(model(3, 20348), behaviour=Behaviour.THROW)
     refused = "hv09.corp.contoso.com"
@@ -189,8 +219,10 @@ def test_hosts_that_fail_do_not_stop_the_others_and_the_audit_names_them(tmp_pat
         ports = {s.name: lab.port(s.name) for s in [*good, throws]} | {refused: closed_port()}
         inventory = write_ansible_inventory(tmp_path / "inventory.yml", ports, {
             "ansible_psrp_protocol": "http", "ansible_psrp_auth": "ntlm", "ansible_psrp_message_encryption": "always",
-        })
-        played = run_playbook(tmp_path, inventory, out, hvlm_collect_args=["--only", "hosts"])
+        }, vaulted=vaulted)
+        assert PASSWORD not in inventory.read_text("utf-8")
+        played = run_playbook(tmp_path, inventory, out, args=tuple(vault_args), env_extra=vault_env,
+                              hvlm_collect_args=["--only", "hosts"])
     assert played.returncode == 0, played.stdout[-4000:] + played.stderr
     assert [len(s.calls) for s in [*good, throws]] == [1, 1, 1]
 
@@ -228,3 +260,25 @@ def test_the_playbook_refuses_an_output_folder_that_holds_files(tmp_path: Path) 
     assert played.returncode != 0
     assert f"{out} is not an empty folder: give a new folder for each run" in played.stdout
     assert [p.name for p in out.iterdir()] == ["snapshot.json"]
+
+
+def test_the_example_inventory_reads_in_ansible_and_in_hvlm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    example = REPO / "contrib" / "ansible" / "inventory.example.yml"
+    (tmp_path / "home").mkdir()
+    env = {"HOME": str(tmp_path / "home"), "LANG": "C.UTF-8", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local-tmp")}
+    listed = subprocess.run([str(Path(ansible_playbook()).with_name("ansible-inventory")), "-i", str(example), "--list"],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True)
+    hostvars = json.loads(listed.stdout)["_meta"]["hostvars"]
+    assert sorted(hostvars) == ["hv01.corp.example.com", "hv02.corp.example.com", "hv11.branch.example.com",
+                                "hv12.branch.example.com"]
+    for name, hv in hostvars.items():
+        assert hv["ansible_connection"] == "psrp" and "lookup('ansible.builtin.env'" in hv["ansible_password"]
+        if name.startswith("hv1"):  # site_b: HTTP with message encryption
+            assert (hv["ansible_psrp_protocol"], hv["ansible_psrp_message_encryption"]) == ("http", "always")
+        else:  # HTTPS checked against the CA
+            assert hv["ansible_psrp_protocol"] == "https" and "ansible_psrp_message_encryption" not in hv
+            assert hv["ansible_psrp_ca_cert"].endswith(".pem")
+    converted = run_cli(capsys, "inventory", "from-ansible", str(example), "-o", str(tmp_path / "fleet.toml"))
+    assert converted.code == 0, converted.err
+    assert "4 hosts, 3 groups" in converted.err
