@@ -213,10 +213,11 @@ def test_hosts_that_fail_do_not_stop_the_others_and_the_audit_names_them(tmp_pat
     vaulted, vault_args, vault_env = vault(tmp_path)
     good = [SimHost(model(1, 20348)), SimHost(model(2, 17763))]
     throws = SimHost(model(3, 20348), behaviour=Behaviour.THROW)
+    cut_short = SimHost(model(4, 20348), behaviour=Behaviour.MALFORMED_JSON)
     refused = "hv09.corp.contoso.com"
     out = tmp_path / "out"
-    with WinRMLab([s.spec() for s in [*good, throws]], scheme="http", auth="ntlm", users={USER: PASSWORD}) as lab:
-        ports = {s.name: lab.port(s.name) for s in [*good, throws]} | {refused: closed_port()}
+    with WinRMLab([s.spec() for s in [*good, throws, cut_short]], scheme="http", auth="ntlm", users={USER: PASSWORD}) as lab:
+        ports = {s.name: lab.port(s.name) for s in [*good, throws, cut_short]} | {refused: closed_port()}
         inventory = write_ansible_inventory(tmp_path / "inventory.yml", ports, {
             "ansible_psrp_protocol": "http", "ansible_psrp_auth": "ntlm", "ansible_psrp_message_encryption": "always",
         }, vaulted=vaulted)
@@ -224,16 +225,17 @@ def test_hosts_that_fail_do_not_stop_the_others_and_the_audit_names_them(tmp_pat
         played = run_playbook(tmp_path, inventory, out, args=tuple(vault_args), env_extra=vault_env,
                               hvlm_collect_args=["--only", "hosts"])
     assert played.returncode == 0, played.stdout[-4000:] + played.stderr
-    assert [len(s.calls) for s in [*good, throws]] == [1, 1, 1]
+    assert [len(s.calls) for s in [*good, throws, cut_short]] == [1, 1, 1, 1]
 
     # Ansible says which hosts failed and why; only the others have an output file
     said = [line.strip() for line in played.stdout.splitlines() if line.strip().startswith('"msg": "hv0')]
     assert said == [
         f'"msg": "{throws.name}: non-zero return code: The WinRM client cannot process the request: probe aborted by '
         'the simulated host."',
+        f'"msg": "{cut_short.name}: its output is not the probe\'s JSON document (cut short, or another program\'s)"',
         next(line for line in said if line.startswith(f'"msg": "{refused}: ')),
     ]
-    assert "Failed to connect to the host via PSRP" in said[1] and "Connection refused" in said[1]
+    assert "Failed to connect to the host via PSRP" in said[2] and "Connection refused" in said[2]
     assert len(list((out / "probe-outputs").iterdir())) == 2
 
     snap = Snapshot.load(out / "snapshot.json").doc
@@ -244,9 +246,9 @@ def test_hosts_that_fail_do_not_stop_the_others_and_the_audit_names_them(tmp_pat
     report = json.loads((out / "report.json").read_text("utf-8"))
     assert report["run"]["exit_code"] in (3, 4)
     missing = {u["path"].split("/")[1] for u in report["uncollected"] if u["kind"] == "not_collected"}
-    assert missing == {throws.name, refused}
+    assert missing == {throws.name, cut_short.name, refused}
     text = (out / "report.txt").read_text("utf-8")
-    for name in (throws.name, refused):
+    for name in (throws.name, cut_short.name, refused):
         assert f"no probe output was given for {name}" in text
     assert_no_password(tmp_path, played.stdout, played.stderr)
 
@@ -260,6 +262,11 @@ def test_the_playbook_refuses_an_output_folder_that_holds_files(tmp_path: Path) 
     assert played.returncode != 0
     assert f"{out} is not an empty folder: give a new folder for each run" in played.stdout
     assert [p.name for p in out.iterdir()] == ["snapshot.json"]
+    # a relative folder would be taken from the playbook's folder by Ansible's local tasks: refused
+    played = run_playbook(tmp_path, inventory, Path("relative-out"))
+    assert played.returncode != 0
+    assert "give the output folder as an absolute path: -e hvlm_output_dir=/path/to/a/new/folder" in played.stdout
+    assert not (tmp_path / "relative-out").exists() and not (PLAYBOOK.parent / "relative-out").exists()
 
 
 def test_the_example_inventory_reads_in_ansible_and_in_hvlm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
