@@ -222,8 +222,12 @@ def test_hosts_that_fail_do_not_stop_the_others_and_the_audit_names_them(tmp_pat
             "ansible_psrp_protocol": "http", "ansible_psrp_auth": "ntlm", "ansible_psrp_message_encryption": "always",
         }, vaulted=vaulted)
         assert PASSWORD not in inventory.read_text("utf-8")
+        # the operator's own hvlm inventory (one planned move) instead of the one made from the play
+        fleet = tmp_path / "fleet.toml"
+        fleet.write_text(f"hosts = {json.dumps(list(ports))}\n\n[[migrations]]\nsource = {json.dumps(good[0].name)}\n"
+                         f"destination = {json.dumps(good[1].name)}\n", "utf-8")
         played = run_playbook(tmp_path, inventory, out, args=tuple(vault_args), env_extra=vault_env,
-                              hvlm_collect_args=["--only", "hosts"])
+                              hvlm_collect_args=["--only", "hosts"], hvlm_inventory=str(fleet))
     assert played.returncode == 0, played.stdout[-4000:] + played.stderr
     assert [len(s.calls) for s in [*good, throws, cut_short]] == [1, 1, 1, 1]
 
@@ -240,6 +244,8 @@ def test_hosts_that_fail_do_not_stop_the_others_and_the_audit_names_them(tmp_pat
 
     snap = Snapshot.load(out / "snapshot.json").doc
     assert list(snap["hosts"]) == list(ports)
+    assert snap["inventory"]["path"] == str(fleet) and snap["inventory"]["pairs"] == [[good[0].name, good[1].name]]
+    assert not (out / "inventory.toml").exists() and not (out / "inventory-ansible.json").exists()
     for sim in good:
         assert_facts_equal_model(snap["hosts"][sim.name], sim)
     # the audit names every fact it could not check on the failed hosts, host by host
