@@ -259,7 +259,7 @@ def test_hosts_that_fail_do_not_stop_the_others_and_the_audit_names_them(tmp_pat
     assert_no_password(tmp_path, played.stdout, played.stderr)
 
 
-def test_the_playbook_refuses_an_output_folder_that_holds_files(tmp_path: Path) -> None:
+def test_the_playbook_refuses_a_used_or_relative_folder_and_stops_when_no_host_answers(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "snapshot.json").write_text("{}", "utf-8")
@@ -273,6 +273,12 @@ def test_the_playbook_refuses_an_output_folder_that_holds_files(tmp_path: Path) 
     assert played.returncode != 0
     assert "give the output folder as an absolute path: -e hvlm_output_dir=/path/to/a/new/folder" in played.stdout
     assert not (tmp_path / "relative-out").exists() and not (PLAYBOOK.parent / "relative-out").exists()
+    # no host answered: the play names it and stops before collecting anything
+    played = run_playbook(tmp_path, inventory, tmp_path / "fresh")
+    assert played.returncode != 0
+    assert '"msg": "hv01.corp.contoso.com: Task failed: Failed to connect to the host via PSRP' in played.stdout
+    assert "no host returned a probe output (see the hosts listed above); nothing to audit" in played.stdout
+    assert [p.name for p in (tmp_path / "fresh").iterdir()] == ["probe-outputs"]
 
 
 def test_the_example_inventory_reads_in_ansible_and_in_hvlm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
