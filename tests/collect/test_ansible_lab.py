@@ -160,6 +160,7 @@ def test_playbook_over_psrp_audits_like_a_direct_scan(tmp_path: Path, capsys: py
     hostile = "hv03../../../escape"
     names = {(hostile if s is sims[2] else s.name): s for s in sims}
     out = tmp_path / "out"
+    real_home_ansible = (Path.home() / ".ansible").exists()
     with WinRMLab([s.spec() for s in sims], scheme="https", auth="basic", users={USER: PASSWORD}) as lab:
         inventory = write_ansible_inventory(
             tmp_path / "inventory.yml", {name: lab.port(sim.name) for name, sim in names.items()},
@@ -205,6 +206,8 @@ def test_playbook_over_psrp_audits_like_a_direct_scan(tmp_path: Path, capsys: py
     # the play showed the audit's summary line
     assert "Verdicts (" in played.stdout and "Result: " in played.stdout
     assert_no_password(tmp_path, played.stdout, played.stderr, scanned.out, scanned.err)
+    # Ansible kept to the test's folder (HOME, ANSIBLE_LOCAL_TEMP, ANSIBLE_REMOTE_TEMP there)
+    assert (tmp_path / "home" / ".ansible").is_dir() and (Path.home() / ".ansible").exists() == real_home_ansible
 
 
 def test_hosts_that_fail_do_not_stop_the_others_and_the_audit_names_them(tmp_path: Path) -> None:
