@@ -34,7 +34,7 @@ from hvlm.audit.schemas import load_schema
 from tests.lab.winrm import Fault, HostSpec, PipelineResult
 from tests.support.fleet import HostModel
 
-__all__ = ["Behaviour", "SimHost", "command_not_found"]
+__all__ = ["ANSIBLE_RAW_SUFFIX", "Behaviour", "SimHost", "command_not_found", "is_probe"]
 
 WS2012R2 = 9600
 
@@ -47,6 +47,20 @@ def command_not_found(command: str) -> str:
         "operable program. Check the spelling of the name, or if a path was included, verify that the "
         "path is correct and try again."
     )
+
+
+ANSIBLE_RAW_SUFFIX = "\nexit $LASTEXITCODE"
+
+
+def is_probe(script: str) -> bool:
+    """Whether a pipeline's script is the shipped probe, exactly as hvlm sends it, or exactly as
+    Ansible's psrp connection plugin sends it for the ``raw`` action: ansible-core 2.19's
+    ``Connection.exec_command`` runs ``f"{cmd}\\nexit $LASTEXITCODE"`` with ``add_script`` (so the
+    exit code reaches Ansible), where ``cmd`` is the raw text. The shipped playbook
+    (contrib/ansible/hvlm-collect.yml) sends the probe unchanged, trailing newline included. No
+    other wrapping is accepted: anything else is not the probe."""
+    probe = probe_script()
+    return script in (probe, probe + ANSIBLE_RAW_SUFFIX)
 
 
 class Behaviour(enum.Enum):
@@ -156,7 +170,7 @@ class SimHost:
     # -- the responder the lab calls ---------------------------------------------------------
     def __call__(self, script: str, params: Mapping[str, object]) -> PipelineResult:
         self.calls.append((script, dict(params)))
-        if script != probe_script():
+        if not is_probe(script):
             return PipelineResult(terminating_error="hostsim: this simulated host only runs the hvlm probe")
         b = self.behaviour
         if b is Behaviour.THROW:
