@@ -115,6 +115,8 @@ def run(f: Facts) -> Outcome:
     if guardians is None:
         return unavailable(f, "destination.hgs_guardians")
     private, every = usable_certificates(guardians)
+    evidence["destination"]["LocalCertificates"] = [
+        {k: c.get(k) for k in ("Subject", "Thumbprint", "HasPrivateKey")} for c in guardians.get("LocalCertificates") or []]
     if named & private:
         return Outcome(Status.PASS, f"{dst.fqdn} holds, with its private key, a guardian certificate that {name}'s "
                        f"key protector names ({sorted(named & private)[0]}).", evidence=evidence)
