@@ -51,13 +51,14 @@ def _gpo(entry: dict[str, Any]) -> str:
     requires=("host.logon_rights",),
     rationale="""Each VM's worker process logs on as the VM's virtual account, a member of NT VIRTUAL
     MACHINE\\Virtual Machines (S-1-5-83-0); that needs "Log on as a service" (SeServiceLogonRight), and
-    its storage links need "Create symbolic links". Hyper-V grants both in the local policy, but a
-    Group Policy that sets either right replaces the local list: without the virtual machines in it,
-    VMs cannot start on the host and moves to it fail at the destination with 0x80070569 ("the user
-    has not been granted the requested logon type", event 21502). hvlm reads the rights Group Policy
-    sets from the Resultant Set of Policy (RSOP_UserPrivilegeRight); a right no GPO sets keeps the
-    local list Hyper-V maintains. The fix is in the GPO (usually a domain hardening baseline), so it is
-    a manual change for its owner: hvlm never edits domain GPOs.""",
+    its storage links need "Create symbolic links". Hyper-V grants both in the local policy, but a Group
+    Policy that sets either right replaces the local list: without the virtual machines in it, VMs
+    cannot start on the host and moves to it fail at the destination with 0x80070569 ("the user has not
+    been granted the requested logon type", event 21502). hvlm reads the rights Group Policy sets from
+    the Resultant Set of Policy (RSOP_UserPrivilegeRight); a right no GPO sets keeps the local list
+    Hyper-V maintains (a right removed from the local policy by hand, with no GPO involved, is not seen:
+    reading the local list would mean exporting the policy to a file). The fix is in the GPO (usually a
+    domain hardening baseline), so it is a manual change for its owner: hvlm never edits domain GPOs.""",
     references=(DOCS["log-on-as-a-service"], DOCS["create-symbolic-links"], DOCS["ts-lm"], DOCS["ts-guide"]),
     fix_hint="Add NT VIRTUAL MACHINE\\Virtual Machines to \"Log on as a service\" in the GPO that sets it, then "
              "gpupdate /force on the host.",
@@ -85,6 +86,9 @@ def run(f: Facts) -> Outcome:
             said.append(f"GPO '{_gpo(entry)}' sets \"{label}\" with {VIRTUAL_MACHINES}")
         else:
             missing.append((right, entry))
+    if not missing and all(v is None for v in evidence["rights"].values()):
+        return Outcome(Status.PASS, f"No GPO sets \"Log on as a service\" or \"Create symbolic links\" on {host.fqdn}: "
+                       "the local policy, which Hyper-V maintains, applies.", evidence=evidence)
     if not missing:
         return Outcome(Status.PASS, f"On {host.fqdn}, " + "; ".join(said) + ".", evidence=evidence)
     what = "; ".join(f"GPO '{_gpo(e)}' sets \"{RIGHTS[r][0]}\" without {VIRTUAL_MACHINES} ({VIRTUAL_MACHINES_SID})"
