@@ -118,4 +118,18 @@ DOCS: dict[str, str] = {
     "wac-known-issues": f"{_LEARN}/windows-server/manage/windows-admin-center/support/known-issues",
     "kile-enctypes": f"{_LEARN}/openspecs/windows_protocols/ms-kile/6cfc7b50-11ed-4b4d-846d-6f08f0812919",
     "ada2-enctypes": f"{_LEARN}/openspecs/windows_protocols/ms-ada2/a75d1c3f-0bb3-470c-99bd-2bb557119483",
+    # host guardian, user rights and the local policy file (issue 14, host side)
+    "get-hgsclientconfiguration": f"{_LEARN}/powershell/module/hgsclient/get-hgsclientconfiguration",
+    "get-hgsguardian": f"{_LEARN}/powershell/module/hgsclient/get-hgsguardian",
+    "hgs-client-configuration": f"{_LEARN}/previous-versions/windows/desktop/hgsclientwmi/msft-hgsclientconfiguration",
+    "guarded-fabric": f"{_LEARN}/windows-server/security/guarded-fabric-shielded-vm/guarded-fabric-and-shielded-vms",
+    "export-pfxcertificate": f"{_LEARN}/powershell/module/pki/export-pfxcertificate",
+    "import-pfxcertificate": f"{_LEARN}/powershell/module/pki/import-pfxcertificate",
+    "log-on-as-a-service": f"{_LEARN}/previous-versions/windows/it-pro/windows-10/security/threat-protection/"
+    "security-policy-settings/log-on-as-a-service",
+    "create-symbolic-links": f"{_LEARN}/previous-versions/windows/it-pro/windows-10/security/threat-protection/"
+    "security-policy-settings/create-symbolic-links",
+    "ts-guide": f"{_LEARN}/troubleshoot/windows-server/virtualization/troubleshoot-live-migration-guidance",
+    "gpupdate": f"{_LEARN}/windows-server/administration/windows-commands/gpupdate",
+    "registry-pol-format": f"{_LEARN}/previous-versions/windows/desktop/policy/registry-policy-file-format",
 }

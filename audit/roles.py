@@ -24,10 +24,12 @@ ROLES: dict[str, frozenset[str]] = {
     "host-firewall-6600": DST,
     "host-hyperv-role": BOTH,
     "host-kcd-any-protocol": SRC,
+    "host-logon-as-service": DST,  # the planned VM logs on at the destination (0x80070569)
     "host-migration-enabled": BOTH,  # "incoming and outgoing live migrations"
     "host-migration-subnet-private": DST,  # the traffic uses the destination's migration subnets
     "host-migration-subnets": DST,
     "host-os-supported": BOTH,
+    "host-policy-file": DST,  # a corrupt Registry.pol disables the destination's migration listener
     "host-simultaneous-migrations": BOTH,
     "host-unconstrained-delegation": SRC,
     "operator-delegable": SRC,

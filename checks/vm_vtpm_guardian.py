@@ -5,21 +5,51 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from hvlm.audit.facts import Facts, RoleFacts
+from hvlm.audit.facts import Facts, HostRef, RoleFacts
 from hvlm.audit.knowledge import DOCS
-from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
+from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_array, ps_quote
 from hvlm.audit.registry import check
+from hvlm.checks._ad import unavailable
 from hvlm.checks._fixes import on_host
-from hvlm.checks._keys import nothing, rows_of_vm
+from hvlm.checks._guardians import (
+    HGS_MODE,
+    client_state,
+    kps_url,
+    named_guardians,
+    protector_thumbprints,
+    thumbprint,
+    usable_certificates,
+)
+from hvlm.checks._keys import rows_of_vm
 from hvlm.checks._vmfacts import rows_of
 
 STORE = "Cert:\\LocalMachine\\Shielded VM Local Certificates"
+_CLIENT_QUERY = ("Get-HgsClientConfiguration |\n"
+                 "    Select-Object -Property 'Mode', 'IsHostGuarded', 'AttestationStatus', 'KeyProtectionServerUrl'")
+
+
+def _src_part(src: RoleFacts) -> Hashable:
+    return client_state(src["hgs_client"])
+
+
+def _destination(dst: RoleFacts) -> Hashable:
+    guardians = dst["hgs_guardians"]
+    return client_state(dst["hgs_client"]), None if guardians is None else usable_certificates(guardians)
+
+
+def _dst_part(dst: RoleFacts) -> Hashable:
+    return dst.derived("keys:guardians", _destination)
 
 
 def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
-    """No Get-VMSecurity row (an error), else whether the VM has a vTPM and whether it is shielded."""
+    """No Get-VMSecurity row (an error), else its vTPM and shielding, and what its key protector names."""
     rows = rows_of_vm(vm, src, "vm_security")
-    return None if not rows else (bool(rows[0]["TpmEnabled"]), bool(rows[0]["Shielded"]))
+    if not rows:
+        return None
+    protectors: Hashable = None if src["vm_key_protectors"] is None else tuple(
+        (protector_thumbprints(r), bool(r.get("ReadError"))) for r in rows_of_vm(vm, src, "vm_key_protectors"))
+    return bool(rows[0]["TpmEnabled"]), bool(rows[0]["Shielded"]), protectors
 
 
 @check(
@@ -27,19 +57,25 @@ def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
     title="vTPM VM: the destination holds its guardian",
     severity=Severity.HIGH,
     subject=SubjectKind.VM,
-    requires=("source.vms", "source.vm_security"),
-    parts=(nothing, nothing),
+    requires=("source.vms", "source.vm_security", "source.vm_key_protectors?", "source.hgs_client?",
+              "destination.hgs_client?", "destination.hgs_guardians?"),
+    parts=(_src_part, _dst_part),
     vm_key=_vm_key,
-    rationale="""The state of a VM with a virtual TPM is encrypted with a key protector wrapped for a
-    guardian. On hosts not guarded by a Host Guardian Service that is the local "UntrustedGuardian",
-    whose two certificates ("Shielded VM Encryption/Signing Certificate (UntrustedGuardian) (<host>)")
-    live in the host's "Shielded VM Local Certificates" store. The destination must hold the source's
-    certificates with their private keys, or the move fails with "The key protector for the virtual
-    machine could not be unwrapped". A shielded VM moves only to a guarded host attested by the same
-    HGS. hvlm reads the VM's vTPM and shielding (Get-VMSecurity) but not the hosts' guardians yet, so
-    a vTPM VM is a warning to confirm by hand; a VM without vTPM passes.""",
-    references=(DOCS["vtpm-certificates"], DOCS["get-vmsecurity"], DOCS["ts-2026"]),
-    fix_hint="Compare the guardian certificates of both hosts; import the source's UntrustedGuardian on the destination.",
+    rationale="""The state of a VM with a virtual TPM is encrypted with a key protector wrapped for one or
+    more guardians (Get-VMKeyProtector, read with ConvertTo-HgsKeyProtector). On hosts in the Host
+    Guardian client's Local mode the destination unwraps it with a local guardian's private key: the
+    source's "UntrustedGuardian" certificates ("Shielded VM Encryption/Signing Certificate
+    (UntrustedGuardian) (<host>)" in the "Shielded VM Local Certificates" store) must be on the
+    destination with their private keys, or the move fails with "The key protector for the virtual
+    machine could not be unwrapped". In HostGuardianService mode the destination must be guarded
+    (attested) by a Host Guardian Service that holds a guardian of the key protector; a shielded VM
+    runs only on such a guarded host. hvlm compares the certificate thumbprints the key protector
+    names with the destination's local certificates; for HGS mode it can confirm only that both hosts
+    use the same HGS. A VM without vTPM or shielding passes.""",
+    references=(DOCS["vtpm-certificates"], DOCS["get-vmsecurity"], DOCS["get-hgsclientconfiguration"],
+                DOCS["get-hgsguardian"], DOCS["guarded-fabric"], DOCS["ts-2026"]),
+    fix_hint="Import the source's UntrustedGuardian certificates (with their private keys) on the destination; "
+             "shielded VMs only to hosts guarded by the same HGS.",
 )
 def run(f: Facts) -> Outcome:
     vm: dict[str, Any] = f.vm or {}
@@ -48,32 +84,141 @@ def run(f: Facts) -> Outcome:
     if not rows:
         return Outcome(Status.ERROR, f"Get-VMSecurity reported nothing for {name}.", evidence={"vm": name})
     sec = rows[0]
-    evidence = {"vm": name, "TpmEnabled": sec["TpmEnabled"], "Shielded": sec["Shielded"],
-                "KeyProtectorPresent": sec.get("KeyProtectorPresent")}
+    evidence: dict[str, Any] = {"vm": name, "TpmEnabled": sec["TpmEnabled"], "Shielded": sec["Shielded"]}
     if not sec["TpmEnabled"] and not sec["Shielded"]:
         return Outcome(Status.PASS, f"{name} has no virtual TPM and is not shielded: no guardian is needed.",
                        evidence=evidence)
     src, dst = f.host("source"), f.host("destination")
-    if sec["Shielded"]:
-        message = (f"{name} is a shielded VM: it runs only on guarded hosts attested by the same Host Guardian "
-                   f"Service; hvlm cannot confirm that {dst.fqdn} is one.")
+    if f["source.vm_key_protectors"] is None:
+        return unavailable(f, "source.vm_key_protectors")
+    protectors = rows_of(vm, f["source.vm_key_protectors"])
+    if not protectors:
+        return Outcome(Status.ERROR, f"Get-VMKeyProtector on {src.fqdn} gave no key protector for {name}, which has "
+                       "a virtual TPM.", evidence=evidence)
+    row = protectors[0]
+    if row.get("ReadError"):
+        return Outcome(Status.ERROR, f"The key protector of {name} on {src.fqdn} could not be read: "
+                       f"{row['ReadError']}", evidence=evidence)
+    client = f["destination.hgs_client"]
+    if client is None:
+        return unavailable(f, "destination.hgs_client")
+    named = protector_thumbprints(row)
+    evidence |= {"guardians": [g.get("Name") for g in named_guardians(row)],
+                 "EncryptionCertificateThumbprints": sorted(named),
+                 "destination": {k: client.get(k) for k in ("Installed", "Mode", "IsHostGuarded", "AttestationStatus",
+                                                            "KeyProtectionServerUrl")}}
+    if not client.get("Installed"):
+        return _no_client(name, dst, evidence)
+    if sec["Shielded"] or client.get("Mode") == HGS_MODE:
+        return _guarded(f, name, bool(sec["Shielded"]), client, evidence)
+    guardians = f["destination.hgs_guardians"]
+    if guardians is None:
+        return unavailable(f, "destination.hgs_guardians")
+    private, every = usable_certificates(guardians)
+    evidence["destination"]["LocalCertificates"] = [
+        {k: c.get(k) for k in ("Subject", "Thumbprint", "HasPrivateKey")} for c in guardians.get("LocalCertificates") or []]
+    if named & private:
+        return Outcome(Status.PASS, f"{dst.fqdn} holds, with its private key, a guardian certificate that {name}'s "
+                       f"key protector names ({sorted(named & private)[0]}).", evidence=evidence)
+    owner = named_guardians(row)[0] if named_guardians(row) else {}
+    guardian = str(owner.get("Name") or "UntrustedGuardian")
+    if named & every:
+        message = (f"{dst.fqdn} holds the certificate of {name}'s guardian '{guardian}' but not its private key: it "
+                   "cannot unwrap the VM's key protector, and the move fails (\"The key protector for the virtual "
+                   "machine could not be unwrapped\").")
     else:
-        message = (f"{name} has a virtual TPM: {dst.fqdn} must hold the guardian certificates of {src.fqdn} "
-                   "(UntrustedGuardian) with their private keys, which hvlm cannot confirm.")
+        message = (f"{dst.fqdn} does not hold the guardian '{guardian}' of {name}'s key protector (encryption "
+                   f"certificate {', '.join(sorted(named)) or 'unknown'}): the move fails (\"The key protector for the "
+                   "virtual machine could not be unwrapped\").")
+    return Outcome(Status.FAIL, message, _copy_certificates(name, src, dst, owner), evidence)
+
+
+def _no_client(name: str, dst: HostRef, evidence: dict[str, Any]) -> Outcome:
     return Outcome(
-        Status.WARNING,
-        message,
+        Status.FAIL,
+        f"{dst.fqdn} has no Host Guardian client (Get-HgsClientConfiguration does not exist there): it cannot unlock "
+        f"{name}'s virtual TPM.",
         on_host(
             dst,
-            f"On {dst.fqdn} and on {src.fqdn}, list the guardian certificates and compare the thumbprints: every "
-            f"UntrustedGuardian certificate of {src.fqdn} must be on {dst.fqdn} with HasPrivateKey True. If not, "
-            f"export them on {src.fqdn} (Get-HgsGuardian -Name 'UntrustedGuardian', Export-PfxCertificate) and import "
-            f"them into '{STORE}' on {dst.fqdn}.",
-            f"Get-ChildItem -Path '{STORE}' |\n"
-            "    Select-Object -Property 'Subject', 'Thumbprint', 'HasPrivateKey', 'NotAfter'",
-            docs=(DOCS["vtpm-certificates"], DOCS["get-vmsecurity"]),
+            f"Move {name} only to hosts that run Windows Server 2016 or later with the Host Guardian Hyper-V Support "
+            f"feature; on {dst.fqdn}, install the feature if its release has it.",
+            "# Windows Server 2016 and later only:\nInstall-WindowsFeature -Name 'HostGuardian'",
+            docs=(DOCS["guarded-fabric"], DOCS["get-hgsclientconfiguration"]),
+            kind="manual",
+        ),
+        evidence,
+    )
+
+
+def _guarded(f: Facts, name: str, shielded: bool, client: Mapping[str, Any], evidence: dict[str, Any]) -> Outcome:
+    """A shielded VM, or a destination in HostGuardianService mode: the HGS unwraps the key, after attestation."""
+    src, dst = f.host("source"), f.host("destination")
+    what = "a shielded VM" if shielded else "a VM with a virtual TPM"
+    if client.get("Mode") != HGS_MODE or not client.get("IsHostGuarded"):
+        state = ("in Local mode, not guarded by a Host Guardian Service" if client.get("Mode") != HGS_MODE
+                 else f"not guarded: its attestation status is {client.get('AttestationStatus') or 'unknown'}")
+        return Outcome(
+            Status.FAIL,
+            f"{name} is {what} that only a guarded host can unlock, and {dst.fqdn} is {state}.",
+            on_host(
+                dst,
+                f"Move {name} only to hosts guarded by the Host Guardian Service that protects it, or have {dst.fqdn} "
+                "attested by that HGS (its administrators approve the host, then Set-HgsClientConfiguration points "
+                "it at the HGS). Check the result with this command.",
+                _CLIENT_QUERY,
+                docs=(DOCS["guarded-fabric"], DOCS["get-hgsclientconfiguration"]),
+                kind="manual",
+            ),
+            evidence,
+        )
+    source_url = kps_url(f["source.hgs_client"])
+    if source_url is not None and source_url == kps_url(client):
+        return Outcome(Status.PASS, f"{dst.fqdn} is guarded by the same Host Guardian Service as {src.fqdn} "
+                       f"({client.get('KeyProtectionServerUrl')}), which unwraps {name}'s key protector.",
+                       evidence=evidence)
+    return Outcome(
+        Status.WARNING,
+        f"{dst.fqdn} is guarded by {client.get('KeyProtectionServerUrl') or 'a Host Guardian Service'}, not by the "
+        f"HGS {src.fqdn} uses: {name}'s key protector must name that HGS's guardian, which hvlm cannot see.",
+        on_host(
+            dst,
+            f"Confirm that {name}'s key protector grants the guardian of the HGS {dst.fqdn} uses (on {src.fqdn}: "
+            "ConvertTo-HgsKeyProtector of Get-VMKeyProtector lists its guardians), and compare both hosts' HGS.",
+            _CLIENT_QUERY,
+            docs=(DOCS["guarded-fabric"], DOCS["get-hgsguardian"]),
             kind="check",
         ),
         evidence,
-        severity=Severity.HIGH if sec["Shielded"] else Severity.MEDIUM,
+        severity=Severity.MEDIUM,
+    )
+
+
+def _copy_certificates(name: str, src: HostRef, dst: HostRef, owner: Mapping[str, Any]) -> Fix:
+    thumbprints = [t for t in (thumbprint(owner.get("EncryptionCertificateThumbprint")),
+                               thumbprint(owner.get("SigningCertificateThumbprint"))) if t]
+    listed = ps_array(thumbprints)
+    store = ps_quote(STORE + "\\")
+    return on_host(
+        src,
+        f"Copy the guardian certificates that protect {name} (with their private keys) from {src.fqdn} to {dst.fqdn}: "
+        f"export them on {src.fqdn} into password-protected PFX files, import them into '{STORE}' on {dst.fqdn}, then "
+        "delete the files. They unlock every VM this guardian protects: copy them only to hosts you trust as much.",
+        f"# 1. On {src.fqdn}:\n"
+        "$password = Read-Host -AsSecureString -Prompt 'Password for the guardian certificate files'\n"
+        f"foreach ($thumbprint in {listed}) {{\n"
+        f"    $certificate = Get-Item -LiteralPath ({store} + $thumbprint)\n"
+        "    Export-PfxCertificate -Cert $certificate -FilePath ('C:\\hvlm-guardian-' + $thumbprint + '.pfx') "
+        "-Password $password\n"
+        "}\n"
+        f"# 2. Copy C:\\hvlm-guardian-*.pfx to C:\\ on {dst.fqdn} over a channel you trust; then on {dst.fqdn}:\n"
+        "$password = Read-Host -AsSecureString -Prompt 'Password for the guardian certificate files'\n"
+        f"foreach ($thumbprint in {listed}) {{\n"
+        "    $file = 'C:\\hvlm-guardian-' + $thumbprint + '.pfx'\n"
+        f"    Import-PfxCertificate -FilePath $file -CertStoreLocation {ps_quote(STORE)} -Password $password\n"
+        "    Remove-Item -LiteralPath $file\n"
+        "}\n"
+        f"# 3. Delete C:\\hvlm-guardian-*.pfx on {src.fqdn} as well.",
+        docs=(DOCS["vtpm-certificates"], DOCS["export-pfxcertificate"], DOCS["import-pfxcertificate"]),
+        run_as="a member of the local Administrators group on both hosts",
+        kind="manual",
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.fleet import (
+    ALL_SERVICES,
     ComputerModel,
     DiskModel,
     GiB,
@@ -51,9 +52,11 @@ def fleet() -> dict[str, object]:
                           VMModel("app02", "8.0", compatibility_for_migration=True)],
                      hyperv_admins=[HV_OPERATORS], administrators=admins, utc_time="2026-11-20T09:00:03Z")
     # HV03 and HV04 were installed from one cloned image: the same dynamic MAC address range;
-    # web01 still has the Windows Server ISO it was installed from in its DVD drive
+    # web01 still has the Windows Server ISO it was installed from in its DVD drive; a disk that filled up
+    # during a policy refresh left HV03's local Registry.pol as zeros
     cloned_macs = ("00155D000E00", "00155D000EFF")
     hv03 = HostModel("HV03", index=3, build=17763, use_any_network=True, mac_range=cloned_macs,
+                     registry_pol=bytes(8),
                      vms=[VMModel("web01", "9.0", compatibility_for_migration=True,
                                   iso="C:\\ISO\\en-us_windows_server_2019_x64.iso"),
                           VMModel("legacy01", "7.0", generation=1, adapters=[("Network Adapter", "vSwitch-Legacy")])],
@@ -68,8 +71,11 @@ def fleet() -> dict[str, object]:
                                                                 vhd_type="Fixed")]),
                           VMModel("db02", "9.0", compatibility_for_migration=True, tpm=True)],
                      hyperv_admins=[HV_OPERATORS], administrators=admins)
-    # HV05: new hardware with a 2 TiB VM volume, half full already
+    # HV05: new hardware with a 2 TiB VM volume, half full already; it sits in the OU of the 2025 security
+    # baseline GPO, which sets "Log on as a service" without NT VIRTUAL MACHINE\Virtual Machines; nobody
+    # copied HV04's guardian certificates to it, so db02 (vTPM) cannot be unlocked there
     hv05 = HostModel("HV05", index=5, build=26100, auth="CredSSP", credential_guard=True,
+                     service_logon_gpo=("CORP Server Baseline 2025", [ALL_SERVICES]),
                      volumes=[("C:\\", 200 * GiB, 150 * GiB), ("D:\\", 2048 * GiB, 1024 * GiB)],
                      cpu_name="Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz",
                      vms=[VMModel("ai01", "12.0", memory_startup=128 * GiB), VMModel("app03", "10.0")],

@@ -117,7 +117,7 @@ def diagnose(
     narrowed, src, dst, findings = run_direction(snapshot, src_name, dst_name, checks)
     said = initiation(initiated_from, src, _source_addresses(narrowed, src, dst))
     ctx = Context(src, dst, findings, narrowed, match.code if match else None, said, message)
-    entry: CodeEntry | None = CATALOGUE.get(match.code) if match else None
+    entry: CodeEntry | None = CATALOGUE.get(match.key or "") if match else None
     ranked = rank_causes(ctx, entry) if entry else fallback(ctx, match.code if match else None)
     exit_code, incomplete = result_of(ranked)
     doc = build_document(

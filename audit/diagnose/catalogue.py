@@ -1,4 +1,4 @@
-"""Which causes each error code has, most likely first (facts document 4.1 and 4.2).
+"""Which causes each error code (or known message) has, most likely first (facts document 4.1, 4.2, 7 and 7.5).
 
 The order is the tie-break between causes of the same verdict: a cause that blocks every move
 (Credential Guard with CredSSP, no trust) comes before one that blocks some (a missing name form),
@@ -86,9 +86,16 @@ CATALOGUE: dict[str, CodeEntry] = {
                   "The destination lacks the resources (memory) to take the VM; the move fails before 10%."),
         CodeEntry("0x8007000E", ("destination-memory",), "other",
                   "The destination ran out of memory for the VM; the move fails before 10%."),
-        CodeEntry("0xC03A0014", ("iso-path",), "other",
-                  "A virtual disk provider was not found: an attached ISO path that does not exist on the "
-                  "destination."),
+        CodeEntry("0xC03A0014", ("iso-path", "disk-path"), "other",
+                  "A virtual disk provider was not found: the destination could not open a file of the VM, most "
+                  "often an attached ISO that does not exist there, or a virtual disk it cannot reach."),
+        # a message without a code of its own (Hyper-V shows it with the VMMS or HGS client event)
+        CodeEntry("vtpm-key-protector", ("vtpm-guardian",), "other",
+                  "The destination could not unwrap the key protector of a VM with a virtual TPM: it does not "
+                  "hold a guardian the key protector names (Local mode: the source's UntrustedGuardian "
+                  "certificates), or its Host Guardian Service did not release the key.",
+                  note="The message carries no error code of its own; the event (10698 per a Microsoft support "
+                  "blog) varies."),
     )
 }
 

@@ -247,6 +247,41 @@ def _by_hand(reason: str, *steps: Callable[[Context], Step]) -> Callable[[Contex
     return judge
 
 
+def _checked(check: str, host: str | None, *steps: Callable[[Context], Step]) -> Callable[[Context], Judgement]:
+    """A cause a check now judges; where it could not (an error, or a snapshot from before the check's facts),
+    the by-hand steps stay."""
+    def judge(ctx: Context) -> Judgement:
+        j = by_findings(ctx.of(check, host))
+        if j.verdict is Verdict.POSSIBLE:
+            return replace(j, steps=tuple(s(ctx) for s in steps))
+        return j
+
+    judge.__name__ = f"judge_{check.replace('-', '_')}"
+    return judge
+
+
+def _disk_path(ctx: Context) -> Judgement:
+    """vm-storage-fits: a disk Get-VHD could not open on the source (an error naming it) points at this cause; a
+    disk on a share is possible (the destination must reach the share); disks that all opened rule it out."""
+    found = ctx.of("vm-storage-fits")
+    unread = [f for f in found if f.status is Status.ERROR and f.message.startswith("Cannot size")]
+    if unread:
+        return Judgement(Verdict.LIKELY, unread[0].message + f" A file {ctx.source.short} cannot open, the move "
+                         "cannot open either.", tuple(unread),
+                         steps=(Step(f"On {ctx.source.short}, open the VM's disks.", hw.vhd_paths(ctx.source)),))
+    shared = [f for f in found if f.evidence.get("on_shares")]
+    if shared:
+        return Judgement(Verdict.POSSIBLE, f"Disks of {ctx.source.short}'s VMs live on SMB shares: "
+                         f"{ctx.destination.short}'s computer account must be able to open them there.", tuple(shared),
+                         steps=(Step(f"On {ctx.destination.short}, open the VM's disks on the share.",
+                                     hw.vhd_paths(ctx.destination)),))
+    j = by_findings(found, problem=lambda f: False, not_run="the source has no VMs in the snapshot")
+    if j.verdict is Verdict.RULED_OUT:
+        return replace(j, reason=f"Every virtual disk of {ctx.source.short}'s VMs opened with Get-VHD on "
+                       f"{ctx.source.short}, and none lives on a share.")
+    return replace(j, steps=(Step(f"On {ctx.source.short}, open the VM's disks.", hw.vhd_paths(ctx.source)),))
+
+
 def _dest_vmms(ctx: Context) -> Judgement:
     """A failure (no role, vmms not running) confirms; a warning means vmms ran when read but starts Manual."""
     found = ctx.of("host-hyperv-role", "destination")
@@ -395,9 +430,10 @@ _LIST = [
            C:\\Windows\\System32\\GroupPolicy\\Machine\\Registry.pol does not start with "PReg", vmms can
            disable its listener for migration connections ("The Virtual Machine Management Service disabled
            the listener...").""",
-           (), _by_hand("Cannot be seen in configuration: the file is read by hand.",
-                        lambda c: Step(f"Check that the file starts with PReg on {c.destination.short} (if it does "
-                                       "not, run gpupdate /force there).", hw.registry_pol(c.destination))), "ts-lm"),
+           ("host-policy-file",),
+           _checked("host-policy-file", "destination",
+                    lambda c: Step(f"Check that the file starts with PReg on {c.destination.short} (if it does "
+                                   "not, run gpupdate /force there).", hw.registry_pol(c.destination))), "ts-lm"),
     _cause("network-path", "Something between {src} and {dst} drops or refuses TCP 6600",
            """A router, a network firewall or a host-based security product on the path answers or swallows the
            connection to {dst}'s migration address, whatever the hosts' own settings say.""",
@@ -422,18 +458,37 @@ _LIST = [
            ("operator-local-admin",), _local_admin, "setup", "use"),
     _cause("user-rights", "A Group Policy took required user rights from NT VIRTUAL MACHINE\\Virtual Machines",
            """"Log on as a service" and "Create symbolic links" must include NT VIRTUAL MACHINE\\Virtual
-           Machines (S-1-5-83-0); a GPO that overwrites them makes the planned VM's logon fail on {dst}
-           (KB 2779204). The snapshot does not hold user rights.""",
-           (), _by_hand("Cannot be seen in the collected configuration: read the rights on the destination.",
-                        lambda c: Step(f"On {c.destination.short}, read both rights and look for *S-1-5-83-0.",
-                                       hw.user_rights(c.destination))),
-           "ts-lm", "ts-guide"),
-    _cause("iso-path", "A virtual DVD drive holds an ISO path that does not exist on {dst}",
-           """Moving a VM whose DVD drive points at an ISO file missing on the destination fails with the virtual
-           disk provider error. The snapshot does not hold DVD drives.""",
-           (), _by_hand("Cannot be seen in the collected configuration: check the VM's DVD drive.",
-                        lambda c: Step(f"On {c.source.short}, read the VM's DVD drive; set it to None (Set-VMDvdDrive "
-                                       "-Path $null) or copy the ISO to the same path on the destination.",
-                                       hw.dvd_drives(c.source))), "ts-lm"),
+           Machines (S-1-5-83-0); a GPO that sets either right without it replaces the local list, and the
+           planned VM's logon fails on {dst} (KB 2779204).""",
+           ("host-logon-as-service",),
+           _checked("host-logon-as-service", "destination",
+                    lambda c: Step(f"On {c.destination.short}, read both rights and look for *S-1-5-83-0.",
+                                   hw.user_rights(c.destination))),
+           "ts-lm", "ts-guide", "log-on-as-a-service"),
+    _cause("iso-path", "A virtual DVD or floppy drive holds an image {dst} cannot open",
+           """Moving a VM whose DVD drive points at an ISO file missing on the destination (or on a share its
+           computer account cannot read) fails with the virtual disk provider error; a mounted vmguest.iso has
+           been reported to do the same.""",
+           ("vm-media-attached",),
+           _checked("vm-media-attached", None,
+                    lambda c: Step(f"On {c.source.short}, read the VM's DVD drive; set it to None (Set-VMDvdDrive "
+                                   "-Path $null) or copy the ISO to the same path on the destination.",
+                                   hw.dvd_drives(c.source))), "ts-lm", "set-vmdvddrive"),
+    _cause("disk-path", "A virtual hard disk {dst} cannot open",
+           """The destination opens every virtual disk of the VM: a file that does not exist at its path (a
+           broken differencing chain, a disk on a share {dst} cannot reach) has no virtual disk provider to
+           open it, the same error as a missing ISO. [DERIVED] from Microsoft's description of the code.""",
+           ("vm-storage-fits",), _disk_path, "ts-lm", "get-vhd"),
+    _cause("vtpm-guardian", "{dst} does not hold the guardian that protects the VM's virtual TPM",
+           """A vTPM VM's key protector is wrapped for guardians; {dst} must unwrap it with one of them: in Local
+           mode the source's UntrustedGuardian certificates with their private keys, in HGS mode through the
+           Host Guardian Service that attests it. Without it the move (or the start) fails with "The key
+           protector for the virtual machine could not be unwrapped".""",
+           ("vm-vtpm-guardian",),
+           _checked("vm-vtpm-guardian", None,
+                    lambda c: Step(f"On {c.destination.short}, list the guardian certificates; those of "
+                                   f"{c.source.short} must be there with HasPrivateKey True.",
+                                   hw.guardian_certificates(c.destination))),
+           "vtpm-certificates", "ts-2026"),
 ]
 CAUSES: dict[str, Cause] = {c.id: c for c in _LIST}

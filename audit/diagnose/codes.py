@@ -19,8 +19,10 @@ from dataclasses import dataclass
 
 __all__ = [
     "KNOWN_CODES",
+    "KNOWN_MESSAGES",
     "CodeMatch",
     "ErrorCode",
+    "KnownMessage",
     "extract_code",
     "find_code",
     "normalise_code",
@@ -36,18 +38,32 @@ class ErrorCode:
 
 
 @dataclass(frozen=True)
+class KnownMessage:
+    """A live-migration error recognised by its words, which carries no code of its own."""
+
+    id: str  # "vtpm-key-protector", its key in the diagnose catalogue
+    meaning: str  # the English message
+
+
+@dataclass(frozen=True)
 class CodeMatch:
     """The code a message or an --error argument names, and how it was recognised."""
 
-    code: str  # "0x8009030E"
+    code: str | None  # "0x8009030E"; None for a known message without a code
     how: str  # "argument", "hex", "decimal", "winsock" or "wording"
     text: str  # the part of the input that gave it away
     language: str | None = None  # for "wording": en, it, de, fr
     others: tuple[str, ...] = ()  # further codes in the same message
+    message: str | None = None  # a KNOWN_MESSAGES id, when the message itself was recognised
 
     @property
     def known(self) -> bool:
-        return self.code in KNOWN_CODES
+        return self.message is not None or self.code in KNOWN_CODES
+
+    @property
+    def key(self) -> str | None:
+        """What the diagnose catalogue is looked up by: the known message, else the code."""
+        return self.message or self.code
 
 
 KNOWN_CODES: dict[str, ErrorCode] = {
@@ -78,6 +94,18 @@ KNOWN_CODES: dict[str, ErrorCode] = {
     )
 }
 _SYMBOLS = {c.symbol: c.code for c in KNOWN_CODES.values()}
+KNOWN_MESSAGES: dict[str, KnownMessage] = {
+    m.id: m
+    for m in (
+        KnownMessage("vtpm-key-protector", "The key protector for the virtual machine could not be unwrapped"),
+    )
+}
+# Key words of each known message, as _PHRASES (checked before any code: the message is the more specific).
+_MESSAGE_PHRASES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "vtpm-key-protector": (
+        ("en", ("key protector", "could not be unwrapped")),
+    ),
+}
 GENERIC = frozenset({"0x80004005", "0x80070057"})  # E_FAIL, E_INVALIDARG: wrappers, never the cause
 
 # Key words per code and language: every word of one tuple must appear (accents, case and order
@@ -220,11 +248,27 @@ def _wording(message: str) -> CodeMatch | None:
     return None
 
 
+def _known_message(message: str, distinct: list[str]) -> CodeMatch | None:
+    """A known message (its own cause list), with the first specific code the message also carries."""
+    folded = _fold(message)
+    for message_id, variants in _MESSAGE_PHRASES.items():
+        for language, words in variants:
+            if all(word in folded for word in words):
+                code = next((c for c in distinct if c not in GENERIC), None)
+                return CodeMatch(code, "wording", " ... ".join(words), language,
+                                 tuple(c for c in distinct if c != code), message_id)
+    return None
+
+
 def find_code(message: str) -> CodeMatch | None:
-    """The error code a pasted message carries: a known numeric code first, then any specific
-    numeric code, then the localised wording of a known error; None when nothing is recognised."""
+    """The error code a pasted message carries: a known message without a code of its own first (the vTPM
+    key protector), then a known numeric code, then any specific numeric code, then the localised wording of
+    a known error; None when nothing is recognised."""
     numeric = _codes_in(message)
     distinct = list(dict.fromkeys(code for code, _, _ in numeric))
+    known = _known_message(message, distinct)
+    if known is not None:
+        return known
     ranked = sorted(numeric, key=lambda item: (item[0] not in KNOWN_CODES, item[0] in GENERIC))
     if ranked and (ranked[0][0] in KNOWN_CODES or ranked[0][0] not in GENERIC):
         code, how, raw = ranked[0]

@@ -10,7 +10,7 @@ from typing import Any
 
 from hvlm.audit import __version__
 from hvlm.audit.diagnose.catalogue import CodeEntry
-from hvlm.audit.diagnose.codes import KNOWN_CODES, CodeMatch
+from hvlm.audit.diagnose.codes import KNOWN_CODES, KNOWN_MESSAGES, CodeMatch
 from hvlm.audit.diagnose.handwork import ManualCheck
 from hvlm.audit.diagnose.judging import Context, Verdict
 from hvlm.audit.diagnose.rank import EXIT_CODES, Ranked
@@ -71,15 +71,17 @@ def cause_dict(rank: int, r: Ranked) -> dict[str, Any]:
 
 
 def code_dict(match: CodeMatch | None, entry: CodeEntry | None) -> dict[str, Any]:
-    known = KNOWN_CODES.get(match.code) if match else None
+    known = KNOWN_CODES.get(match.code or "") if match else None
+    message = KNOWN_MESSAGES.get(match.message or "") if match else None
     recognised = None
     if match is not None:
         recognised = {"how": match.how, "text": match.text, "language": match.language}
     return {
         "code": match.code if match else None,
+        "message": message.id if message else None,
         "known": entry is not None,
-        "symbol": known.symbol if known else None,
-        "meaning": known.meaning if known else None,
+        "symbol": None if message else known.symbol if known else None,
+        "meaning": message.meaning if message else known.meaning if known else None,
         "context": entry.context if entry else None,
         "note": (entry.note or None) if entry else None,
         "recognised": recognised,

@@ -94,6 +94,16 @@ def dvd_drives(src: HostRef) -> str:
     return on_one(src, "Get-VMDvdDrive -VMName '<VM name>' | Select-Object -Property 'VMName', 'Path'")
 
 
+def vhd_paths(host: HostRef) -> str:
+    return on_one(host, "Get-VMHardDiskDrive -VMName '<VM name>' | ForEach-Object { Get-VHD -Path $_.Path } | "
+                  "Select-Object -Property 'Path', 'ParentPath', 'VhdType'")
+
+
+def guardian_certificates(host: HostRef) -> str:
+    return on_one(host, "Get-ChildItem -Path 'Cert:\\LocalMachine\\Shielded VM Local Certificates' | "
+                  "Select-Object -Property 'Subject', 'Thumbprint', 'HasPrivateKey'")
+
+
 def dc_lookup(src: HostRef, domain: str | None) -> str:
     dom = domain or src.domain or "<domain>"
     return on_one(src, f"$domain = {ps_quote(dom)}; nltest \"/dsgetdc:$domain\"; "

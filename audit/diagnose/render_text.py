@@ -72,7 +72,12 @@ def render_text(doc: dict[str, Any], *, colour: bool = False) -> str:
     src, dst = move["source"], move["destination"]
     lines.append(f"hvlm {doc['tool']['version']} diagnose: {_safe(src['short'])} -> {_safe(dst['short'])} "
                  f"({_safe(src['fqdn'])} -> {_safe(dst['fqdn'])})")
-    if code["code"]:
+    if code.get("message"):
+        how = recognised(code)
+        lines.extend(_wrap(f"Error: \"{code['meaning']}\"" + (f" ({how})" if how else ""), "  ", ""))
+        if code["code"] or code["others"]:
+            lines.append(f"  codes in the message: {', '.join(c for c in (code['code'], *code['others']) if c)}")
+    elif code["code"]:
         meaning = f" {code['symbol']}: {code['meaning']}" if code["symbol"] else ""
         how = recognised(code)
         lines.extend(_wrap(f"Error {code['code']}{meaning}" + (f" ({how})" if how else ""), "  ", ""))

@@ -28,7 +28,7 @@
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $WarningPreference = 'SilentlyContinue'
-$HvlmProbeVersion = '1.1.0'
+$HvlmProbeVersion = '1.2.0'
 
 function Get-HvlmProblem {
     # An error record as a section result: {"error": {"kind", "message"}}. The kind tells hvlm how
@@ -57,6 +57,31 @@ function Get-HvlmText {
     param($Value)
     $text = [string]$Value
     if ($text) { $text } else { $null }
+}
+
+function Get-HvlmThumbprint {
+    # The SHA-1 thumbprint of a certificate held as DER bytes (as MSFT_HgsGuardian holds them) or as a
+    # certificate object; $null when there is none. Parsing the bytes opens no certificate store.
+    param($Certificate)
+    if ($null -eq $Certificate) { return $null }
+    if ($Certificate -is [System.Security.Cryptography.X509Certificates.X509Certificate2]) {
+        return [string]$Certificate.Thumbprint
+    }
+    $bytes = [byte[]]@($Certificate)
+    if ($bytes.Count -eq 0) { return $null }
+    $parsed = New-Object -TypeName 'System.Security.Cryptography.X509Certificates.X509Certificate2' -ArgumentList (,$bytes)
+    [string]$parsed.Thumbprint
+}
+
+function Get-HvlmGuardian {
+    # A guardian (MSFT_HgsGuardian) as a key protector names it: its name and its certificates' thumbprints.
+    param($Guardian)
+    if ($null -eq $Guardian) { return $null }
+    [ordered]@{
+        Name = [string]$Guardian.Name
+        EncryptionCertificateThumbprint = (Get-HvlmThumbprint $Guardian.EncryptionCertificate)
+        SigningCertificateThumbprint = (Get-HvlmThumbprint $Guardian.SigningCertificate)
+    }
 }
 
 function Get-HvlmCimMissing {
@@ -521,6 +546,179 @@ try {
         PendingFileRenameOperations = $pendingRenames
     } }
 } catch { $sections['pending_reboot'] = Get-HvlmProblem $_ }
+
+# -- hgs_client: Get-HgsClientConfiguration (Mode and AttestationStatus are enums). The HgsClient module
+# came with Windows Server 2016, as virtual TPMs did: where the cmdlet does not exist, Installed is false
+# and no VM with a virtual TPM can run on the host. ----------------------------------------------------
+try {
+    $hgsClient = [ordered]@{
+        Installed = $false
+        Mode = $null
+        IsHostGuarded = $null
+        KeyProtectionServerUrl = $null
+        AttestationServerUrl = $null
+        AttestationStatus = $null
+    }
+    if (Get-Command -Name 'Get-HgsClientConfiguration' -ErrorAction 'SilentlyContinue') {
+        $hgsConfig = Get-HgsClientConfiguration
+        $hgsClient['Installed'] = $true
+        $hgsClient['Mode'] = (Get-HvlmText $hgsConfig.Mode)
+        $hgsClient['IsHostGuarded'] = [bool]$hgsConfig.IsHostGuarded
+        $hgsClient['KeyProtectionServerUrl'] = (Get-HvlmText $hgsConfig.KeyProtectionServerUrl)
+        $hgsClient['AttestationServerUrl'] = (Get-HvlmText $hgsConfig.AttestationServerUrl)
+        $hgsClient['AttestationStatus'] = (Get-HvlmText $hgsConfig.AttestationStatus)
+    }
+    $sections['hgs_client'] = [ordered]@{ value = $hgsClient }
+} catch { $sections['hgs_client'] = Get-HvlmProblem $_ }
+
+# -- hgs_guardians: Get-HgsGuardian, and the certificates of the local guardians in 'Shielded VM Local
+# Certificates' (a host not guarded by HGS keeps its UntrustedGuardian's there). HasPrivateKey says
+# whether the private key is present; the key itself is not opened. Where Get-HgsGuardian does not
+# exist (before 2016) and the store is absent, both lists are empty. ---------------------------------
+try {
+    $guardians = @()
+    if (Get-Command -Name 'Get-HgsGuardian' -ErrorAction 'SilentlyContinue') {
+        $guardians = @(foreach ($guardian in @(Get-HgsGuardian)) {
+            [ordered]@{
+                Name = [string]$guardian.Name
+                HasPrivateSigningKey = [bool]$guardian.HasPrivateSigningKey
+                EncryptionCertificateThumbprint = (Get-HvlmThumbprint $guardian.EncryptionCertificate)
+                SigningCertificateThumbprint = (Get-HvlmThumbprint $guardian.SigningCertificate)
+            }
+        })
+    }
+    $localStore = 'Cert:\LocalMachine\Shielded VM Local Certificates'
+    $localCertificates = @()
+    if (Test-Path -LiteralPath $localStore) {
+        $localCertificates = @(foreach ($certificate in @(Get-ChildItem -LiteralPath $localStore)) {
+            [ordered]@{
+                Subject = [string]$certificate.Subject
+                Thumbprint = [string]$certificate.Thumbprint
+                HasPrivateKey = [bool]$certificate.HasPrivateKey
+                NotAfter = $certificate.NotAfter.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", $invariant)
+            }
+        })
+    }
+    $sections['hgs_guardians'] = [ordered]@{ value = [ordered]@{
+        Guardians = $guardians
+        LocalCertificates = $localCertificates
+    } }
+} catch { $sections['hgs_guardians'] = Get-HvlmProblem $_ }
+
+# -- vm_key_protectors: the guardians each VM's key protector names. Get-VMKeyProtector returns its raw
+# bytes and ConvertTo-HgsKeyProtector only parses them (the VM and its keys are untouched). Only
+# generation 2 VMs with a key protector have a row (one without returns a stub of a few bytes); a key
+# protector that cannot be read or parsed keeps its row, with ReadError. Both cmdlets came with Windows
+# Server 2016: where either is missing no VM has a key protector, an empty list. -----------------------
+try {
+    $keyProtectors = @()
+    if ((Get-Command -Name 'Get-VMKeyProtector' -ErrorAction 'SilentlyContinue') -and
+        (Get-Command -Name 'ConvertTo-HgsKeyProtector' -ErrorAction 'SilentlyContinue')) {
+        $keyProtectors = @(foreach ($vm in @(Get-VM)) {
+            if ($vm.Generation -ne 2) { continue }
+            $entry = [ordered]@{
+                VMName = [string]$vm.Name
+                VMId = [string]$vm.Id
+                Owner = $null
+                Guardians = @()
+                ReadError = $null
+            }
+            try {
+                $rawProtector = [byte[]]@(Get-VMKeyProtector -VM $vm)
+                if ($rawProtector.Count -le 4) { continue }
+                $protector = ConvertTo-HgsKeyProtector -Bytes $rawProtector
+                $entry['Owner'] = (Get-HvlmGuardian $protector.Owner)
+                $entry['Guardians'] = @(foreach ($granted in @($protector.Guardians)) { Get-HvlmGuardian $granted })
+            } catch { $entry['ReadError'] = [string]$_.Exception.Message }
+            $entry
+        })
+    }
+    $sections['vm_key_protectors'] = [ordered]@{ value = $keyProtectors }
+} catch { $sections['vm_key_protectors'] = Get-HvlmProblem $_ }
+
+# -- logon_rights: "Log on as a service" and "Create symbolic links" as Group Policy sets them, from the
+# Resultant Set of Policy the Group Policy service logs at each refresh (root\rsop\computer; read only,
+# nothing is exported or written). A right that no GPO sets keeps the local policy. GroupPolicyObjects
+# counts the GPOs logged: 0 means no RSoP data (logging turned off, or policy never applied), and then
+# nothing can be said. Accounts are listed as the GPO writes them, each with its SID where it resolves
+# (a GPO writes an account it could not name as *S-1-...). Precedence 1 is the GPO that wins. -----------
+try {
+    $rsopNamespace = 'root\rsop\computer'
+    $gpoNames = @{}
+    $gpoCount = 0
+    $rights = @()
+    try {
+        foreach ($gpo in @(Get-CimInstance -Namespace $rsopNamespace -ClassName 'RSOP_GPO')) {
+            $gpoCount += 1
+            $gpoNames[[string]$gpo.id] = [string]$gpo.name
+        }
+        $rightFilter = "UserRight='SeServiceLogonRight' OR UserRight='SeCreateSymbolicLinkPrivilege'"
+        $rights = @(foreach ($right in @(Get-CimInstance -Namespace $rsopNamespace -ClassName 'RSOP_UserPrivilegeRight' -Filter $rightFilter)) {
+            $accounts = @(foreach ($account in @($right.AccountList)) {
+                $accountName = [string]$account
+                $accountSid = $null
+                if ($accountName -match '^\*?(S-1-[0-9-]+)$') {
+                    $accountSid = $Matches[1]
+                } else {
+                    try {
+                        $accountSid = ([System.Security.Principal.NTAccount]$accountName).Translate([System.Security.Principal.SecurityIdentifier]).Value
+                    } catch { $accountSid = $null }
+                }
+                [ordered]@{ Name = $accountName; SID = $accountSid }
+            })
+            $gpoName = $null
+            if ($gpoNames.ContainsKey([string]$right.GPOID)) { $gpoName = $gpoNames[[string]$right.GPOID] }
+            [ordered]@{
+                UserRight = [string]$right.UserRight
+                Precedence = $right.precedence
+                GPOID = [string]$right.GPOID
+                GPOName = $gpoName
+                Accounts = $accounts
+            }
+        })
+    } catch {
+        if (-not (Get-HvlmCimMissing $_)) { throw }
+        $gpoCount = 0
+        $rights = @()
+    }
+    $sections['logon_rights'] = [ordered]@{ value = [ordered]@{
+        GroupPolicyObjects = $gpoCount
+        Rights = $rights
+    } }
+} catch { $sections['logon_rights'] = Get-HvlmProblem $_ }
+
+# -- policy_file: the local Group Policy file Registry.pol. Only its first 8 bytes are read, through a
+# read-only handle that lets Group Policy go on writing: a well-formed file starts with 'PReg' and
+# version 1 (50 52 65 67 01 00 00 00). No file (no local policy set) is normal. ------------------------
+try {
+    $polPath = '{0}\System32\GroupPolicy\Machine\Registry.pol' -f $env:SystemRoot
+    $policyFile = [ordered]@{
+        Path = $polPath
+        Exists = $false
+        Length = $null
+        Header = $null
+        ReadError = $null
+    }
+    if (Test-Path -LiteralPath $polPath -PathType 'Leaf') {
+        $policyFile['Exists'] = $true
+        $polStream = $null
+        try {
+            $polStream = [System.IO.File]::Open($polPath, 'Open', 'Read', 'ReadWrite')
+            $policyFile['Length'] = [long]$polStream.Length
+            $polBytes = [byte[]]@(0, 0, 0, 0, 0, 0, 0, 0)
+            $polCount = $polStream.Read($polBytes, 0, 8)
+            $policyFile['Header'] = ''
+            if ($polCount -gt 0) {
+                $policyFile['Header'] = (@(foreach ($polByte in $polBytes[0..($polCount - 1)]) { '{0:X2}' -f $polByte }) -join '')
+            }
+        } catch {
+            $policyFile['ReadError'] = [string]$_.Exception.Message
+        } finally {
+            if ($null -ne $polStream) { $polStream.Dispose() }
+        }
+    }
+    $sections['policy_file'] = [ordered]@{ value = $policyFile }
+} catch { $sections['policy_file'] = Get-HvlmProblem $_ }
 
 # -- the document ------------------------------------------------------------------------------------
 $fqdn = [string]$env:COMPUTERNAME

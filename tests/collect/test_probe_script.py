@@ -22,9 +22,11 @@ from hvlm.audit.schemas import load_schema
 from tests.lab.hostsim import SimHost
 from tests.support.fleet import HostModel, VMModel
 
-# Read-only cmdlets (Get-*, Test-Path) and pure pipeline/formatting commands.
+# Read-only cmdlets (Get-*, Test-Path), pure pipeline/formatting commands, and ConvertTo-HgsKeyProtector,
+# which only parses the bytes Get-VMKeyProtector returned into an object (the VM is untouched).
 READ_ONLY_COMMANDS = {
-    "ConvertTo-Json", "ForEach-Object", "Get-CimInstance", "Get-Command", "Get-Item", "Get-LocalGroupMember",
+    "ConvertTo-HgsKeyProtector", "ConvertTo-Json", "ForEach-Object", "Get-ChildItem", "Get-HgsClientConfiguration",
+    "Get-HgsGuardian", "Get-CimInstance", "Get-Command", "Get-Item", "Get-LocalGroupMember",
     "Get-NetAdapterRdma", "Get-NetFirewallRule", "Get-NetIPAddress", "Get-NetRoute", "Get-Service", "Get-VHD",
     "Get-VM", "Get-VMAssignableDevice", "Get-VMDvdDrive", "Get-VMFloppyDiskDrive", "Get-VMHardDiskDrive",
     "Get-VMHost", "Get-VMHostSupportedVersion", "Get-VMKeyProtector", "Get-VMMigrationNetwork", "Get-VMProcessor",
@@ -33,12 +35,21 @@ READ_ONLY_COMMANDS = {
 }
 # .NET members the probe may call: all of them read.
 READ_ONLY_METHODS = {
-    "ContainsKey", "GetIPGlobalProperties", "GetType", "GetValue", "GetValueNames", "Invoke", "InvokeMember",
-    "Replace", "Split", "Substring", "ToLowerInvariant", "ToString", "Translate",
+    "ContainsKey", "Dispose", "GetIPGlobalProperties", "GetType", "GetValue", "GetValueNames", "Invoke", "InvokeMember",
+    "Open", "Read", "Replace", "Split", "Substring", "ToLowerInvariant", "ToString", "ToUniversalTime", "Translate",
 }
+# The one file the probe opens, and how: read access, sharing read and write so Group Policy is never blocked.
+POLICY_OPEN = "[System.IO.File]::Open($polPath, 'Open', 'Read', 'ReadWrite')"
+# New-Object builds two .NET types, neither of which touches the host: a SID from bytes, and a certificate
+# parsed from the DER bytes a guardian holds (to name its thumbprint).
+NEW_OBJECTS = [
+    "New-Object -TypeName 'System.Security.Cryptography.X509Certificates.X509Certificate2' -ArgumentList (,$bytes)",
+    "New-Object -TypeName 'System.Security.Principal.SecurityIdentifier' -ArgumentList $sidBytes, 0",
+]
 FORBIDDEN_WORDS = re.compile(
     r"\b(Invoke-Expression|iex|Invoke-Command|Start-Process|Set-|Remove-|Enable-|Disable-|Add-|Install-|"
-    r"New-(?!Object -TypeName 'System\.Security\.Principal\.SecurityIdentifier' )|"
+    r"New-(?!Object -TypeName '(System\.Security\.Principal\.SecurityIdentifier|"
+    r"System\.Security\.Cryptography\.X509Certificates\.X509Certificate2)' )|"
     r"Out-File|Set-Content|Add-Content|Invoke-CimMethod|Invoke-WmiMethod|Stop-|Restart-)",
     re.IGNORECASE,
 )
@@ -101,6 +112,10 @@ def test_probe_calls_only_read_only_methods(tree: Node) -> None:
             assert "'GetProperty'" in args, args
         if method == "Replace":  # only the ASCII escaping of the finished JSON text
             assert args.startswith("[regex]::Replace($json, "), args
+        if method == "Open":  # only Registry.pol, for reading
+            assert args == POLICY_OPEN, args
+        if method == "Read":  # only the first bytes of that file
+            assert args == "$polStream.Read($polBytes, 0, 8)", args
 
 
 def test_probe_writes_nothing_and_runs_no_strings(tree: Node) -> None:
@@ -128,12 +143,26 @@ def test_probe_avoids_syntax_newer_than_windows_powershell_5_1() -> None:
     assert not re.search(r"::new\(|^\s*class\s", code, re.IGNORECASE | re.MULTILINE)
 
 
-def test_new_object_only_builds_a_sid(tree: Node) -> None:
-    """New-Object could start COM servers (-ComObject): the probe uses it for one .NET type only."""
+def test_new_object_only_builds_a_sid_and_parses_a_certificate(tree: Node) -> None:
+    """New-Object could start COM servers (-ComObject): the probe uses it for two .NET types only."""
     calls = [text(n) for n in walk(tree) if n.type == "command" and text(n).startswith("New-Object")]
-    assert calls == [
-        "New-Object -TypeName 'System.Security.Principal.SecurityIdentifier' -ArgumentList $sidBytes, 0"
-    ]
+    assert sorted(calls) == NEW_OBJECTS
+
+
+def test_new_commands_of_the_host_guardian_and_policy_sections_are_read_only(tree: Node) -> None:
+    """The guardian, key protector, user-rights and policy-file sections call only what they must, as
+    the allow-lists above admit: no Export-, Grant-, secedit or file write among them."""
+    src = probe_script()
+    called = {text(c.child_by_field_name("command_name")) for c in walk(tree) if c.type == "command"}
+    assert {"Get-HgsClientConfiguration", "Get-HgsGuardian", "Get-VMKeyProtector", "ConvertTo-HgsKeyProtector",
+            "Get-ChildItem"} <= called
+    assert "Get-ChildItem -LiteralPath $localStore" in src
+    assert "$localStore = 'Cert:\\LocalMachine\\Shielded VM Local Certificates'" in src
+    assert "ConvertTo-HgsKeyProtector -Bytes $rawProtector" in src
+    assert "-Namespace $rsopNamespace -ClassName 'RSOP_UserPrivilegeRight'" in src
+    assert src.count("[System.IO.File]::") == 1 and POLICY_OPEN in src
+    assert not re.search(r"secedit|Export-|Import-|Grant-|Revoke-|\.Write\(|WriteAllBytes", strip_comments(src),
+                         re.IGNORECASE)
 
 
 def schema_fields() -> dict[str, set[str]]:

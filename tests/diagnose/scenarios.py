@@ -14,7 +14,7 @@ from typing import Any
 from hvlm.audit.diagnose import diagnose
 from hvlm.audit.snapshot import Snapshot
 from tests.checks._identity import CORP, CORP_SID, FAB, H1, H2, doc
-from tests.support.fleet import GiB, VMModel
+from tests.support.fleet import ALL_SERVICES, DiskModel, GiB, VMModel
 
 SRC_FIX = ("'HV01'",)  # AD fixes name the source's computer object, quoted
 CG_2025 = {"auth": "CredSSP", "build": 26100, "credential_guard": True}
@@ -91,15 +91,32 @@ SCENARIOS = [
              lambda: doc(h1={"vms": [VMModel("vm-big", memory_startup=300 * GiB)]}), ("hv02.corp.contoso.com",)),
     Scenario("operator-local-admin", "0x80070005", lambda: doc(h2={"hyperv_admins": []}),
              ("hv02.corp.contoso.com",)),
+    Scenario("registry-pol", "0x8007274C", lambda: doc(h2={"registry_pol": bytes(8)}),
+             ("hv02.corp.contoso.com", "Rename-Item -LiteralPath $policyFile")),
+    Scenario("user-rights", "0x80070569",
+             lambda: doc(h2={"service_logon_gpo": ("Server Hardening", [ALL_SERVICES])}),
+             ("hv02.corp.contoso.com", "$gpoName = 'Server Hardening'")),
+    Scenario("iso-path", "0xC03A0014", lambda: doc(h1={"vms": [VMModel("web01", iso="C:\\ISO\\setup.iso")]}),
+             ("Set-VMDvdDrive -VMName 'web01'",)),
+    Scenario("disk-path", "0xC03A0014",
+             lambda: doc(h1={"vms": [VMModel("app01", disks=[DiskModel(error="The system cannot find the file "
+                                                                              "specified.")])]}),
+             ("-ComputerName 'hv01.corp.contoso.com'", "Get-VHD"), verdict="likely"),
 ]
 # Causes no configuration shows: "possible" on a healthy pair, first for the code that lists them first.
 BY_HAND = {
     "destination-name-alias": ("0x80090322", "setspn -L 'HV02'"),
-    "registry-pol": ("0x8007274C", "-ComputerName 'hv02.corp.contoso.com'"),
     "security-software": ("0x8007271D", "Test-NetConnection -ComputerName 'hv02.corp.contoso.com' -Port 6600"),
-    "user-rights": ("0x80070569", "-ComputerName 'hv02.corp.contoso.com'"),
-    "iso-path": ("0xC03A0014", "-ComputerName 'hv01.corp.contoso.com'"),
 }
+# Causes a check now judges, which stayed by hand before: (code, the check's fact on its host, hand command).
+JUDGED = {
+    "registry-pol": ("0x8007274C", (H2, "policy_file"), "-ComputerName 'hv02.corp.contoso.com'"),
+    "user-rights": ("0x80070569", (H2, "logon_rights"), "-ComputerName 'hv02.corp.contoso.com'"),
+    "iso-path": ("0xC03A0014", (H1, "vm_media"), "-ComputerName 'hv01.corp.contoso.com'"),
+    "vtpm-guardian": ("vtpm-key-protector", (H2, "hgs_guardians"), "-ComputerName 'hv02.corp.contoso.com'"),
+}
+VTPM_MESSAGE = ("Live migration of 'db02' failed: The key protector for the virtual machine 'db02' could not be "
+                "unwrapped. Details are included in the HostGuardianServiceClient event log.")
 
 
 def run(d: dict[str, Any], code: str | None = None, *, source: str = "hv01", destination: str = "hv02",
@@ -115,4 +132,5 @@ def fix_text(cause: dict[str, Any]) -> str:
     return "\n".join(parts + steps)
 
 
-__all__ = ["BY_HAND", "H1", "H2", "SCENARIOS", "SRC_FIX", "Scenario", "fix_text", "run", "with_when_changed"]
+__all__ = ["BY_HAND", "H1", "H2", "JUDGED", "SCENARIOS", "SRC_FIX", "VTPM_MESSAGE", "Scenario", "fix_text", "run",
+           "with_when_changed"]

@@ -5,11 +5,15 @@ from __future__ import annotations
 import pytest
 
 from hvlm.audit.diagnose import initiation
+from hvlm.audit.diagnose.render_text import render_text
 from hvlm.audit.facts import HostRef
+from hvlm.reports.diagnosis_html import render_diagnosis_html as render_html
 from tests.checks._identity import doc
+from tests.support.checking import drop_fact
+from tests.support.fleet import VMModel
 from tests.support.powershell import assert_parses
 
-from .scenarios import BY_HAND, CREDSSP, SCENARIOS, Scenario, fix_text, run
+from .scenarios import BY_HAND, CREDSSP, JUDGED, SCENARIOS, VTPM_MESSAGE, Scenario, fix_text, run
 
 
 @pytest.mark.parametrize("s", SCENARIOS, ids=[s.cause for s in SCENARIOS])
@@ -169,3 +173,47 @@ def test_an_address_without_the_sources_addresses_decides_nothing() -> None:
     assert initiation("10.0.0.11", src).on_source is None
     assert initiation("10.0.0.11", src, ["10.0.0.11"]).on_source is True
     assert initiation("10.0.0.12", src, ["10.0.0.11"]).on_source is False
+
+
+@pytest.mark.parametrize("cause", sorted(JUDGED))
+def test_causes_the_new_checks_judge_are_ruled_out_on_a_healthy_pair_and_by_hand_without_their_facts(
+    cause: str,
+) -> None:
+    code, (host, section), names = JUDGED[cause]
+    vms = {"vms": [VMModel("db02", tpm=True)]} if cause == "vtpm-guardian" else {}
+    given = {"message": VTPM_MESSAGE} if code == "vtpm-key-protector" else {"code": code}
+    d = run(doc(h1={**vms, "guardians_from": []}, h2={"guardians_from": ["HV01"]}), given.get("code"),
+            message=given.get("message"))
+    found = {c["id"]: c for c in d["causes"]}
+    assert found[cause]["verdict"] == "ruled_out", found[cause]["reason"]
+    assert found[cause]["evidence"]["findings"]
+    old = doc(h1=vms, h2={"guardians_from": ["HV01"]})
+    drop_fact(old, "hosts", host, section)  # a snapshot from before hvlm collected this fact
+    d = run(old, given.get("code"), message=given.get("message"))
+    found = {c["id"]: c for c in d["causes"]}
+    assert found[cause]["verdict"] == "possible" and found[cause]["unchecked"]
+    assert names in fix_text(found[cause])
+    for step in found[cause]["steps"]:
+        assert_parses(step["powershell"])
+
+
+def test_the_vtpm_message_without_a_code_ranks_the_missing_guardian_first() -> None:
+    d = run(doc(h1={"vms": [VMModel("db02", tpm=True)]}), message=VTPM_MESSAGE)
+    assert d["code"]["code"] is None and d["code"]["message"] == "vtpm-key-protector" and d["code"]["known"]
+    assert d["code"]["recognised"]["how"] == "wording"
+    top = d["causes"][0]
+    assert (top["id"], top["verdict"]) == ("vtpm-guardian", "confirmed")
+    assert "Export-PfxCertificate" in fix_text(top) and "hv02.corp.contoso.com" in top["reason"]
+    assert d["result"]["status"] == "cause_confirmed" and d["run"]["exit_code"] == 1
+    text = render_text(d)
+    assert 'Error: "The key protector for the virtual machine could not be unwrapped"' in text
+    assert "no error code recognised" not in text
+    page = render_html(d)
+    assert "&ldquo;The key protector for the virtual machine could not be unwrapped&rdquo;" in page
+
+
+def test_a_code_beside_the_vtpm_message_is_kept_but_the_message_decides() -> None:
+    d = run(doc(h1={"vms": [VMModel("db02", tpm=True)]}), message=VTPM_MESSAGE + " (0x80070490)")
+    assert d["code"]["code"] == "0x80070490" and d["code"]["message"] == "vtpm-key-protector"
+    assert d["causes"][0]["id"] == "vtpm-guardian"
+    assert "codes in the message: 0x80070490" in render_text(d)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hvlm.audit.diagnose.catalogue import CATALOGUE
-from hvlm.audit.diagnose.codes import KNOWN_CODES, find_code, normalise_code, parse_code_argument
+from hvlm.audit.diagnose.codes import KNOWN_CODES, KNOWN_MESSAGES, find_code, normalise_code, parse_code_argument
 
 EN = ("Virtual machine migration operation for 'VM01' failed at migration source 'HV01'. (Virtual machine ID "
       "5F1A2B3C-1111-2222-3333-444455556666)\nFailed to establish a connection with host 'HV02': No credentials are "
@@ -118,6 +118,29 @@ def test_bad_error_arguments(text: str) -> None:
 
 
 def test_every_code_with_causes_is_known_and_the_reverse() -> None:
-    assert set(CATALOGUE) == set(KNOWN_CODES)
+    assert set(CATALOGUE) == set(KNOWN_CODES) | set(KNOWN_MESSAGES)
     for required in ("0x8009030E", "0x8009030D", "0x80090322", "0x80090311", "0x8007274C", "0x8007274D"):
         assert CATALOGUE[required].causes
+
+
+def test_the_vtpm_key_protector_message_is_known_without_a_code() -> None:
+    message = ("The key protector for the virtual machine 'db02' could not be unwrapped. Details are included in "
+               "the HostGuardianServiceClient event log.")
+    match = find_code(message)
+    assert match is not None and match.code is None and match.message == "vtpm-key-protector"
+    assert match.known and match.key == "vtpm-key-protector" and match.how == "wording"
+    assert KNOWN_MESSAGES["vtpm-key-protector"].meaning in message.replace(" 'db02'", "")
+    # a generic wrapper code beside it does not replace the message; a specific one is kept beside it
+    assert find_code(message + " (0x80004005)").code is None  # type: ignore[union-attr]
+    both = find_code(message + " Error 0x80070490.")
+    assert both is not None and both.code == "0x80070490" and both.key == "vtpm-key-protector"
+
+
+def test_the_field_blocker_codes_are_recognised_in_messages() -> None:
+    for text, code in (
+        ("A virtual disk support provider for the specified file was not found. (0xC03A0014)", "0xC03A0014"),
+        ("Logon failure: the user has not been granted the requested logon type at this computer.", "0x80070569"),
+        ("Insufficient system resources exist to complete the requested service. (0x800705AA)", "0x800705AA"),
+    ):
+        match = find_code(text)
+        assert match is not None and match.code == code and CATALOGUE[code].causes, text

@@ -7,11 +7,18 @@ from typing import Any
 import pytest
 
 from hvlm.audit.diagnose.catalogue import CATALOGUE
+from hvlm.audit.diagnose.codes import KNOWN_MESSAGES
 from tests.checks._identity import CORP, CORP_SID, operator
 from tests.support.fleet import ComputerModel, HostModel, build_snapshot, delegation_entries
 from tests.support.powershell import HOSTILE, assert_parses, command_names
 
 from .scenarios import SCENARIOS, run
+
+
+def _given(code: str) -> dict[str, Any]:
+    """A catalogue key as a user gives it: a code with --error, a known message pasted as the message."""
+    known = KNOWN_MESSAGES.get(code)
+    return {"error": None, "message": known.meaning} if known else {"error": code}
 
 
 def _scripts(d: dict[str, Any]) -> list[str]:
@@ -26,7 +33,9 @@ def _scripts(d: dict[str, Any]) -> list[str]:
 def test_every_command_of_every_code_parses(code: str) -> None:
     scripts: list[str] = []
     for s in SCENARIOS:
-        scripts += _scripts(run(s.build(), code, destination=s.destination, initiated_from=s.initiated_from))
+        given = _given(code)
+        scripts += _scripts(run(s.build(), given["error"], destination=s.destination, initiated_from=s.initiated_from,
+                                message=given.get("message")))
     assert scripts
     for script in dict.fromkeys(scripts):
         assert_parses(script)
@@ -45,7 +54,9 @@ def _hostile_pair() -> dict[str, Any]:
 
 @pytest.mark.parametrize("code", sorted(CATALOGUE))
 def test_a_hostile_host_name_stays_data(code: str) -> None:
-    d = run(_hostile_pair(), code, source=f"{HOSTILE.lower()}.{CORP}", initiated_from="admin-pc")
+    given = _given(code)
+    d = run(_hostile_pair(), given["error"], source=f"{HOSTILE.lower()}.{CORP}", initiated_from="admin-pc",
+            message=given.get("message"))
     scripts = _scripts(d)
     assert any("''01; remove-item" in s.casefold() for s in scripts)  # the name is there, its quote doubled
     for script in scripts:

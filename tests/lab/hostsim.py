@@ -13,7 +13,10 @@ the probe's own comments describe it):
 - Get-LocalGroupMember does not exist: members come from the WinNT ADSI provider, which has no
   PrincipalSource;
 - Get-VMAssignableDevice and Get-VMSecurity do not exist (DDA and virtual TPMs came with 2016): no
-  assigned device, and no VM with a vTPM, shielding or a key protector.
+  assigned device, and no VM with a vTPM, shielding or a key protector;
+- the HgsClient module does not exist (Get-HgsClientConfiguration, Get-HgsGuardian,
+  ConvertTo-HgsKeyProtector, all 2016): Installed false with a null mode, no guardian, no local
+  guardian certificate (the store is absent), no key protector.
 
 Per-section failures come from ``HostModel.errors`` (section -> (kind, message)), exactly as the
 probe reports a caught error. Pipeline-level misbehaviour (Write-Error, throw, malformed JSON, a
@@ -127,6 +130,11 @@ class SimHost:
             for vm in sections["vm_security"]:
                 vm.update(TpmEnabled=False, Shielded=False, EncryptStateAndVmMigrationTraffic=None,
                           KeyProtectorPresent=False)
+            sections["hgs_client"] = {"Installed": False, "Mode": None, "IsHostGuarded": None,
+                                      "KeyProtectionServerUrl": None, "AttestationServerUrl": None,
+                                      "AttestationStatus": None}
+            sections["hgs_guardians"] = {"Guardians": [], "LocalCertificates": []}
+            sections["vm_key_protectors"] = []
         return sections
 
     def expected(self) -> dict[str, tuple[str, Any]]:

@@ -8,6 +8,7 @@ correctly configured Kerberos host; tests override what they need with dataclass
 from __future__ import annotations
 
 import copy
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,23 @@ TRUSTED_FOR_DELEGATION = 0x80000
 NOT_DELEGATED = 0x100000
 TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
 MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
+VIRTUAL_MACHINES = ("NT VIRTUAL MACHINE\\Virtual Machines", "S-1-5-83-0")
+ALL_SERVICES = ("NT SERVICE\\ALL SERVICES", "S-1-5-80-0")
+REGISTRY_POL_HEADER = b"PReg\x01\x00\x00\x00"
+FIRST_HGS_CLIENT_BUILD = 14393  # the HgsClient module and virtual TPMs came with Windows Server 2016
+
+
+def guardian_thumbprints(host: str) -> tuple[str, str]:
+    """The (encryption, signing) certificate thumbprints of a host's local UntrustedGuardian: one pair per
+    host name, as each host generates its own."""
+    return tuple(hashlib.sha1(f"{host.upper()}/{use}".encode()).hexdigest().upper()  # type: ignore[return-value]
+                 for use in ("encryption", "signing"))
+
+
+def untrusted_guardian(host: str) -> dict[str, Any]:
+    """The UntrustedGuardian of a host as a key protector names it."""
+    enc, sig = guardian_thumbprints(host)
+    return {"Name": "UntrustedGuardian", "EncryptionCertificateThumbprint": enc, "SigningCertificateThumbprint": sig}
 
 
 @dataclass
@@ -64,6 +82,7 @@ class VMModel:
     assigned_devices: list[str] = field(default_factory=list)  # LocationPath of DDA devices
     tpm: bool = False
     shielded: bool = False
+    guardian: str | None = None  # the host whose UntrustedGuardian owns its key protector (default: its own host)
 
     def vm_id(self, host: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{host}/{self.name}"))
@@ -107,6 +126,13 @@ class VMModel:
     def security(self, host: str) -> dict[str, Any]:
         return {"VMName": self.name, "VMId": self.vm_id(host), "TpmEnabled": self.tpm, "Shielded": self.shielded,
                 "EncryptStateAndVmMigrationTraffic": self.shielded, "KeyProtectorPresent": self.tpm or self.shielded}
+
+    def key_protector(self, host: str) -> dict[str, Any] | None:
+        """Its key protector as Get-VMKeyProtector and ConvertTo-HgsKeyProtector show it (generation 2, vTPM)."""
+        if self.generation != 2 or not (self.tpm or self.shielded):
+            return None
+        return {"VMName": self.name, "VMId": self.vm_id(host), "Owner": untrusted_guardian(self.guardian or host),
+                "Guardians": [], "ReadError": None}
 
     def to_fact_value(self, host: str) -> dict[str, Any]:
         running = self.state == "Running"
@@ -169,6 +195,16 @@ class HostModel:
         default_factory=lambda: [("C:\\", 200 * GiB, 120 * GiB), ("D:\\", 4096 * GiB, 2048 * GiB)])
     mac_range: tuple[str, str] | None = None  # default: Hyper-V's, from the host's management address
     pending_reboot: list[str] = field(default_factory=list)  # ComponentBasedServicing, WindowsUpdate, ...
+    # host guardian: the HGS client's mode, and the hosts whose UntrustedGuardian certificates this host also holds
+    hgs_mode: str = "Local"
+    guarded: bool = False
+    kps_url: str | None = None
+    guardians_from: list[str] = field(default_factory=list)
+    guardian_private_keys: bool = True
+    # a GPO that sets "Log on as a service": (GPO name, [(account, SID)]); None: no GPO sets it
+    service_logon_gpo: tuple[str, list[tuple[str, str | None]]] | None = None
+    rsop_gpos: int = 2  # GPOs in the host's Resultant Set of Policy (0: no RSoP data)
+    registry_pol: bytes | None = REGISTRY_POL_HEADER  # Registry.pol's first bytes; None: no file
     errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # section -> (kind, message)
 
     @property
@@ -286,6 +322,46 @@ class HostModel:
                         for name, cap, free in self.volumes],
             "pending_reboot": {k: k in self.pending_reboot
                                for k in ("ComponentBasedServicing", "WindowsUpdate", "PendingFileRenameOperations")},
+            **self.guardian_and_policy_sections(),
+        }
+
+    def guardian_and_policy_sections(self) -> dict[str, Any]:
+        """hgs_client, hgs_guardians, vm_key_protectors, logon_rights and policy_file."""
+        holders = [self.name, *self.guardians_from]
+        certificates = []
+        for holder in holders:
+            for use, thumbprint in zip(("Encryption", "Signing"), guardian_thumbprints(holder), strict=True):
+                certificates.append({"Subject": f"CN=Shielded VM {use} Certificate (UntrustedGuardian) ({holder.upper()})",
+                                     "Thumbprint": thumbprint, "HasPrivateKey": self.guardian_private_keys,
+                                     "NotAfter": "2036-11-20T09:00:00Z"})
+        own = untrusted_guardian(self.name)
+        rights = []
+        if self.service_logon_gpo is not None:
+            gpo, accounts = self.service_logon_gpo
+            base = ",".join(f"DC={p}" for p in self.domain.split("."))
+            rights.append({"UserRight": "SeServiceLogonRight", "Precedence": 1,
+                           "GPOID": f"cn={{{uuid.uuid5(uuid.NAMESPACE_DNS, gpo)}}},cn=policies,cn=system,{base}".upper(),
+                           "GPOName": gpo, "Accounts": [{"Name": n, "SID": sid} for n, sid in accounts]})
+        pol = self.registry_pol
+        client: dict[str, Any] = {
+            "Installed": True, "Mode": self.hgs_mode, "IsHostGuarded": self.guarded, "KeyProtectionServerUrl": self.kps_url,
+            "AttestationServerUrl": self.kps_url.replace("KeyProtection", "Attestation") if self.kps_url else None,
+            "AttestationStatus": ("Passed" if self.guarded else "InsecureHostConfiguration")
+            if self.hgs_mode == "HostGuardianService" else "NotConfigured"}
+        guardians: dict[str, Any] = {"Guardians": [{**own, "HasPrivateSigningKey": self.guardian_private_keys}],
+                                     "LocalCertificates": certificates}
+        if self.build < FIRST_HGS_CLIENT_BUILD:  # no HgsClient module, no store, no vTPM before 2016
+            client = dict.fromkeys(client, None) | {"Installed": False}
+            guardians = {"Guardians": [], "LocalCertificates": []}
+        return {
+            "hgs_client": client,
+            "hgs_guardians": guardians,
+            "vm_key_protectors": [] if self.build < FIRST_HGS_CLIENT_BUILD else
+            [kp for vm in self.vms if (kp := vm.key_protector(self.name)) is not None],
+            "logon_rights": {"GroupPolicyObjects": self.rsop_gpos, "Rights": rights},
+            "policy_file": {"Path": "C:\\Windows\\System32\\GroupPolicy\\Machine\\Registry.pol",
+                            "Exists": pol is not None, "Length": None if pol is None else max(len(pol), 8 + 64 * 3),
+                            "Header": None if pol is None else pol[:8].hex().upper(), "ReadError": None},
         }
 
     def facts(self, collector: str = "example") -> dict[str, Any]:

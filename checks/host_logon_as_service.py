@@ -1,0 +1,134 @@
+"""Group Policy leaves NT VIRTUAL MACHINE\\Virtual Machines its "Log on as a service" right."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hvlm.audit.facts import Facts, HostRef
+from hvlm.audit.knowledge import DOCS
+from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
+from hvlm.audit.psquote import ps_quote
+from hvlm.audit.registry import check
+from hvlm.checks._fixes import LOCAL_ADMIN, on_host
+
+VIRTUAL_MACHINES_SID = "S-1-5-83-0"
+VIRTUAL_MACHINES = "NT VIRTUAL MACHINE\\Virtual Machines"
+# user right -> (its name in the policy editor, who else it must keep)
+RIGHTS = {
+    "SeServiceLogonRight": ("Log on as a service", "NT SERVICE\\ALL SERVICES"),
+    "SeCreateSymbolicLinkPrivilege": ("Create symbolic links", "Administrators"),
+}
+_PATH = "Computer Configuration > Policies > Windows Settings > Security Settings > Local Policies > " \
+        "User Rights Assignment"
+
+
+def winning(rights: list[dict[str, Any]], right: str) -> dict[str, Any] | None:
+    """The GPO entry that sets `right` in the end (precedence 1 wins), or None when no GPO sets it."""
+    entries = [r for r in rights if str(r.get("UserRight", "")).lower() == right.lower()]
+    if not entries:
+        return None
+    return min(entries, key=lambda r: r["Precedence"] if isinstance(r.get("Precedence"), int) else 1 << 30)
+
+
+def lists_virtual_machines(entry: dict[str, Any]) -> bool:
+    for account in entry.get("Accounts") or []:
+        sid = str(account.get("SID") or "").upper()
+        name = str(account.get("Name") or "").strip().lstrip("*").casefold()
+        if sid == VIRTUAL_MACHINES_SID or name in (VIRTUAL_MACHINES.casefold(), VIRTUAL_MACHINES_SID.casefold()):
+            return True
+    return False
+
+
+def _gpo(entry: dict[str, Any]) -> str:
+    return str(entry.get("GPOName") or entry.get("GPOID") or "an unnamed GPO")
+
+
+@check(
+    id="host-logon-as-service",
+    title="Virtual machines keep \"Log on as a service\"",
+    severity=Severity.HIGH,
+    subject=SubjectKind.HOST,
+    requires=("host.logon_rights",),
+    rationale="""Each VM's worker process logs on as the VM's virtual account, a member of NT VIRTUAL
+    MACHINE\\Virtual Machines (S-1-5-83-0); that needs "Log on as a service" (SeServiceLogonRight), and
+    its storage links need "Create symbolic links". Hyper-V grants both in the local policy, but a Group
+    Policy that sets either right replaces the local list: without the virtual machines in it, VMs
+    cannot start on the host and moves to it fail at the destination with 0x80070569 ("the user has not
+    been granted the requested logon type", event 21502). hvlm reads the rights Group Policy sets from
+    the Resultant Set of Policy (RSOP_UserPrivilegeRight); a right no GPO sets keeps the local list
+    Hyper-V maintains (a right removed from the local policy by hand, with no GPO involved, is not seen:
+    reading the local list would mean exporting the policy to a file). The fix is in the GPO (usually a
+    domain hardening baseline), so it is a manual change for its owner: hvlm never edits domain GPOs.""",
+    references=(DOCS["log-on-as-a-service"], DOCS["create-symbolic-links"], DOCS["ts-lm"], DOCS["ts-guide"]),
+    fix_hint="Add NT VIRTUAL MACHINE\\Virtual Machines to \"Log on as a service\" in the GPO that sets it, then "
+             "gpupdate /force on the host.",
+)
+def run(f: Facts) -> Outcome:
+    host = f.host()
+    fact = f["host.logon_rights"]
+    rights = list(fact.get("Rights") or [])
+    evidence: dict[str, Any] = {"GroupPolicyObjects": fact.get("GroupPolicyObjects"), "rights": {}}
+    if not fact.get("GroupPolicyObjects"):
+        return Outcome(Status.ERROR, f"could not check: {host.fqdn} has no Resultant Set of Policy data (RSoP logging "
+                       "turned off, or Group Policy never applied), so which GPO sets its user rights is unknown.",
+                       evidence=evidence)
+    missing: list[tuple[str, dict[str, Any]]] = []
+    said = []
+    for right, (label, _) in RIGHTS.items():
+        entry = winning(rights, right)
+        if entry is None:
+            evidence["rights"][right] = None
+            said.append(f"no GPO sets \"{label}\" (the local policy, which Hyper-V maintains, applies)")
+            continue
+        evidence["rights"][right] = {"GPOName": entry.get("GPOName"), "GPOID": entry.get("GPOID"),
+                                     "Accounts": [a.get("Name") for a in entry.get("Accounts") or []]}
+        if lists_virtual_machines(entry):
+            said.append(f"GPO '{_gpo(entry)}' sets \"{label}\" with {VIRTUAL_MACHINES}")
+        else:
+            missing.append((right, entry))
+    if not missing and all(v is None for v in evidence["rights"].values()):
+        return Outcome(Status.PASS, f"No GPO sets \"Log on as a service\" or \"Create symbolic links\" on {host.fqdn}: "
+                       "the local policy, which Hyper-V maintains, applies.", evidence=evidence)
+    if not missing:
+        return Outcome(Status.PASS, f"On {host.fqdn}, " + "; ".join(said) + ".", evidence=evidence)
+    what = "; ".join(f"GPO '{_gpo(e)}' sets \"{RIGHTS[r][0]}\" without {VIRTUAL_MACHINES} ({VIRTUAL_MACHINES_SID})"
+                     for r, e in missing)
+    return Outcome(
+        Status.FAIL,
+        f"On {host.fqdn}, {what}: VMs cannot start there, and moves to it fail with 0x80070569 (logon type not "
+        "granted).",
+        _fix(host, missing),
+        evidence,
+    )
+
+
+def _fix(host: HostRef, missing: list[tuple[str, dict[str, Any]]]) -> Fix:
+    lines = []
+    for n, (right, entry) in enumerate(missing, 1):
+        label, keep = RIGHTS[right]
+        lines += [
+            f"# {n}. A GPO sets \"{label}\" on {host.fqdn} without {VIRTUAL_MACHINES}. Its name:",
+            f"$gpoName = {ps_quote(_gpo(entry))}",
+            f"# In the Group Policy Management console, edit that GPO: {_PATH} > {label}.",
+            f"# Add {VIRTUAL_MACHINES} ({VIRTUAL_MACHINES_SID}) and keep {keep}. An editor on a machine",
+            "# without Hyper-V cannot resolve that name: edit the GPO from a Hyper-V host.",
+        ]
+    lines += [
+        f"# Then on {host.fqdn}, apply the policy and read the rights back (S-1-5-83-0 must be listed):",
+        "gpupdate /target:computer /force",
+        "Get-CimInstance -Namespace 'root\\rsop\\computer' -ClassName 'RSOP_UserPrivilegeRight' -Filter "
+        "\"precedence=1 AND (UserRight='SeServiceLogonRight' OR UserRight='SeCreateSymbolicLinkPrivilege')\" |",
+        "    Select-Object -Property 'UserRight', 'AccountList'",
+    ]
+    gpos = ", ".join(dict.fromkeys(f"'{_gpo(e)}'" for _, e in missing))
+    return on_host(
+        host,
+        f"Have the owner of GPO {gpos} add {VIRTUAL_MACHINES} to "
+        + " and ".join(f"\"{RIGHTS[r][0]}\"" for r, _ in missing)
+        + f" (it usually comes from a domain security baseline), then refresh Group Policy on {host.fqdn}.",
+        "\n".join(lines),
+        docs=(DOCS["log-on-as-a-service"], DOCS["ts-lm"], DOCS["gpupdate"]),
+        gui=f"Group Policy Management > the GPO > Edit > {_PATH}",
+        run_as=f"{LOCAL_ADMIN}, after an editor of the GPO changed it",
+        kind="manual",
+    )

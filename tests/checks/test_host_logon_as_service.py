@@ -1,0 +1,72 @@
+"""host-logon-as-service: a GPO that sets "Log on as a service" must keep NT VIRTUAL MACHINE\\Virtual Machines."""
+
+from __future__ import annotations
+
+from hvlm.audit.model import Severity, Status
+from tests.support.checking import break_fact, only, run_check
+from tests.support.fleet import ALL_SERVICES, VIRTUAL_MACHINES, HostModel, build_snapshot
+from tests.support.powershell import assert_parses
+
+H = "hv01.corp.contoso.com"
+
+
+def doc(**kw: object) -> dict:
+    return build_snapshot([HostModel("HV01", **kw)])  # type: ignore[arg-type]
+
+
+def test_pass_no_gpo_sets_the_right() -> None:
+    f = only(run_check("host-logon-as-service", doc()), host=H)
+    assert f.status is Status.PASS and f.message.startswith("No GPO sets \"Log on as a service\"")
+
+
+def test_pass_gpo_keeps_virtual_machines() -> None:
+    f = only(run_check("host-logon-as-service", doc(service_logon_gpo=("Server Baseline", [ALL_SERVICES,
+                                                                                           VIRTUAL_MACHINES]))), host=H)
+    assert f.status is Status.PASS and "GPO 'Server Baseline'" in f.message
+
+
+def test_pass_when_the_gpo_lists_the_sid_unresolved() -> None:
+    kw = {"service_logon_gpo": ("Server Baseline", [ALL_SERVICES, ("*S-1-5-83-0", None)])}
+    assert only(run_check("host-logon-as-service", doc(**kw)), host=H).status is Status.PASS
+
+
+def test_fail_gpo_overrides_the_right_without_virtual_machines() -> None:
+    kw = {"service_logon_gpo": ("Server Hardening 'v2'", [ALL_SERVICES, ("CORP\\svc-backup", "S-1-5-21-1-2-3-1201")])}
+    f = only(run_check("host-logon-as-service", doc(**kw)), host=H)
+    assert f.status is Status.FAIL and f.severity is Severity.HIGH
+    assert "GPO 'Server Hardening 'v2''" in f.message and "0x80070569" in f.message
+    assert f.fix is not None and f.fix.kind == "manual" and f.fix.run_on == H
+    ps = f.fix.powershell
+    assert "$gpoName = 'Server Hardening ''v2'''" in ps and "gpupdate /target:computer /force" in ps
+    assert "User Rights Assignment > Log on as a service" in ps
+    assert_parses(ps)
+
+
+def test_the_gpo_that_wins_decides() -> None:
+    d = doc(service_logon_gpo=("Server Baseline", [ALL_SERVICES, VIRTUAL_MACHINES]))
+    rights = d["hosts"][H]["logon_rights"]["value"]["Rights"]
+    rights.append({**rights[0], "Precedence": 2, "GPOName": "Old Hardening", "Accounts": []})
+    assert only(run_check("host-logon-as-service", d), host=H).status is Status.PASS
+    rights[0]["Precedence"], rights[1]["Precedence"] = 2, 1
+    f = only(run_check("host-logon-as-service", d), host=H)
+    assert f.status is Status.FAIL and "Old Hardening" in f.message
+
+
+def test_fail_symbolic_links_right_without_virtual_machines() -> None:
+    d = doc()
+    d["hosts"][H]["logon_rights"]["value"]["Rights"].append(
+        {"UserRight": "SeCreateSymbolicLinkPrivilege", "Precedence": 1, "GPOID": None, "GPOName": "Baseline",
+         "Accounts": [{"Name": "BUILTIN\\Administrators", "SID": "S-1-5-32-544"}]})
+    f = only(run_check("host-logon-as-service", d), host=H)
+    assert f.status is Status.FAIL and "Create symbolic links" in f.message
+
+
+def test_no_rsop_data_is_an_error() -> None:
+    f = only(run_check("host-logon-as-service", doc(rsop_gpos=0)), host=H)
+    assert f.status is Status.ERROR and "could not check" in f.message
+
+
+def test_missing_logon_rights_is_an_error() -> None:
+    d = doc()
+    break_fact(d, "hosts", H, "logon_rights")
+    assert only(run_check("host-logon-as-service", d), host=H).status is Status.ERROR
