@@ -113,6 +113,16 @@ BUILTIN: tuple[FactSpec, ...] = (
           "Test-Path Component Based Servicing\\RebootPending, WindowsUpdate\\Auto Update\\RebootRequired; "
           "Session Manager PendingFileRenameOperations",
           "whether the host waits for a restart"),
+    # storage and GPU partitions of VMs (issue 14: shared-nothing room, SMB storage, GPU-P)
+    _host("vm_files", "Get-VM (Path, ConfigurationLocation, SnapshotFileLocation, SmartPagingFilePath); "
+          "Get-ChildItem of <ConfigurationLocation>\\Virtual Machines\\<VMId>*",
+          "each VM's configuration, checkpoint and smart paging paths and its configuration and state file bytes"),
+    _host("vm_checkpoints", "Get-VM; Get-VMSnapshot; Get-ChildItem of <Path>\\Snapshots\\<Id>*; Get-VHD of its disks",
+          "each VM's checkpoints with their state file bytes and disks"),
+    _host("vm_gpu_partitions", "Get-VM; Get-VMGpuPartitionAdapter",
+          "GPU partition adapters of VMs (GPU-P) and whether each supports outgoing live migration"),
+    _host("partitionable_gpus", "Get-VMHostPartitionableGpu",
+          "the host's partitionable GPUs with their partition counts"),
     FactSpec("info", "domain", "LDAP rootDSE and the domain head: dnsRoot, nETBIOSName, objectSid, currentTime",
              "fact_domain_info", "the domain's names, SID and the DC's time", collector="ldap"),
     FactSpec("domain_controllers", "domain", "DNS SRV _ldap._tcp.dc._msdcs.<domain>", "fact_dcs",

@@ -118,4 +118,12 @@ DOCS: dict[str, str] = {
     "wac-known-issues": f"{_LEARN}/windows-server/manage/windows-admin-center/support/known-issues",
     "kile-enctypes": f"{_LEARN}/openspecs/windows_protocols/ms-kile/6cfc7b50-11ed-4b4d-846d-6f08f0812919",
     "ada2-enctypes": f"{_LEARN}/openspecs/windows_protocols/ms-ada2/a75d1c3f-0bb3-470c-99bd-2bb557119483",
+    # GPU partitions, checkpoints and storage on SMB shares (vm-gpu-partition, vm-storage-fits, vm-smb-storage)
+    "gpu-partitioning": f"{_HV}/gpu-partitioning",
+    "get-vmgpupartitionadapter": f"{_LEARN}/powershell/module/hyper-v/get-vmgpupartitionadapter",
+    "get-vmhostpartitionablegpu": f"{_LEARN}/powershell/module/hyper-v/get-vmhostpartitionablegpu",
+    "set-vmhostpartitionablegpu": f"{_LEARN}/powershell/module/hyper-v/set-vmhostpartitionablegpu",
+    "get-vmsnapshot": f"{_LEARN}/powershell/module/hyper-v/get-vmsnapshot",
+    "hyperv-over-smb": f"{_LEARN}/windows-server/storage/file-server/hyper-v-over-smb",
+    "get-smbshareaccess": f"{_LEARN}/powershell/module/smbshare/get-smbshareaccess",
 }

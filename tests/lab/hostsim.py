@@ -15,6 +15,12 @@ the probe's own comments describe it):
 - Get-VMAssignableDevice and Get-VMSecurity do not exist (DDA and virtual TPMs came with 2016): no
   assigned device, and no VM with a vTPM, shielding or a key protector.
 
+GPU partitioning differs by release too (the probe asks Get-Command first, as for DDA):
+Get-VMGpuPartitionAdapter does not exist before Windows Server 2019 (no VM has a partition: an empty
+list), its SupportsOutgoingLiveMigration property not before 2025 (null), and
+Get-VMHostPartitionableGpu not before 2022 (the host offers no partitionable GPU: an empty list).
+Get-VMSnapshot and the Get-VM paths exist on every release.
+
 Per-section failures come from ``HostModel.errors`` (section -> (kind, message)), exactly as the
 probe reports a caught error. Pipeline-level misbehaviour (Write-Error, throw, malformed JSON, a
 partial or missing section) is a :class:`Behaviour`; transport faults are the lab's ``Fault``.
@@ -37,6 +43,7 @@ from tests.support.fleet import HostModel
 __all__ = ["Behaviour", "SimHost", "command_not_found"]
 
 WS2012R2 = 9600
+WS2019, WS2022, WS2025 = 17763, 20348, 26100
 
 
 def command_not_found(command: str) -> str:
@@ -113,7 +120,18 @@ class SimHost:
             for vm in sections["vm_security"]:
                 vm.update(TpmEnabled=False, Shielded=False, EncryptStateAndVmMigrationTraffic=None,
                           KeyProtectorPresent=False)
+        self._gpu_adjusted(sections)
         return sections
+
+    def _gpu_adjusted(self, sections: dict[str, Any]) -> None:
+        build = self.model.build
+        if build < WS2019:
+            sections["vm_gpu_partitions"] = []
+        elif build < WS2025:
+            for adapter in sections["vm_gpu_partitions"]:
+                adapter["SupportsOutgoingLiveMigration"] = None
+        if build < WS2022:
+            sections["partitionable_gpus"] = []
 
     def expected(self) -> dict[str, tuple[str, Any]]:
         """Per section: ("value", value) or ("error", (kind, message)) as the probe reports it."""
