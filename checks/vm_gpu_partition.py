@@ -109,14 +109,18 @@ def run(f: Facts) -> Outcome:
     src_gpus = tuple((model(g.get("Name")), int(g.get("PartitionCount") or 0)) for g in f["source.partitionable_gpus"])
     dst_gpus = tuple((model(g.get("Name")), int(g.get("PartitionCount") or 0))
                      for g in f["destination.partitionable_gpus"])
+    dst_names = {model(g.get("Name")): str(g.get("Name")) for g in f["destination.partitionable_gpus"]}
     evidence.update({"source.build": builds["source"], "destination.build": builds["destination"],
                      "source.gpus": [list(g) for g in src_gpus], "destination.gpus": [list(g) for g in dst_gpus]})
     problems: list[str] = []
+    unmet: list[str] = []
+    repartition: tuple[str | None, int | None] = (None, None)
     old = [f"{ref.fqdn} runs {_release(builds[role])}" for role, ref in (("source", src), ("destination", dst))
            if (builds[role] or 0) < FIRST_BUILD]
     if old:
         problems.append("live migration with a GPU partition needs Windows Server 2025 on both hosts, and "
                         + " and ".join(old))
+        unmet.append("Windows Server 2025 on both hosts (an in-place upgrade or a new host)")
     try:
         version_ok = parse_version(str(vm.get("Version"))) >= FIRST_VERSION
     except ValueError:
@@ -124,12 +128,16 @@ def run(f: Facts) -> Outcome:
     if not version_ok:
         problems.append(f"its configuration version is {vm.get('Version')}, and live migration with a GPU partition "
                         "needs 12.0")
+        unmet.append(f"configuration version 12.0 (now {vm.get('Version')}): Update-VMVersion -Name {ps_quote(name)} "
+                     "with the VM off, on a 2025 host; one way only")
     for a in adapters:
         outgoing = a.get("SupportsOutgoingLiveMigration")
         label = a.get("InstancePath") or a.get("Id") or "its GPU partition adapter"
         if outgoing is False:
             problems.append(f"{src.fqdn} reports SupportsOutgoingLiveMigration False for {label}: its GPU driver or "
                             "processor (IOMMU DMA bit tracking) does not support the migration")
+            unmet.append(f"SupportsOutgoingLiveMigration True on {src.fqdn}: a GPU driver with live migration support "
+                         "and IOMMU (Intel VT-d, AMD-Vi) enabled in the firmware")
         elif outgoing is None and not old:
             return Outcome(Status.ERROR, f"could not check: {src.fqdn} runs Windows Server 2025 but did not report "
                            f"SupportsOutgoingLiveMigration for {name}'s {label}.", evidence=evidence)
@@ -139,8 +147,11 @@ def run(f: Facts) -> Outcome:
             offered = ", ".join(sorted({str(g[0]) for g in dst_gpus})) or "none"
             wanted = f"partitionable {gpu[0]} GPU" if gpu else "partitionable GPU"
             problems.append(f"{dst.fqdn} has no {wanted} (its partitionable GPUs: {offered})")
+            unmet.append(f"a {wanted} on {dst.fqdn}, with the same partition count as on {src.fqdn}")
         elif gpu is not None and gpu[1] and not any(g[1] == gpu[1] for g in same):
             problems.append(f"{dst.fqdn}'s {gpu[0]} GPU is set to {same[0][1]} partitions, {src.fqdn}'s to {gpu[1]}")
+            unmet.append(f"the same partition count on both hosts: {gpu[1]} on {src.fqdn}, {same[0][1]} on {dst.fqdn}")
+            repartition = (dst_names.get(gpu[0]), gpu[1])
     if not problems:
         return Outcome(Status.PASS, f"{name}'s GPU partition can move live: both hosts run Windows Server 2025, "
                        f"version {vm.get('Version')}, outgoing migration supported, the same GPU with the same "
@@ -151,21 +162,22 @@ def run(f: Facts) -> Outcome:
         Status.FAIL,
         f"{name} has a GPU partition and cannot be live-migrated to {dst.fqdn}: " + "; ".join(problems) + ".",
         on_host(src, f"Decide how {name} moves: shut down (a cold move), or once each GPU partitioning requirement "
-                "is met on both hosts.", _steps(name, vm, dst), docs=(
+                "is met on both hosts.", _steps(name, dst, unmet, *repartition), docs=(
                     DOCS["gpu-partitioning"], DOCS["get-vmgpupartitionadapter"], DOCS["set-vmhostpartitionablegpu"]),
                 kind="manual"),
         evidence,
     )
 
 
-def _steps(name: str, vm: Mapping[str, Any], dst: HostRef) -> str:
-    lines = [
-        f"# {name} moves live with its GPU partition only when all of these hold; otherwise shut it down and move it",
-        "# offline, or remove the partition adapter (VM off) and add one on the destination.",
-        "# - Windows Server 2025 on both hosts;",
-        f"# - configuration version 12.0 (now {vm.get('Version')}): Update-VMVersion with the VM off, one way only;",
-        "# - SupportsOutgoingLiveMigration True: a GPU driver with migration support, IOMMU (Intel VT-d, AMD-Vi) on;",
-        f"# - the same GPU model with the same partition count on {dst.fqdn} (Set-VMHostPartitionableGpu there).",
+def _steps(name: str, dst: HostRef, unmet: list[str], gpu_name: str | None, count: int | None) -> str:
+    """Comments naming each unmet requirement with what meets it, then read-only commands that show both sides."""
+    lines = [f"# {name} moves live with its GPU partition only when every requirement holds; until then shut it down",
+             "# and move it offline, or remove its partition adapter (VM off) and add one on the destination. To meet:"]
+    lines += [f"# - {item}" for item in unmet]
+    if gpu_name is not None and count:
+        lines += [f"#   on {dst.fqdn}, once no running VM uses a partition of that GPU:",
+                  f"#   Set-VMHostPartitionableGpu -Name {ps_quote(gpu_name)} -PartitionCount {int(count)}"]
+    lines += [
         f"Get-VMGpuPartitionAdapter -VMName {ps_quote(name)} |",
         "    Format-List -Property 'InstancePath', 'SupportsOutgoingLiveMigration'",
         "Get-VMHostPartitionableGpu | Format-List -Property 'Name', 'PartitionCount', 'ValidPartitionCounts'",

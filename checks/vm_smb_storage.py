@@ -17,7 +17,6 @@ from hvlm.checks._ad import (
     missing,
     netbios,
     outside_domain,
-    purge_tickets_ps,
     unavailable,
     uses_kerberos,
 )
@@ -199,7 +198,10 @@ def _delegation_fix(name: str, lacking: list[tuple[HostRef, list[str]]], servers
     for ref, _ in lacking:
         entries = [spn for s in servers for spn in spn_pair(s, ref.domain)]
         lines.append(add_delegation_ps(ref, entries))
-        lines.append(purge_tickets_ps(ref))
+        lines += [f"# Then let {ref.fqdn} pick up the change: a ticket obtained before it stays valid up to 10 hours by",
+                  "# default. Needs local admin rights there; if refused, run klist purge -li 0x3e7 on that host.",
+                  f"Invoke-Command -ComputerName {ps_quote(ref.fqdn)} -ScriptBlock {{ klist purge -li 0x3e7 }} "
+                  "-ErrorAction Continue"]
     lines.append("# Then verify the share permissions on the file server (read-only):")
     lines += [f"#   {line}" if not line.startswith("#") else f"#   {line[2:]}" for line in verify.powershell.splitlines()]
     return ad_fix(

@@ -58,6 +58,8 @@ def test_fail_other_gpu_model_or_partition_count_on_the_destination() -> None:
     assert "VEN_10DE&DEV_27B8" in other.message
     count = only(run_check("vm-gpu-partition", doc(gpu_vm(), dst={"gpus": [(A2, 8, [1, 2, 4, 8])]})), vm="vdi01")
     assert count.status is Status.FAIL and "set to 8 partitions" in count.message
+    assert count.fix is not None and f"#   Set-VMHostPartitionableGpu -Name '{A2}' -PartitionCount 4" in count.fix.powershell
+    assert "configuration version" not in count.fix.powershell  # only what is unmet
     none = only(run_check("vm-gpu-partition", doc(gpu_vm(), dst={"gpus": []})), vm="vdi01")
     assert none.status is Status.FAIL and "its partitionable GPUs: none" in none.message
 
