@@ -87,7 +87,7 @@ def need_of(vm: Mapping[str, Any], disks: list[dict[str, Any]], files: list[dict
     for row in files[:1]:
         if is_share(row.get("ConfigurationLocation")):
             need.shared.append(str(row["ConfigurationLocation"]))
-        elif row.get("ConfigurationBytes") is None:
+        elif row.get("ConfigurationBytes") is None or row.get("FilesError"):
             need.unread.append(f"its configuration files in {row.get('ConfigurationLocation')}: "
                                f"{row.get('FilesError') or 'not listed'}")
         else:
@@ -98,7 +98,7 @@ def need_of(vm: Mapping[str, Any], disks: list[dict[str, Any]], files: list[dict
         need.checkpoints += 1
         if is_share(cp.get("Path")):
             need.shared.append(f"{cp.get('Path')} (checkpoint {cp.get('Name')})")
-        elif cp.get("StateBytes") is None:
+        elif cp.get("StateBytes") is None or cp.get("FilesError"):
             need.unread.append(f"checkpoint {cp.get('Name')}: {cp.get('FilesError') or 'its files were not listed'}")
         else:
             need.state += int(cp["StateBytes"])

@@ -124,3 +124,12 @@ def test_missing_checkpoints_fact_is_an_error() -> None:
     d = doc(VMModel("app01"))
     break_fact(d, "hosts", S, "vm_checkpoints")
     assert {f.status for f in run_check("vm-storage-fits", d)} == {Status.ERROR}
+
+
+def test_a_checkpoint_disk_get_vhd_could_not_read_is_an_error_even_with_its_state_sized() -> None:
+    """The probe sizes a checkpoint's state files before its disks: a Get-VHD failure leaves StateBytes set."""
+    d = doc(VMModel("app08", checkpoints=[CheckpointModel("cp1")]))
+    row = d["hosts"][S]["vm_checkpoints"]["value"][0]
+    row["FilesError"] = "Get-VHD: The system cannot find the file specified."
+    f = only(run_check("vm-storage-fits", d), vm="app08")
+    assert f.status is Status.ERROR and "cannot find the file" in f.message
