@@ -28,7 +28,7 @@
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $WarningPreference = 'SilentlyContinue'
-$HvlmProbeVersion = '1.1.0'
+$HvlmProbeVersion = '1.2.0'
 
 function Get-HvlmProblem {
     # An error record as a section result: {"error": {"kind", "message"}}. The kind tells hvlm how
