@@ -39,9 +39,31 @@ def _build(side: RoleFacts) -> int | None:
     return os_build(side["operating_system"], None)[0]
 
 
+def in_use(vms: list[dict[str, Any]] | None, adapters: list[dict[str, Any]] | None,
+           gpus: tuple[Gpu, ...]) -> dict[str | None, list[str]] | None:
+    """GPU model -> the running (or paused) VMs of a host that hold a partition of it; an adapter without an
+    instance path counts for the host's only model. None when either table is missing."""
+    if vms is None or adapters is None:
+        return None
+    running = {str(v.get("Id", "")).lower(): str(v["Name"]) for v in vms if v.get("State") in ("Running", "Paused")}
+    models = {g[0] for g in gpus if g[0] is not None}
+    only_model = next(iter(models)) if len(models) == 1 else None
+    out: dict[str | None, list[str]] = {}
+    for a in adapters:
+        holder = running.get(str(a.get("VMId", "")).lower())
+        if holder is not None:
+            out.setdefault(model(a.get("InstancePath")) or only_model, []).append(holder)
+    return out
+
+
 def _part(side: RoleFacts) -> Hashable:
-    """One end's build and partitionable GPUs, once per host."""
-    return side.derived("gpu:part", lambda s: (_build(s), _gpus(s)))
+    """One end's build, partitionable GPUs and partitions in use, once per host."""
+    def compute(s: RoleFacts) -> Hashable:
+        gpus = _gpus(s)
+        used = in_use(s["vms"], s["vm_gpu_partitions"], gpus or ())
+        return _build(s), gpus, None if used is None else tuple(sorted((str(k), len(v)) for k, v in used.items()))
+
+    return side.derived("gpu:part", compute)
 
 
 def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
@@ -73,7 +95,8 @@ def _source_gpu(adapter: Mapping[str, Any], src_gpus: tuple[Gpu, ...]) -> Gpu | 
     severity=Severity.HIGH,
     subject=SubjectKind.VM,
     requires=("source.vms", "source.vm_gpu_partitions", "source.operating_system?", "source.partitionable_gpus?",
-              "destination.operating_system?", "destination.partitionable_gpus?"),
+              "destination.operating_system?", "destination.partitionable_gpus?", "destination.vms?",
+              "destination.vm_gpu_partitions?"),
     parts=(_part, _part),
     vm_key=_vm_key,
     rationale="""A VM with a GPU partition adapter (GPU-P, Get-VMGpuPartitionAdapter) can be live-migrated from
@@ -82,8 +105,10 @@ def _source_gpu(adapter: Mapping[str, Any], src_gpus: tuple[Gpu, ...]) -> Gpu | 
     migration. Windows Server 2025 reports the source's side as the adapter's SupportsOutgoingLiveMigration,
     which Microsoft says "can be used to pre-validate a live migration". The destination must offer a
     partition of the same GPU: Microsoft asks for the same make and model with the same partition count
-    (Get-VMHostPartitionableGpu) on every host. hvlm compares the GPU model (the PCI vendor and device IDs
-    of the device instance path) and the partition count; it cannot read whether the destination's driver
+    (Get-VMHostPartitionableGpu) on every host, and a partition the VM can take: when running VMs of the
+    destination hold every partition of that GPU, the VM has no partition to land on. hvlm compares the
+    GPU model (the PCI vendor and device IDs of the device instance path), the partition count and the
+    partitions held by the destination's running VMs; it cannot read whether the destination's driver
     supports migration. Any unmet requirement is a failure: the VM then moves only shut down (a cold move)
     or without its partition. Such a move also runs over TCP/IP with compression whatever the performance
     option says. VMs without a GPU partition pass.""",
@@ -101,7 +126,7 @@ def run(f: Facts) -> Outcome:
     if not adapters:
         return Outcome(Status.PASS, f"{name} has no GPU partition adapter.", evidence=evidence)
     for fact in ("source.operating_system", "destination.operating_system", "source.partitionable_gpus",
-                 "destination.partitionable_gpus"):
+                 "destination.partitionable_gpus", "destination.vms", "destination.vm_gpu_partitions"):
         if f.optional(fact) is None:
             return unavailable(f, fact)
     src, dst = f.host("source"), f.host("destination")
@@ -110,6 +135,8 @@ def run(f: Facts) -> Outcome:
     dst_gpus = tuple((model(g.get("Name")), int(g.get("PartitionCount") or 0))
                      for g in f["destination.partitionable_gpus"])
     dst_names = {model(g.get("Name")): str(g.get("Name")) for g in f["destination.partitionable_gpus"]}
+    busy = in_use(f["destination.vms"], f["destination.vm_gpu_partitions"], dst_gpus) or {}
+    evidence["destination.partitions_in_use"] = {str(k): v for k, v in busy.items()}
     evidence.update({"source.build": builds["source"], "destination.build": builds["destination"],
                      "source.gpus": [list(g) for g in src_gpus], "destination.gpus": [list(g) for g in dst_gpus]})
     problems: list[str] = []
@@ -152,6 +179,15 @@ def run(f: Facts) -> Outcome:
             problems.append(f"{dst.fqdn}'s {gpu[0]} GPU is set to {same[0][1]} partitions, {src.fqdn}'s to {gpu[1]}")
             unmet.append(f"the same partition count on both hosts: {gpu[1]} on {src.fqdn}, {same[0][1]} on {dst.fqdn}")
             repartition = (dst_names.get(gpu[0]), gpu[1])
+        else:
+            capacity = sum(g[1] for g in same)
+            holders = [vm_name for m, names in busy.items() if gpu is None or m == gpu[0] for vm_name in names]
+            if capacity and len(holders) >= capacity:
+                which = f"{gpu[0]} GPU" if gpu else "partitionable GPU"
+                problems.append(f"all {capacity} partitions of {dst.fqdn}'s {which} are held by running VMs "
+                                f"({', '.join(sorted(holders))})")
+                unmet.append(f"a free partition on {dst.fqdn}: shut down or move one of "
+                             f"{', '.join(sorted(holders))} first")
     if not problems:
         return Outcome(Status.PASS, f"{name}'s GPU partition can move live: both hosts run Windows Server 2025, "
                        f"version {vm.get('Version')}, outgoing migration supported, the same GPU with the same "

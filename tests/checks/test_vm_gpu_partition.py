@@ -64,6 +64,16 @@ def test_fail_other_gpu_model_or_partition_count_on_the_destination() -> None:
     assert none.status is Status.FAIL and "its partitionable GPUs: none" in none.message
 
 
+def test_fail_when_running_vms_hold_every_partition_of_the_destination_gpu() -> None:
+    holders = [VMModel(f"vdi-b{n}", version="12.0", gpu_partitions=[(A2, True)]) for n in range(4)]
+    full = only(run_check("vm-gpu-partition", doc(gpu_vm(), dst={"vms": holders})), vm="vdi01")
+    assert full.status is Status.FAIL and "all 4 partitions" in full.message and "vdi-b3" in full.message
+    holders[0].state = "Off"  # an off VM holds no partition
+    free = only(run_check("vm-gpu-partition", doc(gpu_vm(), dst={"vms": holders})), vm="vdi01")
+    assert free.status is Status.PASS and free.evidence["destination.partitions_in_use"]["VEN_10DE&DEV_25B6"] == [
+        "vdi-b1", "vdi-b2", "vdi-b3"]
+
+
 def test_missing_facts_are_errors_never_passes() -> None:
     d = doc(gpu_vm())
     break_fact(d, "hosts", S, "vm_gpu_partitions")
