@@ -85,3 +85,14 @@ def test_missing_facts_are_errors_never_passes() -> None:
     d = doc(gpu_vm())
     d["hosts"][S]["vm_gpu_partitions"]["value"][0]["SupportsOutgoingLiveMigration"] = None
     assert only(run_check("vm-gpu-partition", d), vm="vdi01").status is Status.ERROR
+
+
+def test_hostile_vm_and_gpu_names_stay_quoted() -> None:
+    from tests.support.powershell import HOSTILE, command_names
+
+    hostile_gpu = "\\\\?\\PCI#VEN_10DE&DEV_25B6#' ; Remove-Item C:\\ -Recurse ; '"
+    vm = VMModel(HOSTILE, version="12.0", gpu_partitions=[(hostile_gpu, True)])
+    f = only(run_check("vm-gpu-partition", doc(vm, dst={"gpus": [(hostile_gpu, 8, [4, 8])]})), vm=HOSTILE)
+    assert f.status is Status.FAIL and f.fix is not None
+    assert_parses(f.fix.powershell)
+    assert "Remove-Item" not in command_names(f.fix.powershell)
