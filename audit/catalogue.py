@@ -123,6 +123,16 @@ BUILTIN: tuple[FactSpec, ...] = (
           "who Group Policy grants \"Log on as a service\" and \"Create symbolic links\", and from which GPO"),
     _host("policy_file", "Test-Path; [System.IO.File]::Open (read) of GroupPolicy\\Machine\\Registry.pol, first 8 bytes",
           "whether the local Group Policy file exists and starts with its PReg signature"),
+    # storage and GPU partitions of VMs (issue 14: shared-nothing room, SMB storage, GPU-P)
+    _host("vm_files", "Get-VM (Path, ConfigurationLocation, SnapshotFileLocation, SmartPagingFilePath); "
+          "Get-ChildItem of <ConfigurationLocation>\\Virtual Machines\\<VMId>*",
+          "each VM's configuration, checkpoint and smart paging paths and its configuration and state file bytes"),
+    _host("vm_checkpoints", "Get-VM; Get-VMSnapshot; Get-ChildItem of <Path>\\Snapshots\\<Id>*; Get-VHD of its disks",
+          "each VM's checkpoints with their state file bytes and disks"),
+    _host("vm_gpu_partitions", "Get-VM; Get-VMGpuPartitionAdapter",
+          "GPU partition adapters of VMs (GPU-P) and whether each supports outgoing live migration"),
+    _host("partitionable_gpus", "Get-VMHostPartitionableGpu",
+          "the host's partitionable GPUs with their partition counts"),
     FactSpec("info", "domain", "LDAP rootDSE and the domain head: dnsRoot, nETBIOSName, objectSid, currentTime",
              "fact_domain_info", "the domain's names, SID and the DC's time", collector="ldap"),
     FactSpec("domain_controllers", "domain", "DNS SRV _ldap._tcp.dc._msdcs.<domain>", "fact_dcs",

@@ -132,4 +132,12 @@ DOCS: dict[str, str] = {
     "ts-guide": f"{_LEARN}/troubleshoot/windows-server/virtualization/troubleshoot-live-migration-guidance",
     "gpupdate": f"{_LEARN}/windows-server/administration/windows-commands/gpupdate",
     "registry-pol-format": f"{_LEARN}/previous-versions/windows/desktop/policy/registry-policy-file-format",
+    # GPU partitions, checkpoints and storage on SMB shares (vm-gpu-partition, vm-storage-fits, vm-smb-storage)
+    "gpu-partitioning": f"{_HV}/gpu-partitioning",
+    "get-vmgpupartitionadapter": f"{_LEARN}/powershell/module/hyper-v/get-vmgpupartitionadapter",
+    "get-vmhostpartitionablegpu": f"{_LEARN}/powershell/module/hyper-v/get-vmhostpartitionablegpu",
+    "set-vmhostpartitionablegpu": f"{_LEARN}/powershell/module/hyper-v/set-vmhostpartitionablegpu",
+    "get-vmsnapshot": f"{_LEARN}/powershell/module/hyper-v/get-vmsnapshot",
+    "hyperv-over-smb": f"{_LEARN}/windows-server/storage/file-server/hyper-v-over-smb",
+    "get-smbshareaccess": f"{_LEARN}/powershell/module/smbshare/get-smbshareaccess",
 }

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.fleet import (
     ALL_SERVICES,
+    CheckpointModel,
     ComputerModel,
     DiskModel,
     GiB,
@@ -29,6 +30,9 @@ OUT = Path(__file__).resolve().parents[1] / "audit" / "data" / "example-snapshot
 CORP_SID = "S-1-5-21-1004336348-1177238915-682003330"
 FAB_SID = "S-1-5-21-2127521184-1604012920-1887927527"
 HV_OPERATORS = ("CORP\\HV-Operators", f"{CORP_SID}-1201")
+# the NVIDIA A16 both 2025 hosts carry, by its device instance path (Get-VMHostPartitionableGpu Name)
+A16 = "\\\\?\\PCI#VEN_10DE&DEV_25B6&SUBSYS_157E10DE&REV_A1#4&2e3b5d9&0&0010#{064092b3-625e-43bf-9eb5-dc845897dd59}"
+FILE_SHARE = "\\\\fs01.corp.contoso.com\\vms"
 CORP_DA = ("CORP\\Domain Admins", f"{CORP_SID}-512")
 FAB_DA = ("FABRIKAM\\Domain Admins", f"{FAB_SID}-512")
 
@@ -49,7 +53,11 @@ def fleet() -> dict[str, object]:
                      migration_networks=[("192.168.50.0/24", 0), ("192.168.150.0/24", 1)],
                      cpu_name="Intel(R) Xeon(R) Gold 6138 CPU @ 2.00GHz",
                      vms=[VMModel("app01", "5.0", compatibility_for_migration=True),
-                          VMModel("app02", "8.0", compatibility_for_migration=True)],
+                          VMModel("app02", "8.0", compatibility_for_migration=True,
+                                  checkpoints=[CheckpointModel("before-sql-cu", state_bytes=8 * GiB)]),
+                          # files02 lives on the file server's share: only its memory moves
+                          VMModel("files02", "8.0", compatibility_for_migration=True, config_path=FILE_SHARE,
+                                  disks=[DiskModel(path=f"{FILE_SHARE}\\files02\\files02.vhdx")])],
                      hyperv_admins=[HV_OPERATORS], administrators=admins, utc_time="2026-11-20T09:00:03Z")
     # HV03 and HV04 were installed from one cloned image: the same dynamic MAC address range;
     # web01 still has the Windows Server ISO it was installed from in its DVD drive; a disk that filled up
@@ -78,14 +86,19 @@ def fleet() -> dict[str, object]:
                      service_logon_gpo=("CORP Server Baseline 2025", [ALL_SERVICES]),
                      volumes=[("C:\\", 200 * GiB, 150 * GiB), ("D:\\", 2048 * GiB, 1024 * GiB)],
                      cpu_name="Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz",
-                     vms=[VMModel("ai01", "12.0", memory_startup=128 * GiB), VMModel("app03", "10.0")],
+                     vms=[VMModel("ai01", "12.0", memory_startup=128 * GiB), VMModel("app03", "10.0"),
+                          # a VDI session host on a partition of the A16 (GPU-P)
+                          VMModel("vdi01", "12.0", gpu_partitions=[(A16, True)])],
+                     gpus=[(A16, 4, [1, 2, 4, 8, 16])],
                      hyperv_admins=[], administrators=admins, free_memory=48 * GiB,
                      # new 25 GbE RDMA network, the only migration subnet: older hosts are not on it
                      performance="SMB", migration_networks=[("192.168.55.0/24", 0)],
                      extra_interfaces=[{"InterfaceAlias": "LM-RDMA", "IPAddress": "192.168.55.15", "PrefixLength": 24,
                                         "AddressFamily": "IPv4", "DefaultGateway": None, "RdmaEnabled": True}])
     # HV06: the lab's AMD host, no live migration from Intel hosts; its clock follows a stale NTP appliance
+    # its A16 was split into 8 partitions for the lab's test desktops, HV05's into 4
     hv06 = HostModel("HV06", domain="lab.fabrikam.com", index=6, build=26100, migration_enabled=False,
+                     gpus=[(A16, 8, [1, 2, 4, 8, 16])],
                      cpu_vendor="AuthenticAMD", cpu_name="AMD EPYC 9454 48-Core Processor",
                      vms=[VMModel("rnd01", "11.0", compatibility_for_migration=True)],
                      hyperv_admins=[HV_OPERATORS], administrators=[("BUILTIN\\Administrator", f"{FAB_SID}-500"), FAB_DA],
@@ -98,17 +111,20 @@ def fleet() -> dict[str, object]:
     hosts = [hv01, hv02, hv03, hv04, hv05, hv06, hv07]
     pairs = [(hv07, hv01), (hv01, hv02), (hv02, hv03), (hv02, hv04), (hv03, hv04), (hv04, hv05), (hv05, hv06)]
 
+    FS01_CIFS = ["cifs/FS01", "cifs/fs01.corp.contoso.com"]
+
     def kcd(src: HostModel, *dests: HostModel) -> list[str]:
         return [e for d in dests for e in delegation_entries(d)]
 
     corp_computers = [
         ComputerModel(hv01, f"{CORP_SID}-2101", kcd(hv01, hv02, hv07)),
-        ComputerModel(hv02, f"{CORP_SID}-2102", kcd(hv02, hv01, hv03, hv04)),
+        # HV02 and HV04 may delegate to the file server's cifs (set up for Hyper-V Manager); HV03 was forgotten
+        ComputerModel(hv02, f"{CORP_SID}-2102", kcd(hv02, hv01, hv03, hv04) + FS01_CIFS),
         # HV03 -> HV02: only the migration service was added, cifs forgotten (storage moves fail)
         ComputerModel(hv03, f"{CORP_SID}-2103",
                       delegation_entries(hv02, ("Microsoft Virtual System Migration Service",)) + kcd(hv03, hv04)),
         # "Kerberos only": the classic cause of 0x8009030E on 2016 and later
-        ComputerModel(hv04, f"{CORP_SID}-2104", kcd(hv04, hv02, hv03, hv05), any_protocol=False),
+        ComputerModel(hv04, f"{CORP_SID}-2104", kcd(hv04, hv02, hv03, hv05) + FS01_CIFS, any_protocol=False),
         ComputerModel(hv05, f"{CORP_SID}-2105", kcd(hv05, hv04)),
         # a DC: trusted for unconstrained delegation; its migration-service SPNs were lost when it was promoted;
         # its account was set to RC4 only years ago, for a legacy application

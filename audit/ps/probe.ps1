@@ -719,6 +719,130 @@ try {
     }
     $sections['policy_file'] = [ordered]@{ value = $policyFile }
 } catch { $sections['policy_file'] = Get-HvlmProblem $_ }
+# -- vm_files: where each VM keeps its configuration, checkpoints and smart paging file, and the bytes of
+# its own configuration and runtime-state files (Get-ChildItem lists them, no file is opened). Hyper-V
+# names them by the VM's Id under <ConfigurationLocation>\Virtual Machines: <Id>.xml and an <Id> folder
+# with the .bin/.vsv memory state on 2012 R2, <Id>.vmcx/.vmrs/.vmgs from 2016. A folder that cannot be
+# listed costs that VM's bytes only (FilesError says why). -----------------------------------------------
+function Get-HvlmFileBytes {
+    # The bytes of the files in $Folder whose names start with $Stem, and of every file under $Folder\$Stem*.
+    param($Folder, $Stem)
+    $total = [long]0
+    if (-not $Folder -or -not (Test-Path -LiteralPath $Folder)) { return $total }
+    foreach ($item in @(Get-ChildItem -LiteralPath $Folder -Force | Where-Object { $_.Name -like ($Stem + '*') })) {
+        if ($item.PSIsContainer) {
+            foreach ($file in @(Get-ChildItem -LiteralPath $item.FullName -Recurse -Force | Where-Object { -not $_.PSIsContainer })) {
+                $total += [long]$file.Length
+            }
+        } else {
+            $total += [long]$item.Length
+        }
+    }
+    $total
+}
+
+try {
+    $vmFiles = @(foreach ($vm in @(Get-VM)) {
+        $entry = [ordered]@{
+            VMName = [string]$vm.Name
+            VMId = [string]$vm.Id
+            Path = (Get-HvlmText $vm.Path)
+            ConfigurationLocation = (Get-HvlmText $vm.ConfigurationLocation)
+            SnapshotFileLocation = (Get-HvlmText $vm.SnapshotFileLocation)
+            SmartPagingFilePath = (Get-HvlmText $vm.SmartPagingFilePath)
+            SmartPagingFileInUse = [bool]$vm.SmartPagingFileInUse
+            ConfigurationBytes = $null
+            FilesError = $null
+        }
+        try {
+            $folder = '{0}\Virtual Machines' -f ([string]$vm.ConfigurationLocation).TrimEnd('\')
+            $entry['ConfigurationBytes'] = [long](Get-HvlmFileBytes $folder ([string]$vm.Id))
+        } catch { $entry['FilesError'] = [string]$_.Exception.Message }
+        $entry
+    })
+    $sections['vm_files'] = [ordered]@{ value = $vmFiles }
+} catch { $sections['vm_files'] = Get-HvlmProblem $_ }
+
+# -- vm_checkpoints: Get-VMSnapshot (every release; Get-VMCheckpoint is its 2016 alias). SnapshotType is an
+# enum. StateBytes: the checkpoint's configuration and saved memory under <Path>\Snapshots\<Id>*; HardDrives:
+# the disks as the checkpoint holds them, with Get-VHD's FileSize, so that files of another branch of the
+# checkpoint tree (not in the current disks' parent chain) are counted too. ------------------------------
+try {
+    $checkpoints = @(foreach ($vm in @(Get-VM)) {
+        foreach ($snapshot in @(Get-VMSnapshot -VM $vm)) {
+            $entry = [ordered]@{
+                VMName = [string]$vm.Name
+                VMId = [string]$vm.Id
+                Name = [string]$snapshot.Name
+                Id = [string]$snapshot.Id
+                SnapshotType = [string]$snapshot.SnapshotType
+                ParentSnapshotId = (Get-HvlmText $snapshot.ParentSnapshotId)
+                CreationTime = $null
+                Path = (Get-HvlmText $snapshot.Path)
+                HardDrives = @()
+                StateBytes = $null
+                FilesError = $null
+            }
+            if ($snapshot.CreationTime) {
+                $entry['CreationTime'] = ([DateTime]$snapshot.CreationTime).ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", $invariant)
+            }
+            try {
+                $folder = '{0}\Snapshots' -f ([string]$snapshot.Path).TrimEnd('\')
+                $entry['StateBytes'] = [long](Get-HvlmFileBytes $folder ([string]$snapshot.Id))
+                $entry['HardDrives'] = @(foreach ($drive in @($snapshot.HardDrives)) {
+                    $drivePath = (Get-HvlmText $drive.Path)
+                    if (-not $drivePath -or $null -ne $drive.DiskNumber) { continue }
+                    [ordered]@{ Path = $drivePath; FileSize = [long](Get-VHD -Path $drivePath).FileSize }
+                })
+            } catch { $entry['FilesError'] = [string]$_.Exception.Message }
+            $entry
+        }
+    })
+    $sections['vm_checkpoints'] = [ordered]@{ value = $checkpoints }
+} catch { $sections['vm_checkpoints'] = Get-HvlmProblem $_ }
+
+# -- vm_gpu_partitions: GPU partition adapters (GPU-P). Get-VMGpuPartitionAdapter came with Windows Server
+# 2019 and its SupportsOutgoingLiveMigration property with 2025: where the cmdlet does not exist no VM has a
+# partition (an empty list); where the property does not, it is null (unknown). ---------------------------
+try {
+    $partitions = @()
+    if (Get-Command -Name 'Get-VMGpuPartitionAdapter' -ErrorAction 'SilentlyContinue') {
+        $partitions = @(foreach ($vm in @(Get-VM)) {
+            foreach ($adapter in @(Get-VMGpuPartitionAdapter -VM $vm)) {
+                $outgoing = $null
+                if ($adapter.PSObject.Properties['SupportsOutgoingLiveMigration']) {
+                    $outgoing = [bool]$adapter.SupportsOutgoingLiveMigration
+                }
+                [ordered]@{
+                    VMName = [string]$vm.Name
+                    VMId = [string]$vm.Id
+                    Id = (Get-HvlmText $adapter.Id)
+                    InstancePath = (Get-HvlmText $adapter.InstancePath)
+                    SupportsOutgoingLiveMigration = $outgoing
+                }
+            }
+        })
+    }
+    $sections['vm_gpu_partitions'] = [ordered]@{ value = $partitions }
+} catch { $sections['vm_gpu_partitions'] = Get-HvlmProblem $_ }
+
+# -- partitionable_gpus: Get-VMHostPartitionableGpu (Windows Server 2022 and later; where it does not exist
+# the host offers no GPU partition: an empty list). Name is the GPU's device instance path. ----------------
+try {
+    $gpus = @()
+    if (Get-Command -Name 'Get-VMHostPartitionableGpu' -ErrorAction 'SilentlyContinue') {
+        $gpus = @(foreach ($gpu in @(Get-VMHostPartitionableGpu)) {
+            [ordered]@{
+                Name = [string]$gpu.Name
+                PartitionCount = [int]$gpu.PartitionCount
+                ValidPartitionCounts = @(foreach ($n in @($gpu.ValidPartitionCounts)) { [int]$n })
+                TotalVRAM = $gpu.TotalVRAM
+                AvailableVRAM = $gpu.AvailableVRAM
+            }
+        })
+    }
+    $sections['partitionable_gpus'] = [ordered]@{ value = $gpus }
+} catch { $sections['partitionable_gpus'] = Get-HvlmProblem $_ }
 
 # -- the document ------------------------------------------------------------------------------------
 $fqdn = [string]$env:COMPUTERNAME

@@ -32,11 +32,14 @@ READ_ONLY_COMMANDS = {
     "Get-VMHost", "Get-VMHostSupportedVersion", "Get-VMKeyProtector", "Get-VMMigrationNetwork", "Get-VMProcessor",
     "Get-VMSecurity", "Get-VMSwitch", "Get-WindowsFeature", "New-Object", "Select-Object", "Sort-Object",
     "Test-Path", "Where-Object",
+    # VM storage and GPU partitions: list files (names and sizes, no content), checkpoints, GPU-P adapters
+    "Get-ChildItem", "Get-VMSnapshot", "Get-VMGpuPartitionAdapter", "Get-VMHostPartitionableGpu",
 }
 # .NET members the probe may call: all of them read.
 READ_ONLY_METHODS = {
     "ContainsKey", "Dispose", "GetIPGlobalProperties", "GetType", "GetValue", "GetValueNames", "Invoke", "InvokeMember",
     "Open", "Read", "Replace", "Split", "Substring", "ToLowerInvariant", "ToString", "ToUniversalTime", "Translate",
+    "TrimEnd",
 }
 # The one file the probe opens, and how: read access, sharing read and write so Group Policy is never blocked.
 POLICY_OPEN = "[System.IO.File]::Open($polPath, 'Open', 'Read', 'ReadWrite')"
@@ -141,6 +144,27 @@ def test_probe_avoids_syntax_newer_than_windows_powershell_5_1() -> None:
         assert not re.search(pattern, code), pattern
     # nor newer than 4.0 where 2012 R2 runs it (stock 2012 R2 has no WMF 5.1): no ::new(), no classes
     assert not re.search(r"::new\(|^\s*class\s", code, re.IGNORECASE | re.MULTILINE)
+
+
+def test_get_childitem_only_lists_literal_paths(tree: Node) -> None:
+    """File sizes come from listings of folders the host names (VM paths): never expanded as wildcards,
+    never read, never followed into anything but the VM's own files."""
+    calls = [text(n) for n in walk(tree) if n.type == "command" and text(n).startswith("Get-ChildItem")]
+    assert len(calls) == 2
+    for call in calls:
+        assert call.startswith("Get-ChildItem -LiteralPath ") and "-Path " not in call, call
+        assert not re.search(r"Get-Content|-Include|-Exclude", call), call
+
+
+@pytest.mark.parametrize("cmdlet", ["Get-VMAssignableDevice", "Get-VMSecurity", "Get-VMGpuPartitionAdapter",
+                                    "Get-VMHostPartitionableGpu"])
+def test_cmdlets_of_newer_releases_are_looked_up_first(cmdlet: str) -> None:
+    """Absent on 2012 R2 (GPU partitioning also on 2016, Get-VMHostPartitionableGpu before 2022): the
+    probe asks Get-Command before calling them, so an older host reports "none", not an error."""
+    code = strip_comments(probe_script())
+    lookup = code.find(f"Get-Command -Name '{cmdlet}'")
+    first_call = re.search(rf"{cmdlet}(?!')", code)
+    assert lookup >= 0 and first_call is not None and lookup < first_call.start(), cmdlet
 
 
 def test_new_object_only_builds_a_sid_and_parses_a_certificate(tree: Node) -> None:

@@ -18,6 +18,12 @@ the probe's own comments describe it):
   ConvertTo-HgsKeyProtector, all 2016): Installed false with a null mode, no guardian, no local
   guardian certificate (the store is absent), no key protector.
 
+GPU partitioning differs by release too (the probe asks Get-Command first, as for DDA):
+Get-VMGpuPartitionAdapter does not exist before Windows Server 2019 (no VM has a partition: an empty
+list), its SupportsOutgoingLiveMigration property not before 2025 (null), and
+Get-VMHostPartitionableGpu not before 2022 (the host offers no partitionable GPU: an empty list).
+Get-VMSnapshot and the Get-VM paths exist on every release.
+
 Per-section failures come from ``HostModel.errors`` (section -> (kind, message)), exactly as the
 probe reports a caught error. Pipeline-level misbehaviour (Write-Error, throw, malformed JSON, a
 partial or missing section) is a :class:`Behaviour`; transport faults are the lab's ``Fault``.
@@ -40,6 +46,7 @@ from tests.support.fleet import HostModel
 __all__ = ["ANSIBLE_RAW_SUFFIX", "Behaviour", "SimHost", "command_not_found", "is_probe"]
 
 WS2012R2 = 9600
+WS2019, WS2022, WS2025 = 17763, 20348, 26100
 
 
 def command_not_found(command: str) -> str:
@@ -135,7 +142,18 @@ class SimHost:
                                       "AttestationStatus": None}
             sections["hgs_guardians"] = {"Guardians": [], "LocalCertificates": []}
             sections["vm_key_protectors"] = []
+        self._gpu_adjusted(sections)
         return sections
+
+    def _gpu_adjusted(self, sections: dict[str, Any]) -> None:
+        build = self.model.build
+        if build < WS2019:
+            sections["vm_gpu_partitions"] = []
+        elif build < WS2025:
+            for adapter in sections["vm_gpu_partitions"]:
+                adapter["SupportsOutgoingLiveMigration"] = None
+        if build < WS2022:
+            sections["partitionable_gpus"] = []
 
     def expected(self) -> dict[str, tuple[str, Any]]:
         """Per section: ("value", value) or ("error", (kind, message)) as the probe reports it."""

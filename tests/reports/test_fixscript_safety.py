@@ -192,7 +192,7 @@ def test_the_example_scripts_read_right(example: dict[str, Any]) -> None:
     assert "#     Uninstall-ADDSDomainController" in hv07.text and "Manual step 2 of 2" in hv07.text
     # item 3: the cold move is in its own script, asked per VM, and the default script names it
     assert "Move-VM" not in executed(hv05.text) and "fix-host-hv05.corp.contoso.com-disruptive.ps1" in hv05.text
-    assert "foreach ($name in @('ai01', 'app03')) {\r\n    if (-not $PSCmdlet.ShouldProcess(('VM {0} on {1}' -f $name" \
+    assert "foreach ($name in @('ai01', 'app03', 'vdi01')) {\r\n    if (-not $PSCmdlet.ShouldProcess(('VM {0} on {1}' -f $name" \
         in hv05d.text
     # item 4: the delegation written twice in AD is written once, the second says so
     ad = by["fix-active-directory.ps1"]

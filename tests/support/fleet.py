@@ -66,6 +66,17 @@ class DiskModel:
 
 
 @dataclass
+class CheckpointModel:
+    """One checkpoint of a VM (Get-VMSnapshot): its own state files and the disk files it holds."""
+
+    name: str
+    state_bytes: int = 64 * 1024**2  # its configuration and saved memory (<Path>\\Snapshots\\<Id>*)
+    disks: list[tuple[str, int]] = field(default_factory=list)  # (path, file size) of the disks it holds
+    kind: str = "Standard"
+    error: str | None = None  # its files could not be read
+
+
+@dataclass
 class VMModel:
     name: str
     version: str = "9.0"
@@ -83,6 +94,13 @@ class VMModel:
     tpm: bool = False
     shielded: bool = False
     guardian: str | None = None  # the host whose UntrustedGuardian owns its key protector (default: its own host)
+    # paths, checkpoints and GPU partitions (vm_files, vm_checkpoints, vm_gpu_partitions)
+    config_path: str | None = None  # default: the host's VM path
+    config_bytes: int = 48 * 1024**2  # its configuration and runtime-state files
+    smart_paging_in_use: bool = False
+    checkpoints: list[CheckpointModel] = field(default_factory=list)
+    files_error: str | None = None  # its configuration folder could not be listed
+    gpu_partitions: list[tuple[str | None, bool]] = field(default_factory=list)  # (InstancePath, outgoing LM)
 
     def vm_id(self, host: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{host}/{self.name}"))
@@ -133,6 +151,29 @@ class VMModel:
             return None
         return {"VMName": self.name, "VMId": self.vm_id(host), "Owner": untrusted_guardian(self.guardian or host),
                 "Guardians": [], "ReadError": None}
+    def files(self, host: str, vm_path: str) -> dict[str, Any]:
+        where = self.config_path or vm_path
+        return {"VMName": self.name, "VMId": self.vm_id(host), "Path": where, "ConfigurationLocation": where,
+                "SnapshotFileLocation": where, "SmartPagingFilePath": where,
+                "SmartPagingFileInUse": self.smart_paging_in_use,
+                "ConfigurationBytes": None if self.files_error else self.config_bytes, "FilesError": self.files_error}
+
+    def checkpoint_rows(self, host: str, vm_path: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        parent: str | None = None
+        for c in self.checkpoints:
+            ident = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{host}/{self.name}/{c.name}"))
+            out.append({"VMName": self.name, "VMId": self.vm_id(host), "Name": c.name, "Id": ident,
+                        "SnapshotType": c.kind, "ParentSnapshotId": parent, "CreationTime": WHEN,
+                        "Path": self.config_path or vm_path,
+                        "HardDrives": [] if c.error else [{"Path": p, "FileSize": fs} for p, fs in c.disks],
+                        "StateBytes": None if c.error else c.state_bytes, "FilesError": c.error})
+            parent = ident
+        return out
+
+    def gpu_rows(self, host: str) -> list[dict[str, Any]]:
+        return [{"VMName": self.name, "VMId": self.vm_id(host), "Id": f"gpu-p-{n}", "InstancePath": path,
+                 "SupportsOutgoingLiveMigration": outgoing} for n, (path, outgoing) in enumerate(self.gpu_partitions)]
 
     def to_fact_value(self, host: str) -> dict[str, Any]:
         running = self.state == "Running"
@@ -205,6 +246,8 @@ class HostModel:
     service_logon_gpo: tuple[str, list[tuple[str, str | None]]] | None = None
     rsop_gpos: int = 2  # GPOs in the host's Resultant Set of Policy (0: no RSoP data)
     registry_pol: bytes | None = REGISTRY_POL_HEADER  # Registry.pol's first bytes; None: no file
+    # partitionable GPUs: (Name, the device instance path; PartitionCount; ValidPartitionCounts)
+    gpus: list[tuple[str, int, list[int]]] = field(default_factory=list)
     errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # section -> (kind, message)
 
     @property
@@ -322,6 +365,11 @@ class HostModel:
                         for name, cap, free in self.volumes],
             "pending_reboot": {k: k in self.pending_reboot
                                for k in ("ComponentBasedServicing", "WindowsUpdate", "PendingFileRenameOperations")},
+            "vm_files": [vm.files(self.name, self.vm_path) for vm in self.vms],
+            "vm_checkpoints": [c for vm in self.vms for c in vm.checkpoint_rows(self.name, self.vm_path)],
+            "vm_gpu_partitions": [g for vm in self.vms for g in vm.gpu_rows(self.name)],
+            "partitionable_gpus": [{"Name": name, "PartitionCount": count, "ValidPartitionCounts": list(valid),
+                                    "TotalVRAM": 16 * GiB, "AvailableVRAM": 16 * GiB} for name, count, valid in self.gpus],
             **self.guardian_and_policy_sections(),
         }
 

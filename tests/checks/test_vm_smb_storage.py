@@ -1,0 +1,88 @@
+"""vm-smb-storage: a VM on an SMB share needs cifs/<file server> delegation on both hosts, and share
+permissions hvlm can only ask to verify (a warning at best, never a pass)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hvlm.audit.model import Severity, Status
+from tests.checks._identity import CORP, H1, H2, assert_safe, doc
+from tests.support.checking import break_fact, only, run_check
+from tests.support.fleet import DiskModel, HostModel, VMModel, delegation_entries
+from tests.support.powershell import HOSTILE, assert_parses, command_names
+
+SHARE = "\\\\fs01\\vms"
+OK = ["cifs/FS01", f"cifs/fs01.{CORP}"]
+
+
+def smb_doc(vm: VMModel, c1: list[str] | None = None, c2: list[str] | None = None, **kw: Any) -> dict[str, Any]:
+    h2 = HostModel("HV02", index=2)
+    base = delegation_entries(h2)
+    d = doc({"vms": [vm], **kw.get("h1", {})}, kw.get("h2"),
+            c1={"delegate_to": base + (OK if c1 is None else c1)},
+            c2={"delegate_to": delegation_entries(HostModel("HV01", index=1)) + (OK if c2 is None else c2)})
+    d["inventory"]["pairs"] = [[H1, H2]]
+    return d
+
+
+def on_share(name: str = "app01", **kw: Any) -> VMModel:
+    return VMModel(name, disks=[DiskModel(path=f"{SHARE}\\{name}\\{name}.vhdx")], config_path=f"{SHARE}\\{name}", **kw)
+
+
+def test_pass_without_files_on_a_share() -> None:
+    f = only(run_check("vm-smb-storage", smb_doc(VMModel("local01"))), vm="local01")
+    assert f.status is Status.PASS and "no file on an SMB share" in f.message
+
+
+def test_warning_never_pass_when_delegation_is_complete() -> None:
+    f = only(run_check("vm-smb-storage", smb_doc(on_share())), vm="app01")
+    assert f.status is Status.WARNING and f.severity is Severity.LOW
+    assert "hvlm cannot read the share permissions" in f.message and "HV01$ and HV02$" in f.message
+    assert f.fix is not None and f.fix.kind == "check" and f.fix.run_on == "fs01"
+    assert "Get-SmbShareAccess -Name 'vms'" in f.fix.powershell
+    assert "(Get-Acl -LiteralPath '\\\\fs01\\vms\\app01').Access" in f.fix.powershell
+    assert_parses(f.fix.powershell)
+
+
+def test_fail_when_a_host_lacks_cifs_to_the_file_server() -> None:
+    f = only(run_check("vm-smb-storage", smb_doc(on_share(), c2=[])), vm="app01")
+    assert f.status is Status.FAIL and f.severity is Severity.MEDIUM
+    assert f"{H2} lacks cifs/fs01" in f.message and H1 + " lacks" not in f.message
+    assert f.fix is not None and f.fix.target == "ad"
+    assert f"Set-ADComputer -Identity 'HV02' -Server '{CORP}' -Add @{{'msDS-AllowedToDelegateTo'=@('cifs/FS01', " \
+           f"'cifs/fs01.{CORP}')}}" in f.fix.powershell
+    assert "Get-SmbShareAccess" in f.fix.powershell  # the manual verification, commented
+    assert_safe(f.fix.powershell)
+
+
+def test_fqdn_path_needs_the_fqdn_entry() -> None:
+    vm = VMModel("db01", disks=[DiskModel(path=f"\\\\fs01.{CORP}\\sql\\db01.vhdx")])
+    f = only(run_check("vm-smb-storage", smb_doc(vm, c1=["cifs/FS01"], c2=OK)), vm="db01")
+    assert f.status is Status.FAIL and f"{H1} lacks cifs/fs01.{CORP}" in f.message
+
+
+def test_credssp_on_both_needs_no_delegation_but_still_a_warning() -> None:
+    f = only(run_check("vm-smb-storage", smb_doc(on_share(), c1=[], c2=[], h1={"auth": "CredSSP"},
+                                                 h2={"auth": "CredSSP"})), vm="app01")
+    assert f.status is Status.WARNING and "both hosts use CredSSP" in f.message
+
+
+def test_hostile_share_and_vm_names_stay_quoted() -> None:
+    vm = VMModel(HOSTILE, disks=[DiskModel(path=f"\\\\fs01\\{HOSTILE}\\x.vhdx")])
+    f = only(run_check("vm-smb-storage", smb_doc(vm, c1=[])), vm=HOSTILE)
+    assert f.status is Status.FAIL and f.fix is not None
+    assert_safe(f.fix.powershell)
+    ok = only(run_check("vm-smb-storage", smb_doc(vm)), vm=HOSTILE)
+    assert ok.fix is not None
+    assert_parses(ok.fix.powershell)
+    assert "Remove-Item" not in command_names(ok.fix.powershell)
+
+
+def test_missing_facts_are_errors() -> None:
+    d = smb_doc(on_share())
+    break_fact(d, "hosts", H1, "vm_files")
+    assert {f.status for f in run_check("vm-smb-storage", d)} == {Status.ERROR}
+    d = smb_doc(on_share())
+    del d["domains"][CORP]["computers"]
+    f = only(run_check("vm-smb-storage", d), vm="app01")
+    assert f.status is Status.ERROR and "could not check" in f.message
