@@ -148,9 +148,11 @@ def test_probe_avoids_syntax_newer_than_windows_powershell_5_1() -> None:
 
 def test_get_childitem_only_lists_literal_paths(tree: Node) -> None:
     """File sizes come from listings of folders the host names (VM paths): never expanded as wildcards,
-    never read, never followed into anything but the VM's own files."""
+    never read, never followed into anything but the VM's own files; and the one certificate store the
+    guardians live in."""
     calls = [text(n) for n in walk(tree) if n.type == "command" and text(n).startswith("Get-ChildItem")]
-    assert len(calls) == 2
+    assert len(calls) == 3
+    assert "Get-ChildItem -LiteralPath $localStore" in calls
     for call in calls:
         assert call.startswith("Get-ChildItem -LiteralPath ") and "-Path " not in call, call
         assert not re.search(r"Get-Content|-Include|-Exclude", call), call
