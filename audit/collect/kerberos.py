@@ -126,7 +126,10 @@ def find_failure(exc: BaseException) -> KerberosFailure | None:
     for err in _errors(exc):
         minor, major = getattr(err, "min_code", None), getattr(err, "maj_code", None)
         if not isinstance(minor, int) or not isinstance(major, int):
-            continue
+            code = getattr(err, "err_code", None)  # python-krb5's Krb5Error (a kinit with a password)
+            if not isinstance(code, int) or type(err).__name__ != "Krb5Error":
+                continue
+            minor, major = code & 0xFFFFFFFF, 0
         detail = _minor_text(err)
         routine = major & 0xFF0000
         if minor == _PRINCIPAL_UNKNOWN:
@@ -179,6 +182,7 @@ def explain(failure: KerberosFailure, where: str, spn: str) -> str:
             "controllers are open from this machine"
         )
     return (
-        f"no KDC is configured for the realm of {spn} while authenticating to {where} ({failure.detail}): add the "
-        f"realm and its KDCs to {conf} (or --krb5-config FILE), with a [domain_realm] line for the host's DNS domain"
+        f"no KDC is known for a realm needed to authenticate to {where} ({failure.detail}): check the realm of the "
+        f"username, or add the realm and its KDCs to {conf} (or --krb5-config FILE) with a [domain_realm] line "
+        "for the host's DNS domain"
     )

@@ -207,6 +207,28 @@ def test_negotiate_lab_admits_kerberos_and_ntlm_alike(
     assert doc["hosts"][sims[1].name]["connection"]["value"]["username"] == realm.ntlm_user
 
 
+def test_kerberos_with_a_password_and_no_ticket_cache(
+    realm: Realm, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """user@REALM and HVLM_PASSWORD: pyspnego gets the tickets itself (in memory, no kinit); a realm
+    krb5.conf does not know is reported as such."""
+    monkeypatch.setenv("KRB5_CONFIG", str(realm.dc.krb5_conf))
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path / 'unused'}")
+    monkeypatch.setenv("HVLM_PASSWORD", AUDITOR_PASSWORD)
+    sims = sims_for(realm)[:2]
+    with kerberos_lab(realm, sims, ntlm_users=False) as lab:
+        inventory = write_inventory(tmp_path / "fleet.toml", lab, sims, defaults={"transport": "http"},
+                                    per_host={sims[0].name: {"username": realm.principal},
+                                              sims[1].name: {"username": f"{AUDITOR}@NOWHERE.TEST"}})
+        doc = collect(capsys, inventory, tmp_path / "snap.json", "--auth", "kerberos")
+    assert_facts_equal_model(doc["hosts"][sims[0].name], sims[0])
+    assert not (tmp_path / "unused").exists()
+    err = connection_error(doc, sims[1].name)
+    assert err["kind"] == "authentication"
+    assert err["message"].startswith(f"no KDC is known for a realm needed to authenticate to {sims[1].name} "), err
+    assert 'Cannot find KDC for realm "NOWHERE.TEST"' in err["message"] and str(realm.dc.krb5_conf) in err["message"]
+
+
 # -- each Kerberos failure, from the real KDC and GSSAPI ---------------------------------------
 
 
