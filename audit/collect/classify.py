@@ -2,7 +2,9 @@
 
 Kinds: unreachable, name_resolution, tls, authentication, access_denied, timeout, protocol,
 probe_error (plus not_found for a section whose cmdlet or class is missing, and interrupted).
-The mapping follows what pypsrp 0.9 raises for each failure (see ../shared/docs/test-lab.md 2).
+The mapping follows what pypsrp 0.9 raises for each failure (see ../shared/docs/test-lab.md 2);
+Kerberos failures (no ticket, expired, unknown SPN, clock skew, KDC unreachable) are read from the
+GSSAPI error by audit/collect/kerberos.py.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pypsrp.exceptions import (
     WSManFaultError,
 )
 
+from hvlm.audit.collect.kerberos import explain, find_failure
 from hvlm.audit.collect.probe import ProbeOutputError
 from hvlm.audit.collect.targets import HostTarget
 from hvlm.audit.psquote import ps_quote
@@ -134,6 +137,10 @@ def classify(exc: BaseException, t: HostTarget) -> tuple[str, str]:
         return "probe_error", f"the probe failed on {t.host_label}: {exc}"
     if isinstance(exc, ProbeOutputError):
         return "probe_error", f"the probe's output from {t.host_label} is unusable: {exc}"
+    if t.auth in ("kerberos", "negotiate"):
+        failure = find_failure(exc)
+        if failure is not None:  # pypsrp asks for WSMAN/<inventory name> (see psrp._wsman)
+            return "authentication", explain(failure, t.where, f"WSMAN/{t.name}")
     if isinstance(exc, AuthenticationError):
         return "authentication", _auth_hint(t)
     if isinstance(exc, WSManFaultError):

@@ -31,6 +31,7 @@ import ldap3
 from ldap3.core import exceptions as lex
 
 from hvlm.audit.collect.credentials import LDAP_KEYRING_SERVICE, LDAP_PASSWORD_ENV, Secret
+from hvlm.audit.collect.kerberos import explain, find_failure
 
 __all__ = [
     "AUTH_METHODS",
@@ -321,6 +322,9 @@ def _bind_user(creds: Credentials, domain: str) -> str | None:
 
 
 def _gssapi_failure(exc: BaseException, dc: DcEndpoint) -> DirectoryError:
+    failure = find_failure(exc)
+    if failure is not None:  # the same reading of GSSAPI errors as the WinRM side (audit/collect/kerberos.py)
+        return DirectoryError("bind_refused", explain(failure, dc.name, f"ldap/{dc.name}"))
     return DirectoryError(
         "bind_refused",
         f"Kerberos (GSSAPI) bind to {dc.name} failed: {str(exc)[:300]}. Get a ticket first (kinit "

@@ -12,6 +12,7 @@ from typing import Any
 
 from hvlm.audit.collect import DEFAULT_CONCURRENCY, directory_module
 from hvlm.audit.collect.credentials import LDAP_PASSWORD_ENV, PASSWORD_ENV, Secret, resolve_passwords
+from hvlm.audit.collect.kerberos import add_kerberos_options, apply_kerberos_options
 from hvlm.audit.collect.progress import Progress, make_progress
 from hvlm.audit.collect.targets import (
     AUTHS,
@@ -87,6 +88,7 @@ def add_collection_options(p: argparse.ArgumentParser) -> None:
                    help=f"hosts probed at the same time (default: {DEFAULT_CONCURRENCY})")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     g.add_argument("--log", metavar="FILE", help="write a log of the collection to FILE (never holds passwords)")
+    add_kerberos_options(p)
 
 
 def add_directory_options(p: argparse.ArgumentParser) -> bool:
@@ -184,6 +186,7 @@ def plan_collection(
     """Everything that can fail for usage reasons, before the first connection.
 
     ``host_names`` limits the hosts probed (a shard); every host's settings are still checked."""
+    apply_kerberos_options(args)  # one krb5.conf and ticket cache for the WinRM and the LDAP side
     overrides = ConnectionOverrides(
         transport=args.transport,
         port=args.port,

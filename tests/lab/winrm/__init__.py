@@ -14,7 +14,9 @@ whose pipelines are answered by Python responders::
             assert PowerShell(pool).add_script("Get-Facts").invoke() == ['{"vms": 3}']
 
 ``WinRMLab.client_kwargs(host, user, password)`` gives the matching ``WSMan``/``Client`` keyword
-arguments for any scheme and auth. Benchmarks: ``python -m tests.lab.winrm.bench``.
+arguments for any scheme and auth. Kerberos: ``auth="kerberos"`` (NTLM refused) or ``"negotiate"``
+with the keytab of the hosts' computer accounts from the Samba lab (``kerberos.py`` here and in
+tests/lab/samba). Benchmarks: ``python -m tests.lab.winrm.bench``.
 """
 
 from .lab import WinRMLab, closed_port

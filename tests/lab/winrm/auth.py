@@ -3,8 +3,11 @@
 Basic is checked on every request, as HTTP.sys does. Negotiate/NTLM authenticates the
 *connection*: once the handshake completes, later requests on that socket carry no Authorization
 header, and with HTTP the bodies travel as ``multipart/encrypted`` sealed with that connection's
-NTLM session keys (MS-WSMV 2.2.9.1). The acceptor is pyspnego's pure-Python NTLM server, which
-only knows users from the file named by the ``NTLM_USER_FILE`` environment variable.
+session keys (MS-WSMV 2.2.9.1). The acceptor is pyspnego's Negotiate server: NTLM with its
+pure-Python NTLM server, which only knows users from the file named by the ``NTLM_USER_FILE``
+environment variable, and Kerberos with MIT GSSAPI and the keytab named by ``KRB5_KTNAME`` (see
+:mod:`.kerberos`). The scheme decides which of the two a lab lets through: ``ntlm``,
+``kerberos`` (NTLM refused) or ``negotiate`` (both).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from typing import ClassVar
 
 import spnego
 import spnego.channel_bindings
-import spnego.exceptions
 from pypsrp.encryption import WinRMEncryption
+
+from .kerberos import accepts
 
 BASIC_CHALLENGE = 'Basic realm="WSMAN"'  # realm as Windows sends it (from memory, not captured)
 NEGOTIATE = "Negotiate"
@@ -132,8 +136,8 @@ class AuthOutcome:
 class Authenticator:
     """Per-connection authentication state (one instance per accepted socket)."""
 
-    scheme: str  # "basic" | "ntlm"
-    users: Mapping[str, str]
+    scheme: str  # "basic" | "ntlm" | "kerberos" | "negotiate"
+    users: Mapping[str, str]  # who is admitted (Kerberos principals as user@REALM); Basic passwords
     channel_binding: bytes | None = None  # tls-server-end-point data on HTTPS
     user: str | None = None
     encryption: WinRMEncryption | None = None
@@ -194,8 +198,10 @@ class Authenticator:
         ctx = self._ctx
         try:
             out = ctx.step(token)  # type: ignore[attr-defined]
-        except (spnego.exceptions.SpnegoError, ValueError):
+        except Exception:  # any refused token (NTLM, SPNEGO or a GSSAPI error) is a 401, never a dropped socket
             return self._fail()
+        if not accepts(self.scheme, ctx.negotiated_protocol):  # type: ignore[attr-defined]
+            return self._fail()  # e.g. NTLM offered to a Kerberos-only lab
         reply = f"{prefix} {base64.b64encode(out).decode()}" if out else None
         if not ctx.complete:  # type: ignore[attr-defined]
             return AuthOutcome(None, reply or NEGOTIATE)

@@ -1,7 +1,8 @@
 """The public face of the WinRM lab: start simulated hosts, tell a client how to reach them.
 
 A lab is one process-local server with one 127.0.0.1 port per simulated host, one transport
-(HTTP or HTTPS) and one authentication scheme (Basic or NTLM) for all hosts, like a domain where
+(HTTP or HTTPS) and one authentication scheme (Basic, NTLM, Kerberos or Negotiate = Kerberos and
+NTLM) for all hosts, like a domain where
 every host has the same WinRM listener configuration. Hosts differ in what they answer
 (responder), how fast (latency) and how they fail (fault).
 """
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from .auth import NtlmUserStore
+from .kerberos import KeytabStore
 from .model import Fault, HostSpec
 from .server import LabServer
 from .tls import ServerIdentity, make_identity
@@ -38,6 +40,11 @@ class WinRMLab:
     With ``auth="ntlm"`` the lab also admits the AllowUnencrypted=true case (plain SOAP after
     NTLM over HTTP); real Windows refuses that by default. With ``auth="basic"`` over HTTP the
     client must use ``encryption="never"`` (pypsrp refuses otherwise, before any traffic).
+
+    ``auth="kerberos"`` accepts Kerberos only (an NTLM handshake gets 401, as where NTLM to servers
+    is forbidden, even with the right password of one of ``users``) and ``auth="negotiate"``
+    Kerberos and NTLM; both need ``keytab`` (the simulated hosts' keys, see
+    tests/lab/samba/kerberos.py) and admit the Kerberos ``principals`` (``user@REALM``).
     """
 
     def __init__(
@@ -45,36 +52,52 @@ class WinRMLab:
         hosts: Iterable[HostSpec],
         *,
         scheme: Literal["http", "https"] = "http",
-        auth: Literal["basic", "ntlm"] = "ntlm",
-        users: Mapping[str, str],
+        auth: Literal["basic", "ntlm", "kerberos", "negotiate"] = "ntlm",
+        users: Mapping[str, str] | None = None,
+        principals: Iterable[str] = (),
+        keytab: str | None = None,
         idle_timeout: float = 30.0,
     ) -> None:
         self.hosts = list(hosts)
         names = [h.name for h in self.hosts]
         if len(set(names)) != len(names):
             raise ValueError("host names must be unique")
-        if not users:
+        users = dict(users or {})
+        principals = [p for p in principals if p]
+        if not users and not principals:
             raise ValueError("a lab needs at least one user")
+        if auth in ("kerberos", "negotiate") and not keytab:
+            raise ValueError(f"auth={auth!r} needs the hosts' keytab")
+        if auth not in ("kerberos", "negotiate") and (keytab or principals):
+            raise ValueError("keytab and principals are for auth='kerberos' or 'negotiate'")
         if scheme == "http" and any(h.fault is Fault.UNTRUSTED_CERT for h in self.hosts):
             raise ValueError("Fault.UNTRUSTED_CERT needs scheme='https'")
         self.scheme = scheme
         self.auth = auth
-        self.users = dict(users)
+        self.users = users
+        self.principals = principals
+        self.keytab = keytab
         self._idle_timeout = idle_timeout
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._identity: ServerIdentity | None = None
         self._untrusted: ServerIdentity | None = None
         self._server: LabServer | None = None
         self._ntlm_registered = False
+        self._keytab_registered = False
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> WinRMLab:
         if self._server is not None:
             return self
         try:
-            if self.auth == "ntlm":
+            if self.auth != "basic" and self.users:
+                # Also for "kerberos": the accounts exist, NTLM is refused by policy, not for a wrong password.
                 NtlmUserStore.register(self.users)
                 self._ntlm_registered = True
+            if self.keytab is not None:
+                KeytabStore.register(self.keytab)
+                self._keytab_registered = True
+            admitted = {**self.users, **{p: "" for p in self.principals}}
             if self.scheme == "https":
                 self._tmp = tempfile.TemporaryDirectory(prefix="hvlm-winrm-lab-")
                 self._identity = make_identity(self._tmp.name, "lab")
@@ -88,7 +111,7 @@ class WinRMLab:
                 if spec.fault is Fault.UNTRUSTED_CERT:
                     identity, ctx = self._untrusted, untrusted_ctx
                 cbt = identity.channel_binding_data() if identity else None
-                server.add_host(spec, self.scheme, self.auth, self.users, ctx, cbt)
+                server.add_host(spec, self.scheme, self.auth, admitted, ctx, cbt)
             server.start()
         except BaseException:
             self.stop()
@@ -103,6 +126,9 @@ class WinRMLab:
         if self._ntlm_registered:
             NtlmUserStore.unregister(self.users)
             self._ntlm_registered = False
+        if self._keytab_registered:
+            KeytabStore.unregister()
+            self._keytab_registered = False
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
