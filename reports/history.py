@@ -26,6 +26,9 @@ WIDTH, HEIGHT, PAD = 720, 220, 36
 _COLUMNS = (("failures", "fail"), ("warnings", "warn"), ("errors", "error"), ("waived", "waived"),
             ("new", "new"), ("fixed", "fixed"))
 
+_HTML_COLUMNS = (("failures", "Failures"), ("warnings", "Warnings"), ("errors", "Could not check"),
+                 ("waived", "Waived"), ("new", "New"), ("fixed", "Fixed"))
+
 
 def _cell(value: Any) -> str:
     return "-" if value is None else f"{value:,}"
@@ -91,7 +94,7 @@ def render_history_html(doc: dict[str, Any]) -> str:
     html: str = _environment().get_template("history.html.j2").render(
         doc=doc,
         chart=chart(doc["runs"]),
-        columns=_COLUMNS,
+        columns=_HTML_COLUMNS,
         css=Markup(css),  # noqa: S704 - our own stylesheet, checked not to close the element
         csp=_csp(css),
     )

@@ -223,6 +223,7 @@ class _Builder:
         self.host_no = {h: i for i, h in enumerate(self.hosts)}
         self.short = _short_labels(self.hosts)
         self.check_no = {c["id"]: i for i, c in enumerate(report["checks"])}
+        self.expired = {fid: e for e in (report.get("waivers") or {}).get("expired", []) for fid in e["members"]}
         for g in self.groups:
             self.check_no.setdefault(g["check_id"], len(self.check_no))
         self.include_return = bool(report["run"].get("include_return"))
@@ -324,7 +325,7 @@ class _Builder:
             "noun_one": nouns[0],
             "subjects": [
                 {"label": m["subject"]["label"] + _marks(m), "fid": m["id"], "message": m["message"] if each else None,
-                 "waiver": m.get("waiver")}
+                 "waiver": m.get("waiver"), "expired": self.expired.get(m["id"])}
                 for m in members[:SUBJECTS_INLINE]
             ],
             "subjects_open": len(members) <= SUBJECTS_INLINE,
