@@ -159,7 +159,9 @@ def test_diff_of_two_lab_scans_shows_exactly_the_two_changes_and_their_findings(
     before, after, waived = tmp_path / "before", tmp_path / "after", tmp_path / "waived"
     for d in (before, after, waived):
         d.mkdir()
-    code, report, err = scan(capsys, inv, before)
+    history = tmp_path / "history"
+    history.mkdir()
+    code, report, err = scan(capsys, inv, before, "--history", str(history))
     problems = [(g["check_id"], m["subject"]["label"]) for g in report["findings"] for m in g["members"]
                 if g["status"] in ("fail", "warning", "error")]
     assert (code, problems) == (0, []), err  # a clean pair to start from
@@ -168,8 +170,13 @@ def test_diff_of_two_lab_scans_shows_exactly_the_two_changes_and_their_findings(
     remove_delegation(lab, a, entry)  # one delegation entry, in the directory
     b.migration_enabled = False  # one host setting, on the simulated host
     try:
-        code2, report2, err2 = scan(capsys, inv, after)
+        code2, report2, err2 = scan(capsys, inv, after, "--history", str(history))
         assert code2 == report2["run"]["exit_code"] == 1, err2
+        assert "(3 new findings, 0 fixed since report-" in err2
+        trend = run_cli(capsys, "history", str(history), "--json")
+        runs = json.loads(trend.out)["runs"]
+        assert trend.code == 0 and [(r["command"], r["exit_code"], r["failures"], r["new"], r["fixed"]) for r in runs] == [
+            ("scan", 0, 0, None, None), ("scan", 1, 2, 3, 0)]
 
         dcode, ddoc = diff_json(capsys, before / "snapshot.json", after / "snapshot.json")
         assert dcode == 1
