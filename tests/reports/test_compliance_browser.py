@@ -151,6 +151,15 @@ def test_a_waived_finding_shows_its_waiver_beside_it_and_an_expired_one_loudly(
     assert int(style[0]) >= 700 and style[1] == "rgb(140, 29, 24)"
     top = p.locator(".expired-waivers")
     assert "1 expired waiver: no longer applied" in rendered_text(top) and top.is_visible()
+    # narrowed to one host, the script renders the card's subjects from the data: the notes stay
+    hosts = p.evaluate("JSON.parse(document.getElementById('hvlm-data').textContent).hosts")
+    p.select_option("#f-host", str(hosts.index("hv02.corp.contoso.com")))
+    narrowed = p.locator(f"article#{eg['id']}")
+    assert narrowed.get_attribute("data-filled") == "1"
+    items = narrowed.locator("ul.subj > li")
+    assert items.count() == 1 and "hv02.corp.contoso.com" in rendered_text(items.first)
+    assert rendered_text(items.first.locator("strong.waiver-expired")).startswith("Waiver CHG-2 EXPIRED on 2026-02-01")
+    p.click("#reset")
     p.screenshot(path=str(artifacts / "waived-finding.png"), full_page=False)
     p.locator(f"article#{eg['id']}").screenshot(path=str(artifacts / "expired-waiver-card.png"))
     card.screenshot(path=str(artifacts / "waived-card.png"))
