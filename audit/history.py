@@ -34,7 +34,6 @@ from hvlm.reports.json_report import render_json_bytes
 
 __all__ = [
     "ENTRY_RE",
-    "Entry",
     "History",
     "add_history_options",
     "entry_name",
@@ -45,7 +44,6 @@ __all__ = [
     "preflight",
     "prune",
     "run_lock",
-    "trend",
 ]
 
 ENTRY_RE = re.compile(r"^report-(\d{8}T\d{6}\.\d{6})Z\.json$")
@@ -142,54 +140,22 @@ def run_lock(lock: str | None, history: str | None) -> Iterator[None]:
         yield
 
 
-# --- reading the history -------------------------------------------------------------------------
-
-
-@dataclass
-class Entry:
-    name: str
-    path: Path
-    when: dt.datetime
-    report: dict[str, Any]
+# --- reading the history: the trend -------------------------------------------------------------
 
 
 @dataclass
 class History:
     folder: str
-    entries: list[Entry]
+    runs: list[dict[str, Any]]  # one row per run, oldest first
     skipped: list[str]  # one line each: an entry that is not a report of this tool
-    ignored: list[str]  # other *.json files: not entries, left alone
 
 
-def _entry_names(folder: Path) -> tuple[list[str], list[str]]:
+def _entry_names(folder: Path) -> list[str]:
+    """The entries, oldest first; other files (the lock, pages, notes) are not runs."""
     try:
-        names = sorted(p.name for p in folder.iterdir() if p.is_file())
+        return sorted(p.name for p in folder.iterdir() if ENTRY_RE.match(p.name) and p.is_file())
     except OSError as exc:
         raise UsageError(f"cannot read history folder {folder}: {exc.strerror or exc}") from None
-    entries = [n for n in names if ENTRY_RE.match(n)]
-    others = [n for n in names if n.endswith(".json") and not ENTRY_RE.match(n)]
-    return entries, others
-
-
-def load_history(path: str) -> History:
-    folder = _folder(path)
-    names, others = _entry_names(folder)
-    entries: list[Entry] = []
-    skipped: list[str] = []
-    for name in names:
-        file = folder / name
-        try:
-            report = load_report(str(file))
-        except HvlmError as exc:
-            skipped.append(f"skipped {exc}")
-            continue
-        when = entry_time(name)
-        assert when is not None  # the name matched ENTRY_RE
-        entries.append(Entry(name, file, when, report))
-    return History(path, entries, skipped, others)
-
-
-# --- the trend -----------------------------------------------------------------------------------
 
 
 def _counts(report: dict[str, Any]) -> dict[str, int]:
@@ -204,30 +170,46 @@ def _counts(report: dict[str, Any]) -> dict[str, int]:
     return out
 
 
-def trend(history: History) -> list[dict[str, Any]]:
-    """One row per run, oldest first; new and fixed against the run before (None for the first)."""
+def _row(name: str, report: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    run = report["run"]
+    when = entry_time(name)
+    assert when is not None  # the name matched ENTRY_RE
+    row: dict[str, Any] = {
+        "file": name,
+        "kept": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "started": run["started"],
+        "command": run["command"],
+        "snapshot": run["snapshot"],
+        "complete": bool(run.get("snapshot_complete", True)),
+        "exit_code": run["exit_code"],
+        **_counts(report),
+        "new": None,
+        "fixed": None,
+    }
+    if previous is not None:
+        d = diff_reports(previous, report)
+        row["new"], row["fixed"] = len(d["new"]), len(d["fixed"])
+    return row
+
+
+def load_history(path: str) -> History:
+    """One row per run, oldest first; new and fixed against the run before (None for the first).
+    Runs are read one at a time (only the one before is kept), so a long history of a large estate
+    does not have to fit in memory at once."""
+    folder = _folder(path)
+    names = _entry_names(folder)
     rows: list[dict[str, Any]] = []
+    skipped: list[str] = []
     previous: dict[str, Any] | None = None
-    for e in history.entries:
-        run = e.report["run"]
-        row: dict[str, Any] = {
-            "file": e.name,
-            "kept": e.when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "started": run["started"],
-            "command": run["command"],
-            "snapshot": run["snapshot"],
-            "complete": bool(run.get("snapshot_complete", True)),
-            "exit_code": run["exit_code"],
-            **_counts(e.report),
-            "new": None,
-            "fixed": None,
-        }
-        if previous is not None:
-            d = diff_reports(previous, e.report)
-            row["new"], row["fixed"] = len(d["new"]), len(d["fixed"])
-        rows.append(row)
-        previous = e.report
-    return rows
+    for name in names:
+        try:
+            report = load_report(str(folder / name))
+        except HvlmError as exc:
+            skipped.append(f"skipped {exc}")
+            continue
+        rows.append(_row(name, report, previous))
+        previous = report
+    return History(path, rows, skipped)
 
 
 # --- pruning -------------------------------------------------------------------------------------
@@ -243,7 +225,7 @@ def prune(path: str, keep: int | None, older_than_days: int | None,
     if older_than_days is not None and older_than_days < 0:
         raise UsageError("--prune-older-than needs 0 or more days")
     folder = _folder(path)
-    names, _ = _entry_names(folder)
+    names = _entry_names(folder)
     newest_first = list(reversed(names))
     cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=older_than_days or 0)
     removed: list[str] = []
@@ -292,7 +274,7 @@ def keep_history(args: argparse.Namespace, report: dict[str, Any]) -> None:
     """With --history: publish the report and say where, with what changed since the run before."""
     if not getattr(args, "history", None):
         return
-    names, _ = _entry_names(_folder(args.history))
+    names = _entry_names(_folder(args.history))
     target = keep_run(args.history, render_json_bytes(report))
     since = ""
     if names:

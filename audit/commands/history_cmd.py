@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from hvlm.audit import __version__
-from hvlm.audit.history import load_history, locked_run, prune, trend
+from hvlm.audit.history import load_history, locked_run, prune
 from hvlm.audit.lock import EXIT_LOCKED, LOCK_NAME
 from hvlm.audit.outputs import write_text_file
 from hvlm.audit.report import EXIT_USAGE
@@ -83,7 +83,7 @@ def _show(args: argparse.Namespace, removed: list[str]) -> int:
         "tool": {"name": "hvlm", "version": __version__},
         "created": now_iso(),
         "folder": args.folder,
-        "runs": trend(history),
+        "runs": history.runs,
         "skipped": history.skipped,
         "removed": removed,
     }
