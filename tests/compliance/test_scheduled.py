@@ -133,16 +133,18 @@ def test_the_scheduled_command_keeps_history_and_notifies_only_on_change(source:
     first = s.run()
     assert first.returncode == 1, first.stderr  # the example has findings: the run's own exit code
     assert len(entries(s.dir)) == 1 and s.notices_text() == ""  # nothing to compare the first run with
+    assert first.stdout == first.stderr == ""  # nothing for cron to mail
     kept = json.loads((s.dir / entries(s.dir)[0]).read_text("utf-8"))
     assert any(m.get("waiver", {}).get("id") == "CHG-7" for g in kept["findings"] for m in g["members"])
 
     again = s.run()
     assert again.returncode == 1 and len(entries(s.dir)) == 2 and s.notices_text() == ""  # no change: no notice
+    assert again.stdout == again.stderr == ""
     assert not list(s.dir.glob("changes-*"))
 
     s.set_migration("hv06.lab.fabrikam.com", True)  # the example's disabled host is fixed
     changed = s.run()
-    assert changed.returncode == 1, changed.stderr
+    assert changed.returncode == 1 and changed.stdout == changed.stderr == "", changed.stderr
     notice = s.notices_text()
     assert "Fixed (no longer found):" in notice and "host-migration-enabled: hv06.lab.fabrikam.com" in notice
     assert "New findings:" not in notice
