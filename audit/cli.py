@@ -22,6 +22,7 @@ EPILOG = """exit codes:
   2  usage or input error (bad arguments, unreadable or invalid file); nothing was audited
   3  incomplete: some facts could not be collected or some checks errored
   4  both 1 and 3
+  75 another run holds the lock (--lock FILE, or the --history folder's): this run did nothing
   130 interrupted (Ctrl-C); what was collected is kept and marked incomplete
 """
 

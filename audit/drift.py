@@ -138,6 +138,16 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 _LIST_KEYS = ("Name", "name", "dNSHostName", "sAMAccountName", "Id", "VMId", "SID", "sid", "InterfaceAlias",
               "DisplayName", "Subnet", "trustPartner", "flatName", "address")
 _PROVENANCE = ("source", "collected_at")
+# Readings that differ on every run whatever the estate does: a host's clock, how long its probe
+# took, the DC's current time, and an object's whenChanged (which also moves when Windows rotates a
+# computer's password). Clock skew is judged by its check, whose finding a report diff shows.
+_READINGS = (("hosts", "*", "clock", "value", "UtcTime"), ("hosts", "*", "connection", "value", "elapsed_seconds"),
+             ("domains", "*", "info", "value", "currentTime"), ("domains", "*", "computers", "*", "whenChanged"))
+
+
+def _reading(path: str) -> bool:
+    parts = path.split("/")
+    return any(len(parts) == len(r) and all(w in ("*", p) for w, p in zip(r, parts, strict=True)) for r in _READINGS)
 
 
 def _names_each(items: list[Any], key: str) -> bool:
@@ -213,7 +223,7 @@ def _payload(fact: Any) -> Any:
 
 
 def _facts_diff(old: Any, new: Any, path: str) -> list[dict[str, Any]]:
-    return list(_walk(_payload(old), _payload(new), path))
+    return [c for c in _walk(_payload(old), _payload(new), path) if not _reading(c["path"])]
 
 
 def _entity(kind: str, name: str, state: str, changes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -270,7 +280,7 @@ def diff_snapshots(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, A
             elif comp not in ca:
                 entities.append(_entity("computer", comp, "added", [{"path": path, "change": "added", "new": cb[comp]}]))
             else:
-                changes = list(_walk(ca[comp], cb[comp], path))
+                changes = [c for c in _walk(ca[comp], cb[comp], path) if not _reading(c["path"])]
                 if changes:
                     entities.append(_entity("computer", comp, "changed", changes))
         for key in ("computers",):

@@ -223,6 +223,7 @@ class _Builder:
         self.host_no = {h: i for i, h in enumerate(self.hosts)}
         self.short = _short_labels(self.hosts)
         self.check_no = {c["id"]: i for i, c in enumerate(report["checks"])}
+        self.expired = {fid: e for e in (report.get("waivers") or {}).get("expired", []) for fid in e["members"]}
         for g in self.groups:
             self.check_no.setdefault(g["check_id"], len(self.check_no))
         self.include_return = bool(report["run"].get("include_return"))
@@ -240,6 +241,18 @@ class _Builder:
         self.evidence: list[dict[str, str]] = []
         self._evidence_no: dict[str, int] = {}
         self.used_hosts: set[int] = set()
+
+    def waiver_note(self, m: dict[str, Any]) -> list[Any] | None:
+        """[expired?, text] shown beside a finding: its waiver, or (loudly) the waiver that expired on it."""
+        w = m.get("waiver")
+        if w:
+            return [0, visible(f"Waived by {w['id']} until {w['expires']}, approved by {w['approved_by']}: "
+                               f"{w['justification']}")]
+        e = self.expired.get(m["id"])
+        if e:
+            return [1, visible(f"Waiver {e['id']} EXPIRED on {e['expires']}: no longer applied, this finding counts "
+                               f"again ({e['justification']})")]
+        return None
 
     def counted(self, g: dict[str, Any]) -> bool:
         """Whether a group can change the exit code: return-direction findings only with include_return."""
@@ -300,6 +313,7 @@ class _Builder:
                 v["run_on"].append(fix["run_on"])
         shown = list(variants.values())
         common = self._common(shown) if len(shown) > 1 else []
+        notes = [self.waiver_note(m) for m in members]
         self.data_groups.append({
             "k": [visible(m["subject"]["label"] + _marks(m)) for m in members],
             "i": [m["id"] for m in members],
@@ -308,6 +322,7 @@ class _Builder:
             "e": None if shared else [self._evidence_ref(e) for e in evidence],
             "v": [[v["fix_no"], [visible(r) for r in v["run_on"]], v["n"]] for v in shown],
             "x": 1 if members[0]["subject"]["kind"] in ("pair", "vm") else 0,
+            "w": notes if any(notes) else None,
         })
         return {
             "gi": gi,
@@ -324,7 +339,7 @@ class _Builder:
             "noun_one": nouns[0],
             "subjects": [
                 {"label": m["subject"]["label"] + _marks(m), "fid": m["id"], "message": m["message"] if each else None,
-                 "waiver": m.get("waiver")}
+                 "note": self.waiver_note(m)}
                 for m in members[:SUBJECTS_INLINE]
             ],
             "subjects_open": len(members) <= SUBJECTS_INLINE,

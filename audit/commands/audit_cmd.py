@@ -7,6 +7,7 @@ from importlib import resources
 from typing import Any
 
 from hvlm.audit.errors import UsageError
+from hvlm.audit.history import add_history_options, keep_history, locked_run
 from hvlm.audit.outputs import add_compliance_options, add_output_options, add_selection_options, write_outputs
 from hvlm.audit.run import audit_args, load_compliance
 from hvlm.audit.snapshot import Snapshot
@@ -28,12 +29,17 @@ def register(sub: Any) -> None:
     add_selection_options(p)
     add_compliance_options(p)
     add_output_options(p)
+    add_history_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.example == bool(args.snapshot):
         raise UsageError("give either a SNAPSHOT file or --example")
+    return locked_run(args, lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     path = example_snapshot_path() if args.example else args.snapshot
     snapshot = Snapshot.load(path)
     compliance = load_compliance(args)
@@ -41,5 +47,6 @@ def run(args: argparse.Namespace) -> int:
         snapshot.name = "example-snapshot.json (shipped with hvlm)"
     report = audit_args(snapshot, args, "audit", compliance)
     write_outputs(args, report)
+    keep_history(args, report)
     code: int = report["run"]["exit_code"]
     return code

@@ -15,6 +15,7 @@ from hvlm.audit.collect.options import (
     with_log,
 )
 from hvlm.audit.commands.collect_cmd import EXIT_INTERRUPTED, summarize
+from hvlm.audit.history import add_history_options, keep_history, locked_run
 from hvlm.audit.inventory import load_inventory
 from hvlm.audit.outputs import add_compliance_options, add_output_options, add_selection_options, write_outputs
 from hvlm.audit.registry import load_registry
@@ -29,6 +30,7 @@ exit codes:
   2    usage or input error; nothing was collected
   3    incomplete: some facts could not be collected or some checks errored
   4    both 1 and 3
+  75   another run holds the lock (--lock FILE, or the --history folder's): this run did nothing
   130  interrupted (Ctrl-C): the report covers what was collected, marked incomplete
 
 examples:
@@ -53,12 +55,15 @@ def register(sub: Any) -> None:
     add_selection_options(p)
     add_compliance_options(p)
     add_output_options(p)
+    add_history_options(p)
     p.set_defaults(func=with_log(_run))
 
 
-
-
 def _run(args: argparse.Namespace) -> int:
+    return locked_run(args, lambda: _scan(args))
+
+
+def _scan(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     advise_pairing(inventory.host_names, list(inventory.pairs), dict(inventory.groups))
     registry = load_registry()
@@ -77,6 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"hvlm: {summarize(collection, args.save_snapshot)}", file=sys.stderr)
     report = audit_args(Snapshot(collection.document, name), args, "scan", compliance)
     write_outputs(args, report)
+    keep_history(args, report)
     if collection.interrupted:
         return EXIT_INTERRUPTED
     code: int = report["run"]["exit_code"]

@@ -12,7 +12,7 @@ from hvlm.audit.schemas import load_schema, schema_names
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "schema",
-        help="print a shipped JSON Schema (snapshot, report, diagnosis, diff)",
+        help="print a shipped JSON Schema (snapshot, report, diagnosis, diff, history)",
         description="Print a shipped JSON Schema.",
     )
     p.add_argument("which", nargs="?", choices=schema_names(), default="snapshot")

@@ -96,6 +96,8 @@
     li.title = g.i[k];
     li.appendChild(make("bdi", "", g.k[k]));
     if (g.m) li.appendChild(make("span", "smsg", g.m[k]));
+    var note = g.w && g.w[k]; /* [expired?, text]: the waiver beside the finding, an expired one loudly */
+    if (note) li.appendChild(make(note[0] ? "strong" : "span", note[0] ? "waiver-note waiver-expired" : "waiver-note", note[1]));
     return li;
   }
   function fillSubjects(card, list, start) {

@@ -168,3 +168,24 @@ def test_a_baseline_that_is_not_a_report_is_exit_2(kind: str, tmp_path: Path,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"hvlm: error: {bad}")
     assert out.read_text("utf-8") == "earlier"
+
+
+def test_readings_that_move_every_run_are_not_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = json.loads(Path(example_snapshot_path()).read_text("utf-8"))
+    new = copy.deepcopy(old)
+    host = new["hosts"]["hv01.corp.contoso.com"]
+    host["clock"]["value"]["UtcTime"] = "2027-01-01T00:00:00Z"
+    domain = new["domains"]["corp.contoso.com"]
+    domain["info"]["value"]["currentTime"] = "2027-01-01T00:00:00Z"
+    hv01 = next(c for c in domain["computers"]["value"] if c["dNSHostName"] == "hv01.corp.contoso.com")
+    hv01["whenChanged"] = "2027-01-01T00:00:00Z"  # also moves when Windows rotates the machine password
+    a, b = tmp_path / "old.json", tmp_path / "new.json"
+    a.write_text(json.dumps(old), "utf-8")
+    b.write_text(json.dumps(new), "utf-8")
+    code, doc = _diff([str(a), str(b)], capsys)
+    assert (code, doc["entities"]) == (0, [])
+    hv01["operatingSystemVersion"] = "10.0 (26100)"  # a real change beside them is still one
+    b.write_text(json.dumps(new), "utf-8")
+    code, doc = _diff([str(a), str(b)], capsys)
+    assert code == 1 and [c["path"] for e in doc["entities"] for c in e["changes"]] == [
+        "domains/corp.contoso.com/computers/hv01.corp.contoso.com/operatingSystemVersion"]

@@ -243,4 +243,4 @@ def test_an_unknown_option_before_the_command_is_named(capsys: pytest.CaptureFix
 def test_schema_with_a_bogus_name_lists_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema", "bogus"]) == 2
     err = capsys.readouterr().err
-    assert "'diagnosis', 'diff', 'report', 'snapshot'" in err
+    assert "'diagnosis', 'diff', 'history', 'report', 'snapshot'" in err

@@ -41,6 +41,13 @@ def open_report(browser: Any, report: dict[str, Any], where: Path, *, clipboard:
                 viewport: dict[str, int] | None = None) -> Opened:
     path = where / "report.html"
     path.write_text(render_html(report), "utf-8")
+    return open_page(browser, path, clipboard=clipboard, viewport=viewport, ready="html[data-ready='1']")
+
+
+def open_page(browser: Any, path: Path, *, clipboard: bool = False, viewport: dict[str, int] | None = None,
+              ready: str | None = None) -> Opened:
+    """Open any HTML file hvlm wrote (report, diff, history), recording dialogs, errors and requests;
+    `ready` is a selector the page sets when its script has run (the script-free pages have none)."""
     context = browser.new_context(viewport=viewport or VIEWPORT)
     if clipboard:
         context.grant_permissions(["clipboard-read", "clipboard-write"])
@@ -57,7 +64,10 @@ def open_report(browser: Any, report: dict[str, Any], where: Path, *, clipboard:
             if msg.type in ("error", "warning") else None)
     page.on("request", lambda req: opened.requests.append(req.url))
     page.goto(path.as_uri())
-    page.wait_for_selector("html[data-ready='1']", state="attached", timeout=30_000)
+    if ready is not None:
+        page.wait_for_selector(ready, state="attached", timeout=30_000)
+    else:
+        page.wait_for_load_state("load")
     return opened
 
 
