@@ -118,4 +118,6 @@ DOCS: dict[str, str] = {
     "wac-known-issues": f"{_LEARN}/windows-server/manage/windows-admin-center/support/known-issues",
     "kile-enctypes": f"{_LEARN}/openspecs/windows_protocols/ms-kile/6cfc7b50-11ed-4b4d-846d-6f08f0812919",
     "ada2-enctypes": f"{_LEARN}/openspecs/windows_protocols/ms-ada2/a75d1c3f-0bb3-470c-99bd-2bb557119483",
+    # the management machine (operator-management-tools)
+    "hyperv-module": f"{_LEARN}/powershell/module/hyper-v/",
 }
