@@ -14,6 +14,7 @@ Tests replace PLATFORM and RUN_POWERSHELL to simulate a Windows machine.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import platform
@@ -56,10 +57,12 @@ TIMEOUT = 60.0
 
 
 def _run_powershell(script: str) -> str:
-    """Windows PowerShell 5.1, no profile, the script on stdin (nothing of it on a command line)."""
+    """Windows PowerShell 5.1, no profile, the script as -EncodedCommand (hvlm's own text, no secret in it;
+    `-Command -` would read stdin line by line and split the multi-line blocks)."""
+    encoded = base64.b64encode(script.encode("utf-16-le")).decode("ascii")
     done = subprocess.run(
-        ["powershell.exe", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-Command", "-"],
-        input=script, capture_output=True, text=True, timeout=TIMEOUT, check=False,
+        ["powershell.exe", "-NoProfile", "-NonInteractive", "-EncodedCommand", encoded],
+        capture_output=True, text=True, timeout=TIMEOUT, check=False, stdin=subprocess.DEVNULL,
     )
     if done.returncode != 0:
         raise RuntimeError(f"powershell.exe exited with {done.returncode}: {done.stderr.strip()[:500]}")

@@ -8,7 +8,9 @@ runner (never the check's result), answering as powershell.exe would to the coll
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -149,3 +151,22 @@ def test_pass_through_hvlm_collect_on_simulated_windows(windows: list[str], monk
     assert fact["source"] == {"collector": "hvlm", "host": "mgmt01.corp.contoso.com", "command": management.COMMAND}
     f = only(run_check("operator-management-tools", snapshot(fact)), host=H1)
     assert f.status is Status.PASS
+
+
+def test_pass_powershell_runner_hands_the_script_over_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real runner: powershell.exe (here a stand-in on PATH) gets the script as -EncodedCommand, UTF-16LE."""
+    import stat
+    import sys
+
+    fake = tmp_path / "powershell.exe"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import base64, json, sys\n"
+        "args = sys.argv[1:]\n"
+        "script = base64.b64decode(args[args.index('-EncodedCommand') + 1]).decode('utf-16-le')\n"
+        "print(json.dumps({'BuildNumber': 26100, 'HyperVModule': ['2.0.0.0'], 'Caption': script[:40],\n"
+        "                  'noprofile': '-NoProfile' in args}))\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    out = json.loads(management._run_powershell(management.PS_SCRIPT))
+    assert out["Caption"] == management.PS_SCRIPT[:40] and out["noprofile"] is True
