@@ -66,6 +66,7 @@ def _destination_part(side: RoleFacts) -> Hashable:
         "destination.trusts?",
         "source.ad_computer?",
         "destination.ad_computer?",
+        "operator?",
     ),
     rationale="""When the destination's domain trusts the source's domain with selective
     authentication (trustAttributes 0x10, TRUST_ATTRIBUTE_CROSS_ORGANIZATION, on the destination
@@ -79,7 +80,11 @@ def _destination_part(side: RoleFacts) -> Hashable:
     Everyone, Authenticated Users or Other Organization passes; a grant only to other groups is a
     warning, because computer group memberships are not collected; no grant, or a deny, fails. A
     DACL that could not be read is never a pass. Moves back need the same right the other way, so
-    the return direction is judged too. The accounts that start moves need the right as well.""",
+    the return direction is judged too. The operator's account needs the right as well when its
+    domain crosses such a trust into the destination's (its identity reaches the destination through
+    delegation or CredSSP): judged with its tokenGroups, which hold every group of its own domain;
+    a grant to a group of the destination's domain is a warning (memberships there are not
+    collected).""",
     references=(DOCS["allowed-to-authenticate"], DOCS["selective-auth"], DOCS["trusts"], DOCS["setup"]),
     fix_hint="Grant the source's computer account 'Allowed to Authenticate' on the destination's computer object "
     "(Domain Admins of the destination's domain).",
@@ -128,7 +133,39 @@ def run(f: Facts) -> Outcome:
     if sid is None:
         return Outcome(Status.ERROR, f"could not check: the objectSid of {src.short}'s computer object was not read.",
                        evidence=evidence)
-    return _judge(src, dst, sid, acl, _sid(dcomp), evidence)
+    outcome = _judge(src, dst, sid, acl, _sid(dcomp), evidence)
+    return _with_operator(f, outcome, src, dst, dtrusts, acl, _sid(dcomp))
+
+
+def _with_operator(f: Facts, outcome: Outcome, src: HostRef, dst: HostRef, dtrusts: list[Mapping[str, Any]],
+                   acl: Mapping[str, Any], dst_sid: str | None) -> Outcome:
+    """The source's verdict, made worse when the operator crosses a selective trust without the right."""
+    op = f.optional("operator")
+    if op is None or outcome.status is Status.FAIL:
+        return outcome
+    odom = str(op.get("domain") or "").lower()
+    if not odom or odom == str(dst.domain).lower():
+        return outcome
+    if not any(t["trustAttributes"] & CROSS_ORGANIZATION for t in trusting(dtrusts, odom)):
+        return outcome
+    account = f.operator_name or f"{odom}\\{op.get('sAMAccountName')}"
+    sure = {str(op["objectSid"]): account, **_ANY_ACCOUNT, **{str(g): f"a group of {account}" for g in op["tokenGroups"]}}
+    allowed, denied = list(acl["allowed"]), list(acl["denied"])
+    outcome.evidence["operator"] = account
+    if any(s in sure for s in denied) or not any(s in sure for s in allowed):
+        # tokenGroups hold every group of the operator's own domain: only other domains' groups may still hold it
+        own = domain_sid(str(op["objectSid"]))
+        groups = [s for s in allowed if _rid(s) >= FIRST_ACCOUNT_RID and s != dst_sid and domain_sid(s) != own]
+        if groups and not any(s in sure for s in denied):
+            return Outcome(Status.WARNING, f"{outcome.message} The operator {account} (of {odom}, across the same kind "
+                           f"of trust) holds it only if it is in {', '.join(groups)}, which is not among the collected "
+                           "facts: confirm it.", outcome.fix or _fix(src, dst, []), outcome.evidence,
+                           severity=Severity.MEDIUM)
+        return Outcome(Status.FAIL, f"{outcome.message} But the operator {account} (of {odom}, which {dst.domain} trusts "
+                       f"with selective authentication) does not hold \"Allowed to Authenticate\" on {dst.short}'s "
+                       f"computer object: moves to {dst.short} that {account} starts fail.", _fix(src, dst, []),
+                       outcome.evidence)
+    return outcome
 
 
 def _judge(src: HostRef, dst: HostRef, sid: str, acl: Mapping[str, Any], dst_sid: str | None,

@@ -20,11 +20,15 @@ def trust(partner: str, attributes: int = 0x18, direction: int = 3) -> dict[str,
             "trustAttributes": attributes}
 
 
+OPS = f"{CORP_SID}-1201"  # CORP\\HV-Operators, in the operator's tokenGroups (tests/checks/_identity.py)
+
+
 def acl(allowed: list[str] | None = None, denied: list[str] | None = None, readable: bool = True,
-        reason: str | None = None) -> dict[str, Any]:
-    # the default DACL of a computer object grants Domain Admins full control (all extended rights)
-    return {"readable": readable, "reason": reason, "allowed": [f"{FAB_SID}-512", *(allowed or [])],
-            "denied": denied or []}
+        reason: str | None = None, operators: bool = True) -> dict[str, Any]:
+    """The destination's DACL as collected. The default DACL of a computer object grants Domain Admins full
+    control (all extended rights); `operators` also grants the operator's group, as a finished set-up does."""
+    return {"readable": readable, "reason": reason,
+            "allowed": [f"{FAB_SID}-512", *(allowed or []), *([OPS] if operators else [])], "denied": denied or []}
 
 
 def cross(fab_acl: dict[str, Any] | None = None, corp_acl: dict[str, Any] | None = None,
@@ -69,7 +73,8 @@ def test_not_applicable_without_a_trust_toward_the_source() -> None:
 
 
 def test_fail_without_the_right_with_the_fix_for_domain_admins() -> None:
-    f = finding("pair-trust-selective-auth", cross(acl([f"{FAB_SID}-519"])), X)  # admins' grants do not cover the source
+    # admins' grants do not cover the source
+    f = finding("pair-trust-selective-auth", cross(acl([f"{FAB_SID}-519"], operators=False)), X)
     assert f.status is Status.FAIL and f.severity is Severity.HIGH
     assert "HV01$ does not hold \"Allowed to Authenticate\" on HV02's computer object" in f.message
     assert f.fix is not None and f.fix.target == "ad"
@@ -93,7 +98,7 @@ def test_warning_when_only_a_group_holds_it() -> None:
 
 def test_return_direction_is_judged_on_the_other_object() -> None:
     # HV02 may reach HV01 only if CORP's object for HV01 grants HV02$ the right
-    d = cross(acl([HV01_SID]), acl([]))
+    d = cross(acl([HV01_SID]), acl([], operators=False))
     assert finding("pair-trust-selective-auth", d, X).status is Status.PASS
     back = finding("pair-trust-selective-auth", d, BACKX)
     assert back.status is Status.FAIL and "moves from HV02 to HV01 fail" in back.message
@@ -124,3 +129,20 @@ def test_hostile_names_stay_quoted_in_the_fix() -> None:
     dst = HostRef("b", f"hv02.{FAB}", "HV02", FAB)
     for fix in (_fix(evil, dst, []), _fix(dst, evil, ["x"])):
         assert_safe(fix.powershell)
+
+
+def test_fail_when_the_operator_of_the_trusted_forest_lacks_it() -> None:
+    f = finding("pair-trust-selective-auth", cross(acl([HV01_SID], operators=False)), X)
+    assert f.status is Status.FAIL and "the operator CORP\\hvadmin" in f.message and "does not hold" in f.message
+    assert f.evidence["operator"] == "CORP\\hvadmin"
+
+
+def test_warning_when_the_operator_may_hold_it_through_a_destination_group() -> None:
+    f = finding("pair-trust-selective-auth", cross(acl([HV01_SID, f"{FAB_SID}-4001"], operators=False)), X)
+    assert f.status is Status.WARNING and f"{FAB_SID}-4001" in f.message
+
+
+def test_pass_without_the_operator_fact_judges_the_source_alone() -> None:
+    d = cross(acl([HV01_SID], operators=False))
+    del d["operator"]
+    assert finding("pair-trust-selective-auth", d, X).status is Status.PASS
