@@ -43,7 +43,7 @@ def _shown(versions: list[tuple[int, ...]]) -> str:
     title="Machine that starts moves has the Hyper-V management tools",
     severity=Severity.HIGH,
     subject=SubjectKind.OPERATOR,
-    requires=("management", "host.operating_system?", "host.ad_computer?"),
+    requires=("management", "host.operating_system?", "host.ad_computer?", "host.vmhost?"),
     rationale="""Microsoft's setup page lists, among the requirements for live migration without
     Failover Clustering, the Hyper-V management tools on the computer that starts the move: Windows
     Server 2016 or Windows 10 or later, unless the tools run on the source or destination itself.
@@ -55,7 +55,10 @@ def _shown(versions: list[tuple[int, ...]]) -> str:
     a 2016+ host fails; a Windows Server 2012 R2 host without a 1.x module (the one that manages
     2012 R2) is a warning. Collected from Linux or another system, nothing about the real management
     machine is known: the finding says so (a warning of severity info, never a pass) and gives the
-    PowerShell that confirms it on that machine.""",
+    PowerShell that confirms it on that machine. When the inventory names the management machine
+    (management_host) and it is one of the scanned Hyper-V hosts, its own facts decide: Get-VMHost
+    answered there, so the Hyper-V module is installed, and its release says which (2.x from
+    Windows Server 2016); moves of that host itself may always start there.""",
     references=(DOCS["setup"], DOCS["use"], DOCS["hyperv-module"]),
     fix_hint="Install the Hyper-V management tools (Hyper-V Module for Windows PowerShell) on the machine that "
     "starts the moves, Windows 10 / Windows Server 2016 or later.",
@@ -70,6 +73,8 @@ def run(f: Facts) -> Outcome:
     win = mgmt.get("windows")
     evidence: dict[str, Any] = {"collected_on": computer, "platform": mgmt["platform"], "host_build": build,
                                 "host_build_from": build_from}
+    if win is None and mgmt.get("named_by") == "inventory" and mgmt.get("inventory_host"):
+        return _named_host(f, str(mgmt["inventory_host"]), build, evidence)
     if win is None:
         evidence["checked"] = False
         return Outcome(
@@ -107,6 +112,34 @@ def run(f: Facts) -> Outcome:
     note = "" if build is not None else f" (the release of {host.short} is not known: {build_from})"
     return Outcome(Status.PASS, f"{where} has Hyper-V module {_shown(versions)}, which manages {host.short}{note}. "
                    "If moves are started from another machine, it needs the same.", evidence=evidence)
+
+
+def _named_host(f: Facts, named: str, build: int | None, evidence: dict[str, Any]) -> Outcome:
+    """Moves start on `named`, an inventory host: its Get-VMHost and release tell its Hyper-V module."""
+    host = f.host()
+    vmhosts = f.across_inventory("host.vmhost")
+    os_info = f.across_inventory("host.operating_system").get(named) or {}
+    mbuild = int(os_info["BuildNumber"]) if str(os_info.get("BuildNumber") or "").isdigit() else None
+    evidence.update({"checked": True, "management_host": named, "management_build": mbuild,
+                     "get_vmhost_answered": named in vmhosts})
+    if named not in vmhosts or mbuild is None:
+        return Outcome(Status.ERROR, f"could not check: moves start on {named} (the inventory's management_host), "
+                       "whose Hyper-V module is known from its Get-VMHost and Win32_OperatingSystem facts, and "
+                       "those were not collected.", evidence=evidence)
+    if named == host.name:
+        return Outcome(Status.PASS, f"Moves of {host.short} start on {host.short} itself (the inventory's "
+                       "management_host), where Get-VMHost answered: the Hyper-V module is there.", evidence=evidence)
+    if mbuild < FIRST_MANAGER_BUILD:
+        return Outcome(Status.FAIL, f"Moves start on {named} (the inventory's management_host), Windows build {mbuild}: "
+                       "older than Windows 10 / Windows Server 2016, which Microsoft requires of the machine that "
+                       f"starts moves of another host such as {host.short}.", _verify_fix(), evidence)
+    if build is not None and build < FIRST_2016_HOST:
+        return Outcome(Status.WARNING, f"Moves start on {named} (build {mbuild}), whose Hyper-V module is 2.x; "
+                       f"{host.short} runs build {build} (Windows Server 2012 R2 or older), which needs module 1.1 "
+                       f"there (Import-Module -Name 'Hyper-V' -RequiredVersion 1.1): whether {named} has it is not "
+                       "among the collected facts.", _verify_fix(), evidence, severity=Severity.MEDIUM)
+    return Outcome(Status.PASS, f"Moves start on {named} (the inventory's management_host, build {mbuild}), where "
+                   f"Get-VMHost answered: its Hyper-V module 2.x manages {host.short}.", evidence=evidence)
 
 
 def _is_2016(build: int | None) -> bool:

@@ -89,13 +89,16 @@ def collect_management(inventory: Inventory) -> dict[str, Any]:
     """The `management` fact: this machine, and on Windows its Hyper-V management tools."""
     system = PLATFORM()
     name = HOSTNAME()
+    named, here = inventory.management_host, _inventory_host(inventory, name)
     value: dict[str, Any] = {
         "computer": name,
         "platform": system,
-        "inventory_host": _inventory_host(inventory, name),
+        # the inventory host moves start from: named by the inventory, else this machine if it is one
+        "inventory_host": named or here,
+        "named_by": "inventory" if named else "hostname" if here else None,
         "windows": None,
     }
-    if system != "Windows":
+    if system != "Windows" or (named is not None and named != here):  # not the machine that starts moves
         return value_fact(value, "hvlm", name, COMMAND)
     try:
         raw = json.loads(RUN_POWERSHELL(PS_SCRIPT))

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from hvlm.audit.collect import management
+from hvlm.audit.errors import InputError
 from hvlm.audit.inventory import parse_inventory
 from hvlm.audit.model import Severity, Status
-from tests.support.checking import only, run_check
+from tests.support.checking import break_fact, only, run_check
 from tests.support.fleet import HostModel, build_snapshot
 from tests.support.powershell import assert_parses, command_names
 
@@ -170,3 +171,51 @@ def test_pass_powershell_runner_hands_the_script_over_intact(tmp_path: Path, mon
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     out = json.loads(management._run_powershell(management.PS_SCRIPT))
     assert out["Caption"] == management.PS_SCRIPT[:40] and out["noprofile"] is True
+
+
+def named(host: str) -> dict[str, Any]:
+    """The fact hvlm collects (on this Linux machine) for an inventory that names its management host."""
+    return management.collect_management(parse_inventory({"hosts": [H1, H2], "management_host": host}))
+
+
+def test_pass_when_the_inventory_names_a_scanned_2016_host(windows: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(management, "PLATFORM", lambda: "Linux")
+    fact = named("HV01.corp.contoso.com")  # matched case-insensitively, kept as the inventory writes it
+    assert fact["value"]["inventory_host"] == H1 and fact["value"]["named_by"] == "inventory"
+    findings = run_check("operator-management-tools", snapshot(fact, 20348, 9600))
+    itself = only(findings, host=H1)
+    assert itself.status is Status.PASS and "itself" in itself.message
+    other = only(findings, host=H2)  # 2012 R2: module 1.1 on HV01 is not known
+    assert other.status is Status.WARNING and "RequiredVersion 1.1" in other.message
+    assert other.evidence["get_vmhost_answered"] is True
+
+
+def test_fail_when_the_named_host_is_older_than_windows_10(windows: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(management, "PLATFORM", lambda: "Linux")
+    findings = run_check("operator-management-tools", snapshot(named(H2), 20348, 9600))
+    assert only(findings, host=H1).status is Status.FAIL
+    assert only(findings, host=H2).status is Status.PASS  # its own moves may start there
+
+
+def test_missing_facts_of_the_named_host_are_an_error(windows: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(management, "PLATFORM", lambda: "Linux")
+    doc = snapshot(named(H1), 20348, 9600)
+    break_fact(doc, "hosts", H1, "vmhost")
+    f = only(run_check("operator-management-tools", doc), host=H2)
+    assert f.status is Status.ERROR and "management_host" in f.message
+
+
+def test_pass_windows_runner_that_is_not_the_named_host_reads_nothing_locally(
+    windows: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fact = collected(monkeypatch, windows, answer(modules=[]))  # would fail if it were the management machine
+    assert fact["value"]["windows"] is not None and windows
+    windows.clear()
+    elsewhere = named(H1)
+    assert elsewhere["value"]["windows"] is None and not windows  # no PowerShell run
+    assert only(run_check("operator-management-tools", snapshot(elsewhere, 20348)), host=H1).status is Status.PASS
+
+
+def test_management_host_must_be_an_inventory_host() -> None:
+    with pytest.raises(InputError, match="not one of the inventory's hosts"):
+        parse_inventory({"hosts": [H1], "management_host": "admin01.corp.contoso.com"})
