@@ -44,9 +44,11 @@ ENTRY_POINT_GROUP = "hvlm.facts"
 # host: hosts/<host>/<name>, one per probe section (or per plug-in collector);
 # domain: domains/<domain>/<name>; dns: dns/<host>; operator: operator;
 # view: a host's window on a domain section (ad_computer, domain_info, ...);
-# connection: how collecting a host went (no check reads it).
-SCOPES = ("host", "domain", "dns", "operator", "view", "connection")
+# connection: how collecting a host went (no check reads it);
+# management: the machine hvlm collected from (a check declares it as "management", like "operator").
+SCOPES = ("host", "domain", "dns", "operator", "view", "connection", "management")
 _PLUGIN_SCOPES = ("host", "domain")
+_TOP = ("operator", "management")  # one fact at the snapshot's top, declared by its bare name
 
 
 class FactDefinitionError(CheckDefinitionError):
@@ -139,7 +141,8 @@ BUILTIN: tuple[FactSpec, ...] = (
              "the domain controllers DNS advertises", collector="dns"),
     FactSpec("computers", "domain", "LDAP computer objects: sAMAccountName, dNSHostName, servicePrincipalName, "
              "msDS-AllowedToDelegateTo, userAccountControl, msDS-AllowedToActOnBehalfOfOtherIdentity, "
-             "msDS-SupportedEncryptionTypes, operatingSystem, whenChanged",
+             "msDS-SupportedEncryptionTypes, operatingSystem, whenChanged; nTSecurityDescriptor (DACL: who holds "
+             "Allowed to Authenticate) in domains with a selective-authentication trust",
              "fact_computers", "the inventory hosts' computer objects in this domain", collector="ldap"),
     FactSpec("trusts", "domain", "LDAP trustedDomain objects under CN=System", "fact_trusts",
              "the domain's trusts", collector="ldap"),
@@ -147,6 +150,11 @@ BUILTIN: tuple[FactSpec, ...] = (
              "the host's forward and reverse DNS records", collector="dns"),
     FactSpec("operator", "operator", "LDAP user object of the inventory's operator, with tokenGroups",
              "fact_operator", "the operator account and every group it is in", collector="ldap"),
+    FactSpec("management", "management",
+             "hvlm on the machine it runs on: platform; on Windows Get-Module -ListAvailable -Name Hyper-V, "
+             "Win32_OperatingSystem, the Hyper-V PowerShell feature's state",
+             "fact_management", "the machine hvlm collected from and, on Windows, its Hyper-V management tools",
+             collector="hvlm"),
     FactSpec("ad_computer", "view", "the host's object among domains/<its domain>/computers", "fact_computers",
              "the host's own computer object", collector="hvlm", view_of="computers"),
     FactSpec("domain_info", "view", "domains/<its domain>/info", "fact_domain_info",
@@ -184,9 +192,9 @@ class Catalogue:
 
     def _clash(self, spec: FactSpec) -> FactSpec | None:
         # names share one namespace per role: host, view and dns facts are all read as "host.<name>"
-        role = "domain" if spec.scope == "domain" else spec.scope if spec.scope == "operator" else "host"
+        role = "domain" if spec.scope == "domain" else spec.scope if spec.scope in _TOP else "host"
         for other in self._specs:
-            other_role = "domain" if other.scope == "domain" else other.scope if other.scope == "operator" else "host"
+            other_role = "domain" if other.scope == "domain" else other.scope if other.scope in _TOP else "host"
             if other.name == spec.name and other_role == role:
                 return other
         return None
@@ -210,6 +218,11 @@ class Catalogue:
     @property
     def domain_facts(self) -> frozenset[str]:
         return frozenset(s.name for s in self.of_scope("domain"))
+
+    @property
+    def top_facts(self) -> frozenset[str]:
+        """Facts a check of any subject declares by bare name ("operator", "management")."""
+        return frozenset(s.name for s in self.of_scope(*_TOP))
 
     @property
     def domain_views(self) -> dict[str, str]:

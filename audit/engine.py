@@ -233,9 +233,10 @@ class _Checker:
             r, _, fact_name = name.partition(".")
             if r in self.role_names:
                 self.role_names[r].append((name, fact_name, name in required))
-        self.common: dict[str, _Resolved] = {}
-        if "operator" in self.names:
-            self.common["operator"] = run.resolver.resolve(Subject(SubjectKind.PAIR), "operator")
+        # facts at the snapshot's top ("operator", "management"): one value for every direction
+        self.common: dict[str, _Resolved] = {
+            name: run.resolver.resolve(Subject(SubjectKind.PAIR), name) for name in self.names if "." not in name
+        }
 
     def side(self, role: str, host: str) -> _Side:
         hit = self.sides.get((role, host))
@@ -255,9 +256,8 @@ class _Checker:
             else:
                 bare[fact_name] = fact["value"]
                 facts[fact_name] = fact
-        if "operator" in self.common:
-            op = self.common["operator"][1]
-            bare["operator"] = None if isinstance(op, FactError) else op["value"]
+        for top, (_path, fact) in self.common.items():
+            bare[top] = None if isinstance(fact, FactError) else fact["value"]
         made = self.sides[(role, host)] = _Side(resolved, blocking, RoleFacts(bare, resolver.host_ref(host), facts))
         return made
 
@@ -278,8 +278,8 @@ class _Checker:
         vm_check = self.chk.meta.subject is SubjectKind.VM
         kind = self.chk.meta.subject
         returns = not vm_check and self.chk.meta.rollback
-        op = self.common.get("operator")
-        op_blocked = op is not None and isinstance(op[1], FactError) and "operator" in self.chk.meta.required
+        op_blocked = any(isinstance(fact, FactError) and name in self.chk.meta.required
+                         for name, (_path, fact) in self.common.items())
         side = self.side
         if self.classed and not op_blocked and not self.run_.list_passed:
             if vm_check:

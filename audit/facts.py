@@ -88,6 +88,12 @@ class FactResolver:
                 )
                 return path, FactError(path, "not_collected", reason)
             return path, _checked(path, fact)
+        if name == "management":
+            fact = s.raw_fact("management")
+            if fact is None:
+                return name, FactError(name, "not_collected", "the machine hvlm collected from was not described "
+                                       "(a snapshot from an older hvlm, or not made by hvlm collect)")
+            return name, _checked(name, fact)
         role, _, fact_name = name.partition(".")
         if role == "domain":
             dom = subject.domain or ""

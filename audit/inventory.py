@@ -41,6 +41,8 @@ class Inventory:
     ad: dict[str, Any]
     include_return: bool = False
     waivers: str | None = None  # the waivers file (top-level `waivers = "path"`, relative to the inventory)
+    # the inventory host moves are started from (top-level `management_host = "hv01..."`), if it is one
+    management_host: str | None = None
 
     @property
     def host_names(self) -> list[str]:
@@ -172,6 +174,7 @@ def parse_inventory(data: dict[str, Any], name: str = "<inventory>") -> Inventor
     ad = data.get("ad", {})
     if not isinstance(ad, dict):
         raise InputError(name, "'ad' must be a table", "ad")
+    management_host = resolve(data["management_host"], "management_host") if "management_host" in data else None
     include_return = data.get("include_return", False)
     if not isinstance(include_return, bool):
         raise InputError(name, "include_return must be true or false", "include_return")
@@ -191,6 +194,7 @@ def parse_inventory(data: dict[str, Any], name: str = "<inventory>") -> Inventor
         ad=dict(ad),
         include_return=include_return,
         waivers=waivers,
+        management_host=management_host,
     )
 
 

@@ -140,4 +140,6 @@ DOCS: dict[str, str] = {
     "get-vmsnapshot": f"{_LEARN}/powershell/module/hyper-v/get-vmsnapshot",
     "hyperv-over-smb": f"{_LEARN}/windows-server/storage/file-server/hyper-v-over-smb",
     "get-smbshareaccess": f"{_LEARN}/powershell/module/smbshare/get-smbshareaccess",
+    # the management machine (operator-management-tools)
+    "hyperv-module": f"{_LEARN}/powershell/module/hyper-v/",
 }

@@ -282,6 +282,10 @@ def merge_snapshots(snaps: Sequence[Snapshot]) -> MergeResult:
     doc["dns"] = {h: dns[h].node for h in names if h in dns}
     if operator is not None:
         doc["operator"] = operator.node
+    # the machine that collected: every shard's ran somewhere; the first input's describes the run
+    described = next((s.doc["management"] for s in snaps if "management" in s.doc), None)
+    if described is not None:
+        doc["management"] = described
     doc["complete"] = all(s.complete for s in snaps) and not missing
 
     merged_from = []

@@ -52,7 +52,7 @@ class CheckMeta:
     title: str
     severity: Severity
     subject: SubjectKind
-    requires: tuple[str, ...]  # "role.fact", "operator"; a trailing "?" marks an optional fact
+    requires: tuple[str, ...]  # "role.fact", "operator", "management"; a trailing "?" marks an optional fact
     rationale: str
     references: tuple[str, ...]
     fix_hint: str  # one line: what the fix does, shown in `hvlm checks --verbose`
@@ -74,10 +74,10 @@ class CheckMeta:
         roles = ROLES[self.subject]
         for req in self.requires:
             name = req.rstrip("?")
-            if name == "operator":
+            facts = catalogue()
+            if name in facts.top_facts:
                 continue
             role, _, fact = name.partition(".")
-            facts = catalogue()
             allowed = facts.domain_facts if role == "domain" else facts.host_facts
             if role not in roles or fact not in allowed:
                 problems.append(f"requires {req!r} does not fit a {self.subject.value} subject")

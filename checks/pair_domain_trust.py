@@ -12,12 +12,8 @@ from hvlm.audit.psquote import ps_quote
 from hvlm.audit.registry import check
 from hvlm.checks._ad import ad_fix, ad_host, outside_domain, same_domain, uses_kerberos
 from hvlm.checks._keys import domain
+from hvlm.checks._trusts import CROSS_ORGANIZATION, FOREST_TRANSITIVE, INBOUND, OUTBOUND, WITHIN_FOREST, covers
 
-INBOUND, OUTBOUND = 1, 2  # trustDirection bits, relative to the domain holding the object
-FOREST_TRANSITIVE = 0x8
-CROSS_ORGANIZATION = 0x10  # selective authentication
-ALLOWED_TO_AUTHENTICATE = "68b1d179-0d15-4d4f-ab71-46152e79a7bc"  # the extended right's rightsGuid
-WITHIN_FOREST = 0x20
 TRUST_TYPES = {1: "downlevel (NT4)", 2: "uplevel (Active Directory)", 3: "MIT Kerberos realm", 4: "DCE"}
 DIRECTIONS = {0: "disabled", 1: "inbound", 2: "outbound", 3: "bidirectional"}
 
@@ -67,12 +63,10 @@ def _trust_part(side: RoleFacts) -> Hashable:
     sit on the forest root, which was not collected, so it is a warning. For cross-domain pairs
     with Kerberos the message says that classic constrained delegation does not cross domains:
     resource-based delegation on the destination is needed (see pair-kcd-migration-service). A
-    trust with selective authentication (trustAttributes 0x10, TRUST_ATTRIBUTE_CROSS_ORGANIZATION)
-    lets accounts of the trusted domain authenticate only to computers where they hold "Allowed to
-    Authenticate": the source's computer account (and the operator) need it on the destination's
-    computer object. That permission is not among the collected facts, so such a trust is a
-    warning with the fix, not a pass. A host outside a domain is not applicable: host-domain-member
-    reports it.""",
+    trust with selective authentication (trustAttributes 0x10) is still a trust: whether the
+    source's computer account holds "Allowed to Authenticate" on the destination's computer object
+    is pair-trust-selective-auth's finding. A host outside a domain is not applicable:
+    host-domain-member reports it.""",
     references=(DOCS["setup"], DOCS["trusts"], DOCS["trust-direction"], DOCS["second-hop"], DOCS["kcd-overview"],
                 DOCS["allowed-to-authenticate"]),
     fix_hint="Make the trust two-way (or create it) in Active Directory Domains and Trusts or with the .NET trust API.",
@@ -98,8 +92,8 @@ def run(f: Facts) -> Outcome:
             err = f.unavailable(name)
             evidence[f"{name} unavailable"] = err.message if err else "not collected"
     # objects in D's domain naming S's domain, and in S's domain naming D's domain
-    d_objs = [t for t in dtrusts or [] if _covers(t, sdom)]
-    s_objs = [t for t in strusts or [] if _covers(t, ddom)]
+    d_objs = [t for t in dtrusts or [] if covers(t, sdom)]
+    s_objs = [t for t in strusts or [] if covers(t, ddom)]
     evidence["trust_objects"] = [_describe(ddom, t) for t in d_objs] + [_describe(sdom, t) for t in s_objs]
     d_trusts_s = any(t["trustDirection"] & OUTBOUND for t in d_objs) or any(t["trustDirection"] & INBOUND for t in s_objs)
     s_trusts_d = any(t["trustDirection"] & INBOUND for t in d_objs) or any(t["trustDirection"] & OUTBOUND for t in s_objs)
@@ -115,24 +109,17 @@ def run(f: Facts) -> Outcome:
     carrying = [t for t in d_objs if t["trustDirection"] & OUTBOUND] + [t for t in s_objs if t["trustDirection"] & INBOUND]
     selective = any(t["trustAttributes"] & CROSS_ORGANIZATION for t in carrying)
     evidence["selective_authentication"] = selective
-    if d_trusts_s and selective:
-        return Outcome(
-            Status.WARNING,
-            f"{ddom} trusts {sdom} with selective authentication (trustAttributes 0x10): {dst.short} accepts "
-            f"{src.short}'s computer account and the operator only where they hold \"Allowed to Authenticate\" on "
-            f"{dst.short}'s computer object. That permission is not in the collected facts; without it, moves from "
-            f"{src.short} to {dst.short} fail.{note}",
-            _selective_fix(src, dst),
-            evidence,
-            severity=Severity.MEDIUM,
-        )
     if d_trusts_s:
         kind = "two-way" if s_trusts_d else "one-way"
         extra = "" if s_trusts_d else f" Moves back from {dst.short} to {src.short} need {sdom} to trust {ddom} too."
+        accepts = (
+            f"accepts {src.short}'s accounts where they hold \"Allowed to Authenticate\" (selective authentication: "
+            "pair-trust-selective-auth checks it)"
+            if selective else f"accepts {src.short}'s accounts"
+        )
         return Outcome(
             Status.PASS,
-            f"{ddom} trusts {sdom} ({kind}{', forest' if forest else ''} trust), so {dst.short} accepts "
-            f"{src.short}'s accounts.{extra}{note}",
+            f"{ddom} trusts {sdom} ({kind}{', forest' if forest else ''} trust), so {dst.short} {accepts}.{extra}{note}",
             evidence=evidence,
         )
     if not d_objs and not s_objs:
@@ -166,15 +153,6 @@ def run(f: Facts) -> Outcome:
 def _kerberos(f: Facts) -> bool:
     svh, dvh = f.optional("source.vmhost"), f.optional("destination.vmhost")
     return svh is not None and dvh is not None and uses_kerberos(svh, dvh)
-
-
-def _covers(trust: Mapping[str, Any], other: str) -> bool:
-    """Does this trustedDomain object describe a trust with `other` (directly or through a forest trust)?"""
-    partner = str(trust["trustPartner"]).lower().rstrip(".")
-    other = other.lower()
-    if partner == other:
-        return True
-    return bool(trust["trustAttributes"] & FOREST_TRANSITIVE) and other.endswith("." + partner)
 
 
 def _describe(holder: str, trust: Mapping[str, Any]) -> dict[str, Any]:
@@ -232,36 +210,4 @@ def _trust_fix(src: HostRef, dst: HostRef, existing: tuple[str, Mapping[str, Any
         powershell="\n".join(lines),
         gui=f"Active Directory Domains and Trusts > {home} > Properties > Trusts",
         docs=(DOCS["trusts"], DOCS["trust-direction"]),
-    )
-
-
-def _selective_fix(src: HostRef, dst: HostRef) -> Fix:
-    """Grant the source's computer account "Allowed to Authenticate" on the destination's computer object."""
-    lines = [
-        f"$source = Get-ADComputer -Identity {ps_quote(src.short)} -Server {ps_quote(str(src.domain))}",
-        f"$target = Get-ADComputer -Identity {ps_quote(dst.short)} -Server {ps_quote(str(dst.domain))}",
-        f"New-PSDrive -Name 'HvlmTarget' -PSProvider 'ActiveDirectory' -Root '//RootDSE/' "
-        f"-Server {ps_quote(str(dst.domain))} | Out-Null",
-        "$path = 'HvlmTarget:\\' + $target.DistinguishedName",
-        f"$right = [guid]{ps_quote(ALLOWED_TO_AUTHENTICATE)}  # Allowed to Authenticate",
-        "# Already granted? A line of output means yes:",
-        "(Get-Acl -Path $path).Access | Where-Object { $_.ObjectType -eq $right -and "
-        "$_.IdentityReference -like ('*' + $source.SamAccountName) }",
-        "$acl = Get-Acl -Path $path",
-        "$acl.AddAccessRule((New-Object System.DirectoryServices.ActiveDirectoryAccessRule("
-        "$source.SID, 'ExtendedRight', 'Allow', $right)))",
-        "Set-Acl -Path $path -AclObject $acl",
-        "# Accounts that start moves (the operator, or its group) need the same right on the destination.",
-    ]
-    return ad_fix(
-        summary=f"Grant {src.short}'s computer account \"Allowed to Authenticate\" on {dst.short}'s computer object "
-        f"(selective authentication on the trust from {dst.domain} to {src.domain}), and the same to the accounts that "
-        "start moves.",
-        run_on=f"a machine with the ActiveDirectory PowerShell module that reaches {dst.domain}",
-        run_as=f"a member of Domain Admins of {dst.domain}, or an account allowed to change permissions on "
-        f"{dst.short}'s computer object",
-        powershell="\n".join(lines),
-        gui=f"Active Directory Users and Computers ({dst.domain}, Advanced Features) > {dst.short} > Properties > "
-        f"Security > Add {src.short}$ > Allowed to authenticate",
-        docs=(DOCS["allowed-to-authenticate"], DOCS["selective-auth"], DOCS["trusts"]),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -37,7 +38,7 @@ CORP_DA = ("CORP\\Domain Admins", f"{CORP_SID}-512")
 FAB_DA = ("FABRIKAM\\Domain Admins", f"{FAB_SID}-512")
 
 
-def fleet() -> dict[str, object]:
+def fleet() -> dict[str, Any]:
     admins = [("BUILTIN\\Administrator", f"{CORP_SID}-500"), CORP_DA]
     # HV01: a hardening baseline disabled the Hyper-V (MIG-TCP-In) rule, TCP 6600; sql01 keeps its
     # data on a pass-through disk, as it did on the physical server it was converted from
@@ -138,8 +139,9 @@ def fleet() -> dict[str, object]:
     # one-way: the lab forest trusts corp (corp admins manage the lab), corp does not trust the lab
     trust_corp = {"trustPartner": "lab.fabrikam.com", "flatName": "FABRIKAM", "trustDirection": 1,
                   "trustType": 2, "trustAttributes": 8}
+    # ... with selective authentication (0x10): corp accounts reach only lab computers that allow them
     trust_fab = {"trustPartner": "corp.contoso.com", "flatName": "CORP", "trustDirection": 2,
-                 "trustType": 2, "trustAttributes": 8}
+                 "trustType": 2, "trustAttributes": 0x8 | 0x10}
     domains = {
         "corp.contoso.com": {
             "info": {"dnsRoot": "corp.contoso.com", "nETBIOSName": "CORP", "objectSid": CORP_SID,
@@ -169,7 +171,7 @@ def fleet() -> dict[str, object]:
         hv03.fqdn: {"name": hv03.fqdn, "A": [hv03.mgmt_ip], "AAAA": [],
                     "PTR": {hv03.mgmt_ip: ["hv03-old.corp.contoso.com."]}},
     }
-    return build_snapshot(
+    doc = build_snapshot(
         hosts,
         computers={"corp.contoso.com": corp_computers, "lab.fabrikam.com": fab_computers},
         domains=domains,
@@ -178,6 +180,31 @@ def fleet() -> dict[str, object]:
         pairs=[(a.fqdn, b.fqdn) for a, b in pairs],
         dns=dns,
     )
+    _selective_authentication(doc)
+    _management_machine(doc)
+    return doc
+
+
+def _selective_authentication(doc: dict[str, Any]) -> None:
+    """HV06's computer object in the lab forest: only the lab's admins hold "Allowed to Authenticate"
+    (the DACL a new computer object gets), so HV05$ of corp may not authenticate to it."""
+    (hv06,) = doc["domains"]["lab.fabrikam.com"]["computers"]["value"]
+    hv06["allowedToAuthenticate"] = {"readable": True, "reason": None,
+                                     "allowed": [f"{FAB_SID}-512", f"{FAB_SID}-519"], "denied": []}
+
+
+def _management_machine(doc: dict[str, Any]) -> None:
+    """The operator collected from ADMIN01, a Windows Server 2019 management server with only the
+    Hyper-V module 2.0 (its 1.1, for the 2012 R2 host, was removed with an old RSAT)."""
+    doc["management"] = {
+        "source": {"collector": "example", "host": "admin01.corp.contoso.com",
+                   "command": "hvlm on the machine it runs on: Get-Module -ListAvailable -Name Hyper-V"},
+        "collected_at": "2026-11-20T09:00:00Z",
+        "value": {"computer": "admin01.corp.contoso.com", "platform": "Windows", "inventory_host": None,
+                  "windows": {"BuildNumber": 17763, "Caption": "Microsoft Windows Server 2019 Standard",
+                              "ProductType": 3, "HyperVModule": ["2.0.0.0"], "ToolsFeature": "Installed",
+                              "ToolsFeatureError": None}},
+    }
 
 
 def render() -> str:

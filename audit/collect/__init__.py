@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from hvlm.audit.collect import management
 from hvlm.audit.collect.classify import DeadlineExceeded, classify, section_hint
 from hvlm.audit.collect.credentials import Secret, redact
 from hvlm.audit.collect.probe import (
@@ -372,6 +373,7 @@ def _assemble(
     doc = new_snapshot_document(inventory.to_snapshot())
     doc["hosts"] = hosts
     doc.update(directory)
+    doc["management"] = management.collect_management(inventory)
     doc["complete"] = not interrupted
     _validate_host_facts(hosts)
     try:

@@ -508,16 +508,6 @@ class _Collector:
         dom.facts["info"] = value_fact(
             dom.read.info, "ldap", dc, f"ldap read rootDSE, {base} (objectSid), crossRef of {base}"
         )
-        if dom.hosts:
-            command = ldap_domain.computers_command(base, dom.hosts)
-            try:
-                dom.computers = ldap_domain.read_computers(dom.session, base, dom.hosts)
-                self.progress(f"ldap {dom.name}: {len(dom.computers)} of {len(dom.hosts)} computer objects found")
-            except DirectoryError as exc:
-                dom.facts["computers"] = error_fact(exc.kind, exc.message, "ldap", dc, command)
-            except Exception as exc:
-                err = self.internal(exc)
-                dom.facts["computers"] = error_fact(err.kind, err.message, "ldap", dc, command)
         try:
             dom.trusts = ldap_domain.read_trusts(dom.session, base)
             dom.facts["trusts"] = value_fact(
@@ -526,6 +516,19 @@ class _Collector:
         except Exception as exc:
             err = exc if isinstance(exc, DirectoryError) else self.internal(exc)
             dom.facts["trusts"] = error_fact(err.kind, err.message, "ldap", dc, f"ldap search CN=System,{base}")
+        if dom.hosts:
+            # Trusts first: a trust with selective authentication makes the computer search read each
+            # object's DACL too ("Allowed to Authenticate"), in the same search.
+            selective = ldap_domain.selective_trusts(dom.trusts or [])
+            command = ldap_domain.computers_command(base, dom.hosts, with_acl=bool(selective))
+            try:
+                dom.computers = ldap_domain.read_computers(dom.session, base, dom.hosts, with_acl=bool(selective))
+                self.progress(f"ldap {dom.name}: {len(dom.computers)} of {len(dom.hosts)} computer objects found")
+            except DirectoryError as exc:
+                dom.facts["computers"] = error_fact(exc.kind, exc.message, "ldap", dc, command)
+            except Exception as exc:
+                err = self.internal(exc)
+                dom.facts["computers"] = error_fact(err.kind, err.message, "ldap", dc, command)
 
     def finish_computers(self, domains: list[_Domain]) -> None:
         """Name RBCD principals: first from every collected computer, then one search per domain."""
@@ -538,7 +541,8 @@ class _Collector:
         for dom in domains:
             if dom.computers is None or dom.session is None or dom.read is None:
                 continue
-            command = ldap_domain.computers_command(dom.read.base_dn, dom.hosts)
+            selective = bool(ldap_domain.selective_trusts(dom.trusts or []))
+            command = ldap_domain.computers_command(dom.read.base_dn, dom.hosts, with_acl=selective)
             try:
                 ldap_domain.resolve_sid_names(
                     dom.session, dom.read.base_dn, dom.read.info.get("nETBIOSName"), dom.computers, known

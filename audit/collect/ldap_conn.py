@@ -163,8 +163,10 @@ class LdapSession:
         *,
         scope: str = "subtree",
         paged: bool = True,
+        controls: Sequence[Any] = (),
     ) -> list[tuple[str, dict[str, list[bytes]]]]:
-        """Entries (dn, raw attribute values) of a search; referrals are ignored.
+        """Entries (dn, raw attribute values) of a search; referrals are ignored. ``controls``: LDAP
+        controls sent with every page (ldap3's form, such as the SD flags control).
 
         Raw bytes, not ldap3's formatted values: without the schema (never downloaded: it costs
         megabytes and a search per run) ldap3's formatting guesses, and SIDs and security
@@ -172,7 +174,7 @@ class LdapSession:
         """
         started = time.monotonic()
         try:
-            out = self._search(base, search_filter, attributes, scope, paged)
+            out = self._search(base, search_filter, attributes, scope, paged, controls)
         except DirectoryError as exc:
             log.warning(
                 "ldap search on %s: base %r, scope %s, filter %s: %s after %.3f s", self.dc.name, base, scope,
@@ -186,7 +188,8 @@ class LdapSession:
         return out
 
     def _search(
-        self, base: str, search_filter: str, attributes: Sequence[str], scope: str, paged: bool
+        self, base: str, search_filter: str, attributes: Sequence[str], scope: str, paged: bool,
+        controls: Sequence[Any] = (),
     ) -> list[tuple[str, dict[str, list[bytes]]]]:
         ldap_scope = {"base": ldap3.BASE, "one": ldap3.LEVEL, "subtree": ldap3.SUBTREE}[scope]
         cookie: bytes | None = None
@@ -196,6 +199,8 @@ class LdapSession:
             kwargs: dict[str, Any] = {}
             if paged:
                 kwargs = {"paged_size": self.page_size, "paged_cookie": cookie}
+            if controls:
+                kwargs["controls"] = list(controls)
             self.searches += 1
             self._pages += 1
             try:

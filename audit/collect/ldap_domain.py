@@ -27,6 +27,7 @@ from hvlm.audit.collect.ldap_filter import (
 from hvlm.audit.collect.sddl import (
     SecurityDescriptorError,
     allowed_principals,
+    extended_right_holders,
     parse_security_descriptor,
     sid_from_bytes,
     sid_to_bytes,
@@ -34,6 +35,7 @@ from hvlm.audit.collect.sddl import (
 from hvlm.audit.words import count
 
 __all__ = [
+    "ALLOWED_TO_AUTHENTICATE",
     "COMPUTER_ATTRIBUTES",
     "DomainRead",
     "OperatorAccount",
@@ -60,6 +62,13 @@ COMPUTER_ATTRIBUTES = (
     "operatingSystemVersion",
     "whenChanged",
 )
+# "Allowed to Authenticate" (rightsGuid of the extended right): what a trust with selective
+# authentication requires on a computer object for accounts of the trusted domain ([MS-ADTS] 6.1.6.7.10).
+ALLOWED_TO_AUTHENTICATE = "68b1d179-0d15-4d4f-ab71-46152e79a7bc"
+SD_FLAGS_OID = "1.2.840.113556.1.4.801"
+DACL_SECURITY_INFORMATION = 0x4
+TRUST_ATTRIBUTE_CROSS_ORGANIZATION = 0x10  # selective authentication
+TRUST_DIRECTION_OUTBOUND = 0x2  # this domain trusts the partner: the partner's accounts come in
 _TRUST_ATTRIBUTES = ("trustPartner", "flatName", "trustDirection", "trustType", "trustAttributes")
 _OPERATOR_ATTRIBUTES = (
     "distinguishedName",
@@ -198,16 +207,55 @@ def read_domain(session: LdapSession, domain: str) -> DomainRead:
 # -- computers --------------------------------------------------------------------------------
 
 
-def computers_command(base_dn: str, hosts: Sequence[HostName]) -> str:
+def computers_command(base_dn: str, hosts: Sequence[HostName], with_acl: bool = False) -> str:
     """The fact's provenance: the search, summarised (the full OR filter can be megabytes)."""
     return (
         f"ldap search {base_dn} subtree (&(objectCategory=computer)(|(dNSHostName=...)(sAMAccountName=...))) "
         f"for {count(len(hosts), 'host')} in {count(-(-len(hosts) // MAX_HOSTS_PER_FILTER), 'filter')}; "
         f"attributes {','.join(COMPUTER_ATTRIBUTES)}"
+        + (",nTSecurityDescriptor (DACL: SD flags control 0x4)" if with_acl else "")
     )
 
 
-def _computer(dn: str, attrs: dict[str, list[bytes]]) -> dict[str, Any]:
+def sd_flags_control(flags: int = DACL_SECURITY_INFORMATION) -> tuple[str, bool, bytes]:
+    """The LDAP_SERVER_SD_FLAGS control asking for the DACL alone (BER SEQUENCE { INTEGER flags }).
+
+    Without it AD returns nTSecurityDescriptor with its SACL, which only holders of the
+    "Manage auditing and security log" right may read: any other bind gets no descriptor at all.
+    """
+    body = flags.to_bytes(max(1, (flags.bit_length() + 8) // 8), "big")
+    return (SD_FLAGS_OID, False, bytes([0x30, 2 + len(body), 0x02, len(body)]) + body)
+
+
+def selective_trusts(trusts: Sequence[dict[str, Any]]) -> list[str]:
+    """Partners whose accounts this domain accepts only under selective authentication."""
+    return [
+        str(t["trustPartner"]) for t in trusts
+        if int(t["trustAttributes"]) & TRUST_ATTRIBUTE_CROSS_ORGANIZATION
+        and int(t["trustDirection"]) & TRUST_DIRECTION_OUTBOUND
+    ]
+
+
+def _allowed_to_authenticate(dn: str, values: Sequence[bytes] | None) -> dict[str, Any]:
+    """Who holds "Allowed to Authenticate" on the object, from its DACL, or why it is not known."""
+    if not values:
+        return {
+            "readable": False,
+            "reason": f"the domain controller returned no nTSecurityDescriptor for {dn} although the DACL was asked "
+            "for (SD flags control): the bind account may not read its permissions (READ_CONTROL); bind with an "
+            "account that may",
+            "allowed": [],
+            "denied": [],
+        }
+    try:
+        allowed, denied = extended_right_holders(parse_security_descriptor(values[0]), ALLOWED_TO_AUTHENTICATE)
+    except SecurityDescriptorError as exc:
+        return {"readable": False, "reason": f"nTSecurityDescriptor of {dn} is not a valid descriptor: {exc}",
+                "allowed": [], "denied": []}
+    return {"readable": True, "reason": None, "allowed": allowed, "denied": denied}
+
+
+def _computer(dn: str, attrs: dict[str, list[bytes]], with_acl: bool = False) -> dict[str, Any]:
     sam = _text(attrs.get("sAMAccountName"))
     uac = _int(attrs.get("userAccountControl"))
     missing = [name for name, value in (("sAMAccountName", sam), ("userAccountControl", uac)) if value is None]
@@ -240,17 +288,26 @@ def _computer(dn: str, attrs: dict[str, list[bytes]]) -> dict[str, Any]:
         "operatingSystem": _text(attrs.get("operatingSystem")),
         "operatingSystemVersion": _text(attrs.get("operatingSystemVersion")),
         "whenChanged": generalized_time(_text(attrs.get("whenChanged"))),
-    }
+    } | ({"allowedToAuthenticate": _allowed_to_authenticate(dn, attrs.get("nTSecurityDescriptor"))} if with_acl else {})
 
 
 def read_computers(
-    session: LdapSession, base_dn: str, hosts: Sequence[HostName], chunk_size: int = MAX_HOSTS_PER_FILTER
+    session: LdapSession,
+    base_dn: str,
+    hosts: Sequence[HostName],
+    chunk_size: int = MAX_HOSTS_PER_FILTER,
+    with_acl: bool = False,
 ) -> list[dict[str, Any]]:
-    """The computer objects of ``hosts``: one paged search per chunk of hosts, never one per host."""
+    """The computer objects of ``hosts``: one paged search per chunk of hosts, never one per host.
+
+    ``with_acl`` (a domain with a selective-authentication trust) also reads each object's DACL, in
+    the same search, for who holds "Allowed to Authenticate" on it."""
     found: dict[str, dict[str, Any]] = {}
+    attributes = (*COMPUTER_ATTRIBUTES, "nTSecurityDescriptor") if with_acl else COMPUTER_ATTRIBUTES
+    controls = [sd_flags_control()] if with_acl else []
     for chunk in chunks(hosts, chunk_size):
-        for dn, attrs in session.search(base_dn, computers_filter(chunk), COMPUTER_ATTRIBUTES):
-            found.setdefault(dn.lower(), _computer(dn, attrs))
+        for dn, attrs in session.search(base_dn, computers_filter(chunk), attributes, controls=controls):
+            found.setdefault(dn.lower(), _computer(dn, attrs, with_acl))
     return sorted(found.values(), key=lambda c: str(c["sAMAccountName"]).lower())
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "SecurityDescriptorError",
     "allowed_principals",
     "build_security_descriptor",
+    "extended_right_holders",
     "parse_sddl",
     "parse_security_descriptor",
     "sid_from_bytes",
@@ -374,6 +375,34 @@ def allowed_principals(sd: SecurityDescriptor) -> list[str]:
         if ace.allows and ace.applies_to_object and ace.mask and ace.sid not in denied and ace.sid not in out:
             out.append(ace.sid)
     return out
+
+
+CONTROL_ACCESS = 0x00000100  # ADS_RIGHT_DS_CONTROL_ACCESS: extended rights
+GENERIC_ALL = 0x10000000
+
+
+def extended_right_holders(sd: SecurityDescriptor, right: str) -> tuple[list[str], list[str]]:
+    """(SIDs allowed, SIDs denied) the extended right ``right`` (its rightsGuid) on the object itself.
+
+    An ACE counts when it applies to the object (not inherit-only) and grants control access for
+    this right or for every extended right (an object ACE without an object type, or a plain ACE),
+    or generic all. Group membership is not expanded: a SID may be a group. A NULL DACL grants
+    everything to everyone (S-1-1-0).
+    """
+    if sd.dacl is None:
+        return ["S-1-1-0"], []
+    wanted = right.lower()
+    allowed: list[str] = []
+    denied: list[str] = []
+    for ace in sd.dacl or ():
+        if not ace.applies_to_object or not ace.mask & (CONTROL_ACCESS | GENERIC_ALL):
+            continue
+        if ace.object_type is not None and ace.object_type.lower() != wanted:
+            continue
+        target = allowed if ace.allows else denied if ace.denies else None
+        if target is not None and ace.sid not in target:
+            target.append(ace.sid)
+    return allowed, denied
 
 
 # -- SDDL text --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`hvlm schema`: print the shipped JSON Schemas."""
+"""`hvlm schema`: print the shipped JSON Schemas (the snapshot's with installed plug-ins' facts)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from hvlm.audit.catalogue import snapshot_schema
 from hvlm.audit.schemas import load_schema, schema_names
 
 
@@ -13,12 +14,14 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "schema",
         help="print a shipped JSON Schema (snapshot, report, diagnosis, diff, history)",
-        description="Print a shipped JSON Schema.",
+        description="Print a shipped JSON Schema. The snapshot schema includes the facts that installed plug-in "
+        "collectors declare (entry point group hvlm.facts), as snapshots are validated against it.",
     )
     p.add_argument("which", nargs="?", choices=schema_names(), default="snapshot")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print(json.dumps(load_schema(args.which), indent=2))
+    schema = snapshot_schema() if args.which == "snapshot" else load_schema(args.which)
+    print(json.dumps(schema, indent=2))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hvlm.audit.facts import HostRef
-from hvlm.audit.model import Severity, Status
+from hvlm.audit.model import Status
 from hvlm.checks.pair_domain_trust import _trust_fix
 from tests.checks._identity import CORP, FAB, H1, HOSTILE, PAIR, assert_safe, doc, finding
 from tests.support.checking import break_fact
@@ -105,18 +105,14 @@ def test_workgroup_host_is_host_domain_members_finding() -> None:
     assert "host-domain-member" in f.message and f.fix is None
 
 
-def test_fail_selective_authentication_warns_with_the_fix() -> None:
-    # forest trust, two-way, with selective authentication (0x8 | 0x10)
+def test_selective_authentication_is_a_trust_and_leaves_the_right_to_its_own_check() -> None:
+    # forest trust, two-way, with selective authentication (0x8 | 0x10): the trust is there; whether the
+    # source holds "Allowed to Authenticate" is pair-trust-selective-auth's finding, not reported twice
     f = finding("pair-domain-trust", cross([trust(FAB, 3, 0x18)], [trust(CORP, 3, 0x18)]), X)
-    assert f.status is Status.WARNING and f.severity is Severity.MEDIUM
-    assert "selective authentication" in f.message and "Allowed to Authenticate" in f.message
+    assert f.status is Status.PASS and "pair-trust-selective-auth checks it" in f.message
     assert f.evidence["selective_authentication"] is True
-    assert f.fix is not None and "68b1d179-0d15-4d4f-ab71-46152e79a7bc" in f.fix.powershell
-    assert "Get-ADComputer -Identity 'HV01' -Server 'corp.contoso.com'" in f.fix.powershell
-    assert "Get-ADComputer -Identity 'HV02' -Server 'lab.fabrikam.com'" in f.fix.powershell
-    assert_safe(f.fix.powershell)
-    # without the 0x10 bit the same trust passes
-    assert finding("pair-domain-trust", cross([trust(FAB, 3, 0x8)], [trust(CORP, 3, 0x8)]), X).status is Status.PASS
+    plain = finding("pair-domain-trust", cross([trust(FAB, 3, 0x8)], [trust(CORP, 3, 0x8)]), X)
+    assert plain.status is Status.PASS and "selective" not in plain.message
 
 
 def test_fail_fix_with_hostile_domain_names_stays_quoted() -> None:

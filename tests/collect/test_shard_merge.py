@@ -192,6 +192,8 @@ def test_two_shards_merged_equal_one_unsharded_snapshot(
     for key in ("inventory", "hosts", "domains", "dns", "operator"):
         assert _strip(m[key]) == _strip(w[key]), key
     assert list(m["hosts"]) == list(w["hosts"])  # inventory order, whichever shard came first
+    # every run describes the machine it ran on; the merge keeps the first input's description
+    assert m["management"] == s2["management"] and s1["management"]["value"] == s2["management"]["value"]
     # provenance: each fact keeps its collector and time; merged_from says what came from where
     for host, facts in m["hosts"].items():
         origin = s1 if host in s1["hosts"] else s2

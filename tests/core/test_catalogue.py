@@ -4,12 +4,14 @@ resolver follow it, and plug-ins extend it through the hvlm.facts entry point gr
 from __future__ import annotations
 
 import copy
+import json
 import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from hvlm.audit.catalogue import BUILTIN, FactDefinitionError, catalogue, load_catalogue, refresh_catalogue
 from hvlm.audit.collect.probe import HOST_SECTIONS, SECTION_COMMANDS, probe_script
@@ -150,3 +152,22 @@ def test_plugin_fact_without_its_schema_is_loud(tmp_path: Path, plugins: pytest.
 
 def test_catalogue_without_plugins_is_the_shipped_schema() -> None:
     assert load_catalogue(include_entry_points=False).snapshot_schema() == copy.deepcopy(load_schema("snapshot"))
+
+
+def test_schema_command_prints_the_facts_plugins_declare(
+    tmp_path: Path, plugins: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hvlm.audit.cli import main
+
+    assert main(["schema", "snapshot"]) == 0
+    shipped = json.loads(capsys.readouterr().out)
+    assert "contoso_backup" not in shipped["$defs"]["host"]["properties"]
+    assert shipped == load_schema("snapshot")
+    install(plugins, tmp_path, "contosofacts", FACT_PLUGIN.format(name="contoso_backup"), "hvlm.facts")
+    refresh_catalogue()
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["$defs"]["host"]["properties"]["contoso_backup"] == {"$ref": "#/$defs/fact_contoso_backup"}
+    assert schema["$defs"]["fact_contoso_backup"]["properties"]["value"]["required"] == ["Paused"]
+    # what it prints is what snapshots are held to: a snapshot with the plug-in's fact validates against it
+    Draft202012Validator(schema).validate(with_backup_fact(True))

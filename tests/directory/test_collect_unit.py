@@ -45,6 +45,7 @@ class Directory:
         self.computer_result: dict[str, Any] = OK
         self.token_groups: list[bytes] = [_sid(512), _sid(513)]
         self.broken_info = False
+        self.trust_attributes = b"8"
 
     def answer(self, base: str, filt: str, cookie: bytes | None) -> Any:
         if base == "":
@@ -73,7 +74,7 @@ class Directory:
                         "flatName": [b"LAB"],
                         "trustDirection": [b"3"],
                         "trustType": [b"2"],
-                        "trustAttributes": [b"8"],
+                        "trustAttributes": [self.trust_attributes],
                     },
                 )
             ], OK
@@ -166,6 +167,38 @@ def test_full_read_of_a_scripted_domain(dns_server: str, monkeypatch: pytest.Mon
     # rootDSE, domain, crossRef, computers, trusts, one name search (the foreign SID), operator, tokenGroups
     assert len(conn.searches) == 8
     assert "pw-not-shown" not in repr(result)
+
+
+def test_selective_trust_reads_allowed_to_authenticate_in_the_same_search(
+    dns_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = Directory()
+    hosts = ["hv000.corp.test", "hv001.corp.test", "hv002.corp.test"]
+    plain = _collect(d, dns_server, hosts, monkeypatch, operator=None)
+    (search,) = [s for s in FakeConnection.instances[-1].searches if "objectCategory=computer" in s["filter"]]
+    assert "nTSecurityDescriptor" not in search["attributes"] and not search.get("controls")
+    assert all("allowedToAuthenticate" not in c for c in plain["domains"]["corp.test"]["computers"]["value"])
+
+    d.trust_attributes = b"24"  # forest transitive + cross-organisation (selective authentication)
+    right = "68b1d179-0d15-4d4f-ab71-46152e79a7bc"
+    d.computers["HV001"]["nTSecurityDescriptor"] = [build_security_descriptor(parse_sddl(
+        f"O:{DOM_SID}-512D:(OA;;CR;{right};;S-1-5-21-9-9-9-1105)(OD;;CR;{right};;S-1-5-21-9-9-9-1106)"
+        f"(OA;;CR;00299570-246d-11d0-a768-00aa006e0529;;S-1-5-21-9-9-9-1107)(A;;RPLCLORC;;;AU)"
+        f"(OA;IO;CR;{right};;S-1-5-21-9-9-9-1108)(A;;0xf01ff;;;{DOM_SID}-512)"))]
+    d.computers["HV002"]["nTSecurityDescriptor"] = [b"\x01\x00junk"]
+    result = _collect(d, dns_server, hosts, monkeypatch, operator=None)
+    _valid(result, hosts)
+    (search,) = [s for s in FakeConnection.instances[-1].searches if "objectCategory=computer" in s["filter"]]
+    assert "nTSecurityDescriptor" in search["attributes"]
+    assert search["controls"] == [("1.2.840.113556.1.4.801", False, bytes.fromhex("3003020104"))]  # DACL only
+    fact = result["domains"]["corp.test"]["computers"]
+    assert "nTSecurityDescriptor (DACL: SD flags control 0x4)" in fact["source"]["command"]
+    c = {x["sAMAccountName"]: x["allowedToAuthenticate"] for x in fact["value"]}
+    # the right itself, not another extended right (change password), nor an inherit-only ACE; full control counts
+    assert c["HV001$"] == {"readable": True, "reason": None, "allowed": ["S-1-5-21-9-9-9-1105", f"{DOM_SID}-512"],
+                           "denied": ["S-1-5-21-9-9-9-1106"]}
+    assert c["HV000$"]["readable"] is False and "no nTSecurityDescriptor" in c["HV000$"]["reason"]
+    assert c["HV002$"]["readable"] is False and "not a valid descriptor" in c["HV002$"]["reason"]
 
 
 def test_search_count_does_not_grow_with_hosts(dns_server: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -520,4 +520,14 @@ def build_snapshot(
             doc["dns"][h.fqdn] = value_fact(value, "dns", None, f"A/AAAA {h.fqdn}; PTR", WHEN)
     if operator is not None:
         doc["operator"] = operator if "source" in operator else value_fact(operator, "ldap", None, "operator", WHEN)
+    doc["management"] = management_fact()
     return doc
+
+
+def management_fact(build: int = 20348, modules: tuple[str, ...] = ("1.1", "2.0.0.0")) -> dict[str, Any]:
+    """The machine hvlm collected from (audit/collect/management.py): by default a Windows Server 2022
+    management server with both Hyper-V PowerShell modules, so every host can be managed from it."""
+    value = {"computer": "admin01.corp.contoso.com", "platform": "Windows", "inventory_host": None,
+             "windows": {"BuildNumber": build, "Caption": "Microsoft Windows Server 2022 Datacenter", "ProductType": 3,
+                         "HyperVModule": list(modules), "ToolsFeature": "Installed", "ToolsFeatureError": None}}
+    return value_fact(value, "hvlm", "admin01.corp.contoso.com", "Get-Module -ListAvailable -Name Hyper-V", WHEN)

@@ -14,8 +14,10 @@ from collections.abc import Iterable, Sequence
 from . import seed
 from ._proc import LabError
 from .config import DCSettings
-from .ldb import LdbTools, ldif_modify
+from .ldb import LdbTools, escape_rdn_value, ldif_modify, ldif_record
 from .seed import ComputerSpec
+
+ALLOWED_TO_AUTHENTICATE = "68b1d179-0d15-4d4f-ab71-46152e79a7bc"  # rightsGuid of the extended right
 
 
 class DirectorySeeding:
@@ -84,6 +86,49 @@ class DirectorySeeding:
             "delegation", "add-principal", _account(target_computer), _account(principal_computer),
             "-H", str(self.ldb.sam_ldb),
         )  # fmt: skip
+
+    def set_encryption_types(self, computer: str, value: int | None) -> None:
+        """msDS-SupportedEncryptionTypes of a computer (0x4 RC4, 0x8 AES128, 0x10 AES256), as Windows
+        writes it for itself; None removes it, so the domain's default applies."""
+        dn = self.dn_of(computer)
+        if value is None:
+            (current,) = self.ldb.search("(objectClass=*)", ["msDS-SupportedEncryptionTypes"], base=dn, scope="base")
+            if "msDS-SupportedEncryptionTypes" in current:
+                self.ldb.modify(ldif_modify(dn, "delete", "msDS-SupportedEncryptionTypes", []))
+        else:
+            self.ldb.modify(ldif_modify(dn, "replace", "msDS-SupportedEncryptionTypes", [str(value)]))
+
+    def allow_to_authenticate(self, computer: str, sid: str) -> None:
+        """Grant ``sid`` (any SID, another forest's too) the extended right "Allowed to Authenticate" on a
+        computer object, as selective authentication requires: an object ACE added to its DACL."""
+        self.samba_tool(
+            "dsacl", "set", f"--objectdn={self.dn_of(computer)}", f"--sddl=(OA;;CR;{ALLOWED_TO_AUTHENTICATE};;{sid})",
+            "-H", str(self.ldb.sam_ldb),
+        )  # fmt: skip
+
+    def set_trust_attributes(self, partner: str, attributes: int) -> int:
+        """trustAttributes of this domain's trustedDomain object for ``partner`` (0x10: selective
+        authentication); returns the value it had, to put back."""
+        found = self.ldb.search(
+            f"(&(objectClass=trustedDomain)(trustPartner={seed.escape_filter_value(partner)}))",
+            ["trustAttributes"], base=f"CN=System,{self._domain_dn}",
+        )  # fmt: skip
+        if len(found) != 1:
+            raise LabError(f"{len(found)} trusts with {partner!r} in {self.settings.realm}")
+        self.ldb.modify(ldif_modify(found[0]["dn"][0], "replace", "trustAttributes", [str(attributes)]))
+        return int(found[0]["trustAttributes"][0])
+
+    def add_trusted_domain(self, partner: str, flat_name: str, *, direction: int = 3, trust_type: int = 2,
+                           attributes: int = 0x8) -> str:
+        """Write a trustedDomain object under CN=System directly (no partner DC, no trust secret): what
+        LDAP readers of trusts see, for tests that need a trust's attributes and not a working trust
+        (a real one: :class:`~tests.lab.samba.forest.SambaForest`). Returns its DN."""
+        dn = f"CN={escape_rdn_value(partner)},CN=System,{self._domain_dn}"
+        self.ldb.add(ldif_record(dn, [
+            ("objectClass", "trustedDomain"), ("trustPartner", partner), ("flatName", flat_name),
+            ("trustDirection", str(direction)), ("trustType", str(trust_type)), ("trustAttributes", str(attributes)),
+        ]))  # fmt: skip
+        return dn
 
     def add_user(self, name: str, password: str, *, sensitive_not_delegated: bool = False, enabled: bool = True) -> str:
         """Add a user in CN=Users (UPN name@domain); returns its DN. ``sensitive_not_delegated`` sets
