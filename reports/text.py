@@ -240,10 +240,17 @@ def _uncollected(report: dict[str, Any]) -> list[str]:
     if not items:
         return lines
     lines += ["", f"Could not collect {_plural(len(items), 'fact')}:"]
-    for u in items[:50]:
-        lines.append(f"  {_safe(u['path'])}: {_safe(u['kind'])}: {_safe(u['message'])}")
-    if len(items) > 50:
-        lines.append(f"  ... and {len(items) - 50:,} more (see the JSON report)")
+    # One line per subject and reason: a host that never answered is one line, not one per section.
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for u in items:
+        subject, _, section = str(u["path"]).rpartition("/")
+        groups.setdefault((subject or section, str(u["kind"]), str(u["message"])), []).append(section)
+    for (subject, kind, message), sections in list(groups.items())[:50]:
+        what = sections[0] if len(sections) == 1 else (
+            f"{len(sections)} facts: {', '.join(sections[:6])}{', ...' if len(sections) > 6 else ''}")
+        lines.append(f"  {_safe(subject)} ({_safe(what)}): {_safe(kind)}: {_safe(message)}")
+    if len(groups) > 50:
+        lines.append(f"  ... and {len(groups) - 50:,} more (see the JSON report)")
     return lines
 
 

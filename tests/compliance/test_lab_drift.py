@@ -83,6 +83,9 @@ def inventory(lab: Lab, path: Path) -> Path:
     write_inventory(path, lab.winrm, lab.sims,
                     defaults={"auth": "basic", "username": USER, "ca_bundle": lab.winrm.ca_cert_path})
     dc = lab.dc
+    # moves are started on the first host (a Linux runner cannot judge its own management tools)
+    text = f"management_host = {toml_str(lab.sims[0].name)}\n" + path.read_text("utf-8")
+    path.write_text(text, "utf-8")
     lines = [
         "[operator]",
         f"account = {toml_str(dc.netbios_domain + chr(92) + OPERATOR)}",
