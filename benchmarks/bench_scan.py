@@ -35,6 +35,10 @@ and after the collector's CPU work (audit/collect/psrp_tuning.py, compiled secti
     200 x 0.5 s, HTTPS, 16, after     8.5     7.0     1.21   22 ms             24 ms          110 MiB
     200 x 0.5 s, HTTPS, 16, before   11.6     7.1     1.64   44 ms             23 ms          110 MiB
 
+The lab's CA is the whole bundle here. With a bundle of certifi's size (about 120 CAs: what hvlm
+checks against without `ca_bundle`), one probe after another cost 83-85 ms of client CPU before
+and 20-21 ms after (it was parsed for every host, now once).
+
 At 128 at once the machine's two cores, running the client and all 500 simulated hosts, are the
 limit; 16 (the old default) is near its ideal but four times slower. Peak memory grows by about
 130 KiB per concurrent probe (150, 156, 165 MiB at 16, 64, 128); the rest of the growth during a

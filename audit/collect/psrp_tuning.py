@@ -4,7 +4,7 @@ Profiled over HTTPS + Basic and HTTP + NTLM with message encryption (benchmarks/
 a probe cost the client 35-47 ms of CPU, most of it work that is the same for every host:
 
 - a new TLS context per connection, which parses the CA bundle again (0.5 ms for one CA; some
-  15 ms for certifi's bundle, what `cert_validation=True` loads): one context per CA bundle is
+  45 ms here for certifi's 120, what `cert_validation=True` loads): one context per CA bundle is
   shared by every host instead, built by urllib3 exactly as it builds its own (certificate and
   host name checked; the bundle re-read when its file changes);
 - the PSRP messages that are the same for every host (SESSION_CAPABILITY, INIT_RUNSPACEPOOL, and

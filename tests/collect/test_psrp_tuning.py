@@ -23,6 +23,7 @@ from pypsrp.complex_objects import ApartmentState, Command, HostInfo, ObjectMeta
 from pypsrp.messages import CreatePipeline, Destination, Message, PipelineState
 from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from hvlm.audit.cli import build_parser
 from hvlm.audit.collect import DEFAULT_CONCURRENCY, collect_hosts
@@ -195,6 +196,22 @@ def test_tuned_session_is_pypsrps_session_without_the_environment_lookups(monkey
                      cert_validation=False, no_proxy=True)
     session = tune_session(insecure.transport)
     assert session is not None and "ssl_context" not in session.get_adapter("https://x").poolmanager.connection_pool_kw
+
+
+def test_default_validation_shares_one_context_for_requests_own_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No --ca-bundle: requests checks against its bundle (certifi, some 120 CAs), which was parsed
+    again for every host; now once."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    contexts = []
+    for host in ("hv1.example", "hv2.example"):
+        wsman = WSMan(host, port=5986, username="u", password="p", ssl=True, auth="basic",
+                      cert_validation=True, no_proxy=True)
+        session = tune_session(wsman.transport)
+        assert session is not None and session.verify is True
+        contexts.append(session.get_adapter("https://x").poolmanager.connection_pool_kw["ssl_context"])
+    assert contexts[0] is contexts[1] is shared_tls_context(DEFAULT_CA_BUNDLE_PATH)
+    assert len(contexts[0].get_ca_certs()) > 50 and contexts[0].verify_mode == ssl.CERT_REQUIRED
 
 
 # -- concurrency ---------------------------------------------------------------------------------
