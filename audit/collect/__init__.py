@@ -53,8 +53,9 @@ __all__ = [
 ]
 
 # Hosts probed at the same time. A real probe keeps its host busy some 3 s (twenty-odd cmdlets) while
-# the collector waits: 64 at once collect 500 hosts in 8 waves (about 25 s) for some 15 ms of client
-# CPU per probe (a fifth of one core at that pace) and a few hundred KiB of memory each
+# the collector waits: 64 at once collect 500 hosts in 8 waves (about 25 s) for about 20 ms of client
+# CPU per probe (some 40% of one core at that pace) and about 130 KiB of memory each; 128 at once
+# already made the 2-core test machine, which also ran the simulated hosts, the limit
 # (benchmarks/bench_scan.py; the README's "Scan throughput").
 DEFAULT_CONCURRENCY = 64
 DOMAIN_SECTIONS = ("info", "domain_controllers", "computers", "trusts")

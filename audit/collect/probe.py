@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -157,11 +158,22 @@ def _section_validator(section: str) -> Draft202012Validator:
     return Draft202012Validator(_section_schema(section), format_checker=FormatChecker())
 
 
-@cache
+_COMPILED: dict[str, Any] = {}
+_COMPILING = threading.Lock()
+
+
 def _compiled_section_validator(section: str) -> Any:
     """The compiled validator (jsonschema-rs) that decides, about a hundred times faster: checking
-    every section of every host with the reference validator was a quarter of a probe's client CPU."""
-    return jsonschema_rs.Draft202012Validator(_section_schema(section), validate_formats=True)
+    every section of every host with the reference validator was a quarter of a probe's client CPU.
+    Compiled once (2 ms each), under a lock: the first wave of probes ends all at once."""
+    validator = _COMPILED.get(section)
+    if validator is None:
+        with _COMPILING:
+            validator = _COMPILED.get(section)
+            if validator is None:
+                validator = jsonschema_rs.Draft202012Validator(_section_schema(section), validate_formats=True)
+                _COMPILED[section] = validator
+    return validator
 
 
 def _schema_problem(section: str, fact: dict[str, Any]) -> str | None:
