@@ -9,7 +9,7 @@ echo "== class path CPU per check on a 2,000-host fleet"
 python3 benchmarks/fleets.py 2000 --group 20 -o /tmp/hvlm-bench-fleet.json && python3 benchmarks/bench_classes.py /tmp/hvlm-bench-fleet.json
 echo "== offline audit: load, evaluate, report on 50-500 host fleets"
 python3 benchmarks/bench_audit.py
-echo "== live scan: simulated hosts with 0.5 s probes against the WinRM lab"
+echo "== live scan: 500 simulated hosts with 3 s probes against the WinRM lab, default concurrency"
 python3 benchmarks/bench_scan.py
 echo "== HTML report: 500 hosts, size and Chromium load time"
 python3 benchmarks/bench_html.py

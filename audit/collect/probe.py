@@ -16,12 +16,14 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
@@ -144,16 +146,44 @@ def parse_probe_document(doc: Any) -> ProbeDocument:
     )
 
 
-@cache
-def _section_validator(section: str) -> Draft202012Validator:
+def _section_schema(section: str) -> dict[str, Any]:
     schema = load_schema("snapshot")
     ref = schema["$defs"]["host"]["properties"][section]["$ref"]
-    return Draft202012Validator({"$defs": schema["$defs"], "$ref": ref}, format_checker=FormatChecker())
+    return {"$defs": schema["$defs"], "$ref": ref}
+
+
+@cache
+def _section_validator(section: str) -> Draft202012Validator:
+    """The reference validator: slow, but it words the problem in the terms users know."""
+    return Draft202012Validator(_section_schema(section), format_checker=FormatChecker())
+
+
+_COMPILED: dict[str, Any] = {}
+_COMPILING = threading.Lock()
+
+
+def _compiled_section_validator(section: str) -> Any:
+    """The compiled validator (jsonschema-rs) that decides, about a hundred times faster: checking
+    every section of every host with the reference validator was a quarter of a probe's client CPU.
+    Compiled once (2 ms each), under a lock: the first wave of probes ends all at once."""
+    validator = _COMPILED.get(section)
+    if validator is None:
+        with _COMPILING:
+            validator = _COMPILED.get(section)
+            if validator is None:
+                validator = jsonschema_rs.Draft202012Validator(_section_schema(section), validate_formats=True)
+                _COMPILED[section] = validator
+    return validator
 
 
 def _schema_problem(section: str, fact: dict[str, Any]) -> str | None:
+    try:
+        if _compiled_section_validator(section).is_valid(fact):  # the fast path
+            return None
+    except (ValueError, TypeError, OverflowError):
+        pass  # a value the compiled validator cannot represent: let the reference validator judge
     validator = _section_validator(section)
-    if validator.is_valid(fact):  # the fast path; best_match walks every error
+    if validator.is_valid(fact):  # as audit.jsonio: the reference validator has the last word
         return None
     error = best_match(validator.iter_errors(fact))
     if error is None:

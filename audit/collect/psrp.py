@@ -21,6 +21,7 @@ from pypsrp.wsman import WSMan
 from hvlm.audit.collect.classify import ProbeFailed
 from hvlm.audit.collect.credentials import Secret
 from hvlm.audit.collect.probe import ProbeDocument, ProbeOutputError, parse_probe_text
+from hvlm.audit.collect.psrp_tuning import tune_pool, tune_session
 from hvlm.audit.collect.targets import HostTarget
 
 __all__ = ["ProbeRun", "Timeouts", "run_probe", "timeouts_for"]
@@ -111,7 +112,9 @@ def run_probe(target: HostTarget, password: Secret | None, script: str) -> Probe
         warnings.simplefilter("ignore")
         wsman = _wsman(target, password)
         try:
+            tune_session(wsman.transport)  # the same session pypsrp would build, cheaper per request
             pool = RunspacePool(wsman)
+            tune_pool(pool)
             pool.open()
             try:
                 ps = PowerShell(pool)

@@ -77,8 +77,13 @@ def run_jobs(
     started_names: deque[str] = deque()
     result: RunResult[T] = RunResult()
     stop = False
+    # Workers wait until all of the first ones exist: a thread's start() waits for the new thread to
+    # run, and with the earlier workers busy connecting (CPU, under the GIL) starting 64 of them
+    # took up to a second, the last hosts of the first wave starting that late.
+    everyone_started = threading.Event()
 
     def worker() -> None:
+        everyone_started.wait()
         while True:
             with cond:
                 if stop or not queue:
@@ -118,6 +123,7 @@ def run_jobs(
     ready: deque[Outcome[T]] = deque()
     for _ in range(min(concurrency, len(jobs))):
         spawn()
+    everyone_started.set()
     try:
         while len(result.outcomes) < len(jobs):
             with cond:

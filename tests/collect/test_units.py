@@ -330,6 +330,22 @@ def test_runner_respects_the_concurrency_bound() -> None:
     assert peak[0] == 4
 
 
+def test_runner_starts_every_worker_before_the_first_job() -> None:
+    """Starting a thread waits for it to run; with the first workers already busy that delayed the
+    last ones of the first wave. All of them exist before any job starts."""
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def work() -> int:
+        with lock:
+            seen.append(sum(1 for t in threading.enumerate() if t.name == "hvlm-collect"))
+        return 1
+
+    result = run_jobs([Job(str(i), 5, work) for i in range(16)], 8)
+    assert all(o.ok for o in result.outcomes.values())
+    assert seen[0] >= 8
+
+
 def test_runner_records_exceptions_and_stops_on_ctrl_c() -> None:
     def boom() -> None:
         raise ValueError("x")
