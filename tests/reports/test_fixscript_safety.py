@@ -341,7 +341,7 @@ def dns_reports() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-ALL = FLEETS + dns_reports()
+ALL = [*FLEETS, *dns_reports()]
 
 
 def _ancestor(node: Node, kind: str) -> Node | None:
@@ -501,7 +501,7 @@ def _final_options(report: dict[str, Any]) -> tuple[dict[str, str], list[tuple[s
     return option, pairs
 
 
-PERF = FLEETS + [("perf", perf_report())]
+PERF = [*FLEETS, ("perf", perf_report())]
 
 
 @pytest.mark.parametrize(("name", "report"), PERF, ids=[n for n, _ in PERF])
