@@ -199,7 +199,7 @@ def test_the_example_scripts_read_right(example: dict[str, Any]) -> None:
         "    if (-not $PSCmdlet.ShouldProcess(('VM {0} on {1}' -f $name" in hv05d.text
     # item 4: the delegation written twice in AD is written once, the second says so
     ad = by["fix-active-directory.ps1"]
-    assert executed(ad.text).count("cifs/hv02.corp.contoso.com") == 1
+    assert executed(ad.text).count("@('cifs/HV02', 'cifs/hv02.corp.contoso.com')") == 1
     assert re.search(r"# Not run: already done by change \d+: the same commands\.", ad.text)
     # the AD script changes only Active Directory: no host is changed remotely from it
     assert "Set-VMHost" not in executed(ad.text)
@@ -574,3 +574,23 @@ def test_any_network_is_turned_off_only_when_every_paired_host_can_still_reach(n
         for s in build_scripts(report):
             if s.target == host and f["fix"]["kind"] != "change":
                 assert "UseAnyNetworkForMigration $false" not in executed(s.text)
+
+
+@pytest.mark.parametrize(("name", "report"), FLEETS, ids=[n for n, _ in FLEETS])
+def test_delegation_entries_are_added_only_when_missing(name: str, report: dict[str, Any]) -> None:
+    """Adding a value msDS-AllowedToDelegateTo already holds fails in AD: a second run of the AD script stopped at
+    the first such change. Every Set-ADComputer -Add now adds only what the read just before it found missing."""
+    adds = 0
+    for s in build_scripts(report):
+        for cmd in command_nodes(parse(s.text)):
+            if name_of(cmd) != "set-adcomputer" or "-Add" not in text_of(cmd):
+                continue
+            adds += 1
+            guard = _ancestor(cmd, "if_statement")
+            assert guard is not None and text_of(guard).startswith("if ($add.Count -gt 0) {"), (s.filename, text_of(cmd))
+            assert text_of(cmd).endswith("-Add @{'msDS-AllowedToDelegateTo'=$add}")
+            before = s.text[:guard.start_byte]
+            assert re.search(r"\$have = @\(\(Get-ADComputer -Identity .+ -Properties 'msDS-AllowedToDelegateTo'\)", before)
+            assert "already delegates to" in text_of(guard)
+    if name == "example":
+        assert adds >= 2
