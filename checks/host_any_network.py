@@ -7,11 +7,19 @@ from typing import Any
 from hvlm.audit.facts import Facts
 from hvlm.audit.knowledge import DOCS
 from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
-from hvlm.audit.psquote import ps_quote
 from hvlm.audit.registry import check
 from hvlm.audit.words import noun
 from hvlm.checks._fixes import on_host
-from hvlm.checks._net import candidates, interfaces, is_private, management, on_interface, overlaps, parse_subnet
+from hvlm.checks._net import (
+    add_network_ps,
+    candidates,
+    interfaces,
+    is_private,
+    management,
+    on_interface,
+    overlaps,
+    parse_subnet,
+)
 
 
 @check(
@@ -67,8 +75,7 @@ def run(f: Facts) -> Outcome:
     also = [n for n in configured if n not in nets]
     evidence.update({"limited_to": [str(n) for n in nets], "peers": reach, "also_listed": [str(n) for n in also]})
     where = ", ".join(str(n) for n in nets)
-    lines = [f"if (-not (Get-VMMigrationNetwork | Where-Object {{ $_.Subnet -eq {ps_quote(str(n))} }})) "
-             f"{{ Add-VMMigrationNetwork {ps_quote(str(n))} }}" for n in add]
+    lines = [add_network_ps(str(n)) for n in add]
     lines += ["Set-VMHost -UseAnyNetworkForMigration $false",
               "Get-VMMigrationNetwork | Format-Table -Property 'Subnet', 'Priority'"]
     extra = (f" {', '.join(str(n) for n in also)} {noun(len(also), 'stays listed and is', 'stay listed and are')} "
