@@ -14,12 +14,19 @@ to the end as written:
 - identical statements are written once per script ("already done by change N"); two changes
   that set one host setting (Set-VMHost ...) to different values conflict: the more severe
   finding wins, then Microsoft's default, then the first listed; the other is commented out;
+- the live-migration performance option is settled across hosts first (reports/fixperf.py): one
+  value for every group of hosts linked by planned moves, instead of one advice per pair;
+- the header states who runs the script once: each right it needs with the steps that need it;
 - a host script refuses to run anywhere but on its host ($env:COMPUTERNAME, or the address when
   the inventory names the host by IP address); the AD script has `#Requires -Modules ActiveDirectory`;
 - each step is commented with the findings it answers (id, status, severity, subject), where
   to run it, who, the GUI path and the docs; the same fix answering several findings is written once.
-Idempotence comes from the fixes themselves (Set-*, Enable-*, Install-WindowsFeature are safe
-to run again); this module adds no state of its own, so re-running a script repeats only those.
+Idempotence comes from the fixes themselves: Set-*, Enable-*, Install-WindowsFeature are safe to run
+again, and a fix that adds or removes something reads it first (a DNS record, a delegation entry, a
+migration subnet, a switch) and says "already gone" or "already there"; a disruptive VM step
+(checks/_vmsteps.py) reads the VM's state and skips what is done or refuses an unexpected state before
+it asks (this module puts the per-VM ShouldProcess after the step's ACT line). This module adds no
+state of its own.
 
 Quoting. The checks quote every name inside their PowerShell with audit.psquote. Everything this
 module adds around it is quoted here too: strings with ps_quote, comments with ps_comment (no line
