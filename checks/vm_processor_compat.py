@@ -117,7 +117,7 @@ def run(f: Facts) -> Outcome:
         on_host(
             sref,
             f"Shut {name} down, enable processor compatibility for migration, start it again (if it was running). "
-            "Skips it when already enabled; refuses it when not found or not Running or Off.",
+            "Skips it when already enabled; refuses it when it is not found, neither Running nor Off, or busy.",
             stop_change_start(name, "Set-VMProcessor -VM $vm -CompatibilityForMigrationEnabled $true",
                               "(Get-VMProcessor -VM $vm).CompatibilityForMigrationEnabled",
                               "{0} already has processor compatibility for migration: nothing to do."),
