@@ -221,8 +221,10 @@ def add_delegation_ps(src: HostRef, entries: list[str]) -> str:
     who = f"{ps_quote(netbios(src.short))}{server(src.domain)}"
     done = f"{netbios(src.short)} already delegates to {', '.join(entries)}."
     return "\n".join([
-        f"$have = @((Get-ADComputer -Identity {who} -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo')",
-        f"$add = @({ps_array(entries)} | Where-Object {{ $have -notcontains $_ }})",
+        f"$computer = Get-ADComputer -Identity {who} -Properties 'msDS-AllowedToDelegateTo'",
+        "$have = @($computer.'msDS-AllowedToDelegateTo')",
+        f"$wanted = {ps_array(entries)}",
+        "$add = @($wanted | Where-Object { $have -notcontains $_ })",
         "if ($add.Count -gt 0) {",
         f"    Set-ADComputer -Identity {who} -Add @{{'msDS-AllowedToDelegateTo'=$add}}",
         "} else {",

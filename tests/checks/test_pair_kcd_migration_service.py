@@ -30,9 +30,10 @@ def test_fail_short_name_only() -> None:
     assert f.status is Status.FAIL and f.severity is Severity.CRITICAL and "by the FQDN" in f.message
     assert f.fix is not None and f.fix.target == "ad"
     # the entries are read first and only the missing ones added: a second run adds nothing (AD refuses a duplicate)
-    assert (f"$have = @((Get-ADComputer -Identity 'HV01' -Server 'corp.contoso.com' -Properties "
-            "'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo')\n"
-            f"$add = @(@('{MS}/hv02.corp.contoso.com') | Where-Object {{ $have -notcontains $_ }})\n"
+    assert ("$computer = Get-ADComputer -Identity 'HV01' -Server 'corp.contoso.com' -Properties 'msDS-AllowedToDelegateTo'\n"
+            "$have = @($computer.'msDS-AllowedToDelegateTo')\n"
+            f"$wanted = @('{MS}/hv02.corp.contoso.com')\n"
+            "$add = @($wanted | Where-Object { $have -notcontains $_ })\n"
             "if ($add.Count -gt 0) {\n"
             "    Set-ADComputer -Identity 'HV01' -Server 'corp.contoso.com' -Add @{'msDS-AllowedToDelegateTo'=$add}\n"
             "} else {\n"

@@ -590,7 +590,8 @@ def test_delegation_entries_are_added_only_when_missing(name: str, report: dict[
             assert guard is not None and text_of(guard).startswith("if ($add.Count -gt 0) {"), (s.filename, text_of(cmd))
             assert text_of(cmd).endswith("-Add @{'msDS-AllowedToDelegateTo'=$add}")
             before = s.text[:guard.start_byte]
-            assert re.search(r"\$have = @\(\(Get-ADComputer -Identity .+ -Properties 'msDS-AllowedToDelegateTo'\)", before)
+            assert re.search(r"\$computer = Get-ADComputer -Identity .+ -Properties 'msDS-AllowedToDelegateTo'\r?\n"
+                             r"\s*\$have = @\(\$computer\.'msDS-AllowedToDelegateTo'\)", before)
             assert "already delegates to" in text_of(guard)
     if name == "example":
         assert adds >= 2
