@@ -218,6 +218,13 @@ class Facts:
 
         return self.derived(f"across_inventory:{fact_name}", gather)
 
+    def partners(self) -> list[str]:
+        """The hosts the inventory pairs with this subject's host, in either direction (the planned moves
+        and their way back), sorted. For fixes that change what a host accepts from its peers."""
+        host = self._resolver.role_host(self.subject, "host")
+        pairs = self._resolver.snapshot.pairs
+        return sorted({d for s, d in pairs if s == host} | {s for s, d in pairs if d == host} - {host})
+
     def derived(self, key: str, compute: Callable[[], T]) -> T:
         """A value derived from the whole snapshot, computed once per evaluation.
 

@@ -215,11 +215,22 @@ def domain_admin_run_as(operator: Mapping[str, Any] | None, operator_name: str |
 
 
 def add_delegation_ps(src: HostRef, entries: list[str]) -> str:
-    """Add constrained-delegation targets to the source's computer object (existing ones untouched)."""
-    return (
-        f"Set-ADComputer -Identity {ps_quote(netbios(src.short))}{server(src.domain)} "
-        f"-Add @{{'msDS-AllowedToDelegateTo'={ps_array(entries)}}}"
-    )
+    """Add constrained-delegation targets to the source's computer object (existing ones untouched). It reads
+    the entries first and adds only those missing: adding a value already there fails in AD, so running it
+    again must add nothing (it says so)."""
+    who = f"{ps_quote(netbios(src.short))}{server(src.domain)}"
+    done = f"{netbios(src.short)} already delegates to {', '.join(entries)}."
+    return "\n".join([
+        f"$computer = Get-ADComputer -Identity {who} -Properties 'msDS-AllowedToDelegateTo'",
+        "$have = @($computer.'msDS-AllowedToDelegateTo')",
+        f"$wanted = {ps_array(entries)}",
+        "$add = @($wanted | Where-Object { $have -notcontains $_ })",
+        "if ($add.Count -gt 0) {",
+        f"    Set-ADComputer -Identity {who} -Add @{{'msDS-AllowedToDelegateTo'=$add}}",
+        "} else {",
+        f"    Write-Output {ps_quote(done)}",
+        "}",
+    ])
 
 
 def any_protocol_ps(src: HostRef) -> str:

@@ -10,6 +10,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from hvlm.audit.psquote import ps_quote
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -48,6 +50,22 @@ def interfaces(value: list[dict[str, Any]] | None) -> list[Interface]:
         out.append(Interface(str(item.get("InterfaceAlias", "")), ip, net,
                              bool(item.get("DefaultGateway")), item.get("RdmaEnabled")))
     return out
+
+
+def listed(subnet: str) -> str:
+    """PowerShell: true when the host's migration list holds that exact subnet."""
+    return f"Get-VMMigrationNetwork | Where-Object {{ $_.Subnet -eq {ps_quote(subnet)} }}"
+
+
+def add_network_ps(subnet: str) -> str:
+    """Add a migration subnet unless it is listed already (running it again adds nothing)."""
+    return f"if (-not ({listed(subnet)})) {{ Add-VMMigrationNetwork {ps_quote(subnet)} }}"
+
+
+def remove_network_ps(subnet: str) -> str:
+    """Take a migration subnet off the list if it is there, else say it is gone (running it again is harmless)."""
+    gone = ps_quote(f"{subnet} is already off the migration list.")
+    return f"if ({listed(subnet)}) {{ Remove-VMMigrationNetwork {ps_quote(subnet)} }} else {{ Write-Output {gone} }}"
 
 
 def parse_subnet(text: str) -> Network | None:

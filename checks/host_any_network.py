@@ -7,10 +7,19 @@ from typing import Any
 from hvlm.audit.facts import Facts
 from hvlm.audit.knowledge import DOCS
 from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
-from hvlm.audit.psquote import ps_quote
 from hvlm.audit.registry import check
+from hvlm.audit.words import noun
 from hvlm.checks._fixes import on_host
-from hvlm.checks._net import candidates, interfaces, is_private, management, on_interface, overlaps, parse_subnet
+from hvlm.checks._net import (
+    add_network_ps,
+    candidates,
+    interfaces,
+    is_private,
+    management,
+    on_interface,
+    overlaps,
+    parse_subnet,
+)
 
 
 @check(
@@ -25,7 +34,10 @@ from hvlm.checks._net import candidates, interfaces, is_private, management, on_
     (UseAnyNetworkForMigration). With it on, VM memory, which can hold secrets, may cross the
     management or any other network. The moves themselves work, so this is a warning (medium, at the
     default exit-code threshold); a migration subnet that is the management network is
-    host-migration-subnet-private's failure.""",
+    host-migration-subnet-private's failure. Turning it off narrows moves into the host to the chosen
+    networks, so the fix does so only when every host the inventory pairs it with (either direction)
+    has an address on one of them; otherwise it is a manual step naming the hosts that would be cut
+    off (or whose addresses were not collected). Subnets already listed stay accepted and are named.""",
     references=(DOCS["setup"], DOCS["set-vmhost"], DOCS["migration-network"]),
     fix_hint="Add-VMMigrationNetwork for the isolated subnet, then Set-VMHost -UseAnyNetworkForMigration $false.",
 )
@@ -43,12 +55,8 @@ def run(f: Facts) -> Outcome:
             and not any(overlaps(n, m) for m, _ in mgmt)]
     add = [n for n in candidates(ifaces, mgmt) if not any(overlaps(n, g) for g in good)] if not good else []
     evidence.update({"configured": [str(n) for n in configured], "suggested": [str(n) for n in add]})
-    lines = [f"Add-VMMigrationNetwork {ps_quote(str(n))}" for n in add]
-    if good or add:
-        lines.append("Set-VMHost -UseAnyNetworkForMigration $false")
-        summary = (f"Limit incoming live migrations on {host.fqdn} to its isolated network "
-                   f"{', '.join(str(n) for n in good or add)}.")
-    else:
+    nets = good or add
+    if not nets:
         lines = [
             "Get-NetIPAddress | Format-Table -Property 'InterfaceAlias', 'IPAddress', 'PrefixLength'",
             "# Add the dedicated private migration subnet first (Add-VMMigrationNetwork), then run:",
@@ -56,7 +64,41 @@ def run(f: Facts) -> Outcome:
         ]
         summary = (f"{host.fqdn} has no private, non-management network to dedicate to live migration: connect "
                    "it to an isolated network (own NIC or VLAN), add that subnet, then turn off 'any network'.")
-    limited = bool(good or add)
+        return _outcome(f, summary, lines, evidence, limited=False)
+    # Moves into this host then reach it only on `nets`: every host it moves VMs with needs an address there.
+    peers = f.partners()
+    known = f.across_inventory("host.ip_interfaces")
+    reach = {p: [str(i.ip) for n in nets for i in on_interface(n, interfaces(known[p]))] if p in known else None
+             for p in peers}
+    cut = [p for p, ips in reach.items() if ips == []]
+    unknown = [p for p, ips in reach.items() if ips is None]
+    also = [n for n in configured if n not in nets]
+    evidence.update({"limited_to": [str(n) for n in nets], "peers": reach, "also_listed": [str(n) for n in also]})
+    where = ", ".join(str(n) for n in nets)
+    lines = [add_network_ps(str(n)) for n in add]
+    lines += ["Set-VMHost -UseAnyNetworkForMigration $false",
+              "Get-VMMigrationNetwork | Format-Table -Property 'Subnet', 'Priority'"]
+    extra = (f" {', '.join(str(n) for n in also)} {noun(len(also), 'stays listed and is', 'stay listed and are')} "
+             "accepted too "
+             "(host-migration-subnets and host-migration-subnet-private judge it)." if also else "")
+    if cut or unknown:
+        why = "; ".join(
+            ([f"{', '.join(cut)} {noun(len(cut), 'has', 'have')} no address there"] if cut else [])
+            + ([f"the addresses of {', '.join(unknown)} were not collected"] if unknown else []))
+        summary = (f"Do not limit {host.fqdn}'s incoming live migrations to {where} yet: {why}, and moves between "
+                   f"{host.fqdn} and {noun(len(cut) + len(unknown), 'it', 'them')} would then fail. Give every host it "
+                   "moves VMs with an address on that network first (or choose a network they all share), then run "
+                   "the commands.")
+        return _outcome(f, summary, ["# " + line for line in lines], evidence, limited=False)
+    them = "; ".join(f"{p} ({', '.join(ips or [])})" for p, ips in reach.items())
+    summary = (f"Limit incoming live migrations on {host.fqdn} to its isolated network {where}. "
+               + (f"Every host it moves VMs with has an address there: {them}." if peers else
+                  "The inventory pairs it with no other host.") + extra)
+    return _outcome(f, summary, lines, evidence, limited=True)
+
+
+def _outcome(f: Facts, summary: str, lines: list[str], evidence: dict[str, Any], *, limited: bool) -> Outcome:
+    host = f.host()
     return Outcome(
         Status.WARNING,
         f"{host.fqdn} accepts live migrations on any network (UseAnyNetworkForMigration is on); the traffic is "

@@ -119,9 +119,7 @@ def _stale_fix(host: HostRef, stale: list[str], dcs: list[dict[str, Any]] | None
     label, _, zone = host.fqdn.partition(".")
     lines = [f"# In the zone {zone or '<the host DNS zone>'}: remove the records that point at other machines."]
     for addr in stale:
-        rrtype = "AAAA" if ":" in addr else "A"
-        lines.append(f"Remove-DnsServerResourceRecord{on} -ZoneName {ps_quote(zone)} -RRType {rrtype} "
-                     f"-Name {ps_quote(label)} -RecordData {ps_quote(addr)} -Force")
+        lines += _remove_exact(on, zone, label, "AAAA" if ":" in addr else "A", addr)
     lines.append(f"# Then, on {host.fqdn}, re-register its own addresses: Register-DnsClient")
     return Fix(
         summary=f"Remove the stale address records of {host.fqdn} ({', '.join(stale)}) and let the host register its "
@@ -143,13 +141,16 @@ def _ptr_fix(host: HostRef, absent: list[str], wrong: dict[str, list[str]], dcs:
     for addr in list(wrong) + absent:
         zone, name = _reverse_zone(addr)
         for old in wrong.get(addr, []):
-            lines.append(
-                f"Remove-DnsServerResourceRecord{on} -ZoneName {ps_quote(zone)} -RRType Ptr -Name {ps_quote(name)} "
-                f"-RecordData {ps_quote(old)} -Force"
-            )
-        lines.append(
-            f"Add-DnsServerResourceRecordPtr{on} -ZoneName {ps_quote(zone)} -Name {ps_quote(name)} -PtrDomainName {target}"
-        )
+            lines += _remove_exact(on, zone, name, "Ptr", old)
+        lines += _read(on, zone, name, "Ptr", host.fqdn)
+        lines += [
+            "if ($found.Count -eq 0) {",
+            f"    Add-DnsServerResourceRecordPtr{on} -ZoneName {ps_quote(zone)} -Name {ps_quote(name)} "
+            f"-PtrDomainName {target}",
+            "} else {",
+            f"    Write-Output {ps_quote(f'PTR record {name} -> {host.fqdn}. in zone {zone} is already there.')}",
+            "}",
+        ]
     return Fix(
         summary=f"Make the reverse records of {host.fqdn}'s addresses point to {host.fqdn}, removing stale names.",
         run_on=dns_server or "a DNS server of the domain (DnsServer PowerShell module, RSAT-DNS-Server)",
@@ -159,6 +160,40 @@ def _ptr_fix(host: HostRef, absent: list[str], wrong: dict[str, list[str]], dcs:
         docs=(DOCS["dns-ptr"],),
         target="host",
     )
+
+
+def _read(on: str, zone: str, name: str, rrtype: str, data: str) -> list[str]:
+    """$found: the records of that exact name, type and data (none when the name has no record at all;
+    any other error, such as access denied, stops the script rather than passing for "not there")."""
+    if rrtype == "Ptr":
+        match = f"$_.RecordData.PtrDomainName.TrimEnd('.') -eq {ps_quote(data.rstrip('.'))}"
+    else:
+        field = "IPv6Address" if rrtype == "AAAA" else "IPv4Address"
+        match = f"$_.RecordData.{field}.IPAddressToString -eq ([ipaddress]{ps_quote(data)}).IPAddressToString"
+    return [
+        "try {",
+        f"    $found = @(Get-DnsServerResourceRecord{on} -ZoneName {ps_quote(zone)} -Name {ps_quote(name)} "
+        f"-RRType {rrtype} -ErrorAction Stop |",
+        f"        Where-Object {{ {match} }})",
+        "} catch {",
+        "    if ($_.CategoryInfo.Category -ne 'ObjectNotFound') { throw }",
+        "    $found = @()",
+        "}",
+    ]
+
+
+def _remove_exact(on: str, zone: str, name: str, rrtype: str, data: str) -> list[str]:
+    """Remove the one record of that name, type and data if it is still there (read first), else say it is gone.
+    The record removed is the one read back, so a re-run, or a record changed since, removes nothing else."""
+    what = f"{rrtype.upper()} record {name} -> {data} in zone {zone}"
+    return [
+        *_read(on, zone, name, rrtype, data),
+        "if ($found.Count -gt 0) {",
+        f"    $found | Remove-DnsServerResourceRecord{on} -ZoneName {ps_quote(zone)} -Force",
+        "} else {",
+        f"    Write-Output {ps_quote(what + ' is already gone.')}",
+        "}",
+    ]
 
 
 def _canonical(addr: str) -> str:

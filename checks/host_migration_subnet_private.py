@@ -7,11 +7,19 @@ from typing import Any
 from hvlm.audit.facts import Facts
 from hvlm.audit.knowledge import DOCS
 from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
-from hvlm.audit.psquote import ps_quote
 from hvlm.audit.registry import check
 from hvlm.audit.words import noun
 from hvlm.checks._fixes import on_host
-from hvlm.checks._net import candidates, interfaces, is_private, management, overlaps, parse_subnet
+from hvlm.checks._net import (
+    add_network_ps,
+    candidates,
+    interfaces,
+    is_private,
+    management,
+    overlaps,
+    parse_subnet,
+    remove_network_ps,
+)
 
 
 @check(
@@ -63,8 +71,8 @@ def run(f: Facts) -> Outcome:
                        f"{', '.join(entries)}.", evidence=evidence)
     keep = [n for n in (parse_subnet(e) for e in entries if e not in bad and e not in unreadable) if n]
     add = [n for n in candidates(ifaces, mgmt) if not any(overlaps(n, k) for k in keep)] if not keep else []
-    lines = [f"Remove-VMMigrationNetwork {ps_quote(s)}" for s in bad]
-    lines += [f"Add-VMMigrationNetwork {ps_quote(str(n))}" for n in add]
+    lines = [remove_network_ps(s) for s in bad]
+    lines += [add_network_ps(str(n)) for n in add]
     if not bad:
         lines = ["Get-VMMigrationNetwork | Format-Table -Property 'Subnet', 'Priority'",
                  "Get-NetIPAddress | Format-Table -Property 'InterfaceAlias', 'IPAddress', 'PrefixLength'"]

@@ -7,11 +7,19 @@ from typing import Any
 from hvlm.audit.facts import Facts
 from hvlm.audit.knowledge import DOCS
 from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
-from hvlm.audit.psquote import ps_quote
 from hvlm.audit.registry import check
 from hvlm.audit.words import noun
 from hvlm.checks._fixes import on_host
-from hvlm.checks._net import candidates, interfaces, management, on_interface, overlaps, parse_subnet
+from hvlm.checks._net import (
+    add_network_ps,
+    candidates,
+    interfaces,
+    management,
+    on_interface,
+    overlaps,
+    parse_subnet,
+    remove_network_ps,
+)
 
 
 @check(
@@ -55,8 +63,8 @@ def run(f: Facts) -> Outcome:
     nets = [n for n in (parse_subnet(s) for s in found) if n]
     add = [n for n in candidates(ifaces, management(ifaces, f.optional("host.dns")))
            if not any(overlaps(n, k) for k in nets)] if not nets else []
-    lines = [f"Remove-VMMigrationNetwork {ps_quote(s)}" for s in stale]
-    lines += [f"Add-VMMigrationNetwork {ps_quote(str(n))}" for n in add]
+    lines = [remove_network_ps(s) for s in stale]
+    lines += [add_network_ps(str(n)) for n in add]
     if not lines:
         lines = ["Get-NetIPAddress | Format-Table -Property 'InterfaceAlias', 'IPAddress', 'PrefixLength'",
                  "Get-VMMigrationNetwork | Format-Table -Property 'Subnet', 'Priority'"]

@@ -10,6 +10,7 @@ from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
 from hvlm.audit.psquote import ps_array, ps_quote
 from hvlm.audit.registry import check
 from hvlm.checks._fixes import on_host
+from hvlm.checks._vmsteps import vm_loop
 
 
 def _vendor(side: RoleFacts) -> str:
@@ -48,7 +49,6 @@ def run(f: Facts) -> Outcome:
             Status.PASS, f"{sref.fqdn} and {dref.fqdn} both have {s_vendor} processors.", evidence=evidence
         )
     vms = f.optional("source.vms")
-    names = ps_array(str(vm["Name"]) for vm in vms) if vms else "(Get-VM).Name"
     return Outcome(
         Status.FAIL,
         f"{sref.fqdn} has {s_vendor} and {dref.fqdn} has {d_vendor} processors: no live migration between "
@@ -59,24 +59,53 @@ def run(f: Facts) -> Outcome:
             f"manufacturer), move it to {dref.fqdn} with its storage into that host's default VM folder, and "
             "start it there. Run it after this move's other problems are fixed (a move while off still "
             "authenticates like a live one); a VM whose move fails is "
-            "started again here. Checkpoints with saved state must be removed first.",
-            f"$destination = {ps_quote(dref.fqdn)}\n"
-            f"$folder = (Get-VMHost -ComputerName $destination).VirtualMachinePath\n"
-            f"foreach ($name in {names}) {{\n"
-            "    Stop-VM -Name $name\n"
-            "    try {\n"
-            "        Move-VM -Name $name -DestinationHost $destination -IncludeStorage "
-            "-DestinationStoragePath ($folder + '\\' + $name)\n"
-            "    } catch {\n"
-            "        Write-Warning ('The move of {0} failed ({1}): it is started again on this host.' -f $name, $_)\n"
-            "        Start-VM -Name $name\n"
-            "        continue\n"
-            "    }\n"
-            "    Start-VM -Name $name -ComputerName $destination\n"
-            "}",
+            "started again here. A VM already on the destination is skipped; one not found, neither Running nor Off, "
+            "busy, or with checkpoints with saved state is refused. A VM that was off stays off.",
+            _cold_move(dref.fqdn, [str(vm["Name"]) for vm in vms] if vms else None),
             docs=(DOCS["processor-compat"], DOCS["move-vm"]),
             requires_vm_off=True,
             vms=tuple(str(vm["Name"]) for vm in vms or ()),
         ),
         evidence,
     )
+
+
+def _cold_move(destination: str, names: list[str] | None) -> str:
+    """Shut each VM down (if it runs), move it with its storage, start it on the destination (if it ran)."""
+    find = [
+        "    $vm = @(Get-VM | Where-Object { $_.Name -eq $name })",
+        "    $there = @(Get-VM -ComputerName $destination | Where-Object { $_.Name -eq $name })",
+        "    if ($vm.Count -eq 0) {",
+        "        if ($there.Count -gt 0) { Write-Output ('{0} is already on {1}: nothing to do.' -f $name, $destination) }",
+        "        else { Write-Warning ('{0} is neither on this host nor on {1}: skipped.' -f $name, $destination) }",
+        "        continue",
+        "    }",
+        "    if ($vm.Count -gt 1) {",
+        "        Write-Warning ('{0} names {1} VMs on this host: skipped; move the right one by hand.' -f $name, $vm.Count)",
+        "        continue",
+        "    }",
+        "    if ($there.Count -gt 0) {",
+        "        Write-Warning ('{0} is on this host and a VM of that name is on {1} too: skipped; sort it out by hand.' "
+        "-f $name, $destination)",
+        "        continue",
+        "    }",
+        "    $vm = $vm[0]",
+    ]
+    act = [
+        "    $wasRunning = \"$($vm.State)\" -eq 'Running'",
+        "    if ($wasRunning) { Stop-VM -VM $vm }",
+        "    try {",
+        "        Move-VM -VM $vm -DestinationHost $destination -IncludeStorage "
+        "-DestinationStoragePath ($folder + '\\' + $name)",
+        "    } catch {",
+        "        Write-Warning ('The move of {0} failed ({1}): it stays on this host.' -f $name, $_)",
+        "        if ($wasRunning) { Start-VM -VM $vm }",
+        "        continue",
+        "    }",
+        "    if ($wasRunning) { Get-VM -ComputerName $destination -Id $vm.Id | Start-VM }",
+    ]
+    before = [f"$destination = {ps_quote(destination)}",
+              "$folder = (Get-VMHost -ComputerName $destination).VirtualMachinePath"]
+    # the VMs not collected: every VM of the host, read when the script runs
+    over = ps_array(names) if names is not None else "(Get-VM).Name"
+    return vm_loop(over, done_if=None, done="", before=before, find=find, act=act, no_saved_checkpoints=True)

@@ -8,7 +8,7 @@ from typing import Any
 from hvlm.audit.facts import Facts, RoleFacts
 from hvlm.audit.knowledge import DOCS
 from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
-from hvlm.audit.psquote import ps_quote
+from hvlm.audit.psquote import ps_array, ps_quote
 from hvlm.audit.registry import check
 from hvlm.audit.words import noun
 from hvlm.checks._fixes import HOST_ADMIN, on_host
@@ -23,6 +23,7 @@ from hvlm.checks._versions import (
     side_versions,
     upgrade_hosts,
 )
+from hvlm.checks._vmsteps import stop_change_start, vm_loop
 
 _DOCS = (DOCS["vmversion"], DOCS["update-vmversion"])
 
@@ -128,8 +129,22 @@ def _compare(f: Facts, name: str) -> Fix:
 
 
 def _update(name: str) -> str:
-    q = ps_quote(name)
-    return f"Stop-VM -Name {q}\nUpdate-VMVersion -Name {q}\nStart-VM -Name {q}"
+    """Update-VMVersion with the VM off: skipped when the VM already has this host's default version."""
+    return stop_change_start(
+        name, "Update-VMVersion -VM $vm",
+        "[version]\"$($vm.Version)\" -ge (Get-VMHostSupportedVersion -Default).Version",
+        "{0} already has this host's default configuration version: nothing to do.",
+        no_saved_checkpoints=True,
+    )
+
+
+def _shut_down_and_list(name: str) -> str:
+    """Shut the VM down (if it runs) and list its disks, to copy them to a new VM on the destination."""
+    return vm_loop(
+        ps_array([name]), done_if=None, done="",
+        act=["    if (\"$($vm.State)\" -eq 'Running') { Stop-VM -VM $vm }",
+             "    Get-VMHardDiskDrive -VM $vm | Select-Object -Property 'Path'"],
+    )
 
 
 def _fix(f: Facts, name: str, version: str, src: HostVersions, dst: HostVersions, candidates: list[str]) -> Fix:
@@ -167,7 +182,8 @@ def _fix(f: Facts, name: str, version: str, src: HostVersions, dst: HostVersions
             sref,
             f"Upgrade {name} on {sref.fqdn} ({src.release}) to configuration version {src.default}, which "
             f"{dref.fqdn} runs. Update-VMVersion is one-way and needs the VM shut down (and no checkpoint "
-            f"with saved state).{after}",
+            f"with saved state).{after} The step skips {name} if it already has that version and refuses it "
+            "when it is not found, neither Running nor Off, busy, or has checkpoints with saved state.",
             _update(name),
             docs=_DOCS,
             gui="Hyper-V Manager > shut the VM down > Upgrade Configuration Version",
@@ -194,7 +210,7 @@ def _fix(f: Facts, name: str, version: str, src: HostVersions, dst: HostVersions
         f"No documented release runs {name}'s version {version} and upgrades it to a version {dref.fqdn} "
         f"runs. Re-create the VM on {dref.fqdn} and attach copies of its virtual disks (a cold move); "
         "the commands shut it down and list the disks to copy.",
-        f"Stop-VM -Name {ps_quote(name)}\nGet-VMHardDiskDrive -VMName {ps_quote(name)} | Select-Object -Property 'Path'",
+        _shut_down_and_list(name),
         docs=_DOCS,
         requires_vm_off=True,
         vms=(name,),

@@ -8,10 +8,10 @@ from typing import Any
 from hvlm.audit.facts import Facts, RoleFacts
 from hvlm.audit.knowledge import DOCS
 from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
-from hvlm.audit.psquote import ps_quote
 from hvlm.audit.registry import check
 from hvlm.checks._fixes import on_host
 from hvlm.checks._versions import is_off, norm, side_versions, too_new_for
+from hvlm.checks._vmsteps import stop_change_start
 
 
 def _model(name: object) -> str:
@@ -110,15 +110,17 @@ def run(f: Facts) -> Outcome:
             f"The processors differ and {name} has processor compatibility for migration enabled.",
             evidence=evidence,
         )
-    q = ps_quote(name)
     return Outcome(
         Status.WARNING,
         f"{name} moves between different processor models ({sp['Name']} -> {dp['Name']}) without processor "
         "compatibility for migration; Hyper-V cancels the move if the destination lacks a feature the VM uses.",
         on_host(
             sref,
-            f"Shut {name} down, enable processor compatibility for migration, start it again.",
-            f"Stop-VM -Name {q}\nSet-VMProcessor -VMName {q} -CompatibilityForMigrationEnabled $true\nStart-VM -Name {q}",
+            f"Shut {name} down, enable processor compatibility for migration, start it again (if it was running). "
+            "Skips it when already enabled; refuses it when it is not found, neither Running nor Off, or busy.",
+            stop_change_start(name, "Set-VMProcessor -VM $vm -CompatibilityForMigrationEnabled $true",
+                              "(Get-VMProcessor -VM $vm).CompatibilityForMigrationEnabled",
+                              "{0} already has processor compatibility for migration: nothing to do."),
             docs=(DOCS["processor-compat"], DOCS["set-vmprocessor"]),
             gui="Hyper-V Manager > VM Settings > Processor > Compatibility > "
             "Migrate to a physical computer with a different processor version",

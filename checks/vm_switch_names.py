@@ -65,7 +65,9 @@ def run(f: Facts) -> Outcome:
                if any(h.lower() == s.lower() for h in have)}
     evidence["missing"] = missing
     if by_case and len(by_case) == len(missing):
-        lines = [f"Rename-VMSwitch -Name {ps_quote(h)} -NewName {ps_quote(s)}" for s, h in by_case.items()]
+        # -ceq: only the switch spelled the old way; run again, it finds nothing to rename
+        lines = [f"Get-VMSwitch | Where-Object {{ $_.Name -ceq {ps_quote(h)} }} | Rename-VMSwitch -NewName {ps_quote(s)}"
+                 for s, h in by_case.items()]
         pairs = ", ".join(f"'{s}' (there '{h}')" for s, h in by_case.items())
         return Outcome(
             Status.WARNING,
@@ -87,15 +89,15 @@ def _create(f: Facts, name: str, used: list[tuple[str, str]], missing: list[str]
     sref, dref = f.host("source"), f.host("destination")
     types = {str(s["Name"]): str(s.get("SwitchType") or "External") for s in f.optional("source.vm_switches") or []}
     lines: list[str] = []
+    external = [sw for sw in missing if types.get(sw, "External") not in ("Internal", "Private")]
     for switch in missing:
         kind = types.get(switch, "External")
-        if kind in ("Internal", "Private"):
-            lines.append(f"New-VMSwitch -Name {ps_quote(switch)} -SwitchType {kind}")
-        else:
-            lines.append(f"$nic = Read-Host -Prompt ('Physical adapter for virtual switch ' + {ps_quote(switch)})")
-            lines.append(f"New-VMSwitch -Name {ps_quote(switch)} -NetAdapterName $nic -AllowManagementOS $false")
-    if any(line.startswith("$nic") for line in lines):
-        lines.insert(0, "Get-NetAdapter -Physical | Format-Table -Property 'Name', 'InterfaceDescription', 'Status'")
+        if kind in ("Internal", "Private"):  # no physical adapter: cannot touch the host's network
+            lines += [f"if (-not (Get-VMSwitch | Where-Object {{ $_.Name -eq {ps_quote(switch)} }})) {{",
+                      f"    New-VMSwitch -Name {ps_quote(switch)} -SwitchType {kind}",
+                      f"}} else {{ Write-Output {ps_quote(f'Switch {switch} already exists.')} }}"]
+    if external:
+        lines = _external_steps(dref.fqdn, sref.fqdn, external) + [f"#   {line}" for line in lines]
     have = {str(s["Name"]) for s in f["destination.vm_switches"]}
     common = sorted(have & set(types))
     alt = ""
@@ -108,12 +110,43 @@ def _create(f: Facts, name: str, used: list[tuple[str, str]], missing: list[str]
         alt = f" Or, if {name} may change network, reconnect it on {sref.fqdn} to a switch both hosts have: {cmds}"
     return on_host(
         dref,
-        f"Create the missing switch(es) on {dref.fqdn} with the same name and type as on {sref.fqdn}; an external "
-        "switch needs the physical adapter that carries that network (the command lists them and asks; it does "
-        f"not share the adapter with the management OS).{alt}",
+        f"Create the missing {noun(len(missing), 'switch', 'switches')} on {dref.fqdn} with the same name and type "
+        f"as on {sref.fqdn}"
+        + (f"; an external switch needs a free physical adapter on the network it reaches on {sref.fqdn}, never the "
+           f"one carrying {dref.fqdn}'s management address (the commands list what to check first)" if external else "")
+        + f".{alt}",
         "\n".join(lines),
         docs=_DOCS,
         gui="Hyper-V Manager > Virtual Switch Manager > New virtual network switch",
         # an external switch needs a human to pick the physical adapter: printed as instructions
-        kind="manual" if any(line.startswith("$nic") for line in lines) else "change",
+        kind="manual" if external else "change",
     )
+
+
+def _external_steps(dst: str, src: str, switches: list[str]) -> list[str]:
+    """A manual step: what to read first, then the switch to create, as comments. Binding an external switch
+    to the adapter that carries the management address, without AllowManagementOS, cuts the host off."""
+    out = [
+        f"# Read first, on {dst}: which adapter carries its management address (the default gateway,",
+        "# the address you connect to), its physical adapters, and the adapters already bound to a switch:",
+        "Get-NetIPConfiguration | Format-Table -Property 'InterfaceAlias', 'IPv4Address', 'IPv4DefaultGateway'",
+        "Get-NetAdapter -Physical | Format-Table -Property 'Name', 'InterfaceDescription', 'Status', 'LinkSpeed'",
+        "Get-VMSwitch | Format-Table -Property 'Name', 'SwitchType', 'NetAdapterInterfaceDescription', 'AllowManagementOS'",
+        "# With that output (the read-only commands above) at hand:",
+    ]
+    for sw in switches:
+        q = ps_quote(sw)
+        out += [
+            f"# {q}: on {src}, see which network it reaches (Get-VMSwitch -Name {q} there).",
+            f"# On {dst}, choose a physical adapter that is Up, cabled to that same network (same VLAN),",
+            "# has no IP address of the host and is not bound to a switch yet; create the switch on it:",
+            f"#   New-VMSwitch -Name {q} -NetAdapterName '<the adapter you chose>' -AllowManagementOS $false",
+        ]
+    out += [
+        f"# Never bind a new switch with -AllowManagementOS $false to the adapter that carries {dst}'s",
+        "# management address: the host loses that address and you lose your session. If no other adapter",
+        "# is free, use -AllowManagementOS $true, from the host's console or out-of-band management (the",
+        "# network drops for a few seconds while the address moves to the vEthernet adapter), then check",
+        "# the address with Get-NetIPConfiguration.",
+    ]
+    return out

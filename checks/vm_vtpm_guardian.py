@@ -193,6 +193,13 @@ def _guarded(f: Facts, name: str, shielded: bool, client: Mapping[str, Any], evi
     )
 
 
+# The folder for the PFX files: created if missing, inheritance removed, full control for Administrators and
+# SYSTEM only (by SID, so it works in every language); icacls prints one line per file it processed.
+_FOLDER = ("$folder = 'C:\\hvlm-guardian'\n"
+           "New-Item -ItemType Directory -Path $folder -Force | Out-Null\n"
+           "icacls $folder /inheritance:r /grant:r '*S-1-5-32-544:(OI)(CI)F' '*S-1-5-18:(OI)(CI)F'")
+
+
 def _copy_certificates(name: str, src: HostRef, dst: HostRef, owner: Mapping[str, Any]) -> Fix:
     thumbprints = [t for t in (thumbprint(owner.get("EncryptionCertificateThumbprint")),
                                thumbprint(owner.get("SigningCertificateThumbprint"))) if t]
@@ -203,21 +210,24 @@ def _copy_certificates(name: str, src: HostRef, dst: HostRef, owner: Mapping[str
         f"Copy the guardian certificates that protect {name} (with their private keys) from {src.fqdn} to {dst.fqdn}: "
         f"export them on {src.fqdn} into password-protected PFX files, import them into '{STORE}' on {dst.fqdn}, then "
         "delete the files. They unlock every VM this guardian protects: copy them only to hosts you trust as much.",
-        f"# 1. On {src.fqdn}:\n"
+        f"# 1. On {src.fqdn}, into a folder only Administrators and SYSTEM can read (files in C:\\ are readable by\n"
+        "#    every user):\n"
+        f"{_FOLDER}\n"
         "$password = Read-Host -AsSecureString -Prompt 'Password for the guardian certificate files'\n"
         f"foreach ($thumbprint in {listed}) {{\n"
         f"    $certificate = Get-Item -LiteralPath ({store} + $thumbprint)\n"
-        "    Export-PfxCertificate -Cert $certificate -FilePath ('C:\\hvlm-guardian-' + $thumbprint + '.pfx') "
+        "    Export-PfxCertificate -Cert $certificate -FilePath (Join-Path -Path $folder -ChildPath ($thumbprint + '.pfx')) "
         "-Password $password\n"
         "}\n"
-        f"# 2. Copy C:\\hvlm-guardian-*.pfx to C:\\ on {dst.fqdn} over a channel you trust; then on {dst.fqdn}:\n"
+        f"# 2. On {dst.fqdn}, create the same folder the same way (the three lines after step 1's comment), copy the\n"
+        f"#    .pfx files into it over a channel you trust, then on {dst.fqdn}:\n"
         "$password = Read-Host -AsSecureString -Prompt 'Password for the guardian certificate files'\n"
         f"foreach ($thumbprint in {listed}) {{\n"
-        "    $file = 'C:\\hvlm-guardian-' + $thumbprint + '.pfx'\n"
+        "    $file = Join-Path -Path $folder -ChildPath ($thumbprint + '.pfx')\n"
         f"    Import-PfxCertificate -FilePath $file -CertStoreLocation {ps_quote(STORE)} -Password $password\n"
         "    Remove-Item -LiteralPath $file\n"
         "}\n"
-        f"# 3. Delete C:\\hvlm-guardian-*.pfx on {src.fqdn} as well.",
+        f"# 3. On {src.fqdn} as well, delete the folder: Remove-Item -LiteralPath 'C:\\hvlm-guardian' -Recurse",
         docs=(DOCS["vtpm-certificates"], DOCS["export-pfxcertificate"], DOCS["import-pfxcertificate"]),
         run_as="a member of the local Administrators group on both hosts",
         kind="manual",

@@ -14,12 +14,19 @@ to the end as written:
 - identical statements are written once per script ("already done by change N"); two changes
   that set one host setting (Set-VMHost ...) to different values conflict: the more severe
   finding wins, then Microsoft's default, then the first listed; the other is commented out;
+- the live-migration performance option is settled across hosts first (reports/fixperf.py): one
+  value for every group of hosts linked by planned moves, instead of one advice per pair;
+- the header states who runs the script once: each right it needs with the steps that need it;
 - a host script refuses to run anywhere but on its host ($env:COMPUTERNAME, or the address when
   the inventory names the host by IP address); the AD script has `#Requires -Modules ActiveDirectory`;
 - each step is commented with the findings it answers (id, status, severity, subject), where
   to run it, who, the GUI path and the docs; the same fix answering several findings is written once.
-Idempotence comes from the fixes themselves (Set-*, Enable-*, Install-WindowsFeature are safe
-to run again); this module adds no state of its own, so re-running a script repeats only those.
+Idempotence comes from the fixes themselves: Set-*, Enable-*, Install-WindowsFeature are safe to run
+again, and a fix that adds or removes something reads it first (a DNS record, a delegation entry, a
+migration subnet, a switch) and says "already gone" or "already there"; a disruptive VM step
+(checks/_vmsteps.py) reads the VM's state and skips what is done or refuses an unexpected state before
+it asks (this module puts the per-VM ShouldProcess after the step's ACT line). This module adds no
+state of its own.
 
 Quoting. The checks quote every name inside their PowerShell with audit.psquote. Everything this
 module adds around it is quoted here too: strings with ps_quote, comments with ps_comment (no line
@@ -39,6 +46,7 @@ from hvlm.audit.model import SEVERITY_ORDER, Severity
 from hvlm.audit.psquote import ps_quote
 from hvlm.audit.words import count
 from hvlm.reports.aggregate import flat_findings, host_names
+from hvlm.reports.fixperf import settle as settle_performance
 
 __all__ = ["FixScript", "build_scripts", "is_read_only", "netbios_name", "ps_comment", "safe_filename"]
 
@@ -226,9 +234,11 @@ def _collect(report: dict[str, Any], include_warnings: bool) -> dict[tuple[str, 
     wanted = ("fail", "warning") if include_warnings else ("fail",)
     known = set(host_names(report))
     scripts: dict[tuple[str, str], dict[tuple[str, str, str], _Change]] = {}
-    for f in flat_findings(report):
+    findings = flat_findings(report)
+    replaced, perf = settle_performance(report, findings, wanted)  # one option per host, not one per pair
+    for f in findings:
         fix = f.get("fix")
-        if f["status"] not in wanted or not fix:
+        if f["status"] not in wanted or not fix or f["id"] in replaced:
             continue
         target = fix.get("target", "host")
         if target == "ad":
@@ -241,6 +251,8 @@ def _collect(report: dict[str, Any], include_warnings: bool) -> dict[tuple[str, 
             where = ("elsewhere", "")
         changes = scripts.setdefault(where, {})
         changes.setdefault(_key(fix), _Change(fix)).answers.append((f["id"], f))
+    for host, (fix, answers) in perf.items():
+        scripts.setdefault(("host", host), {}).setdefault(_key(fix), _Change(fix)).answers.extend(answers)
     return {k: list(v.values()) for k, v in scripts.items()}
 
 
@@ -468,6 +480,8 @@ def _manual_block(b: _Block, total: int) -> list[str]:
 
 
 _LOOP = re.compile(r"^foreach \(\$name in (.+)\) \{$")
+# The comment after which a VM step (checks/_vmsteps.py) changes the VM: the per-VM question goes there.
+_ACT = "# Its state is as expected: from here on the VM is changed."
 
 
 def _disruptive_block(b: _Block, total: int, host: str) -> list[str]:
@@ -487,7 +501,9 @@ def _disruptive_block(b: _Block, total: int, host: str) -> list[str]:
         lines.append("# Asks for each VM on its own (ConfirmImpact High); -WhatIf lists them.")
         guard = (f"    if (-not $PSCmdlet.ShouldProcess(('VM {{0}} on {{1}}' -f $name, {_ps_string(where)}), "
                  f"{action})) {{ continue }}")
-        body = [*code_lines[: loop + 1], guard, *code_lines[loop + 1:]]
+        # after the VM's state is read (a VM that is skipped is not asked about), else first in the loop
+        at = next((i for i, line in enumerate(code_lines) if i > loop and line.strip() == _ACT), loop)
+        body = [*code_lines[: at + 1], guard, *code_lines[at + 1:]]
         return [*lines, "\n".join(body), ""]
     if vms:
         subjects = [f"VM {v} on {where}" for v in vms]
@@ -496,6 +512,60 @@ def _disruptive_block(b: _Block, total: int, host: str) -> list[str]:
         target = _targets(b.change, where)
     lines.append(f"if ($PSCmdlet.ShouldProcess({_ps_string(target)}, {action})) {{")
     return [*lines, _indent(b.code), "}", ""]
+
+
+# checks/_fixes.py's LOCAL_ADMIN covers HOST_ADMIN: a local Administrator can do what a Hyper-V Administrator can.
+_LOCAL_ADMIN = "a member of the local Administrators group on that host"
+_HOST_ADMIN = "a member of Administrators or Hyper-V Administrators on that host"
+
+
+def _rights(labelled: list[tuple[str, _Block]]) -> dict[str, list[tuple[str, int]]]:
+    """Who runs the steps that run: each distinct Run as, with the steps that need it (a local
+    Administrator covers the steps for Administrators or Hyper-V Administrators)."""
+    by: dict[str, list[tuple[str, int]]] = {}
+    for word, b in labelled:
+        if b.number and b.skipped is None:
+            by.setdefault(str(b.change.fix["run_as"]), []).append((word, b.number))
+    if _LOCAL_ADMIN in by and _HOST_ADMIN in by:
+        by[_LOCAL_ADMIN] += by.pop(_HOST_ADMIN)
+    return by
+
+
+_WORD_ORDER = ("check", "change", "manual step", "step")
+
+
+def _step_list(steps: list[tuple[str, int]]) -> str:
+    words: dict[str, list[int]] = {}
+    for word, n in sorted(steps, key=lambda s: (_WORD_ORDER.index(s[0]), s[1])):
+        words.setdefault(word, []).append(n)
+    return "; ".join(f"{word if len(ns) == 1 else word + 's'} {', '.join(str(n) for n in sorted(ns))}"
+                     for word, ns in words.items())
+
+
+def _here(text: str, host: str) -> str:
+    return text.replace("that host", host) if host else text
+
+
+def _rights_header(labelled: list[tuple[str, _Block]], host: str) -> list[str]:
+    """The header's one statement of every right the script needs, and which steps need each."""
+    by = _rights(labelled)
+    if not by:
+        return ["Run as: no step runs (every step below is commented out)."]
+    if len(by) == 1:
+        return [f"Run as: {_here(next(iter(by)), host)} (every step)."]
+    lines = ["Run as: one account that has every right below (each step repeats the one it needs):"]
+    lines += [f"  - {_here(who, host)}: {_step_list(steps)}" for who, steps in by.items()]
+    return lines
+
+
+def _section_rights(word: str, blocks: list[_Block], host: str) -> list[str]:
+    """One line under a section's title: who runs the steps of that section."""
+    by = _rights([(word, b) for b in blocks])
+    if not by:
+        return []
+    if len(by) == 1:
+        return [f"# Run as: {ps_comment(_here(next(iter(by)), host))}."]
+    return [f"# Run as: it differs by step ({count(len(by), 'right')}, listed in the header); each step says."]
 
 
 def _header(report: dict[str, Any], title: str, synopsis: str, where: str, run_as: list[str],
@@ -514,8 +584,7 @@ def _header(report: dict[str, Any], title: str, synopsis: str, where: str, run_a
         "",
         f"    Where: {ps_comment(where)}",
     ]
-    for who in run_as:
-        lines.append(f"    Run as: {ps_comment(who)}")
+    lines += [f"    {ps_comment(line)}" for line in run_as]
     lines += [""] + [f"    {ps_comment(n)}" for n in notes] + [
         "",
         f"    Preview:                    .\\{filename} -WhatIf",
@@ -579,8 +648,8 @@ def _distinct(values: list[str]) -> list[str]:
     return out
 
 
-def _section(title: str) -> list[str]:
-    return ["# " + "=" * 96, f"# {title}", "# " + "=" * 96, ""]
+def _section(title: str, rights: list[str] | None = None) -> list[str]:
+    return ["# " + "=" * 96, f"# {title}", *(rights or []), "# " + "=" * 96, ""]
 
 
 @dataclass(frozen=True, slots=True)
@@ -615,7 +684,8 @@ def _blocks_findings(blocks: list[_Block]) -> int:
 def _default_script(report: dict[str, Any], w: _Where, checks: list[_Block], edits: list[_Block],
                     manual: list[_Block], filename: str, disruptive_file: str | None) -> FixScript:
     blocks = [*checks, *edits, *manual]
-    run_as = _distinct([b.change.fix["run_as"] for b in blocks])
+    run_as = _rights_header([("check", b) for b in checks] + [("change", b) for b in edits]
+                            + [("manual step", b) for b in manual], w.host)
     n_checks = sum(1 for b in checks if b.number)
     n_edits = sum(1 for b in edits if b.number)
     running = sum(1 for b in edits if b.number and b.skipped is None)
@@ -637,15 +707,18 @@ def _default_script(report: dict[str, Any], w: _Where, checks: list[_Block], edi
     lines = [*w.top, *_header(report, w.title, synopsis, w.where, run_as, blocks, filename, notes),
              *_preamble(False), *w.guard]
     if checks:
-        lines += _section("Read-only checks: they only read, run even with -WhatIf, and change nothing.")
+        lines += _section("Read-only checks: they only read, run even with -WhatIf, and change nothing.",
+                          _section_rights("check", checks, w.host))
         for b in checks:
             lines += _check_block(b, n_checks)
     if edits:
-        lines += _section("Changes: -WhatIf previews them, -Confirm asks before each one.")
+        lines += _section("Changes: -WhatIf previews them, -Confirm asks before each one.",
+                          _section_rights("change", edits, w.host))
         for b in edits:
             lines += _change_block(b, n_edits, w.target)
     if manual:
-        lines += _section("Manual steps: a person decides these. Nothing below runs.")
+        lines += _section("Manual steps: a person decides these. Nothing below runs.",
+                          _section_rights("manual step", manual, w.host))
         for b in manual:
             lines += _manual_block(b, len(manual))
     done = f"hvlm: {count(running, 'change')} processed, {count(n_checks, 'read-only check')} run."
@@ -662,7 +735,7 @@ def _default_script(report: dict[str, Any], w: _Where, checks: list[_Block], edi
 
 def _disruptive_script(report: dict[str, Any], w: _Where, steps: list[_Block], filename: str,
                        default_file: str | None) -> FixScript:
-    run_as = _distinct([b.change.fix["run_as"] for b in steps])
+    run_as = _rights_header([("step", b) for b in steps], w.host)
     running = sum(1 for b in steps if b.skipped is None)
     vms = _distinct([str(v) for b in steps if b.skipped is None for v in b.change.fix.get("vms") or ()])
     synopsis = f"{count(running, 'disruptive step')}"
@@ -679,7 +752,8 @@ def _disruptive_script(report: dict[str, Any], w: _Where, steps: list[_Block], f
     title = w.title.replace("hvlm remediation", "hvlm remediation, disruptive steps", 1)
     lines = [*w.top, *_header(report, title, synopsis, w.where, run_as, steps, filename, notes),
              *_preamble(True), *w.guard]
-    lines += _section("Disruptive steps: each VM is confirmed on its own; -WhatIf lists them all.")
+    lines += _section("Disruptive steps: each VM is confirmed on its own; -WhatIf lists them all.",
+                      _section_rights("step", steps, w.host))
     for b in steps:
         lines += _disruptive_block(b, len(steps), w.host)
     done = f"hvlm: {count(running, 'disruptive step')} processed."

@@ -76,10 +76,11 @@ def test_fixes_parse_with_hostile_names(check_id: str) -> None:
 
 def test_hostile_names_reach_the_fixes_quoted() -> None:
     scripts = "\n".join(f.fix.powershell for c in CHECKS for f in _fixed(run_check(c, hostile_fleet())) if f.fix)
-    assert "Stop-VM -Name 'web''01; Remove-Item C:\\ -Recurse'" in scripts
-    assert "Set-VMProcessor -VMName 'web''01; Remove-Item C:\\ -Recurse'" in scripts
+    # disruptive VM steps loop over the names, quoted, and act on the VM object found by its exact name
+    assert "foreach ($name in @('web''01; Remove-Item C:\\ -Recurse')) {" in scripts
+    assert "Set-VMProcessor -VM $vm -CompatibilityForMigrationEnabled $true" in scripts
     assert "New-VMSwitch -Name 'vSwitch''; calc'" in scripts
-    assert "Rename-VMSwitch -Name 'VSWITCH''; CALC' -NewName 'vSwitch''; calc'" in scripts
+    assert "Where-Object { $_.Name -ceq 'VSWITCH''; CALC' } | Rename-VMSwitch -NewName 'vSwitch''; calc'" in scripts
     assert "Enable-NetAdapterRdma -Name 'LM\u2019\u2019; calc'" in scripts
     assert "foreach ($name in @('web''01; Remove-Item C:\\ -Recurse', '$(calc)', " in scripts
 

@@ -58,10 +58,16 @@ def test_fail_reverse_points_to_another_name() -> None:
     assert "points to hv01-old.corp.contoso.com" in f.message
     assert f.fix is not None and f.fix.run_on == f"dc01.{CORP}"
     ps = f.fix.powershell
-    assert ("Remove-DnsServerResourceRecord -ComputerName 'dc01.corp.contoso.com' -ZoneName '0.0.10.in-addr.arpa' "
-            "-RRType Ptr -Name '11' -RecordData 'hv01-old.corp.contoso.com.' -Force") in ps
-    assert "Add-DnsServerResourceRecordPtr -ComputerName 'dc01.corp.contoso.com' -ZoneName '0.0.10.in-addr.arpa' " \
-           "-Name '11' -PtrDomainName 'hv01.corp.contoso.com.'" in ps
+    # the stale record is read first (exact name, type and data) and only what was read is removed
+    assert ("    $found = @(Get-DnsServerResourceRecord -ComputerName 'dc01.corp.contoso.com' -ZoneName '0.0.10.in-addr.arpa' "
+            "-Name '11' -RRType Ptr -ErrorAction Stop |\n"
+            "        Where-Object { $_.RecordData.PtrDomainName.TrimEnd('.') -eq 'hv01-old.corp.contoso.com' })") in ps
+    assert ("if ($found.Count -gt 0) {\n    $found | Remove-DnsServerResourceRecord -ComputerName 'dc01.corp.contoso.com' "
+            "-ZoneName '0.0.10.in-addr.arpa' -Force\n} else {\n"
+            "    Write-Output 'PTR record 11 -> hv01-old.corp.contoso.com. in zone 0.0.10.in-addr.arpa is already gone.'"
+            "\n}") in ps
+    assert "if ($found.Count -eq 0) {\n    Add-DnsServerResourceRecordPtr -ComputerName 'dc01.corp.contoso.com' " \
+           "-ZoneName '0.0.10.in-addr.arpa' -Name '11' -PtrDomainName 'hv01.corp.contoso.com.'\n} else {" in ps
     assert_safe(ps)
 
 
@@ -97,9 +103,12 @@ def test_fail_stale_a_record_pointing_at_another_machine() -> None:
     f = only(run_check("host-dns-forward-reverse", doc(rec(["10.0.0.99"], {"10.0.0.99": [H + "."]}))), H)
     assert f.status is Status.FAIL and f.severity is Severity.HIGH and "another machine" in f.message
     assert f.evidence["stale_records"] == ["10.0.0.99"]
-    assert f.fix is not None and ("Remove-DnsServerResourceRecord -ComputerName 'dc01.corp.contoso.com' "
-                                  "-ZoneName 'corp.contoso.com' -RRType A -Name 'hv01' -RecordData '10.0.0.99' -Force"
-                                  ) in f.fix.powershell
+    assert f.fix is not None and ("Get-DnsServerResourceRecord -ComputerName 'dc01.corp.contoso.com' "
+                                  "-ZoneName 'corp.contoso.com' -Name 'hv01' -RRType A -ErrorAction Stop |\n        "
+                                  "Where-Object { $_.RecordData.IPv4Address.IPAddressToString -eq "
+                                  "([ipaddress]'10.0.0.99').IPAddressToString })") in f.fix.powershell
+    assert "    $found | Remove-DnsServerResourceRecord -ComputerName 'dc01.corp.contoso.com' -ZoneName 'corp.contoso.com' " \
+        "-Force\n" in f.fix.powershell
     assert_safe(f.fix.powershell)
 
 

@@ -9,6 +9,17 @@ from tests.support.fleet import HostModel, build_snapshot
 H = "hv01.corp.contoso.com"
 
 
+def removed(subnet: str) -> str:
+    """What the fix runs to take a subnet off: only if listed, else it says so (a second run is harmless)."""
+    return (f"if (Get-VMMigrationNetwork | Where-Object {{ $_.Subnet -eq '{subnet}' }}) "
+            f"{{ Remove-VMMigrationNetwork '{subnet}' }} else {{ Write-Output '{subnet} is already off the migration list.' }}")
+
+
+def added(subnet: str) -> str:
+    return (f"if (-not (Get-VMMigrationNetwork | Where-Object {{ $_.Subnet -eq '{subnet}' }})) "
+            f"{{ Add-VMMigrationNetwork '{subnet}' }}")
+
+
 def doc(**kw: object) -> dict:
     return build_snapshot([HostModel("HV01", **kw)], pairs=[])  # type: ignore[arg-type]
 
@@ -46,7 +57,7 @@ def test_fail_public_management_network_is_still_a_failure() -> None:
     d = doc(migration_networks=[("10.0.0.0/24", 0), ("203.0.113.0/24", 1)])
     f = only(run_check("host-migration-subnet-private", d), H)
     assert f.status is Status.FAIL and f.severity is Severity.MEDIUM
-    assert f.fix is not None and f.fix.powershell == "Remove-VMMigrationNetwork '10.0.0.0/24'"
+    assert f.fix is not None and f.fix.powershell == removed('10.0.0.0/24')
 
 
 def test_fail_management_subnet_by_default_gateway() -> None:
@@ -56,7 +67,7 @@ def test_fail_management_subnet_by_default_gateway() -> None:
     assert f.status is Status.FAIL and f.severity is Severity.MEDIUM
     assert "management" in f.message and "default gateway only" in f.evidence["dns"]
     assert f.fix is not None
-    assert f.fix.powershell == "Remove-VMMigrationNetwork '10.0.0.0/24'\nAdd-VMMigrationNetwork '192.168.50.0/24'"
+    assert f.fix.powershell == removed('10.0.0.0/24') + "\n" + added('192.168.50.0/24')
 
 
 def test_fail_management_subnet_by_dns() -> None:

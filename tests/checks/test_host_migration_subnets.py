@@ -9,6 +9,17 @@ from tests.support.fleet import HostModel, build_snapshot
 H = "hv01.corp.contoso.com"
 
 
+def removed(subnet: str) -> str:
+    """What the fix runs to take a subnet off: only if listed, else it says so (a second run is harmless)."""
+    return (f"if (Get-VMMigrationNetwork | Where-Object {{ $_.Subnet -eq '{subnet}' }}) "
+            f"{{ Remove-VMMigrationNetwork '{subnet}' }} else {{ Write-Output '{subnet} is already off the migration list.' }}")
+
+
+def added(subnet: str) -> str:
+    return (f"if (-not (Get-VMMigrationNetwork | Where-Object {{ $_.Subnet -eq '{subnet}' }})) "
+            f"{{ Add-VMMigrationNetwork '{subnet}' }}")
+
+
 def doc(**kw: object) -> dict:
     return build_snapshot([HostModel("HV01", **kw)], pairs=[])  # type: ignore[arg-type]
 
@@ -31,13 +42,13 @@ def test_fail_subnet_not_on_any_interface() -> None:
     # 192.168.50.0/24 still takes moves: the stale entry is clutter, a low warning, not a blocked host
     assert f.status is Status.WARNING and f.severity is Severity.LOW and "192.168.150.0/24" in f.message
     assert "Moves still arrive on 192.168.50.0/24" in f.message
-    assert f.fix is not None and f.fix.powershell == "Remove-VMMigrationNetwork '192.168.150.0/24'"
+    assert f.fix is not None and f.fix.powershell == removed('192.168.150.0/24')
 
 
 def test_fail_only_a_wrong_subnet_replaces_it_with_the_hosts_own() -> None:
     f = only(run_check("host-migration-subnets", doc(migration_networks=[("192.168.51.0/24", 0)])), H)
     assert f.status is Status.FAIL and f.fix is not None
-    assert f.fix.powershell == "Remove-VMMigrationNetwork '192.168.51.0/24'\nAdd-VMMigrationNetwork '192.168.50.0/24'"
+    assert f.fix.powershell == removed('192.168.51.0/24') + "\n" + added('192.168.50.0/24')
 
 
 def test_fail_unparseable_entry() -> None:
@@ -48,7 +59,7 @@ def test_fail_unparseable_entry() -> None:
 def test_fail_empty_list_without_any_network_accepts_nothing() -> None:
     f = only(run_check("host-migration-subnets", doc(migration_networks=[])), H)
     assert f.status is Status.FAIL and "accepts no live migration" in f.message
-    assert f.fix is not None and f.fix.powershell == "Add-VMMigrationNetwork '192.168.50.0/24'"
+    assert f.fix is not None and f.fix.powershell == added('192.168.50.0/24')
 
 
 def test_pass_empty_list_with_any_network_is_not_applicable() -> None:

@@ -26,7 +26,9 @@ def test_fail_intel_to_amd_both_directions() -> None:
     assert "even with processor compatibility mode" in f.message
     assert f.fix is not None and f.fix.requires_vm_off and f.fix.run_on == INTEL.fqdn
     assert "foreach ($name in @('app01', 'app02'))" in f.fix.powershell
-    assert "Stop-VM -Name $name" in f.fix.powershell and "Move-VM -Name $name" in f.fix.powershell
+    assert "Stop-VM -VM $vm" in f.fix.powershell and "Move-VM -VM $vm -DestinationHost $destination" in f.fix.powershell
+    # a VM already on the destination is done; one on both hosts is refused
+    assert "Write-Output ('{0} is already on {1}: nothing to do.' -f $name, $destination)" in f.fix.powershell
     assert "$destination = 'hv02.corp.contoso.com'" in f.fix.powershell
     back = only(findings, f"{AMD.fqdn} -> {INTEL.fqdn}")
     assert back.status is Status.FAIL and back.fix is not None and "@('lab01')" in back.fix.powershell
@@ -36,7 +38,7 @@ def test_fail_without_vm_list_moves_every_vm_of_the_source() -> None:
     doc = build_snapshot([INTEL, AMD], pairs=[(INTEL.fqdn, AMD.fqdn)])
     break_fact(doc, "hosts", INTEL.fqdn, "vms")
     f = only(run_check("pair-cpu-vendor", doc), f"{INTEL.fqdn} -> {AMD.fqdn}")
-    assert f.status is Status.FAIL and f.fix is not None and "(Get-VM).Name" in f.fix.powershell
+    assert f.status is Status.FAIL and f.fix is not None and "foreach ($name in (Get-VM).Name) {" in f.fix.powershell
 
 
 def test_missing_processor_is_an_error() -> None:

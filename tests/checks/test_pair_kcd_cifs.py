@@ -19,7 +19,8 @@ def test_fail_missing_cifs_is_medium_without_smb() -> None:
     f = finding("pair-kcd-cifs", doc(c1=MS_ONLY), PAIR)
     assert f.status is Status.FAIL and f.severity is Severity.MEDIUM and "carry storage" in f.message
     assert f.fix is not None
-    assert f"@{{'msDS-AllowedToDelegateTo'=@('cifs/HV02', 'cifs/hv02.{CORP}')}}" in f.fix.powershell
+    assert f"$wanted = @('cifs/HV02', 'cifs/hv02.{CORP}')\n$add = @($wanted | Where-Object {{ $have -notcontains $_ }})" \
+        in f.fix.powershell
     assert_safe(f.fix.powershell)
 
 

@@ -47,7 +47,10 @@ def test_fail_old_vm_to_2022_or_2025(version: str, dst_build: int) -> None:
     assert f.fix is not None
     # Windows Server 2019 upgrades it to 9.0, which both 2022 and 2025 run: fix on the source, VM off
     assert f.fix.run_on == s.fqdn and f.fix.requires_vm_off
-    assert f.fix.powershell == "Stop-VM -Name 'app01'\nUpdate-VMVersion -Name 'app01'\nStart-VM -Name 'app01'"
+    ps = f.fix.powershell
+    assert ps.startswith("foreach ($name in @('app01')) {") and "    Update-VMVersion -VM $vm\n" in ps
+    assert ps.index("(Get-VMHostSupportedVersion -Default).Version") < ps.index("Update-VMVersion")
+    assert ps.index("Get-VMSnapshot -VM $vm") < ps.index("Update-VMVersion")
     assert "one-way" in f.fix.summary and "9.0" in f.fix.summary
 
 
@@ -63,7 +66,7 @@ def test_fail_5_0_vm_from_2012r2_to_2022_needs_an_intermediate_host() -> None:
     f = finding(run_check("vm-config-version", doc), s, d, "sql01")
     assert f.status is Status.FAIL and f.fix is not None
     assert "Windows Server 2016 or Windows Server 2019" in f.fix.run_on
-    assert f.fix.requires_vm_off and "Update-VMVersion -Name 'sql01'" in f.fix.powershell
+    assert f.fix.requires_vm_off and "@('sql01')" in f.fix.powershell and "Update-VMVersion -VM $vm" in f.fix.powershell
 
 
 def test_fail_9_0_vm_to_2016() -> None:
@@ -125,7 +128,8 @@ def test_fail_version_4_to_2016_has_no_documented_path() -> None:
     doc, s, d = pair(9200, 14393, VMModel("print01", "4.0"), src_versions=["4.0"])
     f = finding(run_check("vm-config-version", doc), s, d, "print01")
     assert f.status is Status.FAIL and f.fix is not None
-    assert "Get-VMHardDiskDrive -VMName 'print01'" in f.fix.powershell and f.fix.requires_vm_off
+    assert "@('print01')" in f.fix.powershell and "Get-VMHardDiskDrive -VM $vm" in f.fix.powershell
+    assert f.fix.requires_vm_off
 
 
 def test_missing_source_vms_is_an_error() -> None:

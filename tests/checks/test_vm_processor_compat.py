@@ -39,11 +39,12 @@ def test_fail_different_models_without_compatibility_warns() -> None:
     assert f.status is Status.WARNING and f.severity is Severity.HIGH
     assert OLD in f.message and NEW in f.message
     assert f.fix is not None and f.fix.requires_vm_off and f.fix.run_on == "hv01.corp.contoso.com"
-    assert f.fix.powershell == (
-        "Stop-VM -Name 'app01'\n"
-        "Set-VMProcessor -VMName 'app01' -CompatibilityForMigrationEnabled $true\n"
-        "Start-VM -Name 'app01'"
-    )
+    ps = f.fix.powershell
+    assert ps.startswith("foreach ($name in @('app01')) {") and f.fix.vms == ("app01",)
+    # reads first: skipped when already enabled, then stopped only if running and started again only then
+    assert ps.index("(Get-VMProcessor -VM $vm).CompatibilityForMigrationEnabled") < ps.index("Stop-VM -VM $vm")
+    assert "    if ($wasRunning) { Stop-VM -VM $vm }\n    Set-VMProcessor -VM $vm -CompatibilityForMigrationEnabled $true\n" \
+        "    if ($wasRunning) { Start-VM -VM $vm }" in ps
 
 
 def test_fail_different_manufacturer_is_left_to_pair_cpu_vendor() -> None:

@@ -49,8 +49,9 @@ def test_fail_when_a_host_lacks_cifs_to_the_file_server() -> None:
     assert f.status is Status.FAIL and f.severity is Severity.MEDIUM
     assert f"{H2} lacks cifs/fs01" in f.message and H1 + " lacks" not in f.message
     assert f.fix is not None and f.fix.target == "ad"
-    assert f"Set-ADComputer -Identity 'HV02' -Server '{CORP}' -Add @{{'msDS-AllowedToDelegateTo'=@('cifs/FS01', " \
-           f"'cifs/fs01.{CORP}')}}" in f.fix.powershell
+    assert f"$wanted = @('cifs/FS01', 'cifs/fs01.{CORP}')\n$add = @($wanted | Where-Object {{ $have -notcontains $_ }})" \
+        in f.fix.powershell
+    assert f"    Set-ADComputer -Identity 'HV02' -Server '{CORP}' -Add @{{'msDS-AllowedToDelegateTo'=$add}}" in f.fix.powershell
     assert "Get-SmbShareAccess" in f.fix.powershell  # the manual verification, commented
     assert_safe(f.fix.powershell)
 

@@ -35,7 +35,15 @@ def test_fail_missing_switch() -> None:
     assert f.status is Status.FAIL and "'vSwitch-Legacy'" in f.message
     assert f.evidence["missing"] == ["vSwitch-Legacy"]
     assert f.fix is not None and f.fix.run_on == D  # switches are created on the destination
-    assert "New-VMSwitch -Name 'vSwitch-Legacy' -NetAdapterName $nic -AllowManagementOS $false" in f.fix.powershell
+    # a manual step: read which adapter carries the management address first; the switch is only described
+    assert f.fix.kind == "manual" and "Read-Host" not in f.fix.powershell
+    ps = f.fix.powershell
+    assert ps.splitlines()[2] == "Get-NetIPConfiguration | Format-Table -Property 'InterfaceAlias', 'IPv4Address', " \
+        "'IPv4DefaultGateway'"
+    assert "#   New-VMSwitch -Name 'vSwitch-Legacy' -NetAdapterName '<the adapter you chose>' -AllowManagementOS $false" in ps
+    assert "# Never bind a new switch with -AllowManagementOS $false to the adapter that carries" in ps
+    assert "-AllowManagementOS $true, from the host's console" in ps
+    assert not [ln for ln in ps.splitlines() if "New-VMSwitch" in ln and not ln.startswith("#")]
     assert ("Connect-VMNetworkAdapter -VMName 'legacy01' -Name 'Network Adapter' -SwitchName 'vSwitch-Prod'"
             in f.fix.summary)
 
@@ -45,13 +53,17 @@ def test_fail_missing_internal_switch_is_created_internal() -> None:
     d["hosts"][S]["vm_switches"]["value"][0]["SwitchType"] = "Internal"
     f = one(run_check("vm-switch-names", d), "lab01")
     assert f.status is Status.FAIL and f.fix is not None
-    assert f.fix.powershell == "New-VMSwitch -Name 'Internal-NAT' -SwitchType Internal"
+    assert f.fix.kind == "change" and f.fix.powershell == (
+        "if (-not (Get-VMSwitch | Where-Object { $_.Name -eq 'Internal-NAT' })) {\n"
+        "    New-VMSwitch -Name 'Internal-NAT' -SwitchType Internal\n"
+        "} else { Write-Output 'Switch Internal-NAT already exists.' }")
 
 
 def test_fail_name_differing_only_in_case_is_a_warning() -> None:
     f = one(run_check("vm-switch-names", doc(VMModel("web01"), ["vswitch-prod"])), "web01")
     assert f.status is Status.WARNING
-    assert f.fix is not None and f.fix.powershell == "Rename-VMSwitch -Name 'vswitch-prod' -NewName 'vSwitch-Prod'"
+    assert f.fix is not None and f.fix.powershell == (
+        "Get-VMSwitch | Where-Object { $_.Name -ceq 'vswitch-prod' } | Rename-VMSwitch -NewName 'vSwitch-Prod'")
 
 
 def test_missing_destination_switches_is_an_error() -> None:

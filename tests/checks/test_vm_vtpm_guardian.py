@@ -38,6 +38,10 @@ def test_fail_destination_lacks_the_guardian_with_an_export_import_fix() -> None
     assert f"@('{enc}', '{sig}')" in ps and "Export-PfxCertificate" in ps and "Import-PfxCertificate" in ps
     assert "-CertStoreLocation 'Cert:\\LocalMachine\\Shielded VM Local Certificates'" in ps
     assert "Read-Host -AsSecureString" in ps and "Remove-Item -LiteralPath $file" in ps
+    # the private keys go to a folder only Administrators and SYSTEM can read, never to C:\ (readable by every user)
+    assert "icacls $folder /inheritance:r /grant:r '*S-1-5-32-544:(OI)(CI)F' '*S-1-5-18:(OI)(CI)F'" in ps
+    assert "-FilePath (Join-Path -Path $folder -ChildPath ($thumbprint + '.pfx'))" in ps and "'C:\\hvlm-guardian-" not in ps
+    assert ps.index("icacls") < ps.index("Export-PfxCertificate")
     assert_parses(ps)
 
 

@@ -170,7 +170,7 @@ def test_scripts_run_to_the_end_reads_apart_and_disruption_elsewhere(name: str, 
         cmds = command_nodes(root)
         assert not [name_of(c) for c in cmds if is_disruptive_command(c)], s.filename
         assert "ConfirmImpact" not in s.text
-        reads = [n for n in walk(root) if n.type == "try_statement"]
+        reads = [n for n in walk(root) if n.type == "try_statement" and "(it only reads; the script goes on)" in text_of(n)]
         assert len(reads) == s.checks
         for r in reads:
             assert "ShouldProcess" not in text_of(r)
@@ -192,11 +192,14 @@ def test_the_example_scripts_read_right(example: dict[str, Any]) -> None:
     assert "#     Uninstall-ADDSDomainController" in hv07.text and "Manual step 2 of 2" in hv07.text
     # item 3: the cold move is in its own script, asked per VM, and the default script names it
     assert "Move-VM" not in executed(hv05.text) and "fix-host-hv05.corp.contoso.com-disruptive.ps1" in hv05.text
-    assert "foreach ($name in @('ai01', 'app03', 'vdi01')) {\r\n    if (-not $PSCmdlet.ShouldProcess(('VM {0} on {1}' -f $name" \
+    # each VM's state is read before it is asked about (checks/_vmsteps.py)
+    assert "foreach ($name in @('ai01', 'app03', 'vdi01')) {\r\n    $vm = @(Get-VM | Where-Object { $_.Name -eq $name })" \
         in hv05d.text
+    assert "    # Its state is as expected: from here on the VM is changed.\r\n" \
+        "    if (-not $PSCmdlet.ShouldProcess(('VM {0} on {1}' -f $name" in hv05d.text
     # item 4: the delegation written twice in AD is written once, the second says so
     ad = by["fix-active-directory.ps1"]
-    assert executed(ad.text).count("cifs/hv02.corp.contoso.com") == 1
+    assert executed(ad.text).count("@('cifs/HV02', 'cifs/hv02.corp.contoso.com')") == 1
     assert re.search(r"# Not run: already done by change \d+: the same commands\.", ad.text)
     # the AD script changes only Active Directory: no host is changed remotely from it
     assert "Set-VMHost" not in executed(ad.text)
@@ -212,40 +215,40 @@ def perf_report() -> dict[str, Any]:
     return audit_snapshot(Snapshot.from_document(build_snapshot(hosts), "perf.json"))
 
 
-def test_conflicting_host_settings_are_settled_and_the_loser_commented_out() -> None:
-    (hv01,) = [s for s in build_scripts(perf_report()) if s.target.startswith("hv01.")]
-    code = executed(hv01.text)
-    assert "-VirtualMachineMigrationPerformanceOption Compression" in code
-    assert "-VirtualMachineMigrationPerformanceOption SMB" not in code
-    assert "#     Set-VMHost -VirtualMachineMigrationPerformanceOption SMB" in hv01.text
-    assert re.search(r"# Not run: conflicts with change \d, which sets VirtualMachineMigrationPerformanceOption to "
-                     r"Compression \(Compression is Microsoft's default\)\.", hv01.text)
-    assert hv01.changes == 1
-
-
-def test_conflict_goes_to_the_more_severe_finding() -> None:
-    rep = perf_report()
-    smb = next(m for g in rep["findings"] for m in g["members"]
-               if g["check_id"] == "pair-performance-option" and "SMB" in rep["fixes"][m["fix"]]["powershell"])
-    group = next(g for g in rep["findings"] if smb in g["members"])
-    group["severity"] = "high"
-    (hv01,) = [s for s in build_scripts(rep) if s.target.startswith("hv01.")]
-    assert "-VirtualMachineMigrationPerformanceOption SMB" in executed(hv01.text)
-    assert "(its finding is more severe)" in hv01.text
-
-
 def _fix(summary: str, ps: str, **kw: Any) -> dict[str, Any]:
     return {"summary": summary, "run_on": "hv01.corp.contoso.com", "run_as": "an admin", "target": "host",
             "powershell": ps, "gui": None, "docs": [], "requires_vm_off": False, **kw}
 
 
-def _report(fixes: list[dict[str, Any]]) -> dict[str, Any]:
-    findings = [{"check_id": f"c{i}", "title": "t", "status": "fail", "severity": "high",
+def _report(fixes: list[dict[str, Any]], severities: list[str] | None = None) -> dict[str, Any]:
+    severities = severities or ["high"] * len(fixes)
+    findings = [{"check_id": f"c{i}", "title": "t", "status": "fail", "severity": severities[i],
                  "subject": {"kind": "host", "label": "hv01.corp.contoso.com", "host": "hv01.corp.contoso.com"},
                  "message": f"m{i}", "evidence": {}, "facts_used": [], "fix": fx} for i, fx in enumerate(fixes)]
     return {"run": {"command": "fix-script", "finished": "f", "snapshot": "s.json", "snapshot_created": "c",
                     "run_by": "me"},
             "inventory": {"hosts": ["hv01.corp.contoso.com"], "pairs": []}, **as_groups(findings)}
+
+
+def _simultaneous(n: str) -> dict[str, Any]:
+    return _fix(f"Allow {n} simultaneous live migrations.", f"Set-VMHost -MaximumVirtualMachineMigrations {n}",
+                sets=[["MaximumVirtualMachineMigrations", n]])
+
+
+def test_conflicting_host_settings_are_settled_and_the_loser_commented_out() -> None:
+    (s,) = build_scripts(_report([_simultaneous("4"), _simultaneous("2")]))
+    code = executed(s.text)
+    assert "-MaximumVirtualMachineMigrations 2" in code and "-MaximumVirtualMachineMigrations 4" not in code
+    assert "#     Set-VMHost -MaximumVirtualMachineMigrations 4" in s.text
+    assert re.search(r"# Not run: conflicts with change \d, which sets MaximumVirtualMachineMigrations to 2 "
+                     r"\(2 is Microsoft's default\)\.", s.text)
+    assert s.changes == 1
+
+
+def test_conflict_goes_to_the_more_severe_finding() -> None:
+    (s,) = build_scripts(_report([_simultaneous("2"), _simultaneous("4")], ["medium", "critical"]))
+    assert "-MaximumVirtualMachineMigrations 4" in executed(s.text)
+    assert "(its finding is more severe)" in s.text
 
 
 def test_identical_statements_are_written_once_and_say_where() -> None:
@@ -319,3 +322,276 @@ def test_fix_script_help_says_it_audits_a_snapshot(capsys: pytest.CaptureFixture
     assert "A JSON report is not accepted" in text
 
 
+
+
+# -- safe to run as written, and to run again (review points 1-6) -------------------------------------
+
+def _audit(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    return audit_snapshot(Snapshot.from_document(doc, name))
+
+
+def dns_reports() -> list[tuple[str, dict[str, Any]]]:
+    """Stale A and AAAA records, a foreign PTR, a missing IPv6 PTR: every kind of DNS removal and addition."""
+    from tests.checks.test_host_dns_forward_reverse import IP, doc, rec
+    return [
+        ("stale-a", _audit(doc(rec(["10.0.0.99", IP], {"10.0.0.99": ["x."], IP: ["hv01.corp.contoso.com."]})), "a.json")),
+        ("stale-aaaa", _audit(doc(rec([IP], {IP: ["hv01.corp.contoso.com."]}, aaaa=["fd00:99::1"]), v6=True), "b.json")),
+        ("foreign-ptr", _audit(doc(rec([IP], {IP: ["hv01-old.corp.contoso.com.", "other.corp.contoso.com."]})), "c.json")),
+        ("missing-ptr", _audit(doc(rec([IP], {IP: []}, aaaa=["fd00:50::11"]), v6=True), "d.json")),
+    ]
+
+
+ALL = [*FLEETS, *dns_reports()]
+
+
+def _ancestor(node: Node, kind: str) -> Node | None:
+    parent = node.parent
+    while parent is not None and parent.type != kind:
+        parent = parent.parent
+    return parent
+
+
+def _param(cmd: Node, name: str) -> str | None:
+    m = re.search(rf"(?i)-{name}\s+('(?:[^']|'')*'|\S+)", text_of(cmd))
+    return m.group(1) if m else None
+
+
+@pytest.mark.parametrize(("name", "report"), ALL, ids=[n for n, _ in ALL])
+def test_dns_records_are_read_first_and_only_the_exact_one_removed(name: str, report: dict[str, Any]) -> None:
+    """Item 1. Every Remove-DnsServerResourceRecord removes the records just read with that exact zone, name, type
+    and data ($found), under `if ($found.Count -gt 0)`, and says "already gone" otherwise; every Add-DnsServerResourceRecord*
+    adds only when the read found nothing. A second run then removes and adds nothing."""
+    seen = 0
+    for s in build_scripts(report):
+        root = parse(s.text)
+        for cmd in command_nodes(root):
+            verb = name_of(cmd)
+            if verb not in ("remove-dnsserverresourcerecord", "add-dnsserverresourcerecordptr",
+                            "add-dnsserverresourcerecorda", "add-dnsserverresourcerecordaaaa"):
+                continue
+            seen += 1
+            guard = _ancestor(cmd, "if_statement")
+            assert guard is not None, (s.filename, text_of(cmd))
+            head = text_of(guard).split("{", 1)[0]
+            # the read that feeds the guard: the last Get-DnsServerResourceRecord before it, same zone and name
+            reads = [c for c in command_nodes(root) if name_of(c) == "get-dnsserverresourcerecord"
+                     and c.end_byte < guard.start_byte]
+            assert reads, (s.filename, text_of(cmd))
+            read = reads[-1]
+            assert _param(read, "ErrorAction") == "Stop" and _param(read, "ZoneName") == _param(cmd, "ZoneName")
+            if verb.startswith("remove"):
+                assert head.strip() == "if ($found.Count -gt 0)", head
+                pipeline = _ancestor(cmd, "pipeline")
+                assert pipeline is not None and text_of(pipeline).startswith("$found | Remove-DnsServerResourceRecord")
+                assert _param(cmd, "Name") is None and _param(cmd, "RecordData") is None  # the record read, nothing else
+                assert "is already gone." in text_of(guard)
+            else:
+                assert head.strip() == "if ($found.Count -eq 0)", head
+                assert _param(read, "Name") == _param(cmd, "Name") and "is already there." in text_of(guard)
+    if name != "example" and name.startswith(("stale", "foreign", "missing")):
+        assert seen, name
+
+
+VM_CHANGES = {"stop-vm", "start-vm", "update-vmversion", "set-vmprocessor", "move-vm"}
+
+
+@pytest.mark.parametrize(("name", "report"), FLEETS, ids=[n for n, _ in FLEETS])
+def test_disruptive_steps_read_each_vm_first_and_skip_what_is_done(name: str, report: dict[str, Any]) -> None:
+    """Item 2. In a disruptive script every command that stops, starts, upgrades, reconfigures or moves a VM sits in
+    a loop over the VMs that first finds the VM by its exact name, skips it (saying so) when the step is done,
+    refuses a state other than Running or Off and a busy VM, and only then asks (ShouldProcess, ConfirmImpact High);
+    it stops a VM only if it runs, and starts only a VM it stopped."""
+    steps = 0
+    for s in build_scripts(report):
+        if not s.disruptive:
+            continue
+        root = parse(s.text)
+        for cmd in command_nodes(root):
+            if name_of(cmd) not in VM_CHANGES:
+                continue
+            steps += 1
+            loop = _ancestor(cmd, "foreach_statement")
+            assert loop is not None, (s.filename, text_of(cmd))
+            text = text_of(loop)
+            found, refused, asks = (text.find("$vm = @(Get-VM | Where-Object { $_.Name -eq $name })"),
+                                    text.find("if (@('Running', 'Off') -notcontains \"$($vm.State)\") {"),
+                                    text.find("if (-not $PSCmdlet.ShouldProcess("))
+            busy = text.find("if (@($vm.OperationalStatus | Where-Object { \"$_\" -ne 'Ok' }).Count -gt 0) {")
+            at = cmd.start_byte - loop.start_byte
+            assert -1 < found < refused < asks < at and -1 < busy < asks, (s.filename, text_of(cmd))
+            assert "$vm.Count -eq 0" in text[:asks]  # a VM not found here is skipped, with a warning
+            if name_of(cmd) == "stop-vm":
+                assert (_ancestor(cmd, "if_statement") is not None
+                        and text_of(_ancestor(cmd, "if_statement") or cmd).startswith(("if ($wasRunning)",
+                                                                                       "if (\"$($vm.State)\" -eq 'Running')")))
+            if name_of(cmd) == "start-vm":
+                guard = _ancestor(cmd, "if_statement")
+                assert guard is not None and text_of(guard).startswith("if ($wasRunning)"), text_of(cmd)
+            assert "-Name $name" not in text_of(cmd) and "-VMName" not in text_of(cmd)  # -VM $vm: no wildcard match
+    if name == "example":
+        assert steps >= 10
+
+
+def test_the_vm_step_marker_is_the_one_fixscript_looks_for() -> None:
+    from hvlm.checks._vmsteps import ACT
+    from hvlm.reports.fixscript import _ACT
+    assert ACT.strip() == _ACT
+
+
+@pytest.mark.parametrize(("name", "report"), FLEETS, ids=[n for n, _ in FLEETS])
+def test_an_external_switch_is_never_created_as_written(name: str, report: dict[str, Any]) -> None:
+    """Item 3. Creating an external switch is a manual step: the commands that show which adapter carries the
+    management address run first (read-only), New-VMSwitch -NetAdapterName is only ever a comment, and the step
+    says never to bind it to the management adapter without AllowManagementOS and a console."""
+    external = 0
+    for s in build_scripts(report):
+        code = executed(s.text)
+        assert not re.search(r"(?im)^\s*New-VMSwitch\b.*-NetAdapterName", code), s.filename
+        assert "Read-Host -Prompt ('Physical adapter" not in s.text
+        if "#   New-VMSwitch" in s.text and "-NetAdapterName" in s.text:
+            external += 1
+            assert s.text.index("Get-NetIPConfiguration") < s.text.index("#   New-VMSwitch")
+            assert "Get-NetIPConfiguration" in code  # runs, in the read-only section
+            assert "Never bind a new switch with -AllowManagementOS $false to the adapter that carries" in s.text
+            assert "-AllowManagementOS $true, from the host's console or out-of-band management" in s.text
+    if name in ("example", "fleet2"):
+        assert external, name
+
+
+def _header(text: str) -> str:
+    return text[text.index("<#"):text.index("#>")]
+
+
+@pytest.mark.parametrize(("name", "report"), ALL, ids=[n for n, _ in ALL])
+def test_one_run_as_statement_in_each_header_naming_every_right(name: str, report: dict[str, Any]) -> None:
+    """Item 4. A script's header says once who runs it: one "Run as:" line, then (when steps need different rights)
+    each right with the steps that need it; each step's own Run as is among them."""
+    for s in build_scripts(report):
+        text = s.text.replace("\r\n", "\n")
+        head = _header(text)
+        assert head.count("Run as:") == 1, (s.filename, head)
+        blocks = text.split("#>", 1)[1].split("# " + "-" * 96)  # the steps; one that does not run needs no right
+        steps = {who for b in blocks if "# Not run" not in b for who in re.findall(r"(?m)^# Run as: (.+)$", b)}
+        rights = {line.strip()[2:].rsplit(": ", 1)[0] for line in head.splitlines() if line.startswith("      - ")}
+        single = re.search(r"Run as: (.+) \(every step\)\.", head)
+        named = {single.group(1)} if single else rights
+        host = s.target if s.kind == "host" else ""
+        for who in steps:
+            right = who.rstrip(".").replace(host, "that host") if host else who.rstrip(".")
+            if right.startswith("it differs by step"):
+                continue
+            here = right.replace("that host", host) if host else right
+            covered = here in named or (
+                right == "a member of Administrators or Hyper-V Administrators on that host"
+                and f"a member of the local Administrators group on {host}" in named)
+            assert covered, (s.filename, who, named)
+
+
+def _final_options(report: dict[str, Any]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Each host's performance option after its script ran (or now), from the findings and the scripts."""
+    from hvlm.reports.fixperf import _known
+    mine = [f for f in flat_findings(report) if f["check_id"] == "pair-performance-option"]
+    pairs = [(str(a), str(b)) for a, b in report["inventory"]["pairs"]]
+    option, _ = _known(mine, pairs + [(f["subject"]["source"], f["subject"]["destination"]) for f in mine])
+    for s in build_scripts(report):
+        sets = re.findall(r"(?m)^\s*Set-VMHost -VirtualMachineMigrationPerformanceOption (\w+)", executed(s.text))
+        assert len(set(sets)) <= 1, (s.filename, sets)  # one setting per host script
+        if sets and s.kind == "host":
+            option[s.target] = sets[0]
+    return option, pairs
+
+
+PERF = [*FLEETS, ("perf", perf_report())]
+
+
+@pytest.mark.parametrize(("name", "report"), PERF, ids=[n for n, _ in PERF])
+def test_one_performance_option_satisfies_every_planned_move(name: str, report: dict[str, Any]) -> None:
+    """Item 5. After every host script ran, both hosts of every planned move use the same performance option, and
+    no script both leaves SMB and enables RDMA for it (the per-pair advice contradicted itself on hv04)."""
+    option, pairs = _final_options(report)
+    for a, b in pairs:
+        if a in option and b in option:
+            assert option[a] == option[b], (name, a, b, option)
+    for s in build_scripts(report):
+        code = executed(s.text)
+        if "-VirtualMachineMigrationPerformanceOption Compression" in code:
+            assert "Enable-NetAdapterRdma" not in code, s.filename
+
+
+def test_the_example_hv04_gets_one_setting_and_no_rdma_advice(example: dict[str, Any]) -> None:
+    by = {s.filename: s for s in build_scripts(example)}
+    hv04, hv05 = by["fix-host-hv04.corp.contoso.com.ps1"], by["fix-host-hv05.corp.contoso.com.ps1"]
+    for s in (hv04, hv05):
+        assert executed(s.text).count("Set-VMHost -VirtualMachineMigrationPerformanceOption Compression") == 1
+        assert "Enable-NetAdapterRdma" not in s.text and "the return direction's finding covers" not in s.text
+    assert "hv05.corp.contoso.com gets the same change in its own script." in hv04.text
+    assert "(hv04.corp.contoso.com and hv05.corp.contoso.com use SMB; the other 5 hosts linked to it by planned " \
+           "moves already use Compression)" in hv04.text
+
+
+def test_smb_is_kept_when_every_linked_host_has_rdma() -> None:
+    hosts = [HostModel("HV01", index=1, performance="TCPIP", rdma=True), HostModel("HV02", index=2, performance="SMB", rdma=True)]
+    rep = _audit(build_snapshot(hosts), "smb.json")
+    option, _ = _final_options(rep)
+    assert option == {"hv01.corp.contoso.com": "SMB", "hv02.corp.contoso.com": "SMB"}
+    (hv01,) = [s for s in build_scripts(rep) if s.target.startswith("hv01.")]
+    assert "every one of them has RDMA, so SMB uses SMB Direct" in hv01.text
+
+
+def test_an_unknown_option_makes_it_a_manual_decision_naming_the_pairs() -> None:
+    """HV03's option could not be read (the check errored on its pair): no value is sure to satisfy every move."""
+    rep = perf_report()
+    for g in rep["findings"]:
+        for m in g["members"]:
+            if g["check_id"] == "pair-performance-option" and "hv03" in m["subject"]["label"]:
+                m["evidence"] = {}
+    findings = flat_findings(rep)
+    from hvlm.reports.fixperf import settle
+    replaced, fixes = settle(rep, findings, ("fail", "warning"))
+    assert replaced and fixes and all(fx["kind"] == "manual" for fx, _ in fixes.values())
+    fx = next(iter(fixes.values()))[0]
+    assert "Decide one live-migration performance option for hv01.corp.contoso.com, hv02.corp.contoso.com, " \
+           "hv03.corp.contoso.com" in fx["summary"]
+    assert "hv01.corp.contoso.com <-> hv02.corp.contoso.com" in fx["summary"]
+    for s in build_scripts(rep):
+        assert "-VirtualMachineMigrationPerformanceOption" not in executed(s.text).replace(
+            "Get-VMHost | Format-List -Property 'VirtualMachineMigrationPerformanceOption'", "")
+
+
+@pytest.mark.parametrize(("name", "report"), FLEETS, ids=[n for n, _ in FLEETS])
+def test_any_network_is_turned_off_only_when_every_paired_host_can_still_reach(name: str, report: dict[str, Any]) -> None:
+    """Item 6. A script turns UseAnyNetworkForMigration off only for a host whose every inventory partner has an
+    address on one of the networks it will accept on; otherwise the step is manual (commented out)."""
+    pairs = [(str(a), str(b)) for a, b in report["inventory"]["pairs"]]
+    for f in flat_findings(report):
+        if f["check_id"] != "host-any-network" or not f["fix"]:
+            continue
+        host = f["subject"]["host"]
+        partners = {b for a, b in pairs if a == host} | {a for a, b in pairs if b == host}
+        peers = f["evidence"].get("peers", {})
+        if f["fix"]["kind"] == "change":
+            assert set(peers) == partners - {host} and all(peers.values()), (name, host, peers)
+        for s in build_scripts(report):
+            if s.target == host and f["fix"]["kind"] != "change":
+                assert "UseAnyNetworkForMigration $false" not in executed(s.text)
+
+
+@pytest.mark.parametrize(("name", "report"), FLEETS, ids=[n for n, _ in FLEETS])
+def test_delegation_entries_are_added_only_when_missing(name: str, report: dict[str, Any]) -> None:
+    """Adding a value msDS-AllowedToDelegateTo already holds fails in AD: a second run of the AD script stopped at
+    the first such change. Every Set-ADComputer -Add now adds only what the read just before it found missing."""
+    adds = 0
+    for s in build_scripts(report):
+        for cmd in command_nodes(parse(s.text)):
+            if name_of(cmd) != "set-adcomputer" or "-Add" not in text_of(cmd):
+                continue
+            adds += 1
+            guard = _ancestor(cmd, "if_statement")
+            assert guard is not None and text_of(guard).startswith("if ($add.Count -gt 0) {"), (s.filename, text_of(cmd))
+            assert text_of(cmd).endswith("-Add @{'msDS-AllowedToDelegateTo'=$add}")
+            before = s.text[:guard.start_byte]
+            assert re.search(r"\$computer = Get-ADComputer -Identity .+ -Properties 'msDS-AllowedToDelegateTo'\r?\n"
+                             r"\s*\$have = @\(\$computer\.'msDS-AllowedToDelegateTo'\)", before)
+            assert "already delegates to" in text_of(guard)
+    if name == "example":
+        assert adds >= 2
