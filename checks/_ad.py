@@ -215,10 +215,32 @@ def domain_admin_run_as(operator: Mapping[str, Any] | None, operator_name: str |
 
 
 def add_delegation_ps(src: HostRef, entries: list[str]) -> str:
-    """Add constrained-delegation targets to the source's computer object (existing ones untouched)."""
-    return (
-        f"Set-ADComputer -Identity {ps_quote(netbios(src.short))}{server(src.domain)} "
-        f"-Add @{{'msDS-AllowedToDelegateTo'={ps_array(entries)}}}"
+    """Add constrained-delegation targets to the source's computer object, checked when the script runs:
+    it reads msDS-AllowedToDelegateTo, compares case-insensitively (as AD does), says which entries are
+    already there and adds only the others. `Set-ADComputer -Add` of a value already present fails
+    ("The specified value already exists"), which would stop a script under $ErrorActionPreference
+    'Stop'; so running it twice, or after someone added an entry by hand, changes nothing."""
+    ident = f"-Identity {ps_quote(netbios(src.short))}{server(src.domain)}"
+    short = netbios(src.short)
+    once: dict[str, str] = {}
+    for entry in entries:  # each entry once, in its first spelling: AD would refuse the second
+        once.setdefault(entry.casefold(), entry)
+    return "\n".join(
+        [
+            "# Adds to msDS-AllowedToDelegateTo only the entries the computer object lacks when this runs (compared",
+            "# case-insensitively, as AD does); entries already there are kept and named.",
+            f"$delegateTo = {ps_array(once.values())}",
+            f"$present = @((Get-ADComputer {ident} -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo')",
+            "$kept = @($delegateTo | Where-Object { $present -contains $_ })",
+            "$toAdd = @($delegateTo | Where-Object { $present -notcontains $_ })",
+            "if ($kept.Count -gt 0) {",
+            f"    Write-Output ({ps_quote(short + ' already delegates to (kept): ')} + ($kept -join ', '))",
+            "}",
+            "if ($toAdd.Count -gt 0) {",
+            f"    Set-ADComputer {ident} -Add @{{'msDS-AllowedToDelegateTo' = [string[]]$toAdd}}",
+            f"    Write-Output ({ps_quote(short + ' may now delegate to: ')} + ($toAdd -join ', '))",
+            "}",
+        ]
     )
 
 
