@@ -135,6 +135,15 @@ class Fix:
     kind: str = "change"
     vms: tuple[str, ...] = ()  # the VMs a disruptive fix stops, moves or upgrades
     sets: tuple[tuple[str, str], ...] = ()  # host settings it sets on run_on, e.g. ("MaximumVirtualMachineMigrations", "2")
+    # Other hosts where a part of this step is done (a certificate exported on run_on, imported there): their
+    # fix scripts carry the step too, as a manual step that says so.
+    also_on: tuple[str, ...] = ()
+    # A blocker of live migration: why the finding's subject (a pair, or a VM on it) can only move cold, shut
+    # down, while the finding stands ("" when it does not force that).
+    cold_move: str = ""
+    # The fix only matters for a live move: the fix scripts hold it back when another failure of the same move
+    # (cold_move) says that move must be cold anyway.
+    live_only: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,6 +158,9 @@ class Fix:
             "kind": self.kind,
             "vms": list(self.vms),
             "sets": [list(pair) for pair in self.sets],
+            "also_on": list(self.also_on),
+            "cold_move": self.cold_move,
+            "live_only": self.live_only,
         }
 
     @classmethod
@@ -165,6 +177,9 @@ class Fix:
             kind=data.get("kind", "change"),
             vms=tuple(data.get("vms", ())),
             sets=tuple((str(k), str(v)) for k, v in data.get("sets", ())),
+            also_on=tuple(str(h) for h in data.get("also_on", ())),
+            cold_move=str(data.get("cold_move") or ""),
+            live_only=bool(data.get("live_only", False)),
         )
 
 

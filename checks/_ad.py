@@ -215,22 +215,33 @@ def domain_admin_run_as(operator: Mapping[str, Any] | None, operator_name: str |
 
 
 def add_delegation_ps(src: HostRef, entries: list[str]) -> str:
-    """Add constrained-delegation targets to the source's computer object (existing ones untouched). It reads
-    the entries first and adds only those missing: adding a value already there fails in AD, so running it
-    again must add nothing (it says so)."""
-    who = f"{ps_quote(netbios(src.short))}{server(src.domain)}"
-    done = f"{netbios(src.short)} already delegates to {', '.join(entries)}."
-    return "\n".join([
-        f"$computer = Get-ADComputer -Identity {who} -Properties 'msDS-AllowedToDelegateTo'",
-        "$have = @($computer.'msDS-AllowedToDelegateTo')",
-        f"$wanted = {ps_array(entries)}",
-        "$add = @($wanted | Where-Object { $have -notcontains $_ })",
-        "if ($add.Count -gt 0) {",
-        f"    Set-ADComputer -Identity {who} -Add @{{'msDS-AllowedToDelegateTo'=$add}}",
-        "} else {",
-        f"    Write-Output {ps_quote(done)}",
-        "}",
-    ])
+    """Add constrained-delegation targets to the source's computer object, checked when the script runs:
+    it reads msDS-AllowedToDelegateTo, compares case-insensitively (as AD does), says which entries are
+    already there and adds only the others. `Set-ADComputer -Add` of a value already present fails
+    ("The specified value already exists"), which would stop a script under $ErrorActionPreference
+    'Stop'; so running it twice, or after someone added an entry by hand, changes nothing."""
+    ident = f"-Identity {ps_quote(netbios(src.short))}{server(src.domain)}"
+    short = netbios(src.short)
+    once: dict[str, str] = {}
+    for entry in entries:  # each entry once, in its first spelling: AD would refuse the second
+        once.setdefault(entry.casefold(), entry)
+    return "\n".join(
+        [
+            "# Adds to msDS-AllowedToDelegateTo only the entries the computer object lacks when this runs (compared",
+            "# case-insensitively, as AD does); entries already there are kept and named.",
+            f"$delegateTo = {ps_array(once.values())}",
+            f"$present = @((Get-ADComputer {ident} -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo')",
+            "$kept = @($delegateTo | Where-Object { $present -contains $_ })",
+            "$toAdd = @($delegateTo | Where-Object { $present -notcontains $_ })",
+            "if ($kept.Count -gt 0) {",
+            f"    Write-Output ({ps_quote(short + ' already delegates to (kept): ')} + ($kept -join ', '))",
+            "}",
+            "if ($toAdd.Count -gt 0) {",
+            f"    Set-ADComputer {ident} -Add @{{'msDS-AllowedToDelegateTo' = [string[]]$toAdd}}",
+            f"    Write-Output ({ps_quote(short + ' may now delegate to: ')} + ($toAdd -join ', '))",
+            "}",
+        ]
+    )
 
 
 def any_protocol_ps(src: HostRef) -> str:

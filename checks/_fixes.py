@@ -23,6 +23,9 @@ def on_host(
     kind: str | None = None,
     vms: tuple[str, ...] = (),
     sets: tuple[tuple[str, str], ...] = (),
+    also_on: tuple[str, ...] = (),
+    cold_move: str = "",
+    live_only: bool = False,
 ) -> Fix:
     """A fix run in an elevated PowerShell on one host. `kind` (see audit.model.Fix) defaults to
     "disruptive" when the VM must be off, else "change"."""
@@ -38,6 +41,9 @@ def on_host(
         kind=kind or ("disruptive" if requires_vm_off else "change"),
         vms=vms,
         sets=sets,
+        also_on=also_on,
+        cold_move=cold_move,
+        live_only=live_only,
     )
 
 

@@ -65,6 +65,8 @@ def run(f: Facts) -> Outcome:
             docs=(DOCS["processor-compat"], DOCS["move-vm"]),
             requires_vm_off=True,
             vms=tuple(str(vm["Name"]) for vm in vms or ()),
+            cold_move=f"{sref.fqdn} has {s_vendor} and {dref.fqdn} has {d_vendor} processors, and no VM moves live "
+            "between manufacturers (pair-cpu-vendor)",
         ),
         evidence,
     )

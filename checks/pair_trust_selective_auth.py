@@ -207,20 +207,37 @@ def _rid(sid: str) -> int:
 
 def _fix(src: HostRef, dst: HostRef, denied: list[str]) -> Fix:
     """Grant the source's computer account "Allowed to Authenticate" on the destination's computer object."""
+    held = f"{src.short}$ already holds Allowed to Authenticate on {dst.short}: nothing changed."
     lines = [
         f"$source = Get-ADComputer -Identity {ps_quote(src.short)} -Server {ps_quote(str(src.domain))}",
         f"$target = Get-ADComputer -Identity {ps_quote(dst.short)} -Server {ps_quote(str(dst.domain))}",
+        f"$right = [guid]{ps_quote(ALLOWED_TO_AUTHENTICATE)}  # Allowed to Authenticate",
+        f"# A drive on {dst.domain} for Get-Acl and Set-Acl: one left by an interrupted run is replaced, and the",
+        "# drive is removed at the end, even after an error, so that the script can run again in the same session.",
+        "if (Get-PSDrive -Name 'HvlmTarget' -ErrorAction SilentlyContinue) {",
+        "    Remove-PSDrive -Name 'HvlmTarget'",
+        "}",
         f"New-PSDrive -Name 'HvlmTarget' -PSProvider 'ActiveDirectory' -Root '//RootDSE/' "
         f"-Server {ps_quote(str(dst.domain))} | Out-Null",
-        "$path = 'HvlmTarget:\\' + $target.DistinguishedName",
-        f"$right = [guid]{ps_quote(ALLOWED_TO_AUTHENTICATE)}  # Allowed to Authenticate",
-        "# Already granted? A line of output means yes:",
-        "(Get-Acl -Path $path).Access | Where-Object { $_.ObjectType -eq $right -and "
-        "$_.IdentityReference -like ('*' + $source.SamAccountName) }",
-        "$acl = Get-Acl -Path $path",
-        "$acl.AddAccessRule((New-Object System.DirectoryServices.ActiveDirectoryAccessRule("
+        "try {",
+        "    $path = 'HvlmTarget:\\' + $target.DistinguishedName",
+        "    $acl = Get-Acl -Path $path",
+        "    # Already granted (directly or inherited)? Then nothing changes.",
+        "    $granted = @($acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier]) | Where-Object {",
+        "        $_.ObjectType -eq $right -and $_.AccessControlType -eq 'Allow' -and "
+        "$_.IdentityReference.Value -eq $source.SID.Value",
+        "    })",
+        "    if ($granted.Count -gt 0) {",
+        f"        Write-Output {ps_quote(held)}",
+        "    } else {",
+        "        $acl.AddAccessRule((New-Object System.DirectoryServices.ActiveDirectoryAccessRule("
         "$source.SID, 'ExtendedRight', 'Allow', $right)))",
-        "Set-Acl -Path $path -AclObject $acl",
+        "        Set-Acl -Path $path -AclObject $acl",
+        f"        Write-Output {ps_quote(f'{src.short}$ now holds Allowed to Authenticate on {dst.short}.')}",
+        "    }",
+        "} finally {",
+        "    Remove-PSDrive -Name 'HvlmTarget' -ErrorAction SilentlyContinue",
+        "}",
         "# Accounts that start moves (the operator, or its group) need the same right on the destination.",
     ]
     if denied:

@@ -200,7 +200,8 @@ def run(f: Facts) -> Outcome:
         on_host(src, f"Decide how {name} moves: shut down (a cold move), or once each GPU partitioning requirement "
                 "is met on both hosts.", _steps(name, dst, unmet, *repartition), docs=(
                     DOCS["gpu-partitioning"], DOCS["get-vmgpupartitionadapter"], DOCS["set-vmhostpartitionablegpu"]),
-                kind="manual"),
+                kind="manual", live_only=True,
+                cold_move=f"{name}'s GPU partition does not meet the requirements of a live move (vm-gpu-partition)"),
         evidence,
     )
 

@@ -79,10 +79,11 @@ def run(f: Facts) -> Outcome:
             src,
             f"Eject the media from {name} on {src.fqdn} before the move, once its owner confirms nothing in the guest "
             "still reads it (or put the same image at the same path on the destination).",
-            "\n".join(_eject(name, d) for d in attached),
+            "\n".join([f"# Only after {name}'s owner confirms that nothing in the guest still reads the media:",
+                       *(_eject(name, d) for d in attached)]),
             docs=(DOCS["set-vmdvddrive"], DOCS["set-vmfloppydiskdrive"], DOCS["ts-lm"]),
             gui=f"Hyper-V Manager > {name} > Settings > DVD Drive > Media: None",
-            kind="change",
+            kind="manual",  # the owner's word comes first: never run by a plain Apply
         ),
         evidence,
     )

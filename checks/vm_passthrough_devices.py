@@ -82,6 +82,7 @@ def run(f: Facts) -> Outcome:
             "\n".join(steps),
             docs=(DOCS["dda-plan"], DOCS["move-vm"]),
             kind="manual",
+            cold_move=f"{name} has {', '.join(parts)}, which no live migration can carry (vm-passthrough-devices)",
         ),
         evidence,
     )

@@ -126,6 +126,7 @@ def run(f: Facts) -> Outcome:
             "Migrate to a physical computer with a different processor version",
             requires_vm_off=True,
             vms=(name,),
+            live_only=True,  # a VM moved shut down starts on the destination's processor: nothing to match
         ),
         evidence,
     )

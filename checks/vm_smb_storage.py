@@ -195,8 +195,11 @@ def _verify(name: str, paths: list[str], src: HostRef, dst: HostRef) -> Fix:
 def _delegation_fix(name: str, lacking: list[tuple[HostRef, list[str]]], servers: list[str], verify: Fix) -> Fix:
     lines = [f"# {name}'s files are on {', '.join(servers)}: each host delegates to the file service there, so that"
              " a move", "# started from another machine reaches the share on the operator's behalf."]
-    for ref, _ in lacking:
-        entries = [spn for s in servers for spn in spn_pair(s, ref.domain)]
+    for ref, absent in lacking:
+        # the name the path uses (what the audit found missing) and the other form of it, as ADUC adds them;
+        # the script adds only those the host still lacks when it runs
+        entries = [*(spn for s in servers for spn in spn_pair(s, ref.domain)), *absent]
+        lines.append(f"# The audit found {ref.fqdn} lacking {', '.join(absent)}.")
         lines.append(add_delegation_ps(ref, entries))
         lines += [f"# Then let {ref.fqdn} pick up the change: a ticket obtained before it stays valid up to 10 hours by",
                   "# default. Needs local admin rights there; if refused, run klist purge -li 0x3e7 on that host.",
@@ -205,8 +208,9 @@ def _delegation_fix(name: str, lacking: list[tuple[HostRef, list[str]]], servers
     lines.append("# Then verify the share permissions on the file server (read-only):")
     lines += [f"#   {line}" if not line.startswith("#") else f"#   {line[2:]}" for line in verify.powershell.splitlines()]
     return ad_fix(
-        f"Let {' and '.join(ref.fqdn for ref, _ in lacking)} delegate to cifs on {', '.join(servers)} (existing "
-        "entries are kept), then verify the share permissions by hand.",
+        f"Let {' and '.join(ref.fqdn for ref, _ in lacking)} delegate to cifs on {', '.join(servers)}, adding only the "
+        "entries each lacks when the script runs (entries already there are kept), then verify the share "
+        "permissions by hand.",
         "\n".join(lines),
         docs=(DOCS["hyperv-over-smb"], DOCS["kcd-overview"], DOCS["set-adcomputer"]),
     )

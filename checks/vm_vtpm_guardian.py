@@ -193,11 +193,23 @@ def _guarded(f: Facts, name: str, shielded: bool, client: Mapping[str, Any], evi
     )
 
 
-# The folder for the PFX files: created if missing, inheritance removed, full control for Administrators and
-# SYSTEM only (by SID, so it works in every language); icacls prints one line per file it processed.
-_FOLDER = ("$folder = 'C:\\hvlm-guardian'\n"
-           "New-Item -ItemType Directory -Path $folder -Force | Out-Null\n"
-           "icacls $folder /inheritance:r /grant:r '*S-1-5-32-544:(OI)(CI)F' '*S-1-5-18:(OI)(CI)F'")
+# The PFX files hold private keys: they go in a new folder only Administrators and SYSTEM can open (a file in
+# C:\ inherits Users:Read, so any local user could copy it and guess its password offline), in the
+# administrator's own profile (where no other user can create it first), deleted after the import.
+FOLDER = "hvlm-guardian-transfer"
+_PRIVATE_FOLDER = (
+    f"$folder = Join-Path -Path $env:USERPROFILE -ChildPath {ps_quote(FOLDER)}\n"
+    "if (Test-Path -LiteralPath $folder) {\n"
+    "    throw ($folder + ' already exists: see what is in it, delete it, then start this step again.')\n"
+    "}\n"
+    "New-Item -ItemType Directory -Path $folder | Out-Null\n"
+    "# Only Administrators and SYSTEM, nothing inherited (so no Users:Read), for the folder and what goes in it:\n"
+    "icacls $folder /inheritance:r /grant:r '*S-1-5-32-544:(OI)(CI)F' '*S-1-5-18:(OI)(CI)F' | Out-Null\n"
+    "if ($LASTEXITCODE -ne 0) { throw ('icacls could not restrict ' + $folder + ': do not put the keys in it.') }"
+)
+_PFX_PROMPT = (
+    "# Type the password (never on a command line); use the same one on both hosts and share it apart from "
+    "the files.\n$password = Read-Host -AsSecureString -Prompt 'Password for the guardian certificate files'")
 
 
 def _copy_certificates(name: str, src: HostRef, dst: HostRef, owner: Mapping[str, Any]) -> Fix:
@@ -205,30 +217,32 @@ def _copy_certificates(name: str, src: HostRef, dst: HostRef, owner: Mapping[str
                                thumbprint(owner.get("SigningCertificateThumbprint"))) if t]
     listed = ps_array(thumbprints)
     store = ps_quote(STORE + "\\")
+    folder = f"%USERPROFILE%\\{FOLDER}"
     return on_host(
         src,
         f"Copy the guardian certificates that protect {name} (with their private keys) from {src.fqdn} to {dst.fqdn}: "
-        f"export them on {src.fqdn} into password-protected PFX files, import them into '{STORE}' on {dst.fqdn}, then "
-        "delete the files. They unlock every VM this guardian protects: copy them only to hosts you trust as much.",
-        f"# 1. On {src.fqdn}, into a folder only Administrators and SYSTEM can read (files in C:\\ are readable by\n"
-        "#    every user):\n"
-        f"{_FOLDER}\n"
-        "$password = Read-Host -AsSecureString -Prompt 'Password for the guardian certificate files'\n"
+        f"step 1 on {src.fqdn} exports them into password-protected PFX files in a folder only Administrators can "
+        f"read, step 2 on {dst.fqdn} imports them into '{STORE}' and deletes its copy, step 3 deletes the folder on "
+        f"{src.fqdn}. They unlock every VM this guardian protects: copy them only to hosts you trust as much.",
+        f"# 1. On {src.fqdn}: a folder only Administrators and SYSTEM can read, then the export into it.\n"
+        f"{_PRIVATE_FOLDER}\n{_PFX_PROMPT}\n"
         f"foreach ($thumbprint in {listed}) {{\n"
         f"    $certificate = Get-Item -LiteralPath ({store} + $thumbprint)\n"
-        "    Export-PfxCertificate -Cert $certificate -FilePath (Join-Path -Path $folder -ChildPath ($thumbprint + '.pfx')) "
-        "-Password $password\n"
+        "    Export-PfxCertificate -Cert $certificate -FilePath (Join-Path -Path $folder -ChildPath ($thumbprint + "
+        "'.pfx')) -Password $password\n"
         "}\n"
-        f"# 2. On {dst.fqdn}, create the same folder the same way (the three lines after step 1's comment), copy the\n"
-        f"#    .pfx files into it over a channel you trust, then on {dst.fqdn}:\n"
-        "$password = Read-Host -AsSecureString -Prompt 'Password for the guardian certificate files'\n"
+        f"# 2. On {dst.fqdn}: the same Administrators-only folder; copy the .pfx files from {folder} on {src.fqdn}\n"
+        "#    into it over a channel you trust (an administrative share, for example), then import and delete them.\n"
+        f"{_PRIVATE_FOLDER}\n{_PFX_PROMPT}\n"
         f"foreach ($thumbprint in {listed}) {{\n"
         "    $file = Join-Path -Path $folder -ChildPath ($thumbprint + '.pfx')\n"
         f"    Import-PfxCertificate -FilePath $file -CertStoreLocation {ps_quote(STORE)} -Password $password\n"
-        "    Remove-Item -LiteralPath $file\n"
         "}\n"
-        f"# 3. On {src.fqdn} as well, delete the folder: Remove-Item -LiteralPath 'C:\\hvlm-guardian' -Recurse",
+        "Remove-Item -LiteralPath $folder -Recurse\n"
+        f"# 3. On {src.fqdn}, once step 2 is done: delete the exported files.\n"
+        f"Remove-Item -LiteralPath (Join-Path -Path $env:USERPROFILE -ChildPath {ps_quote(FOLDER)}) -Recurse",
         docs=(DOCS["vtpm-certificates"], DOCS["export-pfxcertificate"], DOCS["import-pfxcertificate"]),
         run_as="a member of the local Administrators group on both hosts",
         kind="manual",
+        also_on=(dst.fqdn,),
     )

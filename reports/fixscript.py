@@ -176,6 +176,7 @@ def _statements(code: str) -> list[tuple[list[str], list[str]]]:
 class _Change:
     fix: dict[str, Any]
     answers: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (finding id, finding)
+    part_of: str = ""  # a step of another host's script (Fix.also_on) of which a part is done here
 
     @property
     def kind(self) -> str:
@@ -233,7 +234,7 @@ def _collect(report: dict[str, Any], include_warnings: bool) -> dict[tuple[str, 
     """Fixes per script location, (kind, host), deduplicated, in report order (worst first)."""
     wanted = ("fail", "warning") if include_warnings else ("fail",)
     known = set(host_names(report))
-    scripts: dict[tuple[str, str], dict[tuple[str, str, str], _Change]] = {}
+    scripts: dict[tuple[str, str], dict[tuple[str, ...], _Change]] = {}
     findings = flat_findings(report)
     replaced, perf = settle_performance(report, findings, wanted)  # one option per host, not one per pair
     for f in findings:
@@ -251,9 +252,57 @@ def _collect(report: dict[str, Any], include_warnings: bool) -> dict[tuple[str, 
             where = ("elsewhere", "")
         changes = scripts.setdefault(where, {})
         changes.setdefault(_key(fix), _Change(fix)).answers.append((f["id"], f))
+        if where[0] != "host":
+            continue
+        for other in fix.get("also_on") or ():  # the other host's script says what is done there, never runs it
+            if other != where[1] and _looks_like_host(other, known):
+                part = scripts.setdefault(("host", other), {})
+                shared = _Change({**fix, "kind": "manual"}, part_of=where[1])
+                part.setdefault((*_key(fix), "part"), shared).answers.append((f["id"], f))
     for host, (fix, answers) in perf.items():
         scripts.setdefault(("host", host), {}).setdefault(_key(fix), _Change(fix)).answers.extend(answers)
     return {k: list(v.values()) for k, v in scripts.items()}
+
+
+def _move_of(f: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(VM, source, destination) of a finding about one move; the VM is "" for a pair."""
+    subject = f["subject"]
+    if subject.get("kind") not in ("pair", "vm") or not subject.get("source") or not subject.get("destination"):
+        return None
+    vm = str(subject.get("vm_id") or subject.get("vm") or "") if subject["kind"] == "vm" else ""
+    return vm, str(subject["source"]), str(subject["destination"])
+
+
+def _cold_moves(report: dict[str, Any]) -> dict[tuple[str, str, str], list[tuple[str, str]]]:
+    """Per move (VM or "" for the whole pair, source, destination): the failures that leave it only a cold move,
+    as (finding id, why)."""
+    out: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+    for f in flat_findings(report):
+        why = str((f.get("fix") or {}).get("cold_move") or "")
+        move = _move_of(f)
+        if f["status"] == "fail" and why and move is not None:
+            out.setdefault(move, []).append((f["id"], why))
+    return out
+
+
+def _held_back(change: _Change, cold: dict[tuple[str, str, str], list[tuple[str, str]]]) -> str | None:
+    """Why a fix that only matters for a live move is not needed: every move it answers for must be cold because
+    of another failure of that move (of the pair, or of the same VM on it). None when some move may be live."""
+    if not change.fix.get("live_only"):
+        return None
+    reasons: list[str] = []
+    for fid, f in change.answers:
+        move = _move_of(f)
+        if move is None:
+            return None
+        vm, source, destination = move
+        keys = ([(vm, source, destination)] if vm else []) + [("", source, destination)]
+        blockers = [why for key in keys for other, why in cold.get(key, []) if other != fid]
+        if not blockers:
+            return None
+        label = f"VM {f['subject'].get('vm')}" if vm else "the move"
+        reasons.append(f"{label} from {source} to {destination} must be a cold move because {blockers[0]}")
+    return "; ".join(_distinct(reasons)) if reasons else None
 
 
 def _code(fix: dict[str, Any]) -> str:
@@ -364,6 +413,9 @@ def _plan(changes: list[_Change], host: str) -> tuple[list[_Block], list[_Block]
             reads, rest = _split_reads(code)
             target = manual if kind == "manual" else edits
             block = _Block(c, kind, rest)
+            if c.part_of:
+                block.notes.append(f"A part of this step is done on this host; the step is also in the script for "
+                                   f"{c.part_of} (fix-host-{safe_filename(c.part_of)}.ps1), where the rest is done.")
             if reads:
                 checks.append(_Block(c, "check", reads, origin="manual step" if kind == "manual" else "change"))
             if rest.strip() or kind == "manual":
@@ -467,6 +519,12 @@ def _change_block(b: _Block, total: int, fallback_target: str) -> list[str]:
     lines.append(f"if ($PSCmdlet.ShouldProcess({target}, {_ps_string(fix['summary'])})) {{")
     lines += [_indent(code), "}", *after, ""]
     return lines
+
+
+def _held_block(b: _Block) -> list[str]:
+    lines = _about(b, "Held back, not needed")
+    lines.append(f"# Not needed: {ps_comment(b.skipped or '')}. It only matters for a live move; nothing below runs.")
+    return [*lines, *_commented(b.code), ""]
 
 
 def _manual_block(b: _Block, total: int) -> list[str]:
@@ -678,12 +736,16 @@ def _where(kind: str, host: str, changes: list[_Change]) -> _Where:
 
 
 def _blocks_findings(blocks: list[_Block]) -> int:
-    return len({fid for b in blocks for fid, _ in b.change.answers})
+    """The findings these blocks answer; a step shown here as a part of another host's step counts there."""
+    return len({fid for b in blocks if not b.change.part_of for fid, _ in b.change.answers})
 
 
 def _default_script(report: dict[str, Any], w: _Where, checks: list[_Block], edits: list[_Block],
-                    manual: list[_Block], filename: str, disruptive_file: str | None) -> FixScript:
-    blocks = [*checks, *edits, *manual]
+                    manual: list[_Block], filename: str, disruptive_file: str | None,
+                    held: list[_Block] | None = None) -> FixScript:
+    held = held or []
+    blocks = [*checks, *edits, *manual, *held]
+    # held-back steps are commented out: they need no right
     run_as = _rights_header([("check", b) for b in checks] + [("change", b) for b in edits]
                             + [("manual step", b) for b in manual], w.host)
     n_checks = sum(1 for b in checks if b.number)
@@ -693,6 +755,8 @@ def _default_script(report: dict[str, Any], w: _Where, checks: list[_Block], edi
     if n_edits > running:
         parts.append(f"{count(n_edits - running, 'conflicting change')} commented out")
     parts += [count(n_checks, "read-only check"), count(len(manual), "manual step")]
+    if held:
+        parts.append(f"{count(len(held), 'step')} held back (the move must be cold)")
     synopsis = ", ".join(parts) + f", answering {count(_blocks_findings(blocks), 'finding')}"
     notes = [
         "Read-only checks run first, also with -WhatIf, and only warn when they fail. Changes follow:",
@@ -721,6 +785,11 @@ def _default_script(report: dict[str, Any], w: _Where, checks: list[_Block], edi
                           _section_rights("manual step", manual, w.host))
         for b in manual:
             lines += _manual_block(b, len(manual))
+    if held:
+        lines += _section("Held back: these only matter for a live move, and the same move must be cold. Nothing "
+                          "below runs.")
+        for b in held:
+            lines += _held_block(b)
     done = f"hvlm: {count(running, 'change')} processed, {count(n_checks, 'read-only check')} run."
     lines.append(f"Write-Verbose {_ps_string(done)}")
     if manual:
@@ -780,6 +849,7 @@ def build_scripts(report: dict[str, Any], *, include_warnings: bool = True) -> l
         return name
 
     out: list[FixScript] = []
+    cold = _cold_moves(report)
     order = [*hosts, ("ad", ""), ("session", ""), ("elsewhere", "")]
     bases = {"ad": AD_FILE[:-4], "session": SESSION_FILE[:-4], "elsewhere": ELSEWHERE_FILE[:-4]}
     for kind, host in order:
@@ -787,12 +857,18 @@ def build_scripts(report: dict[str, Any], *, include_warnings: bool = True) -> l
         if not changes:
             continue
         w = _where(kind, host, changes)
+        held: list[_Block] = []
+        for c in changes:  # a live-only fix of a move that must be cold anyway: said, not run
+            why = _held_back(c, cold)
+            if why is not None:
+                held.append(_Block(c, "held", _code(c.fix), skipped=why))
+        changes = [c for c in changes if all(b.change is not c for b in held)]
         checks, edits, manual, disruptive = _plan(changes, host if kind == "host" else "")
         base = f"fix-host-{safe_filename(host)}" if kind == "host" else bases[kind]
-        default_file = unique(base) if checks or edits or manual else None
+        default_file = unique(base) if checks or edits or manual or held else None
         disruptive_file = unique(f"{base}-disruptive") if disruptive else None
         if default_file:
-            out.append(_default_script(report, w, checks, edits, manual, default_file, disruptive_file))
+            out.append(_default_script(report, w, checks, edits, manual, default_file, disruptive_file, held))
         if disruptive_file:
             out.append(_disruptive_script(report, w, disruptive, disruptive_file, default_file))
     return out

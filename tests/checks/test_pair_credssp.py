@@ -51,7 +51,7 @@ def test_fail_fix_adds_the_missing_delegation() -> None:
     assert f.status is Status.FAIL and f.fix is not None
     # the AD change is shown to the Domain Admin as comments: the host script changes only this host
     assert command_names(f.fix.powershell) == ["Set-VMHost"]
-    assert "#       Set-ADComputer" in f.fix.powershell and "cifs/hv02.corp.contoso.com" in f.fix.powershell
+    assert "#       Set-ADComputer -Identity 'HV01'" in f.fix.powershell and "cifs/hv02.corp.contoso.com" in f.fix.powershell
 
 
 def test_fail_cross_domain_fix_uses_resource_based_delegation() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hvlm.audit.model import Severity, Status
 from tests.checks._identity import CORP, CORP_SID, H1, PAIR, assert_safe, doc, finding
 from tests.support.checking import break_fact
+from tests.support.powershell import delegation_adds
 
 MS = "Microsoft Virtual System Migration Service"
 MS_ONLY = {"delegate_to": [f"{MS}/HV02", f"{MS}/hv02.{CORP}"]}
@@ -19,8 +20,7 @@ def test_fail_missing_cifs_is_medium_without_smb() -> None:
     f = finding("pair-kcd-cifs", doc(c1=MS_ONLY), PAIR)
     assert f.status is Status.FAIL and f.severity is Severity.MEDIUM and "carry storage" in f.message
     assert f.fix is not None
-    assert f"$wanted = @('cifs/HV02', 'cifs/hv02.{CORP}')\n$add = @($wanted | Where-Object {{ $have -notcontains $_ }})" \
-        in f.fix.powershell
+    assert delegation_adds(f.fix.powershell) == [("HV01", ["cifs/HV02", f"cifs/hv02.{CORP}"])]
     assert_safe(f.fix.powershell)
 
 

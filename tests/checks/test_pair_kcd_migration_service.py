@@ -6,7 +6,7 @@ from hvlm.audit.model import Severity, Status
 from tests.checks._identity import BACK, CORP, CORP_SID, FAB, H1, HOSTILE, PAIR, assert_safe, doc, finding
 from tests.support.checking import break_fact, run_check
 from tests.support.fleet import ComputerModel, HostModel, build_snapshot, delegation_entries
-from tests.support.powershell import command_names
+from tests.support.powershell import command_names, delegation_adds
 
 MS = "Microsoft Virtual System Migration Service"
 X = f"{H1} -> hv02.{FAB}"
@@ -29,15 +29,9 @@ def test_fail_short_name_only() -> None:
     f = finding("pair-kcd-migration-service", d, PAIR)
     assert f.status is Status.FAIL and f.severity is Severity.CRITICAL and "by the FQDN" in f.message
     assert f.fix is not None and f.fix.target == "ad"
-    # the entries are read first and only the missing ones added: a second run adds nothing (AD refuses a duplicate)
-    assert ("$computer = Get-ADComputer -Identity 'HV01' -Server 'corp.contoso.com' -Properties 'msDS-AllowedToDelegateTo'\n"
-            "$have = @($computer.'msDS-AllowedToDelegateTo')\n"
-            f"$wanted = @('{MS}/hv02.corp.contoso.com')\n"
-            "$add = @($wanted | Where-Object { $have -notcontains $_ })\n"
-            "if ($add.Count -gt 0) {\n"
-            "    Set-ADComputer -Identity 'HV01' -Server 'corp.contoso.com' -Add @{'msDS-AllowedToDelegateTo'=$add}\n"
-            "} else {\n"
-            f"    Write-Output 'HV01 already delegates to {MS}/hv02.corp.contoso.com.'\n}}") in f.fix.powershell
+    assert delegation_adds(f.fix.powershell) == [("HV01", [f"{MS}/hv02.corp.contoso.com"])]
+    assert "Get-ADComputer -Identity 'HV01' -Server 'corp.contoso.com' -Properties 'msDS-AllowedToDelegateTo'" \
+        in f.fix.powershell
     assert "klist purge -li 0x3e7" in f.fix.powershell
     assert_safe(f.fix.powershell)
 
@@ -52,8 +46,9 @@ def test_fail_no_delegation_fix_adds_any_protocol_on_2016_and_later() -> None:
     f = finding("pair-kcd-migration-service", doc(c1={"delegate_to": []}), PAIR)
     assert f.status is Status.FAIL and "by both names" in f.message
     assert f.fix is not None
-    assert command_names(f.fix.powershell) == ["Get-ADComputer", "Where-Object", "Set-ADComputer", "Write-Output",
-                                               "Set-ADAccountControl", "Get-ADComputer", "Invoke-Command", "klist"]
+    assert command_names(f.fix.powershell) == ["Get-ADComputer", "Where-Object", "Where-Object", "Write-Output",
+                                               "Set-ADComputer", "Write-Output", "Set-ADAccountControl",
+                                               "Get-ADComputer", "Invoke-Command", "klist"]
     f = finding("pair-kcd-migration-service", doc(h1={"build": 9600}, c1={"delegate_to": []}), PAIR)
     assert f.fix is not None and "Set-ADAccountControl" not in f.fix.powershell
 

@@ -22,8 +22,10 @@ def test_pass_empty_drives() -> None:
 def test_fail_iso_attached_warns_with_an_eject() -> None:
     f = only(run_check("vm-media-attached", doc(VMModel("web01", iso="C:\\ISO\\it's.iso"))), vm="web01")
     assert f.status is Status.WARNING and "C:\\ISO\\it's.iso" in f.message
-    assert f.fix is not None and f.fix.run_on == S and f.fix.kind == "change"
-    assert f.fix.powershell == "Set-VMDvdDrive -VMName 'web01' -ControllerNumber 0 -ControllerLocation 1 -Path $null"
+    # the owner confirms first: a manual step, never run by the script's plain Apply
+    assert f.fix is not None and f.fix.run_on == S and f.fix.kind == "manual"
+    assert f.fix.powershell == ("# Only after web01's owner confirms that nothing in the guest still reads the media:\n"
+                                "Set-VMDvdDrive -VMName 'web01' -ControllerNumber 0 -ControllerLocation 1 -Path $null")
 
 
 def test_fail_floppy_of_a_generation_1_vm() -> None:

@@ -9,7 +9,7 @@ from hvlm.audit.model import Severity, Status
 from tests.checks._identity import CORP, H1, H2, assert_safe, doc
 from tests.support.checking import break_fact, only, run_check
 from tests.support.fleet import DiskModel, HostModel, VMModel, delegation_entries
-from tests.support.powershell import HOSTILE, assert_parses, command_names
+from tests.support.powershell import HOSTILE, assert_parses, command_names, delegation_adds
 
 SHARE = "\\\\fs01\\vms"
 OK = ["cifs/FS01", f"cifs/fs01.{CORP}"]
@@ -49,9 +49,9 @@ def test_fail_when_a_host_lacks_cifs_to_the_file_server() -> None:
     assert f.status is Status.FAIL and f.severity is Severity.MEDIUM
     assert f"{H2} lacks cifs/fs01" in f.message and H1 + " lacks" not in f.message
     assert f.fix is not None and f.fix.target == "ad"
-    assert f"$wanted = @('cifs/FS01', 'cifs/fs01.{CORP}')\n$add = @($wanted | Where-Object {{ $have -notcontains $_ }})" \
-        in f.fix.powershell
-    assert f"    Set-ADComputer -Identity 'HV02' -Server '{CORP}' -Add @{{'msDS-AllowedToDelegateTo'=$add}}" in f.fix.powershell
+    # both names of the file service, each added only if HV02 lacks it when the script runs
+    assert delegation_adds(f.fix.powershell) == [("HV02", ["cifs/FS01", f"cifs/fs01.{CORP}"])]
+    assert f"Get-ADComputer -Identity 'HV02' -Server '{CORP}' -Properties 'msDS-AllowedToDelegateTo'" in f.fix.powershell
     assert "Get-SmbShareAccess" in f.fix.powershell  # the manual verification, commented
     assert_safe(f.fix.powershell)
 
@@ -60,6 +60,24 @@ def test_fqdn_path_needs_the_fqdn_entry() -> None:
     vm = VMModel("db01", disks=[DiskModel(path=f"\\\\fs01.{CORP}\\sql\\db01.vhdx")])
     f = only(run_check("vm-smb-storage", smb_doc(vm, c1=["cifs/FS01"], c2=OK)), vm="db01")
     assert f.status is Status.FAIL and f"{H1} lacks cifs/fs01.{CORP}" in f.message
+
+
+def test_delegation_fix_adds_only_what_is_missing_when_it_runs() -> None:
+    """HV01 has cifs/FS01 and lacks the FQDN: a literal `Set-ADComputer -Add` of both failed on the entry already
+    there ("The specified value already exists") and stopped the AD script; the fix reads the attribute when it
+    runs, keeps (and names) what is there, and adds the rest; a second run adds nothing."""
+    vm = VMModel("db01", disks=[DiskModel(path=f"\\\\FS01.{CORP.upper()}\\sql\\db01.vhdx")])
+    f = only(run_check("vm-smb-storage", smb_doc(vm, c1=["cifs/FS01"], c2=OK)), vm="db01")
+    assert f.status is Status.FAIL and f.fix is not None
+    ps = f.fix.powershell
+    assert f"# The audit found {H1} lacking cifs/FS01.{CORP.upper()}." in ps
+    # one spelling per entry: AD compares them case-insensitively and would refuse the second
+    assert delegation_adds(ps) == [("HV01", ["cifs/FS01", f"cifs/fs01.{CORP}"])]
+    assert "-Add @{'msDS-AllowedToDelegateTo'=@(" not in ps  # never a literal list of values to add
+    assert "$toAdd = @($delegateTo | Where-Object { $present -notcontains $_ })" in ps  # -notcontains ignores case
+    assert "if ($toAdd.Count -gt 0) {" in ps and "already delegates to (kept): " in ps
+    assert "existing entries are kept" not in f.fix.summary and "only the entries each lacks" in f.fix.summary
+    assert_safe(ps)
 
 
 def test_credssp_on_both_needs_no_delegation_but_still_a_warning() -> None:

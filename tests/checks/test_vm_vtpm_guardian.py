@@ -37,11 +37,13 @@ def test_fail_destination_lacks_the_guardian_with_an_export_import_fix() -> None
     ps = f.fix.powershell
     assert f"@('{enc}', '{sig}')" in ps and "Export-PfxCertificate" in ps and "Import-PfxCertificate" in ps
     assert "-CertStoreLocation 'Cert:\\LocalMachine\\Shielded VM Local Certificates'" in ps
-    assert "Read-Host -AsSecureString" in ps and "Remove-Item -LiteralPath $file" in ps
-    # the private keys go to a folder only Administrators and SYSTEM can read, never to C:\ (readable by every user)
-    assert "icacls $folder /inheritance:r /grant:r '*S-1-5-32-544:(OI)(CI)F' '*S-1-5-18:(OI)(CI)F'" in ps
-    assert "-FilePath (Join-Path -Path $folder -ChildPath ($thumbprint + '.pfx'))" in ps and "'C:\\hvlm-guardian-" not in ps
-    assert ps.index("icacls") < ps.index("Export-PfxCertificate")
+    assert "Read-Host -AsSecureString" in ps and "-Password $password" in ps and "ConvertTo-SecureString" not in ps
+    # the PFX files go in a new Administrators-only folder (nothing inherited), never in C:\, deleted after use
+    acl = "icacls $folder /inheritance:r /grant:r '*S-1-5-32-544:(OI)(CI)F' '*S-1-5-18:(OI)(CI)F' | Out-Null"
+    assert "C:\\" not in ps and ps.count(acl) == 2 and ps.count("if ($LASTEXITCODE -ne 0) { throw") == 2
+    assert ps.count("Remove-Item -LiteralPath $folder -Recurse") == 1 and "'hvlm-guardian-transfer') -Recurse" in ps
+    assert ps.index(acl) < ps.index("Export-PfxCertificate") and ps.rindex(acl) < ps.index("Import-PfxCertificate")
+    assert f.fix.also_on == (D,)  # the destination's script carries the import step too
     assert_parses(ps)
 
 

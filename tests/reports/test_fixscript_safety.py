@@ -38,7 +38,9 @@ DISRUPTIVE = re.compile(r"(?i)^(stop-vm|move-vm|update-vmversion|restart-\w+|rem
                         r"uninstall-addsdomaincontroller|remove-\w+)$")
 # Remove-* that only take a configuration entry away and are undone by the matching Add-*: a change,
 # not a disruption (a stale migration subnet, a stale DNS record, a group membership).
-REVERSIBLE_REMOVALS = {"remove-vmmigrationnetwork", "remove-dnsserverresourcerecord", "remove-adgroupmember"}
+# Remove-PSDrive only drops a drive a fix mapped for its own session (pair-trust-selective-auth).
+REVERSIBLE_REMOVALS = {"remove-vmmigrationnetwork", "remove-dnsserverresourcerecord", "remove-adgroupmember",
+                       "remove-psdrive"}
 PLACEHOLDER = re.compile(r"'<[^'>]*>'")
 
 
@@ -170,7 +172,9 @@ def test_scripts_run_to_the_end_reads_apart_and_disruption_elsewhere(name: str, 
         cmds = command_nodes(root)
         assert not [name_of(c) for c in cmds if is_disruptive_command(c)], s.filename
         assert "ConfirmImpact" not in s.text
-        reads = [n for n in walk(root) if n.type == "try_statement" and "(it only reads; the script goes on)" in text_of(n)]
+        # the read-only checks: try statements outside the changes (a change may use try/finally itself)
+        reads = [n for n in walk(root) if n.type == "try_statement"
+                 and not any(g.start_byte <= n.start_byte < g.end_byte for g in guarded)]
         assert len(reads) == s.checks
         for r in reads:
             assert "ShouldProcess" not in text_of(r)
@@ -587,11 +591,13 @@ def test_delegation_entries_are_added_only_when_missing(name: str, report: dict[
                 continue
             adds += 1
             guard = _ancestor(cmd, "if_statement")
-            assert guard is not None and text_of(guard).startswith("if ($add.Count -gt 0) {"), (s.filename, text_of(cmd))
-            assert text_of(cmd).endswith("-Add @{'msDS-AllowedToDelegateTo'=$add}")
+            assert guard is not None and text_of(guard).startswith("if ($toAdd.Count -gt 0) {"), (s.filename, text_of(cmd))
+            assert text_of(cmd).endswith("-Add @{'msDS-AllowedToDelegateTo' = [string[]]$toAdd}")
             before = s.text[:guard.start_byte]
-            assert re.search(r"\$computer = Get-ADComputer -Identity .+ -Properties 'msDS-AllowedToDelegateTo'\r?\n"
-                             r"\s*\$have = @\(\$computer\.'msDS-AllowedToDelegateTo'\)", before)
-            assert "already delegates to" in text_of(guard)
+            read = list(re.finditer(r"\$present = @\(\(Get-ADComputer -Identity .+ -Properties 'msDS-AllowedToDelegateTo'\)"
+                                    r"\.'msDS-AllowedToDelegateTo'\)\r?\n\s*\$kept = .+\r?\n\s*\$toAdd = @\(\$delegateTo \| "
+                                    r"Where-Object \{ \$present -notcontains \$_ \}\)", before))
+            assert read, (s.filename, text_of(cmd))
+            assert "already delegates to (kept)" in before[read[-1].start():]
     if name == "example":
         assert adds >= 2

@@ -7,12 +7,13 @@ stayed inside its string literal instead of becoming a command.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
-__all__ = ["HOSTILE", "assert_parses", "command_names"]
+__all__ = ["HOSTILE", "assert_parses", "command_names", "delegation_adds"]
 
 _PARSER = Parser(Language(tree_sitter_powershell.language()))
 
@@ -50,3 +51,20 @@ def command_names(src: str) -> list[str]:
 
     walk(tree.root_node)
     return names
+
+
+_DELEGATE_TO = re.compile(r"^\s*(?:#\s*)*\$delegateTo = @\((.*)\)$", re.M)
+_ADD = re.compile(r"Set-ADComputer -Identity '((?:[^']|'')*)'[^\n]* -Add @\{'msDS-AllowedToDelegateTo' = "
+                  r"\[string\[\]\]\$toAdd\}")
+
+
+def delegation_adds(src: str) -> list[tuple[str, list[str]]]:
+    """(computer, entries) of each run-time-checked delegation change (checks._ad.add_delegation_ps) in a fix,
+    in order: the entries it adds when the computer object lacks them."""
+    out: list[tuple[str, list[str]]] = []
+    for m in _DELEGATE_TO.finditer(src):
+        entries = [e.replace("''", "'") for e in re.findall(r"'((?:[^']|'')*)'", m.group(1))]
+        add = _ADD.search(src, m.end())
+        assert add is not None, f"no guarded Set-ADComputer -Add after {m.group(0)!r}"
+        out.append((add.group(1).replace("''", "'"), entries))
+    return out
