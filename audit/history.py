@@ -185,10 +185,11 @@ def _row(name: str, report: dict[str, Any], previous: dict[str, Any] | None) -> 
         **_counts(report),
         "new": None,
         "fixed": None,
+        "not_evaluated": None,
     }
     if previous is not None:
         d = diff_reports(previous, report)
-        row["new"], row["fixed"] = len(d["new"]), len(d["fixed"])
+        row["new"], row["fixed"], row["not_evaluated"] = len(d["new"]), len(d["fixed"]), len(d["not_evaluated"])
     return row
 
 
@@ -280,7 +281,8 @@ def keep_history(args: argparse.Namespace, report: dict[str, Any]) -> None:
     if names:
         try:
             d = diff_reports(load_report(str(Path(args.history) / names[-1])), report)
-            since = f" ({count(len(d['new']), 'new finding')}, {len(d['fixed']):,} fixed since {names[-1]})"
+            unseen = f", {len(d['not_evaluated']):,} not evaluated" if d["not_evaluated"] else ""
+            since = f" ({count(len(d['new']), 'new finding')}, {len(d['fixed']):,} fixed{unseen} since {names[-1]})"
         except HvlmError:
             since = f" (the entry before, {names[-1]}, is not a report of this tool)"
     print(f"hvlm: kept this run as {target}{since}", file=sys.stderr)

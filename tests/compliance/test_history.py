@@ -67,8 +67,9 @@ def test_each_run_is_kept_and_the_trend_counts_what_diff_counts(
     assert (first["failures"], first["warnings"], first["waived"], first["new"], first["fixed"]) == (
         failures, warnings, 0, None, None)
     assert (waived["failures"], waived["waived"], waived["new"], waived["fixed"]) == (failures, waived_n, 0, 0)
-    assert (skipped["new"], skipped["fixed"]) == (0, firewall)
-    assert (back["new"], back["fixed"], back["waived"]) == (firewall, 0, 0)
+    # --skip: the firewall findings were not evaluated, not fixed
+    assert (skipped["new"], skipped["fixed"], skipped["not_evaluated"]) == (0, 0, firewall)
+    assert (back["new"], back["fixed"], back["waived"], back["not_evaluated"]) == (firewall, 0, 0, 0)
     # the same numbers as hvlm diff of the two files
     capsys.readouterr()
     assert main(["diff", str(h / names[2]), str(h / names[3]), "--format", "json"]) == 1
@@ -83,8 +84,9 @@ def test_each_run_is_kept_and_the_trend_counts_what_diff_counts(
     assert f"history of {h}: 4 runs" in text
     rows = text.splitlines()[3:7]
     assert rows[3].startswith(f"{back['kept']}  audit ")
-    assert rows[3].split()[2:] == ["1", f"{failures:,}", f"{warnings:,}", "0", "0", f"{firewall:,}", "0"]
-    assert rows[0].split()[-2:] == ["-", "-"]  # the first run has nothing to compare with
+    assert rows[3].split()[2:] == ["1", f"{failures:,}", f"{warnings:,}", "0", "0", f"{firewall:,}", "0", "0"]
+    assert rows[2].split()[-3:] == ["0", "0", f"{firewall:,}"]  # new, fixed, not evaluated
+    assert rows[0].split()[-3:] == ["-", "-", "-"]  # the first run has nothing to compare with
     html = page.read_text("utf-8")
     assert "<svg" in html and "<script" not in html and "script-src 'none'" in html_mod.unescape(html)
 
