@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 
 from hvlm.audit.cli import main
 from hvlm.audit.commands.audit_cmd import example_snapshot_path
-from hvlm.audit.history import ENTRY_RE, entry_name, keep_run
+from hvlm.audit.history import ENTRY_RE, companion_name, entry_name, keep_run
 from hvlm.audit.schemas import load_schema
 from tests.compliance.conftest import members
 from tests.compliance.procs import run_hvlm, unprivileged
@@ -135,6 +135,32 @@ def test_pruning_only_on_request_says_what_it_removed(tmp_path: Path, capsys: py
     assert main(["history", str(h), "--prune-keep", "0"]) == 2
     assert "--prune-keep needs at least 1" in capsys.readouterr().err
     assert entries(h) == [kept[4]]
+
+
+def test_pruning_removes_each_runs_change_notice_with_it(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """hvlm-scheduled writes changes-<time>Z.txt beside a run that changed something: it goes with
+    its run, and one whose run was pruned before (by an older hvlm) goes too; others stay."""
+    assert main(["audit", "--example", "--format", "json", "-o", str(tmp_path / "r.json")]) == 1
+    data = (tmp_path / "r.json").read_bytes()
+    h = tmp_path / "hist"
+    h.mkdir()
+    now = dt.datetime.now(dt.UTC)
+    kept = [keep_run(str(h), data, now - dt.timedelta(days=d)).name for d in (50, 40, 1)]
+    notices = [companion_name(n) for n in kept]
+    assert notices[0] == "changes-" + kept[0][len("report-"):-len(".json")] + ".txt"
+    for n in notices:
+        (h / n).write_text("changes\n", "utf-8")
+    orphan = companion_name(entry_name(now - dt.timedelta(days=90)))  # its run was pruned long ago
+    (h / orphan).write_text("changes\n", "utf-8")
+    (h / "changes-notes.txt").write_text("not a notice of a run\n", "utf-8")
+    code, doc, err = history_json(h, capsys, "--prune-older-than", "45")
+    assert code == 0 and entries(h) == kept[1:]
+    assert sorted(doc["removed"]) == sorted([kept[0], notices[0], orphan])
+    assert "hvlm: pruned 1 run and 2 change notices (changes-*.txt) from" in err
+    for name in (kept[0], notices[0], orphan):
+        assert f"hvlm: removed {h}/{name}\n" in err
+    assert sorted(p.name for p in h.glob("changes-*")) == sorted([*notices[1:], "changes-notes.txt"])
 
 
 @pytest.mark.parametrize("bad", ["garbage", "snapshot", "v1", "empty"])
