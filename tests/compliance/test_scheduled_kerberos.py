@@ -4,6 +4,7 @@ lab's KDC, in a ccache of that run only, which hvlm sees and which is gone after
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from hvlm.audit.commands.audit_cmd import example_snapshot_path
 from tests.compliance.procs import REPO, env, hvlm_command
 from tests.compliance.test_history import entries
+from tests.compliance.test_readme_krb5 import readme_krb5_conf
 from tests.compliance.test_scheduled import SCRIPT
 from tests.lab.samba import SambaDC
 
@@ -77,3 +79,20 @@ def test_no_ticket_from_the_keytab_is_exit_2_and_nothing_kept(
     assert run.returncode == 2 and entries(state) == []
     assert run.stderr.splitlines() == [
         "hvlm-scheduled: error: HVLM_KEYTAB is set but HVLM_PRINCIPAL is not (e.g. hvaudit@CORP.EXAMPLE)"]
+
+
+def test_the_readme_krb5_conf_gets_a_ticket_from_a_real_kdc(samba_dc: SambaDC, keytab: Path, tmp_path: Path) -> None:
+    """The README's krb5.conf with the lab's realm, domain and KDC address in place of the example's
+    (nothing else changed): MIT kinit gets a ticket with the keytab, as hvlm-scheduled does."""
+    text = readme_krb5_conf()
+    text = text.replace("CORP.EXAMPLE", samba_dc.realm).replace("corp.example", samba_dc.dns_domain)
+    text = re.sub(r"(?m)^(\s*kdc = ).*$", lambda m: m.group(1) + samba_dc.ip, text)
+    conf = tmp_path / "krb5.conf"
+    conf.write_text(text, "utf-8")
+    ccache = tmp_path / "ccache"
+    variables = dict(os.environ, KRB5_CONFIG=str(conf), KRB5CCNAME=f"FILE:{ccache}")
+    got = subprocess.run(["kinit", "-k", "-t", str(keytab), f"{USER}@{samba_dc.realm}"], env=variables,
+                         capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
+    assert got.returncode == 0, got.stderr
+    listed = subprocess.run(["klist", "-c", f"FILE:{ccache}"], capture_output=True, text=True, timeout=60, check=False)
+    assert f"Default principal: {USER}@{samba_dc.realm}" in listed.stdout
