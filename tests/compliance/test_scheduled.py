@@ -284,3 +284,25 @@ def test_the_cron_line_finds_hvlm_with_crons_own_environment(tmp_path: Path) -> 
     first = as_cron(path)
     assert first.returncode == 1 and first.stdout == first.stderr == "", first.stderr
     assert len(entries(s.dir)) == 1
+
+
+def test_the_readme_units_are_the_shipped_ones() -> None:
+    """The README's abridged units say what the shipped files say, key by key (a value with a comment
+    after it, which systemd would take as part of the value, differs from the shipped one)."""
+    section = (REPO / "README.md").read_text("utf-8").split("### Scheduled use", 1)[1].split("\n## ", 1)[0]
+    block = next(b for b in re.findall(r"```ini\n(.*?)```", section, flags=re.S) if "[Service]" in b)
+    shipped = {"Service": unit("hvlm-scan.service")["Service"], "Timer": unit("hvlm-scan.timer")["Timer"]}
+    current = ""
+    keys = 0
+    for line in block.splitlines():
+        if not line.strip() or line.lstrip().startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = line.strip("[]")
+            continue
+        key, value = line.split("=", 1)
+        assert shipped[current][key] == value, (current, key, value)
+        keys += 1
+    assert keys >= 12
+    cron = [line for line in section.splitlines() if line.startswith("`30 2 * * * hvlm ")]
+    assert len(cron) == 1 and shlex.split(cron[0].strip("`.").split(" hvlm ", 1)[1]) == cron_argv()[0]
