@@ -8,7 +8,7 @@ Also the baseline of `audit --baseline OLD_REPORT`: each member of the new repor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from hvlm.audit import __version__
@@ -82,12 +82,61 @@ def _members(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 "subject": m["subject"]["label"],
                 "message": m["message"],
                 "waived": bool(m.get("waiver")),
+                "subject_fields": m["subject"],
             }
     return out
 
 
+def _public(member: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in member.items() if k != "subject_fields"}
+
+
+def _scope(report: dict[str, Any]) -> Callable[[dict[str, Any]], str | None]:
+    """What a report evaluated: a function that says why a member of another report was not
+    evaluated in this one (None when it was). A finding of the other report that this one lacks is
+    "fixed" only if this report ran its check on its subject: its check in run.checks_run, its host
+    among the report's hosts, its move among the moves the check judges, its domain among
+    run.domains, and no error of the check covering the whole move (a VM check that could not list
+    the move's VMs judged none of them)."""
+    run = report["run"]
+    ran = set(run["checks_run"])
+    skipped = set(run.get("checks_skipped", ()))
+    meta = {c["id"]: c for c in report.get("checks", ())}
+    hosts = set(report.get("hosts", {}))
+    moves = {(m["source"], m["destination"]): bool(m["planned"]) for m in report.get("moves", ())}
+    domains = {d.lower() for d in run["domains"]} if "domains" in run else None
+    whole_move_errors = {
+        (g["check_id"], m["subject"].get("source"), m["subject"].get("destination"))
+        for g in report["findings"] if g["status"] == "error"
+        for m in g["members"] if m["subject"]["kind"] == "vm" and "vm" not in m["subject"]
+    }
+
+    def why_not(member: dict[str, Any]) -> str | None:
+        check_id, s = member["check_id"], member["subject_fields"]
+        if check_id not in ran:
+            return "check skipped (--skip)" if check_id in skipped else "check not run"
+        kind = s.get("kind")
+        if kind in ("host", "operator"):
+            return None if s.get("host") in hosts else f"host {s.get('host')} not in this run"
+        if kind == "domain":
+            return None if domains is None or str(s.get("domain", "")).lower() in domains else \
+                f"domain {s.get('domain')} not in this run"
+        if kind in ("pair", "vm"):
+            move = (s.get("source"), s.get("destination"))
+            planned = moves.get(move)
+            judged = planned or (planned is not None and kind == "pair" and bool(meta.get(check_id, {}).get("rollback")))
+            if not judged:
+                return f"move {move[0]} -> {move[1]} not evaluated by this check in this run"
+            if kind == "vm" and "vm" in s and (check_id, *move) in whole_move_errors:
+                return f"the check could not judge the VMs of {move[0]} -> {move[1]} in this run"
+        return None
+
+    return why_not
+
+
 def apply_baseline(report: dict[str, Any], old: dict[str, Any], name: str) -> None:
-    """Mark each member's baseline_state and list the old report's members now absent (fixed)."""
+    """Mark each member's baseline_state and list the old report's members now absent (fixed), and
+    apart those this run did not evaluate (check not run, host or move not covered)."""
     before = _members(old)
     seen: set[str] = set()
     counts = {"new": 0, "unchanged": 0, "updated": 0}
@@ -103,17 +152,30 @@ def apply_baseline(report: dict[str, Any], old: dict[str, Any], name: str) -> No
                 state = "unchanged"
             m["baseline_state"] = state
             counts[state] += 1
-    absent = [v for k, v in before.items() if k not in seen]
+    why_not = _scope(report)
+    absent: list[dict[str, Any]] = []
+    not_evaluated: list[dict[str, Any]] = []
+    for k, v in before.items():
+        if k not in seen:
+            reason = why_not(v)
+            if reason is None:
+                absent.append(_public(v))
+            else:
+                not_evaluated.append({**_public(v), "reason": reason})
     report["baseline"] = {
         "file": name,
         "started": old["run"]["started"],
         "snapshot": old["run"]["snapshot"],
         **counts,
         "absent": absent,
+        "not_evaluated": not_evaluated,
     }
 
 
 def diff_reports(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Findings new, fixed, changed and unchanged; an old finding the new report lacks because the
+    new run did not evaluate it (its check not run, its host or move not covered) is "not_evaluated"
+    with the reason, never fixed."""
     a, b = _members(old), _members(new)
     changed = []
     unchanged = []
@@ -122,14 +184,26 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         if was is None:
             continue
         if (was["status"], was["severity"]) != (now["status"], now["severity"]):
-            changed.append({**now, "old": {"status": was["status"], "severity": was["severity"]}})
+            changed.append({**_public(now), "old": {"status": was["status"], "severity": was["severity"]}})
         else:
-            unchanged.append(now)
+            unchanged.append(_public(now))
+    why_not = _scope(new)
+    fixed: list[dict[str, Any]] = []
+    not_evaluated: list[dict[str, Any]] = []
+    for key, was in a.items():
+        if key in b:
+            continue
+        reason = why_not(was)
+        if reason is None:
+            fixed.append(_public(was))
+        else:
+            not_evaluated.append({**_public(was), "reason": reason})
     return {
-        "new": [v for k, v in b.items() if k not in a],
-        "fixed": [v for k, v in a.items() if k not in b],
+        "new": [_public(v) for k, v in b.items() if k not in a],
+        "fixed": fixed,
         "changed": changed,
         "unchanged": unchanged,
+        "not_evaluated": not_evaluated,
     }
 
 

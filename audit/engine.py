@@ -40,6 +40,7 @@ __all__ = [
     "directions",
     "evaluate",
     "evaluated_pairs",
+    "judged_domains",
     "run_checks",
     "subjects_for",
     "verify_classes",
@@ -81,6 +82,11 @@ def _domains(snapshot: Snapshot) -> list[str]:
         if dom:
             names.add(dom)
     return sorted(names)
+
+
+def judged_domains(snapshot: Snapshot) -> list[str]:
+    """The domains the domain checks judge: the snapshot's and each host's."""
+    return _domains(snapshot)
 
 
 def subjects_for(check: Check | SubjectKind, snapshot: Snapshot) -> list[Subject]:

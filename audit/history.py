@@ -28,7 +28,7 @@ from typing import Any
 
 from hvlm.audit.drift import diff_reports, load_report
 from hvlm.audit.errors import HvlmError, InputError, UsageError
-from hvlm.audit.lock import EXIT_LOCKED, LOCK_NAME, LockBusy, hold
+from hvlm.audit.lock import EXIT_LOCKED, LOCK_NAME, LockBusy, check_held, hold
 from hvlm.audit.words import count
 from hvlm.reports.json_report import render_json_bytes
 
@@ -36,6 +36,7 @@ __all__ = [
     "ENTRY_RE",
     "History",
     "add_history_options",
+    "companion_name",
     "entry_name",
     "keep_history",
     "keep_run",
@@ -128,9 +129,16 @@ def _sync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def run_lock(lock: str | None, history: str | None) -> Iterator[None]:
-    """The lock a run takes: --lock FILE if given, else the history folder's own, else none."""
-    if lock:
+def run_lock(lock: str | None, history: str | None, held: bool = False) -> Iterator[None]:
+    """The lock a run takes: --lock FILE if given, else the history folder's own, else none. With
+    `held` (--lock-held) the caller holds that lock for this run: it must be held, and is not taken
+    again (the caller's flock is on another open file: taking it here would wait on the caller)."""
+    if held:
+        if not (lock or history):
+            raise UsageError("--lock-held needs --history DIR or --lock FILE (the lock the caller holds)")
+        check_held(lock or _folder(history or "") / LOCK_NAME)
+        yield
+    elif lock:
         with hold(lock):
             yield
     elif history:
@@ -185,10 +193,11 @@ def _row(name: str, report: dict[str, Any], previous: dict[str, Any] | None) -> 
         **_counts(report),
         "new": None,
         "fixed": None,
+        "not_evaluated": None,
     }
     if previous is not None:
         d = diff_reports(previous, report)
-        row["new"], row["fixed"] = len(d["new"]), len(d["fixed"])
+        row["new"], row["fixed"], row["not_evaluated"] = len(d["new"]), len(d["fixed"]), len(d["not_evaluated"])
     return row
 
 
@@ -215,11 +224,21 @@ def load_history(path: str) -> History:
 # --- pruning -------------------------------------------------------------------------------------
 
 
+def companion_name(entry: str) -> str:
+    """The file hvlm-scheduled writes beside a run that changed something: changes-<its time>Z.txt,
+    the diff that went out as the notice. Pruned with its run."""
+    return "changes-" + entry.removeprefix("report-").removesuffix(".json") + ".txt"
+
+
+_COMPANION_RE = re.compile(r"^changes-(\d{8}T\d{6}\.\d{6})Z\.txt$")
+
+
 def prune(path: str, keep: int | None, older_than_days: int | None,
           now: dt.datetime | None = None) -> tuple[list[str], list[str]]:
-    """Remove entries beyond the newest `keep` and/or older than the given days; never the newest
-    entry (the next run compares against it), never a file that is not an entry. Returns the names
-    removed and one line per entry that could not be removed."""
+    """Remove entries beyond the newest `keep` and/or older than the given days, each with its
+    companion (changes-<time>Z.txt, see companion_name), and companions whose run is already gone;
+    never the newest entry (the next run compares against it), never another file. Returns the
+    names removed and one line per file that could not be removed."""
     if keep is not None and keep < 1:
         raise UsageError("--prune-keep needs at least 1 (the newest run is always kept)")
     if older_than_days is not None and older_than_days < 0:
@@ -230,19 +249,36 @@ def prune(path: str, keep: int | None, older_than_days: int | None,
     cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=older_than_days or 0)
     removed: list[str] = []
     problems: list[str] = []
+
+    def remove(name: str) -> bool:
+        try:
+            (folder / name).unlink()
+        except FileNotFoundError:
+            return True
+        except OSError as exc:
+            problems.append(str(InputError(str(folder / name), f"cannot remove: {exc.strerror or exc}")))
+            return False
+        removed.append(name)
+        return True
+
+    kept = set(names)
     for i, name in enumerate(newest_first):
         if i == 0:
             continue
         when = entry_time(name)
         beyond = keep is not None and i >= keep
         old = older_than_days is not None and when is not None and when < cutoff
-        if beyond or old:
-            try:
-                (folder / name).unlink()
-            except OSError as exc:
-                problems.append(str(InputError(str(folder / name), f"cannot remove: {exc.strerror or exc}")))
-                continue
-            removed.append(name)
+        if (beyond or old) and remove(name):
+            kept.discard(name)
+    try:
+        companions = sorted(p.name for p in folder.iterdir() if _COMPANION_RE.match(p.name) and p.is_file())
+    except OSError as exc:
+        raise UsageError(f"cannot read history folder {folder}: {exc.strerror or exc}") from None
+    for name in companions:
+        m = _COMPANION_RE.match(name)
+        assert m is not None
+        if f"report-{m.group(1)}Z.json" not in kept:
+            remove(name)
     return sorted(removed), problems
 
 
@@ -256,6 +292,10 @@ def add_history_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lock", metavar="FILE",
                    help=f"take an exclusive lock on FILE for the whole run; if another run holds it, exit "
                    f"{EXIT_LOCKED} at once without doing anything (default with --history: DIR/{LOCK_NAME})")
+    p.add_argument("--lock-held", action="store_true",
+                   help=f"the process that started hvlm already holds the run's lock (DIR/{LOCK_NAME} or --lock "
+                   "FILE) for longer than this run, e.g. hvlm-scheduled with flock(1) around the scan, the diff and "
+                   "the notice: check that it is held and do not take it again (exit 2 if nobody holds it)")
 
 
 def locked_run(args: argparse.Namespace, work: Callable[[], int]) -> int:
@@ -263,7 +303,8 @@ def locked_run(args: argparse.Namespace, work: Callable[[], int]) -> int:
     if getattr(args, "history", None):
         preflight(args.history)
     try:
-        with run_lock(getattr(args, "lock", None), getattr(args, "history", None)):
+        with run_lock(getattr(args, "lock", None), getattr(args, "history", None),
+                      bool(getattr(args, "lock_held", False))):
             return work()
     except LockBusy as busy:
         print(f"hvlm: {busy}", file=sys.stderr)
@@ -280,7 +321,8 @@ def keep_history(args: argparse.Namespace, report: dict[str, Any]) -> None:
     if names:
         try:
             d = diff_reports(load_report(str(Path(args.history) / names[-1])), report)
-            since = f" ({count(len(d['new']), 'new finding')}, {len(d['fixed']):,} fixed since {names[-1]})"
+            unseen = f", {len(d['not_evaluated']):,} not evaluated" if d["not_evaluated"] else ""
+            since = f" ({count(len(d['new']), 'new finding')}, {len(d['fixed']):,} fixed{unseen} since {names[-1]})"
         except HvlmError:
             since = f" (the entry before, {names[-1]}, is not a report of this tool)"
     print(f"hvlm: kept this run as {target}{since}", file=sys.stderr)

@@ -18,7 +18,7 @@ from pathlib import Path
 from hvlm.audit.errors import UsageError
 from hvlm.audit.snapshot import now_iso
 
-__all__ = ["EXIT_LOCKED", "LOCK_NAME", "LockBusy", "hold"]
+__all__ = ["EXIT_LOCKED", "LOCK_NAME", "LockBusy", "check_held", "hold"]
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL (sysexits.h): another run holds the lock; try again later
 LOCK_NAME = ".hvlm.lock"  # the lock a history folder holds for the runs that use it
@@ -67,3 +67,28 @@ def hold(path: str | Path) -> Iterator[None]:
                 os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # closing the file releases the lock
+
+
+def check_held(path: str | Path) -> None:
+    """For a run whose caller holds the lock (--lock-held): the lock at `path` must be held by
+    someone, or this run would go unprotected; a UsageError if nobody holds it. Only tried, never
+    kept: an flock is per open file, so this process taking it again would wait on its own caller."""
+    name = str(path)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise UsageError(f"--lock-held, but nobody holds the lock {name} (the file does not exist): take it "
+                         f"first (flock {name} hvlm ...) or leave --lock-held out") from None
+    except OSError as exc:
+        raise UsageError(f"cannot open the lock file {name}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # held, as it should be
+        except OSError as exc:
+            raise UsageError(f"cannot lock {name}: {exc.strerror or exc}") from None
+        raise UsageError(f"--lock-held, but nobody holds the lock {name}: take it first (flock {name} hvlm ...) "
+                         "or leave --lock-held out")
+    finally:
+        os.close(fd)  # releases it if this process got it

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hvlm.audit import __version__
-from hvlm.audit.engine import Evaluation
+from hvlm.audit.engine import Evaluation, judged_domains
 from hvlm.audit.model import SEVERITY_ORDER, Finding, Severity, Status, SubjectKind
 from hvlm.audit.registry import Check
 from hvlm.audit.roles import affects
@@ -271,6 +271,7 @@ def build_report(
             "include_return": include_return,
             "checks_run": [c.meta.id for c in checks],
             "checks_skipped": sorted(skipped),
+            "domains": judged_domains(snapshot),
             "exit_code": code,
         },
         "inventory": snapshot.doc["inventory"],

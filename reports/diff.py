@@ -21,7 +21,8 @@ from hvlm.reports.html import asset, new_environment
 __all__ = ["render_diff_html", "render_diff_text", "value_text"]
 
 _FINDING_SETS = (("new", "New findings"), ("changed", "Changed (same finding, other status or severity)"),
-                 ("fixed", "Fixed (no longer found)"))
+                 ("fixed", "Fixed (no longer found)"),
+                 ("not_evaluated", "Not evaluated in the new run (neither fixed nor found)"))
 VALUE_MAX = 200
 
 
@@ -37,8 +38,9 @@ def value_text(value: Any) -> str:
 def _finding_line(f: dict[str, Any]) -> str:
     was = f"{f['old']['status']}/{f['old']['severity']} -> " if "old" in f else ""
     waived = " [waived]" if f.get("waived") else ""
+    reason = f"\n      not evaluated: {_safe(f['reason'])}" if "reason" in f else ""
     return (f"  {was}{f['status']}/{f['severity']} {f['check_id']}: {_safe(f['subject'])}{waived}\n"
-            f"      {_safe(f['message'])}")
+            f"      {_safe(f['message'])}{reason}")
 
 
 def _change_line(c: dict[str, Any]) -> str:
@@ -57,7 +59,9 @@ def render_diff_text(doc: dict[str, Any]) -> str:
              f"new: {_safe(new['file'])} (taken {new['taken']})", ""]
     s = doc["summary"]
     if doc["kind"] == "report":
-        lines.append(f"{s['new']:,} new, {s['fixed']:,} fixed, {s['changed']:,} changed, {s['unchanged']:,} unchanged")
+        unseen = f", {s['not_evaluated']:,} not evaluated" if s.get("not_evaluated") else ""
+        lines.append(f"{s['new']:,} new, {s['fixed']:,} fixed, {s['changed']:,} changed, {s['unchanged']:,} unchanged"
+                     f"{unseen}")
         for key, title in _FINDING_SETS:
             items = doc["findings"][key]
             if items:

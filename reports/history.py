@@ -24,10 +24,11 @@ SERIES = (("failures", "Failures", "#b3261e"), ("warnings", "Warnings", "#a15c00
           ("waived", "Waived", "#5b5f97"), ("new", "New", "#0b6e4f"))
 WIDTH, HEIGHT, PAD = 720, 220, 36
 _COLUMNS = (("failures", "fail"), ("warnings", "warn"), ("errors", "error"), ("waived", "waived"),
-            ("new", "new"), ("fixed", "fixed"))
+            ("new", "new"), ("fixed", "fixed"), ("not_evaluated", "not ev"))
 
 _HTML_COLUMNS = (("failures", "Failures"), ("warnings", "Warnings"), ("errors", "Could not check"),
-                 ("waived", "Waived"), ("new", "New"), ("fixed", "Fixed"))
+                 ("waived", "Waived"), ("new", "New"), ("fixed", "Fixed"),
+                 ("not_evaluated", "Not evaluated"))
 
 
 def _cell(value: Any) -> str:
@@ -49,7 +50,9 @@ def render_history_text(doc: dict[str, Any]) -> str:
         cells = " ".join(f"{_cell(r[k]):>6}" for k, _ in _COLUMNS)
         mark = "" if r["complete"] else "  incomplete"
         lines.append(f"{r['kept']:<21} {r['command']:<7} {r['exit_code']:>4} {cells}{mark}")
-    lines += ["", "new and fixed: findings against the run before (by finding id, as hvlm diff counts them)."]
+    lines += ["", "new and fixed: findings against the run before (by finding id, as hvlm diff counts them).",
+              "not ev: findings of the run before that this run did not evaluate (check not run, host or move",
+              "not covered): neither fixed nor found."]
     return "\n".join(lines) + "\n"
 
 

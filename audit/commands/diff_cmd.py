@@ -12,12 +12,15 @@ from hvlm.reports.diff import render_diff_html, render_diff_text
 from hvlm.reports.json_report import render_json
 
 EPILOG = """Two JSON reports (hvlm audit --json): findings new, fixed, changed (same finding id, other
-status or severity) and unchanged. Two snapshots (hvlm collect): the facts that changed per host,
+status or severity) and unchanged. A finding of OLD that NEW lacks is fixed only if the NEW run
+evaluated it; if NEW did not run its check (--checks, --skip), did not cover its host, move or domain,
+or could not judge the move's VMs, it is "not evaluated", with the reason: never fixed, and not a
+change by itself. Two snapshots (hvlm collect): the facts that changed per host,
 computer object, domain and DNS name, each with its path. The kind is read from each file.
 
 exit codes:
-  0  no change
-  1  changes found
+  0  no change (findings only not evaluated in NEW are not a change)
+  1  changes found (new, fixed or changed findings; changed facts)
   2  bad input (unreadable, not an hvlm report or snapshot, or one of each)
 
 example (notify only on change):

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from hvlm.audit import __version__
-from hvlm.audit.history import load_history, locked_run, prune
+from hvlm.audit.history import ENTRY_RE, load_history, locked_run, prune
 from hvlm.audit.lock import EXIT_LOCKED, LOCK_NAME
 from hvlm.audit.outputs import write_text_file
 from hvlm.audit.report import EXIT_USAGE
@@ -23,7 +23,9 @@ hvlm audit/scan --history DIR keeps them. Per run: failures, warnings, errors (c
 waived findings, and the findings new and fixed against the run before (as hvlm diff counts them).
 A file named like a run that is not an hvlm report is skipped with one line naming it; other files are
 not runs and are left alone. Nothing is removed unless --prune-keep or --prune-older-than is given;
-each removed run is printed; the newest run is never removed.
+each removed file is printed; the newest run is never removed. A run's change notice (the
+changes-YYYYMMDDTHHMMSS.ffffffZ.txt that hvlm-scheduled writes beside it) goes with its run, and one
+whose run is already gone goes too.
 
 exit codes:
   0   trend shown (and the runs asked for pruned)
@@ -67,7 +69,10 @@ def _prune_and_show(args: argparse.Namespace) -> int:
     removed, problems = prune(args.folder, args.prune_keep, args.prune_older_than)
     for name in removed:
         print(f"hvlm: removed {args.folder.rstrip('/')}/{name}", file=sys.stderr)
-    print(f"hvlm: pruned {count(len(removed), 'run')} from {args.folder}", file=sys.stderr)
+    runs = [n for n in removed if ENTRY_RE.match(n)]
+    notices = len(removed) - len(runs)
+    also = f" and {count(notices, 'change notice')} (changes-*.txt)" if notices else ""
+    print(f"hvlm: pruned {count(len(runs), 'run')}{also} from {args.folder}", file=sys.stderr)
     for line in problems:
         print(f"hvlm: error: {line}", file=sys.stderr)
     code = _show(args, removed)

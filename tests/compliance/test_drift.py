@@ -45,7 +45,10 @@ def test_two_reports_new_fixed_changed_unchanged(reports: dict[str, Path], tmp_p
     assert [f["id"] for f in doc["findings"]["new"]] == [FIREWALL_HV01]
     assert doc["findings"]["new"][0]["status"] == "fail"
     code, doc = _diff([str(reports["full"]), str(reports["partial"])], capsys)
-    assert code == 1 and [f["id"] for f in doc["findings"]["fixed"]] == [FIREWALL_HV01]
+    # the partial run skipped the check: its findings were not evaluated, not fixed, and no change
+    assert code == 0 and doc["findings"]["fixed"] == [] and not doc["changed"]
+    assert [(f["id"], f["reason"]) for f in doc["findings"]["not_evaluated"]] == [
+        (FIREWALL_HV01, "check skipped (--skip)")]
     # same member id, another severity: changed
     old = json.loads(reports["full"].read_text("utf-8"))
     group = next(g for g in old["findings"] if g["check_id"] == "host-firewall-6600")
@@ -138,7 +141,9 @@ def test_baseline_marks_members_and_lists_absent(reports: dict[str, Path], tmp_p
     assert {s for k, s in states.items() if k != FIREWALL_HV01} == {"unchanged"}
     assert report["baseline"]["new"] == 1 and report["baseline"]["absent"] == []
     _, report = run_json(["--baseline", str(reports["full"]), "--skip", "pair-cpu-vendor"], tmp_path / "r2.json")
-    assert [a["check_id"] for a in report["baseline"]["absent"]] == ["pair-cpu-vendor"]
+    # the check did not run: its findings are not evaluated, not absent (fixed)
+    assert report["baseline"]["absent"] == []
+    assert [a["check_id"] for a in report["baseline"]["not_evaluated"]] == ["pair-cpu-vendor"]
 
 
 def test_fail_on_new_counts_only_new_findings(reports: dict[str, Path], tmp_path: Path,

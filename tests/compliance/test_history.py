@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 
 from hvlm.audit.cli import main
 from hvlm.audit.commands.audit_cmd import example_snapshot_path
-from hvlm.audit.history import ENTRY_RE, entry_name, keep_run
+from hvlm.audit.history import ENTRY_RE, companion_name, entry_name, keep_run
 from hvlm.audit.schemas import load_schema
 from tests.compliance.conftest import members
 from tests.compliance.procs import run_hvlm, unprivileged
@@ -67,8 +67,9 @@ def test_each_run_is_kept_and_the_trend_counts_what_diff_counts(
     assert (first["failures"], first["warnings"], first["waived"], first["new"], first["fixed"]) == (
         failures, warnings, 0, None, None)
     assert (waived["failures"], waived["waived"], waived["new"], waived["fixed"]) == (failures, waived_n, 0, 0)
-    assert (skipped["new"], skipped["fixed"]) == (0, firewall)
-    assert (back["new"], back["fixed"], back["waived"]) == (firewall, 0, 0)
+    # --skip: the firewall findings were not evaluated, not fixed
+    assert (skipped["new"], skipped["fixed"], skipped["not_evaluated"]) == (0, 0, firewall)
+    assert (back["new"], back["fixed"], back["waived"], back["not_evaluated"]) == (firewall, 0, 0, 0)
     # the same numbers as hvlm diff of the two files
     capsys.readouterr()
     assert main(["diff", str(h / names[2]), str(h / names[3]), "--format", "json"]) == 1
@@ -83,8 +84,9 @@ def test_each_run_is_kept_and_the_trend_counts_what_diff_counts(
     assert f"history of {h}: 4 runs" in text
     rows = text.splitlines()[3:7]
     assert rows[3].startswith(f"{back['kept']}  audit ")
-    assert rows[3].split()[2:] == ["1", f"{failures:,}", f"{warnings:,}", "0", "0", f"{firewall:,}", "0"]
-    assert rows[0].split()[-2:] == ["-", "-"]  # the first run has nothing to compare with
+    assert rows[3].split()[2:] == ["1", f"{failures:,}", f"{warnings:,}", "0", "0", f"{firewall:,}", "0", "0"]
+    assert rows[2].split()[-3:] == ["0", "0", f"{firewall:,}"]  # new, fixed, not evaluated
+    assert rows[0].split()[-3:] == ["-", "-", "-"]  # the first run has nothing to compare with
     html = page.read_text("utf-8")
     assert "<svg" in html and "<script" not in html and "script-src 'none'" in html_mod.unescape(html)
 
@@ -133,6 +135,32 @@ def test_pruning_only_on_request_says_what_it_removed(tmp_path: Path, capsys: py
     assert main(["history", str(h), "--prune-keep", "0"]) == 2
     assert "--prune-keep needs at least 1" in capsys.readouterr().err
     assert entries(h) == [kept[4]]
+
+
+def test_pruning_removes_each_runs_change_notice_with_it(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """hvlm-scheduled writes changes-<time>Z.txt beside a run that changed something: it goes with
+    its run, and one whose run was pruned before (by an older hvlm) goes too; others stay."""
+    assert main(["audit", "--example", "--format", "json", "-o", str(tmp_path / "r.json")]) == 1
+    data = (tmp_path / "r.json").read_bytes()
+    h = tmp_path / "hist"
+    h.mkdir()
+    now = dt.datetime.now(dt.UTC)
+    kept = [keep_run(str(h), data, now - dt.timedelta(days=d)).name for d in (50, 40, 1)]
+    notices = [companion_name(n) for n in kept]
+    assert notices[0] == "changes-" + kept[0][len("report-"):-len(".json")] + ".txt"
+    for n in notices:
+        (h / n).write_text("changes\n", "utf-8")
+    orphan = companion_name(entry_name(now - dt.timedelta(days=90)))  # its run was pruned long ago
+    (h / orphan).write_text("changes\n", "utf-8")
+    (h / "changes-notes.txt").write_text("not a notice of a run\n", "utf-8")
+    code, doc, err = history_json(h, capsys, "--prune-older-than", "45")
+    assert code == 0 and entries(h) == kept[1:]
+    assert sorted(doc["removed"]) == sorted([kept[0], notices[0], orphan])
+    assert "hvlm: pruned 1 run and 2 change notices (changes-*.txt) from" in err
+    for name in (kept[0], notices[0], orphan):
+        assert f"hvlm: removed {h}/{name}\n" in err
+    assert sorted(p.name for p in h.glob("changes-*")) == sorted([*notices[1:], "changes-notes.txt"])
 
 
 @pytest.mark.parametrize("bad", ["garbage", "snapshot", "v1", "empty"])

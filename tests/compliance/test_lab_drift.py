@@ -189,7 +189,8 @@ def test_diff_of_two_lab_scans_shows_exactly_the_two_changes_and_their_findings(
              entry, None),
         ]
         rcode, rdoc = diff_json(capsys, before / "report.json", after / "report.json")
-        assert rcode == 1 and rdoc["summary"] == {"new": 3, "fixed": 0, "changed": 0, "unchanged": 0}
+        assert rcode == 1 and rdoc["summary"] == {"new": 3, "fixed": 0, "changed": 0, "unchanged": 0,
+                                                 "not_evaluated": 0}
         new = sorted((f["check_id"], f["subject"], f["status"]) for f in rdoc["findings"]["new"])
         move = f"{a.fqdn} -> {b.fqdn}"
         assert new == [("host-migration-enabled", b.fqdn, "fail"),

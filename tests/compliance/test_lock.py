@@ -89,3 +89,30 @@ def test_the_lock_is_free_again_after_a_run_or_a_killed_holder(tmp_path: Path) -
     holder.wait()
     run = run_hvlm("audit", "--example", "--lock", str(lock), "-o", os.devnull)
     assert run.returncode == 1, run.stderr
+
+
+def test_lock_held_runs_under_the_callers_lock_and_refuses_to_run_unlocked(tmp_path: Path) -> None:
+    """--lock-held (hvlm-scheduled's flock around the scan, the diff and the notice): the run does not
+    take the lock again (it would wait on its caller, another open file), and refuses to run if
+    nobody holds it."""
+    h = tmp_path / "hist"
+    h.mkdir()
+    unlocked = run_hvlm("audit", "--example", "--history", str(h), "--lock-held", "-o", os.devnull)
+    assert unlocked.returncode == 2 and unlocked.stderr.splitlines() == [
+        f"hvlm: error: --lock-held, but nobody holds the lock {h / LOCK_NAME} (the file does not exist): take it "
+        f"first (flock {h / LOCK_NAME} hvlm ...) or leave --lock-held out"]
+    (h / LOCK_NAME).write_text("", "utf-8")
+    unlocked = run_hvlm("audit", "--example", "--history", str(h), "--lock-held", "-o", os.devnull)
+    assert unlocked.returncode == 2 and "nobody holds the lock" in unlocked.stderr and entries(h) == []
+    alone = run_hvlm("audit", "--example", "--lock-held", "-o", os.devnull)
+    assert alone.returncode == 2 and "--lock-held needs --history DIR or --lock FILE" in alone.stderr
+    holder = hold_in_another_process(h / LOCK_NAME)  # the caller, holding the lock for the whole job
+    try:
+        inside = run_hvlm("audit", "--example", "--history", str(h), "--lock-held", "-o", os.devnull, timeout=120)
+        assert inside.returncode == 1, inside.stderr
+        assert len(entries(h)) == 1
+        without = run_hvlm("audit", "--example", "--history", str(h), "-o", os.devnull)
+        assert without.returncode == EXIT_LOCKED and len(entries(h)) == 1  # any other run still waits its turn
+    finally:
+        holder.kill()
+        holder.wait()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from hvlm.audit.cli import main
+from hvlm.audit.commands.audit_cmd import example_snapshot_path
 from hvlm.reports.sarif import result_level
 
 sarif_validate = pytest.importorskip("sarif_kit.validate", reason="pip install -e '.[test]' (sarif-kit)")
@@ -87,10 +88,22 @@ def test_waived_findings_are_suppressed_and_baseline_states_set(tmp_path: Path, 
     assert sum(1 for r in results if "suppressions" in r) == 1
     errors = [r for r in results if r["properties"]["hvlm.status"] == "error"]
     assert all(r["level"] == "note" and r["properties"]["hvlm.couldNotCheck"] for r in errors)
+    # a check the new run skipped is not evaluated: its baseline findings are not "absent" (gone)
     log = _sarif(tmp_path, "--baseline", str(baseline), "--skip", "host-firewall-6600,pair-cpu-vendor,pair-credssp",
                  name="c.sarif")
+    assert not [r for r in log["runs"][0]["results"] if r["baselineState"] == "absent"]
+    # a finding really gone (hv06 now allows live migration) is absent
+    snap = json.loads(Path(example_snapshot_path()).read_text("utf-8"))
+    snap["hosts"]["hv06.lab.fabrikam.com"]["vmhost"]["value"]["VirtualMachineMigrationEnabled"] = True
+    fixed = tmp_path / "fixed-snapshot.json"
+    fixed.write_text(json.dumps(snap), "utf-8")
+    out = tmp_path / "d.sarif"
+    assert main(["audit", str(fixed), "--baseline", str(baseline), "--skip", "host-firewall-6600,pair-cpu-vendor",
+                 "--sarif", str(out), "-o", str(tmp_path / "d.txt")]) == 1
+    log = json.loads(out.read_text("utf-8"))
+    assert sarif_validate.validation_errors(log) == []
     absent = [r for r in log["runs"][0]["results"] if r["baselineState"] == "absent"]
-    assert absent and {r["ruleId"] for r in absent} == {"pair-credssp"}
+    assert absent and {r["ruleId"] for r in absent} == {"host-migration-enabled"}
     assert all(r["kind"] == "pass" and r["level"] == "none" for r in absent)
 
 

@@ -5,6 +5,7 @@ works end to end: keeps history, notifies only on change, exit codes as document
 from __future__ import annotations
 
 import configparser
+import gzip
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hvlm.audit.commands.audit_cmd import example_snapshot_path
+from hvlm.audit.history import companion_name
 from hvlm.audit.lock import EXIT_LOCKED, LOCK_NAME
 from tests.compliance.procs import REPO, env, hvlm_command
 from tests.compliance.test_history import entries
@@ -148,7 +150,8 @@ def test_the_scheduled_command_keeps_history_and_notifies_only_on_change(source:
     notice = s.notices_text()
     assert "Fixed (no longer found):" in notice and "host-migration-enabled: hv06.lab.fabrikam.com" in notice
     assert "New findings:" not in notice
-    assert len(list(s.dir.glob("changes-*.txt"))) == 1
+    # the notice is named after its run, so hvlm history --prune-* removes it with the run
+    assert [p.name for p in s.dir.glob("changes-*.txt")] == [companion_name(entries(s.dir)[-1])]
 
     s.set_migration("hv06.lab.fabrikam.com", False)
     failed = s.run(notify="exit 1")  # the notice cannot be sent: the run is kept, exit 5 says so
@@ -167,4 +170,139 @@ def test_the_scheduled_command_keeps_history_and_notifies_only_on_change(source:
     os.rename(s.dir, tmp_path / "gone")
     missing = s.run()
     assert missing.returncode == 2 and missing.stderr.splitlines() == [
-        f"hvlm: error: history folder {s.dir} does not exist (create it first)"]
+        f"hvlm-scheduled: error: history folder {s.dir} does not exist (create it first)"]
+
+
+def test_the_job_holds_the_lock_through_the_diff_and_the_notice(tmp_path: Path) -> None:
+    """A manual run that starts while the scheduled job is between its scan and its notice waits its
+    turn (exit 75): it can neither slip a run in between the pair the job diffs nor send a second
+    notice. The notice's own command does not inherit the lock (a mailer left behind cannot hold it)."""
+    s = Scheduled(tmp_path, service_argv())
+    assert s.run().returncode == 1
+    s.set_migration("hv06.lab.fabrikam.com", True)
+    probe = tmp_path / "during-notice.txt"
+    manual = f"{hvlm_command()} audit {shlex.quote(str(s.snapshot))} --history {shlex.quote(str(s.dir))} -o /dev/null"
+    notify = (f"cat > /dev/null; {{ {manual} 2>&1; echo \"manual exit $?\"; "
+              f"flock -n {shlex.quote(str(s.dir / LOCK_NAME))} true; echo \"flock exit $?\"; "
+              f"test -e /proc/self/fd/9; echo \"fd9 $?\"; }} > {shlex.quote(str(probe))}")
+    changed = s.run(notify=notify)
+    assert changed.returncode == 1, changed.stderr
+    seen = probe.read_text("utf-8")
+    assert "another hvlm run holds the lock" in seen and "hvlm-scheduled" in seen and "manual exit 75" in seen
+    assert "flock exit 1" in seen  # held by the job all through its notice
+    assert "fd9 1" in seen  # and not by the notice's command
+    assert len(entries(s.dir)) == 2  # the manual run kept nothing
+    assert (s.dir / LOCK_NAME).read_text("utf-8") == ""  # the holder line is cleared at the end
+    after = run_manual(s)
+    assert after.returncode == 1, after.stderr  # free again once the job ended
+
+
+def run_manual(s: Scheduled) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*shlex.split(hvlm_command()), "audit", str(s.snapshot), "--history", str(s.dir),
+                           "-o", os.devnull], env=env(), capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_a_second_job_while_one_runs_does_nothing(tmp_path: Path) -> None:
+    s = Scheduled(tmp_path, service_argv())
+    holder = subprocess.Popen(["flock", str(s.dir / LOCK_NAME), "sleep", "600"])  # as a running job holds it
+    try:
+        deadline = 50
+        while deadline and subprocess.run(["flock", "-n", str(s.dir / LOCK_NAME), "true"], check=False).returncode == 0:
+            deadline -= 1
+            subprocess.run(["sleep", "0.1"], check=False)
+        second = s.run()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert second.returncode == EXIT_LOCKED and entries(s.dir) == []
+    assert second.stderr.splitlines() == [
+        f"hvlm-scheduled: another hvlm run holds the lock {s.dir / LOCK_NAME}; this run did nothing (exit code 75)"]
+
+
+MAIL_PREVENTING = "NoNewPrivileges"
+
+
+def _implying_no_new_privileges() -> set[str]:
+    """The options that imply NoNewPrivileges=yes for a non-root User=, read from the installed
+    systemd.exec(5) when there is one (the list in the unit's comment otherwise)."""
+    page = Path("/usr/share/man/man5/systemd.exec.5.gz")
+    if page.exists():
+        text = re.sub(r"\\f[BIR]|\\&", "", gzip.decompress(page.read_bytes()).decode("utf-8", "replace"))
+        text = text.replace("\\-", "-")
+        found = set()
+        for section in text.split("\n.PP\n"):
+            name = section.split("\n", 1)[0].strip()
+            body = " ".join(section.split())
+            if re.fullmatch(r"[A-Za-z]+=", name) and re.search(
+                    r"NoNewPrivileges=(yes)? ?is implied|NoNewPrivileges= ?and RestrictSUIDSGID= ?are implicitly", body):
+                found.add(name.rstrip("="))
+        assert {"SystemCallFilter", "RestrictSUIDSGID", "ProtectKernelTunables", "DynamicUser"} <= found, found
+        return found
+    comment = (CONTRIB / "hvlm-scan.service").read_text("utf-8").split("systemd.exec(5):", 1)[1].split(")", 1)[0]
+    return {w.rstrip("=,") for w in comment.replace("#", " ").split() if w.endswith(("=", "=,"))}
+
+
+def test_the_service_can_send_its_mail_notice() -> None:
+    """mail(1) hands the notice to the MTA's sendmail, setgid postdrop (Postfix) or setuid root (exim),
+    writing under /var/spool: no NoNewPrivileges (nor an option implying it) and no read-only /var."""
+    s = unit("hvlm-scan.service")["Service"]
+    assert s.get(MAIL_PREVENTING, "no") not in ("yes", "true", "1", "on")
+    implying = _implying_no_new_privileges()
+    assert not implying & set(s), implying & set(s)
+    assert s["ProtectSystem"] in ("full", "yes", "no", "false")  # strict would make /var/spool read-only
+    text = (CONTRIB / "hvlm-scan.service").read_text("utf-8")
+    assert "HVLM_NOTIFY" in text and "NoNewPrivileges=yes and ProtectSystem=strict" in text  # the other choice
+
+
+def test_the_cron_line_finds_hvlm_with_crons_own_environment(tmp_path: Path) -> None:
+    """cron runs the line with /bin/sh and PATH=/usr/bin:/bin unless the file sets PATH; pip puts
+    hvlm in /usr/local/bin. Run the line as cron does (env -i, the file's variables, /bin/sh -c),
+    with a stand-in for /usr/local/bin that holds the script and an hvlm that runs this checkout."""
+    text = (CONTRIB / "hvlm.cron").read_text("utf-8")
+    variables = dict(line.split("=", 1) for line in text.splitlines() if re.match(r"^[A-Z_]+=", line))
+    assert "/usr/local/bin" in variables["PATH"].split(":")
+    if shutil.which("hvlm", path="/usr/bin:/bin"):
+        pytest.skip("an hvlm in /usr/bin or /bin would hide what this test shows")
+    local = tmp_path / "usr-local-bin"
+    local.mkdir()
+    shutil.copy(SCRIPT, local / "hvlm-scheduled")
+    shim = local / "hvlm"
+    shim.write_text("#!/bin/sh\n" + f"PYTHONPATH={shlex.quote(str(REPO))} exec {hvlm_command()} \"$@\"\n", "utf-8")
+    shim.chmod(0o755)
+    s = Scheduled(tmp_path, cron_argv()[0])
+    command = shlex.join([str(local / "hvlm-scheduled"), *s.argv[1:]])
+
+    def as_cron(path: str) -> subprocess.CompletedProcess[str]:
+        cron_env = {"HOME": str(tmp_path), "LOGNAME": "hvlm", "SHELL": "/bin/sh", "PATH": path,
+                    "HVLM_NOTIFY": f"cat >> {shlex.quote(str(s.notices))}"}
+        return subprocess.run(["env", "-i", *(f"{k}={v}" for k, v in cron_env.items()), "/bin/sh", "-c", command],
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    without = as_cron("/usr/bin:/bin")  # cron's default: the defect the PATH line fixes
+    assert without.returncode == 127 and "hvlm: not found" in without.stderr and entries(s.dir) == []
+    path = variables["PATH"].replace("/usr/local/bin", str(local))
+    first = as_cron(path)
+    assert first.returncode == 1 and first.stdout == first.stderr == "", first.stderr
+    assert len(entries(s.dir)) == 1
+
+
+def test_the_readme_units_are_the_shipped_ones() -> None:
+    """The README's abridged units say what the shipped files say, key by key (a value with a comment
+    after it, which systemd would take as part of the value, differs from the shipped one)."""
+    section = (REPO / "README.md").read_text("utf-8").split("### Scheduled use", 1)[1].split("\n## ", 1)[0]
+    block = next(b for b in re.findall(r"```ini\n(.*?)```", section, flags=re.S) if "[Service]" in b)
+    shipped = {"Service": unit("hvlm-scan.service")["Service"], "Timer": unit("hvlm-scan.timer")["Timer"]}
+    current = ""
+    keys = 0
+    for line in block.splitlines():
+        if not line.strip() or line.lstrip().startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = line.strip("[]")
+            continue
+        key, value = line.split("=", 1)
+        assert shipped[current][key] == value, (current, key, value)
+        keys += 1
+    assert keys >= 12
+    cron = [line for line in section.splitlines() if line.startswith("`30 2 * * * hvlm ")]
+    assert len(cron) == 1 and shlex.split(cron[0].strip("`.").split(" hvlm ", 1)[1]) == cron_argv()[0]
