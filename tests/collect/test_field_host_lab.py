@@ -94,7 +94,8 @@ def test_scan_judges_guardians_user_rights_policy_file_and_restarts_from_the_hos
     # no GPO sets "Create symbolic links" on the healthy host, so its local list is unread: never a pass
     assert messages[f"{healthy} host-logon-as-service"].startswith(f"Checked only Group Policy on {healthy}")
     assert "00 00 00 00" in messages[f"{broken} host-policy-file"]
-    assert "'UntrustedGuardian'" in messages[f"VM db13 on {names['HV13']} -> {broken} vm-vtpm-guardian"]
+    assert "does not hold HV13's UntrustedGuardian (encryption certificate thumbprint " \
+        in messages[f"VM db13 on {names['HV13']} -> {broken} vm-vtpm-guardian"]
     # the moves onto the broken host are blocked by exactly these findings; the healthy move only asks to
     # confirm the local user right no GPO sets
     moves = {(m["source"], m["destination"]): m for m in report["moves"]}
