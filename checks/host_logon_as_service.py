@@ -158,5 +158,5 @@ def _confirm_fix(host: HostRef, rights: list[str]) -> Fix:
         docs=(DOCS["log-on-as-a-service"], DOCS["ts-lm"]),
         gui=f"Local Security Policy (secpol.msc) > Local Policies > User Rights Assignment > {RIGHTS[rights[0]][0]}",
         run_as=LOCAL_ADMIN,
-        kind="check",
+        kind="manual",  # read by a person: secedit writes (and the command deletes) a temporary file
     )

@@ -20,7 +20,7 @@ def test_warning_not_pass_when_no_gpo_sets_the_right() -> None:
     assert f.status is Status.WARNING and f.severity is Severity.LOW
     assert f.message.startswith(f"Checked only Group Policy on {H}: no GPO sets \"Log on as a service\"")
     assert "confirm locally" in f.message
-    assert f.fix is not None and f.fix.kind == "check" and f.fix.run_on == H
+    assert f.fix is not None and f.fix.kind == "manual" and f.fix.run_on == H  # a temp file: by hand, not run
     ps = f.fix.powershell
     assert "secedit /export /cfg $inf /areas USER_RIGHTS" in ps
     assert "Select-String -Path $inf -Pattern 'SeServiceLogonRight', 'SeCreateSymbolicLinkPrivilege'" in ps
