@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hvlm.audit.facts import Facts
+from hvlm.audit.facts import Facts, HostRef
 from hvlm.audit.knowledge import DOCS
 from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from hvlm.audit.registry import check
@@ -108,9 +108,9 @@ def run(f: Facts) -> Outcome:
                        _install_fix(win), evidence)
     if build is not None and build < FIRST_2016_HOST and not any(v[0] == 1 for v in versions):
         return Outcome(Status.WARNING, f"{where} has Hyper-V module {_shown(versions)} only; {host.short} runs build "
-                       f"{build} ({_release(build)}), which module 2.x does not manage: module 1.1 does, and it is "
+                       f"{build} ({_release(build)}), which module 2.x does not manage: {_module_1(build)} does, and it is "
                        f"not installed on {computer}, so Move-VM of {host.short}'s VMs cannot start there.",
-                       _module_11_fix(host.short, build), evidence)
+                       _module_11_fix(host, build), evidence)
     note = "" if build is not None else f" (the release of {host.short} is not known: {build_from})"
     return Outcome(Status.PASS, f"{where} has Hyper-V module {_shown(versions)}, which manages {host.short}{note}. "
                    "If moves are started from another machine, it needs the same.", evidence=evidence)
@@ -138,8 +138,8 @@ def _named_host(f: Facts, named: str, build: int | None, evidence: dict[str, Any
     if build is not None and build < FIRST_2016_HOST:
         return Outcome(Status.WARNING, f"Moves start on {named} (build {mbuild}), whose Hyper-V module is 2.x; "
                        f"{host.short} runs build {build} ({_release(build)}), which module 2.x does not manage: moves "
-                       f"of its VMs need module 1.1 on {named}, and whether {named} has it is not among the collected "
-                       "facts.", _module_11_fix(host.short, build), evidence)
+                       f"of its VMs need {_module_1(build)} on {named}, and whether {named} has it is not among the collected "
+                       "facts.", _module_11_fix(host, build), evidence)
     return Outcome(Status.PASS, f"Moves start on {named} (the inventory's management_host, build {mbuild}), where "
                    f"Get-VMHost answered: its Hyper-V module 2.x manages {host.short}.", evidence=evidence)
 
@@ -148,8 +148,26 @@ def _release(build: int) -> str:
     return {9200: "Windows Server 2012", 9600: "Windows Server 2012 R2"}.get(build, "older than Windows Server 2016")
 
 
-def _module_11_fix(host: str, build: int) -> Fix:
-    """A 2012 R2 host: module 1.1 (shipped beside 2.0 on Windows 10 / Server 2016 and later) manages it, if present."""
+def _module_1(build: int) -> str:
+    """Module 1.1 manages Windows Server 2012 R2; for an older host hvlm names no version it has checked."""
+    return "module 1.1" if build == 9600 else "a 1.x module"
+
+
+def _module_11_fix(ref: HostRef, build: int) -> Fix:
+    """A 2012 R2 host: module 1.1 (shipped beside 2.0 on Windows 10 / Server 2016 and later) manages it, if present.
+    An older host (outside the supported releases): only its own machine is named."""
+    host = ref.short
+    if build != 9600:
+        return Fix(
+            summary=f"{host} ({_release(build)}) is not managed by the Hyper-V module 2.x, and hvlm names no other "
+            f"module version for it: start moves of its VMs on {host} itself (its own Hyper-V module manages it).",
+            run_on=ref.fqdn,
+            run_as="a member of Administrators or Hyper-V Administrators on that host",
+            powershell="Get-Module -ListAvailable -Name 'Hyper-V' | Select-Object -Property 'Name', 'Version'",
+            docs=(DOCS["setup"], DOCS["hyperv-module"]),
+            target="session",
+            kind="check",
+        )
     return Fix(
         summary=f"{host} ({_release(build)}) is managed by the Hyper-V module 1.1, not 2.x. On the machine that "
         "starts its moves, list the Hyper-V modules: if 1.1 is there, load it (Import-Module -Name 'Hyper-V' "

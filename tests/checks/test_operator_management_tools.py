@@ -232,3 +232,10 @@ def test_pass_windows_runner_that_is_not_the_named_host_reads_nothing_locally(
 def test_management_host_must_be_an_inventory_host() -> None:
     with pytest.raises(InputError, match="not one of the inventory's hosts"):
         parse_inventory({"hosts": [H1], "management_host": "admin01.corp.contoso.com"})
+
+
+def test_a_host_older_than_2012_r2_is_not_promised_module_1_1(windows: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    new = collected(monkeypatch, windows, answer(26100, modules=["2.0.0.0"]))
+    w = only(run_check("operator-management-tools", snapshot(new, 20348, 9200)), host=H2)
+    assert w.status is Status.WARNING and "(Windows Server 2012)" in w.message and "module 1.1" not in w.message
+    assert w.fix is not None and "RequiredVersion" not in w.fix.powershell and w.fix.run_on == H2
