@@ -16,7 +16,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.fleet import ComputerModel, HostModel, VMModel, build_snapshot, delegation_entries
+from tests.support.fleet import (
+    ALL_SERVICES,
+    VIRTUAL_MACHINES,
+    ComputerModel,
+    HostModel,
+    VMModel,
+    build_snapshot,
+    delegation_entries,
+)
 
 BUILDS = (17763, 20348, 26100)  # 2019, 2022, 2025: every one runs configuration version 9.0
 DOMAIN_SID = "S-1-5-21-1-2-3"
@@ -27,6 +35,14 @@ OPERATOR = {
     "userAccountControl": 0x200, "tokenGroups": [f"{DOMAIN_SID}-513", f"{DOMAIN_SID}-512", f"{DOMAIN_SID}-1201"],
     "memberOf": [],
 }
+# the Hyper-V hosts' GPO sets both user rights with NT VIRTUAL MACHINE\\Virtual Machines (read from RSoP), so
+# host-logon-as-service judges them (without a GPO the local lists are unread: a warning)
+HYPERV_RIGHTS = [
+    {"UserRight": right, "Precedence": 1, "GPOID": None, "GPOName": "CORP Hyper-V Hosts",
+     "Accounts": [{"Name": n, "SID": sid} for n, sid in (ALL_SERVICES, ("BUILTIN\\Administrators", "S-1-5-32-544"),
+                                                         VIRTUAL_MACHINES)]}
+    for right in ("SeServiceLogonRight", "SeCreateSymbolicLinkPrivilege")
+]
 DOMAIN = {
     "info": {"dnsRoot": "corp.contoso.com", "nETBIOSName": "CORP", "objectSid": DOMAIN_SID,
              "currentTime": "2026-11-20T09:00:00Z"},
@@ -89,8 +105,11 @@ def fleet(n: int, group: int | None = 20, vms: int = 20, broken: float = 0.0, se
         entries = [e for d in members[h.fqdn] if d is not h for e in delegation_entries(d, services)]
         computers.append(ComputerModel(h, f"{DOMAIN_SID}-{3000 + i}", entries,
                                        any_protocol=effect.get("any_protocol", True)))
-    return build_snapshot(hosts, computers={"corp.contoso.com": computers}, groups=groups,
-                          domains={"corp.contoso.com": DOMAIN}, operator=OPERATOR)
+    doc = build_snapshot(hosts, computers={"corp.contoso.com": computers}, groups=groups,
+                         domains={"corp.contoso.com": DOMAIN}, operator=OPERATOR)
+    for value in doc["hosts"].values():  # healthy: a GPO grants both user rights with the virtual machines
+        value["logon_rights"]["value"]["Rights"] = HYPERV_RIGHTS
+    return doc
 
 
 def main() -> int:

@@ -55,10 +55,12 @@ def _gpo(entry: dict[str, Any]) -> str:
     Policy that sets either right replaces the local list: without the virtual machines in it, VMs
     cannot start on the host and moves to it fail at the destination with 0x80070569 ("the user has not
     been granted the requested logon type", event 21502). hvlm reads the rights Group Policy sets from
-    the Resultant Set of Policy (RSOP_UserPrivilegeRight); a right no GPO sets keeps the local list
-    Hyper-V maintains (a right removed from the local policy by hand, with no GPO involved, is not seen:
-    reading the local list would mean exporting the policy to a file). The fix is in the GPO (usually a
-    domain hardening baseline), so it is a manual change for its owner: hvlm never edits domain GPOs.""",
+    the Resultant Set of Policy (RSOP_UserPrivilegeRight), read-only. A right no GPO sets keeps the
+    local list, which hvlm does not read (that would mean exporting the policy to a file on the host,
+    which the probe does not do): a right removed from the local policy by hand would not be seen, so
+    that case is a low warning "checked only Group Policy" with the command that confirms the local
+    list, never a pass. The fix is in the GPO (usually a domain hardening baseline), so it is a manual
+    change for its owner: hvlm never edits domain GPOs.""",
     references=(DOCS["log-on-as-a-service"], DOCS["create-symbolic-links"], DOCS["ts-lm"], DOCS["ts-guide"]),
     fix_hint="Add NT VIRTUAL MACHINE\\Virtual Machines to \"Log on as a service\" in the GPO that sets it, then "
              "gpupdate /force on the host.",
@@ -86,9 +88,12 @@ def run(f: Facts) -> Outcome:
             said.append(f"GPO '{_gpo(entry)}' sets \"{label}\" with {VIRTUAL_MACHINES}")
         else:
             missing.append((right, entry))
-    if not missing and all(v is None for v in evidence["rights"].values()):
-        return Outcome(Status.PASS, f"No GPO sets \"Log on as a service\" or \"Create symbolic links\" on {host.fqdn}: "
-                       "the local policy, which Hyper-V maintains, applies.", evidence=evidence)
+    unset = [r for r, v in evidence["rights"].items() if v is None]
+    if not missing and unset:
+        labels = " and ".join(f"\"{RIGHTS[r][0]}\"" for r in unset)
+        return Outcome(Status.WARNING, f"Checked only Group Policy on {host.fqdn}: " + "; ".join(said) + ". hvlm "
+                       f"does not read the local list of {labels}; confirm locally that it holds {VIRTUAL_MACHINES} "
+                       f"({VIRTUAL_MACHINES_SID}).", _confirm_fix(host, unset), evidence, severity=Severity.LOW)
     if not missing:
         return Outcome(Status.PASS, f"On {host.fqdn}, " + "; ".join(said) + ".", evidence=evidence)
     what = "; ".join(f"GPO '{_gpo(e)}' sets \"{RIGHTS[r][0]}\" without {VIRTUAL_MACHINES} ({VIRTUAL_MACHINES_SID})"
@@ -131,4 +136,27 @@ def _fix(host: HostRef, missing: list[tuple[str, dict[str, Any]]]) -> Fix:
         gui=f"Group Policy Management > the GPO > Edit > {_PATH}",
         run_as=f"{LOCAL_ADMIN}, after an editor of the GPO changed it",
         kind="manual",
+    )
+
+
+def _confirm_fix(host: HostRef, rights: list[str]) -> Fix:
+    """Read the effective local user rights by hand: secedit exports them to a temporary file, read and deleted."""
+    pattern = ", ".join(ps_quote(r) for r in rights)
+    return on_host(
+        host,
+        f"On {host.fqdn}, read the effective " + " and ".join(f"\"{RIGHTS[r][0]}\"" for r in rights)
+        + f" and look for *{VIRTUAL_MACHINES_SID}. It changes no setting: secedit writes the export to a temporary "
+        "file, which the command reads and deletes.",
+        "\n".join([
+            "$inf = Join-Path -Path $env:TEMP -ChildPath 'hvlm-rights.inf'",
+            "secedit /export /cfg $inf /areas USER_RIGHTS | Out-Null",
+            f"Select-String -Path $inf -Pattern {pattern}",
+            "[System.IO.File]::Delete($inf)",
+            f"# Each line must list *{VIRTUAL_MACHINES_SID}. If one does not, add {VIRTUAL_MACHINES} back to that right",
+            "# in Local Security Policy (secpol.msc) on this host, where the name resolves.",
+        ]),
+        docs=(DOCS["log-on-as-a-service"], DOCS["ts-lm"]),
+        gui=f"Local Security Policy (secpol.msc) > Local Policies > User Rights Assignment > {RIGHTS[rights[0]][0]}",
+        run_as=LOCAL_ADMIN,
+        kind="manual",  # read by a person: secedit writes (and the command deletes) a temporary file
     )

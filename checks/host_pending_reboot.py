@@ -6,7 +6,7 @@ from hvlm.audit.facts import Facts
 from hvlm.audit.knowledge import DOCS
 from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
 from hvlm.audit.registry import check
-from hvlm.checks._fixes import on_host
+from hvlm.checks._fixes import LOCAL_ADMIN, on_host
 
 _MARKERS = {
     "ComponentBasedServicing": "a feature or update install (Component Based Servicing\\RebootPending)",
@@ -49,6 +49,7 @@ def run(f: Facts) -> Outcome:
             "Get-VM | Where-Object -Property 'State' -EQ 'Running' | Select-Object -Property 'Name'\n"
             "Restart-Computer",
             docs=(DOCS["wac-known-issues"],),
+            run_as=LOCAL_ADMIN,  # Restart-Computer needs SeShutdownPrivilege: Hyper-V Administrators lack it
             kind="manual",
         ),
         evidence,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hvlm.audit.facts import Facts
+from hvlm.audit.facts import Facts, HostRef
 from hvlm.audit.knowledge import DOCS
 from hvlm.audit.model import Fix, Outcome, Severity, Status, SubjectKind
 from hvlm.audit.registry import check
@@ -52,8 +52,10 @@ def _shown(versions: list[tuple[int, ...]]) -> str:
     collected from. When that machine is Windows, it reads its build and the Hyper-V module
     versions installed (Get-Module -ListAvailable, read-only) and judges them against each host's
     release: no module, a release older than Windows 10 / Windows Server 2016, or no 2.x module for
-    a 2016+ host fails; a Windows Server 2012 R2 host without a 1.x module (the one that manages
-    2012 R2) is a warning. Collected from Linux or another system, nothing about the real management
+    a 2016+ host fails; a Windows Server 2012 R2 host (build 9600) is managed by module 1.1, which
+    Windows 10 and Windows Server 2016 and later install beside 2.0: a machine without a 1.x module
+    is a warning (Move-VM of that host's VMs cannot start there), and the fix loads 1.1 where it is
+    present or names a machine that has it. Collected from Linux or another system, nothing about the real management
     machine is known: the finding says so (a warning of severity info, never a pass) and gives the
     PowerShell that confirms it on that machine. When the inventory names the management machine
     (management_host) and it is one of the scanned Hyper-V hosts, its own facts decide: Get-VMHost
@@ -106,9 +108,9 @@ def run(f: Facts) -> Outcome:
                        _install_fix(win), evidence)
     if build is not None and build < FIRST_2016_HOST and not any(v[0] == 1 for v in versions):
         return Outcome(Status.WARNING, f"{where} has Hyper-V module {_shown(versions)} only; {host.short} runs build "
-                       f"{build} (Windows Server 2012 R2 or older), which the 2.x cmdlets do not manage: module 1.1 "
-                       "is the one for it (Import-Module -Name 'Hyper-V' -RequiredVersion 1.1).",
-                       _verify_fix(), evidence, severity=Severity.MEDIUM)
+                       f"{build} ({_release(build)}), which module 2.x does not manage: {_module_1(build)} does, and it is "
+                       f"not installed on {computer}, so Move-VM of {host.short}'s VMs cannot start there.",
+                       _module_11_fix(host, build), evidence)
     note = "" if build is not None else f" (the release of {host.short} is not known: {build_from})"
     return Outcome(Status.PASS, f"{where} has Hyper-V module {_shown(versions)}, which manages {host.short}{note}. "
                    "If moves are started from another machine, it needs the same.", evidence=evidence)
@@ -135,11 +137,55 @@ def _named_host(f: Facts, named: str, build: int | None, evidence: dict[str, Any
                        f"starts moves of another host such as {host.short}.", _verify_fix(), evidence)
     if build is not None and build < FIRST_2016_HOST:
         return Outcome(Status.WARNING, f"Moves start on {named} (build {mbuild}), whose Hyper-V module is 2.x; "
-                       f"{host.short} runs build {build} (Windows Server 2012 R2 or older), which needs module 1.1 "
-                       f"there (Import-Module -Name 'Hyper-V' -RequiredVersion 1.1): whether {named} has it is not "
-                       "among the collected facts.", _verify_fix(), evidence, severity=Severity.MEDIUM)
+                       f"{host.short} runs build {build} ({_release(build)}), which module 2.x does not manage: moves "
+                       f"of its VMs need {_module_1(build)} on {named}, and whether {named} has it is not among the collected "
+                       "facts.", _module_11_fix(host, build), evidence)
     return Outcome(Status.PASS, f"Moves start on {named} (the inventory's management_host, build {mbuild}), where "
                    f"Get-VMHost answered: its Hyper-V module 2.x manages {host.short}.", evidence=evidence)
+
+
+def _release(build: int) -> str:
+    return {9200: "Windows Server 2012", 9600: "Windows Server 2012 R2"}.get(build, "older than Windows Server 2016")
+
+
+def _module_1(build: int) -> str:
+    """Module 1.1 manages Windows Server 2012 R2; for an older host hvlm names no version it has checked."""
+    return "module 1.1" if build == 9600 else "a 1.x module"
+
+
+def _module_11_fix(ref: HostRef, build: int) -> Fix:
+    """A 2012 R2 host: module 1.1 (shipped beside 2.0 on Windows 10 / Server 2016 and later) manages it, if present.
+    An older host (outside the supported releases): only its own machine is named."""
+    host = ref.short
+    if build != 9600:
+        return Fix(
+            summary=f"{host} ({_release(build)}) is not managed by the Hyper-V module 2.x, and hvlm names no other "
+            f"module version for it: start moves of its VMs on {host} itself (its own Hyper-V module manages it).",
+            run_on=ref.fqdn,
+            run_as="a member of Administrators or Hyper-V Administrators on that host",
+            powershell="Get-Module -ListAvailable -Name 'Hyper-V' | Select-Object -Property 'Name', 'Version'",
+            docs=(DOCS["setup"], DOCS["hyperv-module"]),
+            target="session",
+            kind="check",
+        )
+    return Fix(
+        summary=f"{host} ({_release(build)}) is managed by the Hyper-V module 1.1, not 2.x. On the machine that "
+        "starts its moves, list the Hyper-V modules: if 1.1 is there, load it (Import-Module -Name 'Hyper-V' "
+        f"-RequiredVersion 1.1) in the session that moves {host}'s VMs; if it is not, start those moves from a "
+        f"machine that has it, or on {host} itself.",
+        run_on="the machine that starts the moves (your management machine)",
+        run_as="any user (reading and loading modules)",
+        powershell="\n".join([
+            "Get-Module -ListAvailable -Name 'Hyper-V' | Select-Object -Property 'Name', 'Version'",
+            f"# Only if 1.1 is listed: load it in the session that moves {host}'s VMs (a new session loads 2.x again).",
+            "# If it is not listed, this line fails: start the moves from a machine that lists 1.1, or on "
+            f"{host} itself.",
+            "Import-Module -Name 'Hyper-V' -RequiredVersion 1.1",
+        ]),
+        docs=(DOCS["setup"], DOCS["hyperv-module"]),
+        target="session",
+        kind="manual",  # a person decides from the list: Import-Module fails where 1.1 is absent
+    )
 
 
 def _is_2016(build: int | None) -> bool:

@@ -10,6 +10,7 @@ from hvlm.audit.knowledge import DOCS
 from hvlm.audit.model import Outcome, Severity, Status, SubjectKind
 from hvlm.audit.psquote import ps_quote
 from hvlm.audit.registry import check
+from hvlm.audit.words import count
 from hvlm.checks._fixes import on_host
 from hvlm.checks._keys import nothing, rows_of_vm
 from hvlm.checks._vmfacts import rows_of
@@ -25,12 +26,25 @@ def _eject(vm: str, drive: dict[str, Any]) -> str:
 
 
 def _attached(drive: dict[str, Any]) -> bool:
-    return bool(drive.get("Path")) or drive.get("DvdMediaType") == "PassThrough"
+    return bool(drive.get("Path")) or _passthrough(drive)
+
+
+def _passthrough(drive: dict[str, Any]) -> bool:
+    """The host's physical DVD drive passed through: nothing the destination could hold instead."""
+    return drive.get("DvdMediaType") == "PassThrough"
+
+
+def _what(d: dict[str, Any]) -> str:
+    where = "floppy drive" if d["DriveType"] == "FloppyDiskDrive" else "DVD drive"
+    if _passthrough(d):
+        return f"the source host's physical drive{' ' + str(d['Path']) if d.get('Path') else ''} in its {where}"
+    return f"{d.get('Path')} in its {where}"
 
 
 def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
-    """Whether any of the VM's drives holds media (the status; the rest is wording)."""
-    return any(_attached(d) for d in rows_of_vm(vm, src, "vm_media"))
+    """Whether any of the VM's drives holds media, and a pass-through one (the status; the rest is wording)."""
+    drives = rows_of_vm(vm, src, "vm_media")
+    return any(_attached(d) for d in drives), any(_passthrough(d) for d in drives)
 
 
 @check(
@@ -63,14 +77,24 @@ def run(f: Facts) -> Outcome:
                    for d in drives],
     }
     if not attached:
-        what = f"{len(drives)} DVD/floppy drive(s), all empty" if drives else "no DVD or floppy drive"
+        what = f"{count(len(drives), 'DVD or floppy drive')}, all empty" if drives else "no DVD or floppy drive"
         return Outcome(Status.PASS, f"{name} has {what}.", evidence=evidence)
-    media = "; ".join(
-        f"{'the host drive' if d.get('DvdMediaType') == 'PassThrough' and not d.get('Path') else d.get('Path')} "
-        f"in its {'floppy drive' if d['DriveType'] == 'FloppyDiskDrive' else 'DVD drive'}"
-        for d in attached
-    )
+    media = "; ".join(_what(d) for d in attached)
     src = f.host("source")
+    eject = "\n".join(_eject(name, d) for d in attached)
+    docs = (DOCS["set-vmdvddrive"], DOCS["set-vmfloppydiskdrive"], DOCS["ts-lm"])
+    gui = f"Hyper-V Manager > {name} > Settings > DVD Drive > Media: None"
+    owner_first = f"# Only after {name}'s owner confirms that nothing in the guest still reads the media:\n"
+    if any(_passthrough(d) for d in attached):
+        return Outcome(
+            Status.FAIL,
+            f"{name} has media attached ({media}): a drive of the source host passed through cannot follow the VM, "
+            "so the move fails.",
+            on_host(src, f"Eject the pass-through drive from {name} on {src.fqdn} (set the drive to None) before the "
+                    "move, once its owner confirms nothing in the guest still reads it.",
+                    owner_first + eject, docs=docs, gui=gui, kind="manual"),
+            evidence,
+        )
     return Outcome(
         Status.WARNING,
         f"{name} has media attached ({media}): the destination must open it, or the move fails there "
@@ -79,10 +103,7 @@ def run(f: Facts) -> Outcome:
             src,
             f"Eject the media from {name} on {src.fqdn} before the move, once its owner confirms nothing in the guest "
             "still reads it (or put the same image at the same path on the destination).",
-            "\n".join([f"# Only after {name}'s owner confirms that nothing in the guest still reads the media:",
-                       *(_eject(name, d) for d in attached)]),
-            docs=(DOCS["set-vmdvddrive"], DOCS["set-vmfloppydiskdrive"], DOCS["ts-lm"]),
-            gui=f"Hyper-V Manager > {name} > Settings > DVD Drive > Media: None",
+            owner_first + eject, docs=docs, gui=gui,
             kind="manual",  # the owner's word comes first: never run by a plain Apply
         ),
         evidence,

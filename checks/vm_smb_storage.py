@@ -69,6 +69,24 @@ def _side(side: RoleFacts) -> Hashable:
     return side.derived("smb:side", compute)
 
 
+def _source_side(side: RoleFacts) -> Hashable:
+    """The source's part names the host: whether moves start on it (the management fact) changes the verdict."""
+    return side.ref.name, _side(side)
+
+
+def started_on(mgmt: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """(machine that starts moves, the inventory host it is) as the management fact tells: the inventory's
+    management_host, else the Windows machine hvlm ran on (judged as the management machine); else unknown."""
+    if mgmt is None:
+        return None, None
+    if mgmt.get("named_by") == "inventory" and mgmt.get("inventory_host"):
+        return str(mgmt["inventory_host"]), str(mgmt["inventory_host"])
+    if mgmt.get("windows") is not None:
+        host = mgmt.get("inventory_host")
+        return str(mgmt["computer"]), None if host is None else str(host)
+    return None, None
+
+
 def wanted(server: str) -> str:
     """The SPN the SMB client asks a ticket for: cifs/ and the server's name as the path writes it."""
     return f"{CIFS}/{server}"
@@ -88,8 +106,8 @@ def spn_pair(server: str, domain: str | None) -> list[str]:
     subject=SubjectKind.VM,
     requires=("source.vms", "source.vm_hard_disks", "source.vm_files", "source.vm_checkpoints",
               "source.vmhost?", "destination.vmhost?", "source.ad_computer?", "destination.ad_computer?",
-              "source.computer_system?", "destination.computer_system?"),
-    parts=(_side, _side),
+              "source.computer_system?", "destination.computer_system?", "management?"),
+    parts=(_source_side, _side),
     vm_key=_servers,
     rationale="""A VM whose disks or configuration are on an SMB share (a path \\\\server\\share\\...) is
     moved without its storage: the destination opens the same files. Microsoft's "Deploy Hyper-V over SMB"
@@ -100,11 +118,15 @@ def spn_pair(server: str, domain: str | None) -> list[str]:
     Admin Center, Move-VM -ComputerName), each host reaches the share on the operator's behalf: a second hop
     that Kerberos allows only with constrained delegation to cifs/<file server>, under the name the path
     uses, in each host's msDS-AllowedToDelegateTo (the directory facts hold it; compared
-    case-insensitively). A host without it is a failure of medium severity: a move started in a session
-    on the source itself does not need it. Resource-based delegation on the file server's own object
-    would serve too, but hvlm does not read that object. Two hosts that both use CredSSP delegate the
-    operator's credentials instead: then only the share permissions apply. VMs without files on a share
-    pass.""",
+    case-insensitively); a move started in a session on the source itself is a first hop and does
+    not need it. So a host without it fails (medium) only when hvlm knows that moves start on
+    another machine: the inventory's management_host names a host other than the source, or hvlm
+    ran on a Windows management machine that is not the source. When moves start on the source, it
+    is a low warning (a move started elsewhere would fail); when hvlm cannot tell where moves start,
+    a medium warning that names which way fails. Resource-based delegation on the file server's own
+    object would serve too, but hvlm does not read that object. Two hosts that both use CredSSP
+    delegate the operator's credentials instead: then only the share permissions apply. VMs
+    without files on a share pass.""",
     references=(DOCS["hyperv-over-smb"], DOCS["kcd-overview"], DOCS["second-hop"], DOCS["get-smbshareaccess"],
                 DOCS["ts-lm"]),
     fix_hint="Add cifs/<file server> to both hosts' delegation; verify both computer accounts' Full Control on the share.",
@@ -142,11 +164,25 @@ def run(f: Facts) -> Outcome:
                        f"{', '.join(wanted(s) for s in servers)}. hvlm cannot read the share permissions: "
                        f"{_ask(src, dst)}", verify, evidence, severity=Severity.LOW)
     said = "; ".join(f"{ref.fqdn} lacks {', '.join(absent)}" for ref, absent in lacking)
+    machine, host = started_on(f.optional("management"))
+    evidence["moves_started_on"] = machine
+    lacks = f"{name} keeps files on {_names(servers)}, and {said} in msDS-AllowedToDelegateTo"
+    if host is not None and host == src.name:
+        return Outcome(Status.WARNING, f"{lacks}; moves start on {src.fqdn} itself (the management machine), which "
+                       "needs no delegation for the share. A move started from any other machine would fail when "
+                       f"the host opens the files on the operator's behalf. hvlm cannot read the share permissions: "
+                       f"{_ask(src, dst)}", verify, evidence, severity=Severity.LOW)
+    if machine is None:
+        return Outcome(Status.WARNING, f"{lacks}: a move started from another machine (Hyper-V Manager, Windows "
+                       "Admin Center, Move-VM -ComputerName) fails when the host opens the files on the operator's "
+                       f"behalf; one started in a session on {src.fqdn} itself works. hvlm does not know where moves "
+                       "start (name it as management_host in the inventory). Verify the share permissions as well "
+                       "(hvlm cannot read them).", _delegation_fix(name, lacking, servers, verify), evidence)
     return Outcome(
         Status.FAIL,
-        f"{name} keeps files on {_names(servers)}, and a move started from another machine needs each host to "
-        f"delegate to the file service there: {said} in msDS-AllowedToDelegateTo. Such a move fails when the host "
-        "opens the files on the operator's behalf. Verify the share permissions as well (hvlm cannot read them).",
+        f"{lacks}: moves start on {machine}, not on the source, so each host must delegate to the file service "
+        "there, and the move fails when the host opens the files on the operator's behalf. Verify the share "
+        "permissions as well (hvlm cannot read them).",
         _delegation_fix(name, lacking, servers, verify),
         evidence,
     )

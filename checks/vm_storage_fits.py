@@ -7,6 +7,7 @@ virtual machine path. Both may be one volume.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from hvlm.audit.registry import check
 from hvlm.audit.words import count
 from hvlm.checks._fixes import on_host
 from hvlm.checks._keys import rows_of_vm
-from hvlm.checks._vmfacts import gib, is_share, rows_of
+from hvlm.checks._vmfacts import is_share, rows_of
 
 
 def _volume_of(path: str, volumes: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -229,7 +230,7 @@ def run(f: Facts) -> Outcome:
                            f"{setting}) was not collected.", evidence=evidence)
         kind, volume, free = _place(str(path), f["destination.volumes"])
         if kind == "share":
-            on_shares.append(f"{what} ({gib(now)} now, up to {gib(most)}) to the share {path}")
+            on_shares.append(f"{what} ({_size(now)} now, up to {_size(most)}) to the share {path}")
             continue
         if kind != "volume" or volume is None or free is None:
             return Outcome(Status.ERROR, f"Cannot compare: no collected volume of {dref.fqdn} holds {path}.",
@@ -245,8 +246,23 @@ def run(f: Facts) -> Outcome:
     return _verdict(f, name, loads, on_shares, evidence)
 
 
+MiB = 1024**2
+
+
 def _size(n: int) -> str:
-    return gib(n) if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
+    """A size that hides no small part: MiB below 1 GiB; GiB with a second decimal when one would hide a MiB or more
+    (1576.05 GiB for 1576 GiB and 48 MiB, not 1576.0 GiB)."""
+    if n < 1024**3:
+        return f"{n / MiB:.0f} MiB"
+    gb = n / 1024**3
+    return f"{gb:.1f} GiB" if abs(round(gb, 1) - gb) * 1024**3 < MiB else f"{gb:.2f} GiB"
+
+
+def _up(n: int) -> str:
+    """A shortfall, rounded up (552.05 GiB needed is "552.1 GiB", never "552.0 GiB"): freeing what it says is enough."""
+    if n < 1024**3:
+        return f"{math.ceil(n / MiB)} MiB"
+    return f"{math.ceil(n * 10 / 1024**3) / 10:.1f} GiB"
 
 
 def _verdict(f: Facts, name: str, loads: dict[str, dict[str, Any]], on_shares: list[str],
@@ -256,13 +272,13 @@ def _verdict(f: Facts, name: str, loads: dict[str, dict[str, Any]], on_shares: l
     grow = [(v, x) for v, x in loads.items() if x["now"] <= x["free"] < x["most"]]
 
     def said(volume: str, x: dict[str, Any]) -> str:
-        return f"volume {volume} of {dref.fqdn} ({gib(x['free'])} free) receives " + " and ".join(x["what"])
+        return f"volume {volume} of {dref.fqdn} ({_size(x['free'])} free) receives " + " and ".join(x["what"])
 
     if short:
         volume, x = short[0]
         return Outcome(
             Status.FAIL,
-            f"{name} does not fit: {said(volume, x)}, {gib(x['now'])} in all, so a move with its storage fails "
+            f"{name} does not fit: {said(volume, x)}, {_size(x['now'])} in all, so a move with its storage fails "
             "part-way." + "".join(f" Also {said(v, y)}." for v, y in short[1:]),
             _fix(f, name, volume, x["now"] - x["free"]),
             evidence,
@@ -271,7 +287,7 @@ def _verdict(f: Facts, name: str, loads: dict[str, dict[str, Any]], on_shares: l
         volume, x = grow[0]
         return Outcome(
             Status.WARNING,
-            f"{name} fits now, but {said(volume, x)}, and its dynamic disks may grow to {gib(x['most'])} in all, "
+            f"{name} fits now, but {said(volume, x)}, and its dynamic disks may grow to {_size(x['most'])} in all, "
             "more than the volume holds.",
             _fix(f, name, volume, x["most"] - x["free"]),
             evidence,
@@ -285,13 +301,13 @@ def _verdict(f: Facts, name: str, loads: dict[str, dict[str, Any]], on_shares: l
             evidence,
             severity=Severity.LOW,
         )
-    where = "; ".join(f"{said(v, x)}, {gib(x['now'])} now, at most {gib(x['most'])}" for v, x in loads.items())
+    where = "; ".join(f"{said(v, x)}, {_size(x['now'])} now, at most {_size(x['most'])}" for v, x in loads.items())
     return Outcome(Status.PASS, f"{name} fits: {where}.", evidence=evidence)
 
 
 def _fix(f: Facts, name: str, volume: str | None, short: int | None) -> Fix:
     dref = f.host("destination")
-    room = f"free at least {gib(short)} more on volume {volume}" if volume and short else "make sure the share has room"
+    room = f"free at least {_up(short)} more on volume {volume}" if volume and short else "make sure the share has room"
     return on_host(
         dref,
         f"Make room for {name} on {dref.fqdn}: {room}, or move {name} with Move-VM -IncludeStorage "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -58,7 +59,7 @@ def _vm_key(vm: Mapping[str, Any], src: RoleFacts) -> Hashable:
     severity=Severity.HIGH,
     subject=SubjectKind.VM,
     requires=("source.vms", "source.vm_security", "source.vm_key_protectors?", "source.hgs_client?",
-              "destination.hgs_client?", "destination.hgs_guardians?"),
+              "destination.hgs_client?", "destination.hgs_guardians?", "source.hgs_guardians?"),
     parts=(_src_part, _dst_part),
     vm_key=_vm_key,
     rationale="""The state of a VM with a virtual TPM is encrypted with a key protector wrapped for one or
@@ -121,16 +122,32 @@ def run(f: Facts) -> Outcome:
         return Outcome(Status.PASS, f"{dst.fqdn} holds, with its private key, a guardian certificate that {name}'s "
                        f"key protector names ({sorted(named & private)[0]}).", evidence=evidence)
     owner = named_guardians(row)[0] if named_guardians(row) else {}
-    guardian = str(owner.get("Name") or "UntrustedGuardian")
+    label = _guardian_label(owner, f.optional("source.hgs_guardians"))
+    enc = thumbprint(owner.get("EncryptionCertificateThumbprint")) or ", ".join(sorted(named)) or "unknown"
     if named & every:
-        message = (f"{dst.fqdn} holds the certificate of {name}'s guardian '{guardian}' but not its private key: it "
-                   "cannot unwrap the VM's key protector, and the move fails (\"The key protector for the virtual "
-                   "machine could not be unwrapped\").")
+        message = (f"{dst.fqdn} holds the certificate of {label} (encryption certificate thumbprint {enc}), which "
+                   f"protects {name}, but not its private key: it cannot unwrap the VM's key protector, and the move "
+                   "fails (\"The key protector for the virtual machine could not be unwrapped\").")
     else:
-        message = (f"{dst.fqdn} does not hold the guardian '{guardian}' of {name}'s key protector (encryption "
-                   f"certificate {', '.join(sorted(named)) or 'unknown'}): the move fails (\"The key protector for the "
-                   "virtual machine could not be unwrapped\").")
+        message = (f"{dst.fqdn} does not hold {label} (encryption certificate thumbprint {enc}), which protects "
+                   f"{name}: the move fails (\"The key protector for the virtual machine could not be unwrapped\").")
     return Outcome(Status.FAIL, message, _copy_certificates(name, src, dst, owner), evidence)
+
+
+_HOLDER = re.compile(r"\(([^()]+)\)\s*$")
+
+
+def _guardian_label(owner: Mapping[str, Any], source_guardians: Mapping[str, Any] | None) -> str:
+    """ "HV04's UntrustedGuardian": every Local-mode host's guardian has that name, so the host that owns it
+    (the last parenthesis of its certificate's subject, "... (UntrustedGuardian) (HV04)") tells them apart."""
+    guardian = str(owner.get("Name") or "UntrustedGuardian")
+    enc = thumbprint(owner.get("EncryptionCertificateThumbprint"))
+    for cert in (source_guardians or {}).get("LocalCertificates") or []:
+        if enc and thumbprint(cert.get("Thumbprint")) == enc:
+            found = _HOLDER.search(str(cert.get("Subject") or ""))
+            if found and found.group(1) != guardian:
+                return f"{found.group(1)}'s {guardian}"
+    return f"the guardian {guardian} of the key protector"
 
 
 def _no_client(name: str, dst: HostRef, evidence: dict[str, Any]) -> Outcome:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.fleet import (
     ALL_SERVICES,
+    VIRTUAL_MACHINES,
     CheckpointModel,
     ComputerModel,
     DiskModel,
@@ -182,7 +184,24 @@ def fleet() -> dict[str, Any]:
     )
     _selective_authentication(doc)
     _management_machine(doc)
+    _hyperv_rights_gpo(doc)
     return doc
+
+
+def _hyperv_rights_gpo(doc: dict[str, Any]) -> None:
+    """The corp Hyper-V hosts' OU links "CORP Hyper-V Hosts", which sets both user rights with NT VIRTUAL
+    MACHINE\\Virtual Machines (hvlm reads them from RSoP); HV05 sits in the 2025 baseline's OU instead, and the
+    lab's HV06 has no such GPO, so only its local lists (which hvlm does not read) grant them."""
+    accounts = {"SeServiceLogonRight": [ALL_SERVICES, VIRTUAL_MACHINES],
+                "SeCreateSymbolicLinkPrivilege": [("BUILTIN\\Administrators", "S-1-5-32-544"), VIRTUAL_MACHINES]}
+    for name in ("hv01", "hv02", "hv03", "hv04", "hv07"):
+        rights = doc["hosts"][f"{name}.corp.contoso.com"]["logon_rights"]["value"]
+        gpo_id = f"cn={{{uuid.uuid5(uuid.NAMESPACE_DNS, 'CORP Hyper-V Hosts')}}},cn=policies,cn=system," \
+                 "DC=corp,DC=contoso,DC=com"
+        rights["Rights"] = [{"UserRight": right, "Precedence": 1, "GPOID": gpo_id.upper(),
+                             "GPOName": "CORP Hyper-V Hosts",
+                             "Accounts": [{"Name": n, "SID": sid} for n, sid in who]}
+                            for right, who in accounts.items()]
 
 
 def _selective_authentication(doc: dict[str, Any]) -> None:

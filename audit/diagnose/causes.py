@@ -17,7 +17,7 @@ from hvlm.audit.diagnose import handwork as hw
 from hvlm.audit.diagnose.judging import Context, FactNote, Judgement, Step, Verdict, by_findings, strongest
 from hvlm.audit.diagnose.tickets import POLICY_DOCS, recent_change
 from hvlm.audit.knowledge import DOCS
-from hvlm.audit.model import Finding, Status
+from hvlm.audit.model import Finding, Severity, Status
 from hvlm.audit.snapshot import FactError
 
 __all__ = ["CAUSES", "Cause"]
@@ -296,10 +296,60 @@ def _dest_vmms(ctx: Context) -> Judgement:
 
 
 def _memory(ctx: Context) -> Judgement:
-    j = by_findings(ctx.of("vm-memory-fit"), not_run="the source has no VMs in the snapshot")
+    """vm-memory-fit warns from the free memory when collected, which changes by the minute: likely at most, with
+    the destination's free memory now as the step that settles it. An Off VM's low warning (it would not start
+    there) is no cause of a failed live migration."""
+    j = by_findings(ctx.of("vm-memory-fit"), problem=lambda f: f.severity is not Severity.LOW,
+                    not_run="the source has no VMs in the snapshot")
+    dst = ctx.destination
+    now = Step(f"Read {dst.short}'s free memory now (GiB) and compare it with what the VM needs.",
+               hw.free_memory(dst))
     if j.verdict is Verdict.RULED_OUT:
-        return replace(j, reason=f"Every VM of {ctx.source.short} fits {ctx.destination.short}'s free memory as "
-                       "collected (free memory changes by the minute).")
+        return replace(j, reason=f"Every VM of {ctx.source.short} fits {dst.short}'s free memory as "
+                       "collected (free memory changes by the minute).", steps=(now,))
+    if j.verdict is Verdict.LIKELY:
+        return replace(j, reason=j.reason + f" Free memory changes by the minute: {dst.short}'s free memory at the "
+                       "time of the move decides.", steps=(now,))
+    return j
+
+
+def _media(ctx: Context) -> Judgement:
+    """An attached image is a warning: hvlm never looks for the file on the destination, so the cause is likely, and
+    Test-Path on the destination settles it. A pass-through drive fails (it cannot follow): confirmed."""
+    found = ctx.of("vm-media-attached")
+    j = by_findings(found)
+    dst = ctx.destination
+    if j.verdict is Verdict.LIKELY:
+        steps = []
+        for f in j.findings:
+            for drive in f.evidence.get("drives") or []:
+                path = drive.get("Path")
+                if path and drive.get("DvdMediaType") != "PassThrough":
+                    steps.append(Step(f"Check that {dst.short} has {f.evidence.get('vm')}'s image at the same path "
+                                      "(False: this is the cause; True: the image is there, though a mounted "
+                                      "vmguest.iso has been reported to block moves anyway).",
+                                      hw.test_path(dst, str(path))))
+        return replace(j, reason=j.reason + f" hvlm did not check that {dst.short} has the file: likely, not "
+                       "confirmed.", steps=tuple(steps))
+    if j.verdict is Verdict.POSSIBLE:
+        return replace(j, steps=(Step(f"On {ctx.source.short}, read the VM's DVD drive; set it to None "
+                                      "(Set-VMDvdDrive -Path $null) or copy the ISO to the same path on the "
+                                      "destination.", hw.dvd_drives(ctx.source)),))
+    return j
+
+
+def _user_rights(ctx: Context) -> Judgement:
+    """A GPO that sets a right without the virtual machines fails: confirmed. A right no GPO sets is a warning
+    (the local list is not read): possible until the command on the destination shows it."""
+    found = ctx.of("host-logon-as-service", "destination")
+    j = by_findings(found, problem=lambda f: f.status is Status.FAIL)
+    step = Step(f"On {ctx.destination.short}, read both rights and look for *S-1-5-83-0.",
+                hw.user_rights(ctx.destination))
+    local = [f for f in found if f.status is Status.WARNING]
+    if j.verdict is Verdict.RULED_OUT and local:
+        return Judgement(Verdict.POSSIBLE, local[0].message, tuple(local), steps=(step,))
+    if j.verdict is Verdict.POSSIBLE:
+        return replace(j, steps=(step,))
     return j
 
 
@@ -460,20 +510,13 @@ _LIST = [
            """"Log on as a service" and "Create symbolic links" must include NT VIRTUAL MACHINE\\Virtual
            Machines (S-1-5-83-0); a GPO that sets either right without it replaces the local list, and the
            planned VM's logon fails on {dst} (KB 2779204).""",
-           ("host-logon-as-service",),
-           _checked("host-logon-as-service", "destination",
-                    lambda c: Step(f"On {c.destination.short}, read both rights and look for *S-1-5-83-0.",
-                                   hw.user_rights(c.destination))),
+           ("host-logon-as-service",), _user_rights,
            "ts-lm", "ts-guide", "log-on-as-a-service"),
     _cause("iso-path", "A virtual DVD or floppy drive holds an image {dst} cannot open",
            """Moving a VM whose DVD drive points at an ISO file missing on the destination (or on a share its
            computer account cannot read) fails with the virtual disk provider error; a mounted vmguest.iso has
            been reported to do the same.""",
-           ("vm-media-attached",),
-           _checked("vm-media-attached", None,
-                    lambda c: Step(f"On {c.source.short}, read the VM's DVD drive; set it to None (Set-VMDvdDrive "
-                                   "-Path $null) or copy the ISO to the same path on the destination.",
-                                   hw.dvd_drives(c.source))), "ts-lm", "set-vmdvddrive"),
+           ("vm-media-attached",), _media, "ts-lm", "set-vmdvddrive"),
     _cause("disk-path", "A virtual hard disk {dst} cannot open",
            """The destination opens every virtual disk of the VM: a file that does not exist at its path (a
            broken differencing chain, a disk on a share {dst} cannot reach) has no virtual disk provider to

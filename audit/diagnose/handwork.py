@@ -94,6 +94,17 @@ def dvd_drives(src: HostRef) -> str:
     return on_one(src, "Get-VMDvdDrive -VMName '<VM name>' | Select-Object -Property 'VMName', 'Path'")
 
 
+def test_path(host: HostRef, path: str) -> str:
+    """Whether a file exists on the host, as the host sees it (True or False)."""
+    return on_one(host, f"Test-Path -LiteralPath {ps_quote(path)}")
+
+
+def free_memory(host: HostRef) -> str:
+    """The host's free physical memory now, in GiB (Win32_OperatingSystem FreePhysicalMemory is in KiB)."""
+    return on_one(host, "$freeKiB = (Get-CimInstance -ClassName 'Win32_OperatingSystem').FreePhysicalMemory; "
+                  "'Free GiB: ' + [math]::Round($freeKiB / 1024 / 1024, 1)")
+
+
 def vhd_paths(host: HostRef) -> str:
     return on_one(host, "Get-VMHardDiskDrive -VMName '<VM name>' | ForEach-Object { Get-VHD -Path $_.Path } | "
                   "Select-Object -Property 'Path', 'ParentPath', 'VhdType'")

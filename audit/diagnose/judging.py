@@ -1,8 +1,11 @@
 """What a cause's predicate sees (the move's findings and facts) and what it answers (a judgement).
 
-A cause is judged from the findings of the checks that test it: a failing or warning finding
-confirms it, a finding that could not be checked leaves it possible (and the diagnosis
-incomplete), a passing or not-applicable finding rules it out with its message as the evidence.
+A cause is judged from the findings of the checks that test it: a failing finding confirms it (a
+check fails only on a fact that decides the move), a warning makes it likely (a warning rests on
+something hvlm could not settle: free memory when collected, a file it cannot look for on the
+destination, a setting it did not read), a finding that could not be checked leaves it possible
+(and the diagnosis incomplete), a passing or not-applicable finding rules it out with its message
+as the evidence.
 Predicates refine that where one check tests several causes (which name form is missing) or where
 the operator's answer decides (--initiated-from).
 """
@@ -26,7 +29,7 @@ PROBLEM = (Status.FAIL, Status.WARNING)
 class Verdict(enum.StrEnum):
     """How a cause stands for this move, in ranking order."""
 
-    CONFIRMED = "confirmed"  # a failing or warning finding shows the fault
+    CONFIRMED = "confirmed"  # a failing finding shows the fault
     LIKELY = "likely"  # the facts point at it, but cannot prove it (or an answer from you decides)
     POSSIBLE = "possible"  # could not be checked, or cannot be seen in configuration at all
     RULED_OUT = "ruled_out"  # the evidence rules it out
@@ -133,11 +136,13 @@ def by_findings(
     problem: Callable[[Finding], bool] = lambda f: True,
     not_run: str = "the check gave no result for this move",
 ) -> Judgement:
-    """The plain rule: a matching failure or warning confirms; an error leaves it possible; else ruled out."""
+    """The plain rule: a matching failure confirms, a matching warning makes it likely; an error leaves it
+    possible; else ruled out."""
     problems = [f for f in found if f.status in PROBLEM and problem(f)]
+    failures = [f for f in problems if f.status is Status.FAIL]
     if problems:
-        return Judgement(Verdict.CONFIRMED, _first_message(problems), tuple(problems),
-                         fixes=tuple(f.fix for f in problems if f.fix))
+        return Judgement(Verdict.CONFIRMED if failures else Verdict.LIKELY, _first_message(failures or problems),
+                         tuple(failures or problems), fixes=tuple(f.fix for f in failures or problems if f.fix))
     errors = [f for f in found if f.status is Status.ERROR]
     if errors:
         return Judgement(Verdict.POSSIBLE, "Could not be checked: " + _first_message(errors), tuple(errors),

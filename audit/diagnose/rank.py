@@ -66,7 +66,8 @@ def fallback(ctx: Context, code: str | None) -> list[Ranked]:
         else:  # the message says what is wrong; the check's title would name the healthy state
             outcome = "fails" if f.status is Status.FAIL else "warns"
             reason = f"The check \"{f.title}\" {outcome} for {f.subject.label}."
-            j = Judgement(Verdict.CONFIRMED, reason, (f,), fixes=(f.fix,) if f.fix else ())
+            j = Judgement(Verdict.CONFIRMED if f.status is Status.FAIL else Verdict.LIKELY, reason, (f,),
+                          fixes=(f.fix,) if f.fix else ())
             title = f.message
         out.append(Ranked(f"finding:{f.check_id}", title,
                           f"The full audit of {ctx.source.short} -> {ctx.destination.short} found this; {what}.",

@@ -14,20 +14,46 @@ def doc(**kw: object) -> dict:
     return build_snapshot([HostModel("HV01", **kw)])  # type: ignore[arg-type]
 
 
-def test_pass_no_gpo_sets_the_right() -> None:
+def test_warning_not_pass_when_no_gpo_sets_the_right() -> None:
+    # the local list is not collected: "checked only Group Policy", with the read-only command to confirm it
     f = only(run_check("host-logon-as-service", doc()), host=H)
-    assert f.status is Status.PASS and f.message.startswith("No GPO sets \"Log on as a service\"")
+    assert f.status is Status.WARNING and f.severity is Severity.LOW
+    assert f.message.startswith(f"Checked only Group Policy on {H}: no GPO sets \"Log on as a service\"")
+    assert "confirm locally" in f.message
+    assert f.fix is not None and f.fix.kind == "manual" and f.fix.run_on == H  # a temp file: by hand, not run
+    ps = f.fix.powershell
+    assert "secedit /export /cfg $inf /areas USER_RIGHTS" in ps
+    assert "Select-String -Path $inf -Pattern 'SeServiceLogonRight', 'SeCreateSymbolicLinkPrivilege'" in ps
+    assert "[System.IO.File]::Delete($inf)" in ps and "Remove-Item" not in ps
+    assert_parses(ps)
+
+
+def _both_by_gpo(d: dict) -> dict:
+    """A GPO also sets "Create symbolic links" with the virtual machines: both rights are then seen."""
+    d["hosts"][H]["logon_rights"]["value"]["Rights"].append(
+        {"UserRight": "SeCreateSymbolicLinkPrivilege", "Precedence": 1, "GPOID": None, "GPOName": "Baseline",
+         "Accounts": [{"Name": "BUILTIN\\Administrators", "SID": "S-1-5-32-544"},
+                      {"Name": VIRTUAL_MACHINES[0], "SID": VIRTUAL_MACHINES[1]}]})
+    return d
 
 
 def test_pass_gpo_keeps_virtual_machines() -> None:
+    d = _both_by_gpo(doc(service_logon_gpo=("Server Baseline", [ALL_SERVICES, VIRTUAL_MACHINES])))
+    f = only(run_check("host-logon-as-service", d), host=H)
+    assert f.status is Status.PASS and "GPO 'Server Baseline'" in f.message
+
+
+def test_one_right_by_gpo_the_other_local_is_a_warning() -> None:
     f = only(run_check("host-logon-as-service", doc(service_logon_gpo=("Server Baseline", [ALL_SERVICES,
                                                                                            VIRTUAL_MACHINES]))), host=H)
-    assert f.status is Status.PASS and "GPO 'Server Baseline'" in f.message
+    assert f.status is Status.WARNING and "GPO 'Server Baseline'" in f.message
+    assert "local list of \"Create symbolic links\"" in f.message
+    assert f.fix is not None and "-Pattern 'SeCreateSymbolicLinkPrivilege'" in f.fix.powershell
 
 
 def test_pass_when_the_gpo_lists_the_sid_unresolved() -> None:
     kw = {"service_logon_gpo": ("Server Baseline", [ALL_SERVICES, ("*S-1-5-83-0", None)])}
-    assert only(run_check("host-logon-as-service", doc(**kw)), host=H).status is Status.PASS
+    assert only(run_check("host-logon-as-service", _both_by_gpo(doc(**kw))), host=H).status is Status.PASS
 
 
 def test_fail_gpo_overrides_the_right_without_virtual_machines() -> None:
@@ -43,11 +69,11 @@ def test_fail_gpo_overrides_the_right_without_virtual_machines() -> None:
 
 
 def test_the_gpo_that_wins_decides() -> None:
-    d = doc(service_logon_gpo=("Server Baseline", [ALL_SERVICES, VIRTUAL_MACHINES]))
+    d = _both_by_gpo(doc(service_logon_gpo=("Server Baseline", [ALL_SERVICES, VIRTUAL_MACHINES])))
     rights = d["hosts"][H]["logon_rights"]["value"]["Rights"]
     rights.append({**rights[0], "Precedence": 2, "GPOName": "Old Hardening", "Accounts": []})
     assert only(run_check("host-logon-as-service", d), host=H).status is Status.PASS
-    rights[0]["Precedence"], rights[1]["Precedence"] = 2, 1
+    rights[0]["Precedence"], rights[-1]["Precedence"] = 2, 1
     f = only(run_check("host-logon-as-service", d), host=H)
     assert f.status is Status.FAIL and "Old Hardening" in f.message
 

@@ -32,3 +32,10 @@ def test_missing_pending_reboot_is_an_error() -> None:
     d = doc()
     break_fact(d, "hosts", H, "pending_reboot")
     assert only(run_check("host-pending-reboot", d), host=H).status is Status.ERROR
+
+
+def test_restart_is_run_by_a_local_administrator() -> None:
+    # Restart-Computer needs SeShutdownPrivilege, which Hyper-V Administrators do not hold on Windows Server
+    f = only(run_check("host-pending-reboot", doc("WindowsUpdate")), host=H)
+    assert f.fix is not None and f.fix.run_as == "a member of the local Administrators group on that host"
+    assert "Hyper-V Administrators" not in f.fix.run_as

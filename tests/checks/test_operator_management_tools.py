@@ -18,8 +18,8 @@ import pytest
 from hvlm.audit.collect import management
 from hvlm.audit.errors import InputError
 from hvlm.audit.inventory import parse_inventory
-from hvlm.audit.model import Severity, Status
-from tests.support.checking import break_fact, only, run_check
+from hvlm.audit.model import Finding, Severity, Status
+from tests.support.checking import break_fact, get_check, only, run_check
 from tests.support.fleet import HostModel, build_snapshot
 from tests.support.powershell import assert_parses, command_names
 
@@ -109,7 +109,18 @@ def test_fail_module_1_only_for_a_2016_host_and_warning_2_only_for_2012_r2(
     findings = run_check("operator-management-tools", snapshot(new, 20348, 9600))
     assert only(findings, host=H1).status is Status.PASS
     w = only(findings, host=H2)
-    assert w.status is Status.WARNING and "RequiredVersion 1.1" in w.message
+    assert w.status is Status.WARNING and "(Windows Server 2012 R2)" in w.message and "or older" not in w.message
+    _assert_module_11_advice(w)
+
+
+def _assert_module_11_advice(w: Finding) -> None:
+    """A 2012 R2 host: the catalogue's severity; list the modules first, load 1.1 only where it is, else elsewhere."""
+    assert w.severity is Severity.HIGH is get_check("operator-management-tools").meta.severity
+    assert w.fix is not None and "Windows 10 / Windows Server 2016" not in w.fix.summary
+    lines = w.fix.powershell.splitlines()
+    assert lines[0].startswith("Get-Module -ListAvailable -Name 'Hyper-V'")
+    assert lines[-1] == "Import-Module -Name 'Hyper-V' -RequiredVersion 1.1"
+    assert "if 1.1 is there" in w.fix.summary and "from a machine that has it" in w.fix.summary
 
 
 def test_fail_reading_the_tools_is_an_error_fact_and_never_a_pass(
@@ -186,7 +197,9 @@ def test_pass_when_the_inventory_names_a_scanned_2016_host(windows: list[str], m
     itself = only(findings, host=H1)
     assert itself.status is Status.PASS and "itself" in itself.message
     other = only(findings, host=H2)  # 2012 R2: module 1.1 on HV01 is not known
-    assert other.status is Status.WARNING and "RequiredVersion 1.1" in other.message
+    assert other.status is Status.WARNING and "module 1.1 on hv01.corp.contoso.com" in other.message
+    assert "(Windows Server 2012 R2)" in other.message
+    _assert_module_11_advice(other)
     assert other.evidence["get_vmhost_answered"] is True
 
 
@@ -219,3 +232,10 @@ def test_pass_windows_runner_that_is_not_the_named_host_reads_nothing_locally(
 def test_management_host_must_be_an_inventory_host() -> None:
     with pytest.raises(InputError, match="not one of the inventory's hosts"):
         parse_inventory({"hosts": [H1], "management_host": "admin01.corp.contoso.com"})
+
+
+def test_a_host_older_than_2012_r2_is_not_promised_module_1_1(windows: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    new = collected(monkeypatch, windows, answer(26100, modules=["2.0.0.0"]))
+    w = only(run_check("operator-management-tools", snapshot(new, 20348, 9200)), host=H2)
+    assert w.status is Status.WARNING and "(Windows Server 2012)" in w.message and "module 1.1" not in w.message
+    assert w.fix is not None and "RequiredVersion" not in w.fix.powershell and w.fix.run_on == H2

@@ -105,3 +105,37 @@ def test_missing_facts_are_errors() -> None:
     del d["domains"][CORP]["computers"]
     f = only(run_check("vm-smb-storage", d), vm="app01")
     assert f.status is Status.ERROR and "could not check" in f.message
+
+
+def _started(d: dict[str, Any], value: dict[str, Any] | None) -> dict[str, Any]:
+    """Where moves start, as collect/management.py records it (None: no management fact at all)."""
+    if value is None:
+        del d["management"]
+    else:
+        d["management"]["value"] = value
+    return d
+
+
+def test_fail_only_when_moves_start_on_another_machine() -> None:
+    f = only(run_check("vm-smb-storage", smb_doc(on_share(), c2=[])), vm="app01")  # hvlm ran on admin01 (Windows)
+    assert f.status is Status.FAIL and "moves start on admin01.corp.contoso.com, not on the source" in f.message
+    named = {"computer": "runner", "platform": "Linux", "inventory_host": H2, "named_by": "inventory", "windows": None}
+    f = only(run_check("vm-smb-storage", _started(smb_doc(on_share(), c2=[]), named)), vm="app01")
+    assert f.status is Status.FAIL and f"moves start on {H2}" in f.message
+
+
+def test_low_warning_when_moves_start_on_the_source_itself() -> None:
+    here = {"computer": "runner", "platform": "Linux", "inventory_host": H1, "named_by": "inventory", "windows": None}
+    f = only(run_check("vm-smb-storage", _started(smb_doc(on_share(), c2=[]), here)), vm="app01")
+    assert f.status is Status.WARNING and f.severity is Severity.LOW
+    assert f"moves start on {H1} itself" in f.message and "any other machine would fail" in f.message
+    assert f.fix is not None and f.fix.kind == "check"  # nothing to change for moves started there
+
+
+def test_medium_warning_naming_which_way_fails_when_the_start_is_unknown() -> None:
+    for unknown in (None, {"computer": "runner", "platform": "Linux", "inventory_host": None, "named_by": None,
+                           "windows": None}):
+        f = only(run_check("vm-smb-storage", _started(smb_doc(on_share(), c2=[]), unknown)), vm="app01")
+        assert f.status is Status.WARNING and f.severity is Severity.MEDIUM
+        assert "a move started from another machine" in f.message and f"on {H1} itself works" in f.message
+        assert f.fix is not None and f.fix.target == "ad"

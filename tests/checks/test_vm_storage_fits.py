@@ -133,3 +133,21 @@ def test_a_checkpoint_disk_get_vhd_could_not_read_is_an_error_even_with_its_stat
     row["FilesError"] = "Get-VHD: The system cannot find the file specified."
     f = only(run_check("vm-storage-fits", d), vm="app08")
     assert f.status is Status.ERROR and "cannot find the file" in f.message
+
+
+def test_small_parts_show_and_the_shortfall_rounds_up() -> None:
+    # 1576 GiB of disk and 48 MiB of configuration on a volume with 1024 GiB free: 552.05 GiB short
+    vm = VMModel("db01", disks=[DiskModel(size=1576 * GiB, file_size=1576 * GiB, vhd_type="Fixed")])
+    f = only(run_check("vm-storage-fits", doc(vm, free=1024 * GiB)), vm="db01")
+    assert f.status is Status.FAIL and "its configuration (48 MiB)" in f.message
+    assert "1576.05 GiB in all" in f.message and "1576.0 GiB in all" not in f.message
+    assert f.fix is not None and "free at least 552.1 GiB more on volume D:\\" in f.fix.summary
+
+
+def test_sizes_and_shortfalls_are_never_rounded_the_wrong_way() -> None:
+    from hvlm.checks.vm_storage_fits import _size, _up
+    MiB = 1024**2
+    assert _size(1576 * GiB) == "1576.0 GiB" and _size(1576 * GiB + 48 * MiB) == "1576.05 GiB"
+    assert _size(48 * MiB) == "48 MiB" and _size(10 * GiB + GiB // 2) == "10.5 GiB"
+    assert _up(552 * GiB + 48 * MiB) == "552.1 GiB" and _up(552 * GiB) == "552.0 GiB"
+    assert _up(48 * MiB + 1) == "49 MiB" and _up(GiB + 1) == "1.1 GiB"

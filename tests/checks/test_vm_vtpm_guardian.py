@@ -31,9 +31,12 @@ def test_pass_destination_holds_the_source_guardian() -> None:
 def test_fail_destination_lacks_the_guardian_with_an_export_import_fix() -> None:
     f = only(run_check("vm-vtpm-guardian", doc(VMModel("db02", tpm=True))), vm="db02")
     assert f.status is Status.FAIL and f.severity is Severity.HIGH
-    assert "could not be unwrapped" in f.message and "'UntrustedGuardian'" in f.message and D in f.message
-    assert f.fix is not None and f.fix.kind == "manual" and f.fix.run_on == S
     enc, sig = guardian_thumbprints("HV01")
+    # every Local-mode host's guardian is named UntrustedGuardian: the message names whose, and its thumbprint
+    assert "could not be unwrapped" in f.message and D in f.message
+    assert f"does not hold HV01's UntrustedGuardian (encryption certificate thumbprint {enc})" in f.message
+    assert "the guardian 'UntrustedGuardian'" not in f.message
+    assert f.fix is not None and f.fix.kind == "manual" and f.fix.run_on == S
     ps = f.fix.powershell
     assert f"@('{enc}', '{sig}')" in ps and "Export-PfxCertificate" in ps and "Import-PfxCertificate" in ps
     assert "-CertStoreLocation 'Cert:\\LocalMachine\\Shielded VM Local Certificates'" in ps
@@ -129,3 +132,13 @@ def test_a_hostile_thumbprint_never_reaches_the_script() -> None:
     d["hosts"][S]["vm_key_protectors"]["value"][0]["Owner"]["SigningCertificateThumbprint"] = "'; Remove-Item C:\\ #"
     f = only(run_check("vm-vtpm-guardian", d), vm="db02")
     assert f.fix is not None and "Remove-Item C:" not in f.fix.powershell
+
+
+def test_without_the_source_certificates_the_guardian_is_named_by_its_thumbprint() -> None:
+    d = doc(VMModel("db02", tpm=True))
+    d["hosts"][S]["hgs_guardians"]["value"]["LocalCertificates"] = []
+    f = only(run_check("vm-vtpm-guardian", d), vm="db02")
+    enc, _ = guardian_thumbprints("HV01")
+    assert f.status is Status.FAIL
+    assert f"does not hold the guardian UntrustedGuardian of the key protector (encryption certificate thumbprint {enc})" \
+        in f.message

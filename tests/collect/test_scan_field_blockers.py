@@ -181,7 +181,9 @@ def test_scan_with_the_directory_fails_missing_cifs_delegation_to_the_file_serve
         head, _, defaults = text.partition("[defaults]")
         moves = "".join(f"[[migrations]]\nsource = {toml_str(models[s].fqdn)}\ndestination = {toml_str(models[d].fqdn)}\n"
                         for s, d in (("SOK1", "SOK2"), ("SNO1", "SNO2")))
-        inventory.write_text(head + moves + "[defaults]" + defaults + ad, "utf-8")
+        # moves start on SOK2 (not SNO1): the cifs delegation is then needed, and its absence fails
+        start = f"management_host = {toml_str(models['SOK2'].fqdn)}\n"
+        inventory.write_text(start + head + moves + "[defaults]" + defaults + ad, "utf-8")
         run = run_cli(capsys, "scan", "-i", str(inventory), "--format", "json", "--show-passed", "-q")
     report = json.loads(run.out)
     assert not [u for u in report["uncollected"] if "computers" in u["path"]], report["uncollected"]
@@ -193,6 +195,7 @@ def test_scan_with_the_directory_fails_missing_cifs_delegation_to_the_file_serve
     failed = next(m for g in report["findings"] if g["check_id"] == "vm-smb-storage" and g["status"] == "fail"
                   for m in g["members"])
     assert f"{sno1.fqdn} lacks cifs/fs01" in failed["message"] and sno2.fqdn + " lacks" not in failed["message"]
+    assert f"moves start on {sok2.fqdn}, not on the source" in failed["message"]
     fix = report["fixes"][failed["fix"]]
     assert "Set-ADComputer -Identity 'SNO1'" in fix["powershell"] and "'cifs/FS01'" in fix["powershell"]
     for secret in (PASSWORD, dc.admin_password):

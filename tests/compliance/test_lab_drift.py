@@ -22,7 +22,7 @@ from tests.lab.hostsim import SimHost
 from tests.lab.samba import SambaDC
 from tests.lab.samba.seed import ComputerSpec
 from tests.lab.winrm import WinRMLab
-from tests.support.fleet import HostModel
+from tests.support.fleet import ALL_SERVICES, VIRTUAL_MACHINES, HostModel
 
 pytestmark = pytest.mark.lab
 pytest_plugins = ["tests.lab.samba.fixtures"]  # samba_dc
@@ -51,8 +51,11 @@ def lab(samba_dc: SambaDC) -> Iterator[Lab]:
     dc, domain = samba_dc, samba_dc.dns_domain
     dc.add_user(OPERATOR, OPERATOR_PASSWORD)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    # a GPO grants both user rights with the virtual machines, so host-logon-as-service judges them (clean)
+    rights = {"service_logon_gpo": ("Hyper-V Hosts", [ALL_SERVICES, VIRTUAL_MACHINES]),
+              "symlink_gpo": ("Hyper-V Hosts", [("BUILTIN\\Administrators", "S-1-5-32-544"), VIRTUAL_MACHINES])}
     a, b = (HostModel(n, domain=domain, index=230 + i, build=20348, hyperv_admins=[EVERYONE_AUTHENTICATED],
-                      utc_time=now) for i, n in enumerate(NAMES))
+                      utc_time=now, **rights) for i, n in enumerate(NAMES))
     dc.add_computers_bulk([
         ComputerSpec(x.name, spns=tuple(host_spns(x.name, domain)), allowed_to_delegate_to=tuple(kcd(y)),
                      trusted_to_auth_for_delegation=True)

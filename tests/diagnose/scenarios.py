@@ -14,7 +14,7 @@ from typing import Any
 from hvlm.audit.diagnose import diagnose
 from hvlm.audit.snapshot import Snapshot
 from tests.checks._identity import CORP, CORP_SID, FAB, H1, H2, doc
-from tests.support.fleet import ALL_SERVICES, DiskModel, GiB, VMModel
+from tests.support.fleet import ALL_SERVICES, VIRTUAL_MACHINES, DiskModel, GiB, VMModel
 
 SRC_FIX = ("'HV01'",)  # AD fixes name the source's computer object, quoted
 CG_2025 = {"auth": "CredSSP", "build": 26100, "credential_guard": True}
@@ -28,6 +28,18 @@ def with_when_changed(d: dict[str, Any], host_sam: str, when: str) -> dict[str, 
         for obj in dom.get("computers", {}).get("value", []):
             if obj["sAMAccountName"] == host_sam:
                 obj["whenChanged"] = when
+    return d
+
+
+def rights_by_gpo(d: dict[str, Any], host: str) -> dict[str, Any]:
+    """A GPO sets both user rights on the host with NT VIRTUAL MACHINE\\Virtual Machines: host-logon-as-service sees
+    them and passes (with no GPO setting them, the local lists are unread: a warning)."""
+    entry = {"Precedence": 1, "GPOID": None, "GPOName": "Server Baseline",
+             "Accounts": [{"Name": ALL_SERVICES[0], "SID": ALL_SERVICES[1]},
+                          {"Name": "BUILTIN\\Administrators", "SID": "S-1-5-32-544"},
+                          {"Name": VIRTUAL_MACHINES[0], "SID": VIRTUAL_MACHINES[1]}]}
+    d["hosts"][host]["logon_rights"]["value"]["Rights"] = [
+        {"UserRight": right, **entry} for right in ("SeServiceLogonRight", "SeCreateSymbolicLinkPrivilege")]
     return d
 
 
@@ -71,7 +83,7 @@ SCENARIOS = [
     Scenario("destination-dns", "0x8009030E",
              lambda: doc(dns={H2: {"name": H2, "A": ["10.0.0.12"], "AAAA": [],
                                    "PTR": {"10.0.0.12": ["old-hv.corp.contoso.com."]}}}),
-             ("-PtrDomainName 'hv02.corp.contoso.com.'",)),
+             ("-PtrDomainName 'hv02.corp.contoso.com.'",), verdict="likely"),  # a PTR is a warning
     Scenario("clock-skew", "0x8009030E", lambda: doc(h2={"utc_time": "2026-11-20T09:10:00Z"}),
              ("hv02.corp.contoso.com",)),
     Scenario("changes-not-effective", "0x8009030E",
@@ -88,7 +100,8 @@ SCENARIOS = [
     Scenario("migration-network", "0x8007274C", lambda: doc(h2={"migration_networks": [("192.168.99.0/24", 0)]}),
              ("hv02.corp.contoso.com", "Remove-VMMigrationNetwork '192.168.99.0/24'")),
     Scenario("destination-memory", "0x800705AA",
-             lambda: doc(h1={"vms": [VMModel("vm-big", memory_startup=300 * GiB)]}), ("hv02.corp.contoso.com",)),
+             lambda: doc(h1={"vms": [VMModel("vm-big", memory_startup=300 * GiB)]}),
+             ("hv02.corp.contoso.com", "FreePhysicalMemory"), verdict="likely"),  # free memory when collected
     Scenario("operator-local-admin", "0x80070005", lambda: doc(h2={"hyperv_admins": []}),
              ("hv02.corp.contoso.com",)),
     Scenario("registry-pol", "0x8007274C", lambda: doc(h2={"registry_pol": bytes(8)}),
@@ -97,7 +110,9 @@ SCENARIOS = [
              lambda: doc(h2={"service_logon_gpo": ("Server Hardening", [ALL_SERVICES])}),
              ("hv02.corp.contoso.com", "$gpoName = 'Server Hardening'")),
     Scenario("iso-path", "0xC03A0014", lambda: doc(h1={"vms": [VMModel("web01", iso="C:\\ISO\\setup.iso")]}),
-             ("Set-VMDvdDrive -VMName 'web01'",)),
+             ("Set-VMDvdDrive -VMName 'web01'",
+              "Invoke-Command -ComputerName 'hv02.corp.contoso.com' -ScriptBlock { Test-Path -LiteralPath "
+              "'C:\\ISO\\setup.iso' }"), verdict="likely"),  # hvlm never looks for the image on the destination
     Scenario("disk-path", "0xC03A0014",
              lambda: doc(h1={"vms": [VMModel("app01", disks=[DiskModel(error="The system cannot find the file "
                                                                               "specified.")])]}),
@@ -132,5 +147,5 @@ def fix_text(cause: dict[str, Any]) -> str:
     return "\n".join(parts + steps)
 
 
-__all__ = ["BY_HAND", "H1", "H2", "JUDGED", "SCENARIOS", "SRC_FIX", "VTPM_MESSAGE", "Scenario", "fix_text", "run",
-           "with_when_changed"]
+__all__ = ["BY_HAND", "H1", "H2", "JUDGED", "SCENARIOS", "SRC_FIX", "VTPM_MESSAGE", "Scenario", "fix_text",
+           "rights_by_gpo", "run", "with_when_changed"]

@@ -13,7 +13,7 @@ from tests.support.checking import drop_fact
 from tests.support.fleet import VMModel
 from tests.support.powershell import assert_parses
 
-from .scenarios import BY_HAND, CREDSSP, JUDGED, SCENARIOS, VTPM_MESSAGE, Scenario, fix_text, run
+from .scenarios import BY_HAND, CREDSSP, H2, JUDGED, SCENARIOS, VTPM_MESSAGE, Scenario, fix_text, rights_by_gpo, run
 
 
 @pytest.mark.parametrize("s", SCENARIOS, ids=[s.cause for s in SCENARIOS])
@@ -182,8 +182,10 @@ def test_causes_the_new_checks_judge_are_ruled_out_on_a_healthy_pair_and_by_hand
     code, (host, section), names = JUDGED[cause]
     vms = {"vms": [VMModel("db02", tpm=True)]} if cause == "vtpm-guardian" else {}
     given = {"message": VTPM_MESSAGE} if code == "vtpm-key-protector" else {"code": code}
-    d = run(doc(h1={**vms, "guardians_from": []}, h2={"guardians_from": ["HV01"]}), given.get("code"),
-            message=given.get("message"))
+    healthy = doc(h1={**vms, "guardians_from": []}, h2={"guardians_from": ["HV01"]})
+    if cause == "user-rights":  # only rights a GPO sets are read: healthy means a GPO keeps the virtual machines
+        rights_by_gpo(healthy, H2)
+    d = run(healthy, given.get("code"), message=given.get("message"))
     found = {c["id"]: c for c in d["causes"]}
     assert found[cause]["verdict"] == "ruled_out", found[cause]["reason"]
     assert found[cause]["evidence"]["findings"]
@@ -217,3 +219,27 @@ def test_a_code_beside_the_vtpm_message_is_kept_but_the_message_decides() -> Non
     assert d["code"]["code"] == "0x80070490" and d["code"]["message"] == "vtpm-key-protector"
     assert d["causes"][0]["id"] == "vtpm-guardian"
     assert "codes in the message: 0x80070490" in render_text(d)
+
+
+def test_user_rights_no_gpo_sets_is_possible_with_the_local_read() -> None:
+    # no GPO sets the rights: hvlm did not read the local lists, so the cause is neither ruled out nor confirmed
+    d = run(doc(), "0x80070569")
+    found = {c["id"]: c for c in d["causes"]}
+    rights = found["user-rights"]
+    assert rights["verdict"] == "possible" and rights["reason"].startswith("Checked only Group Policy")
+    assert "secedit /export" in fix_text(rights) and "-ComputerName 'hv02.corp.contoso.com'" in fix_text(rights)
+
+
+def test_a_warning_is_likely_a_failure_confirmed() -> None:
+    # an image file (a warning: hvlm never looks for it on the destination) is likely; a pass-through drive, which
+    # cannot follow the VM at all (a failure), is confirmed
+    d = run(doc(h1={"vms": [VMModel("web01", iso="C:\\ISO\\it's.iso")]}), "0xC03A0014")
+    iso = next(c for c in d["causes"] if c["id"] == "iso-path")
+    assert iso["verdict"] == "likely" and "hvlm did not check that HV02 has the file" in iso["reason"]
+    assert "Test-Path -LiteralPath 'C:\\ISO\\it''s.iso'" in fix_text(iso)
+    physical = doc(h1={"vms": [VMModel("web01")]})
+    for row in physical["hosts"]["hv01.corp.contoso.com"]["vm_media"]["value"]:
+        row.update({"Path": None, "DvdMediaType": "PassThrough"})
+    iso = next(c for c in run(physical, "0xC03A0014")["causes"] if c["id"] == "iso-path")
+    assert iso["verdict"] == "confirmed" and "physical drive" in iso["reason"]
+    assert "same image" not in fix_text(iso)

@@ -74,7 +74,8 @@ SCENARIOS = [
          fix_names=("Set-ADAccountControl -Identity 'dgopsens' -Server '{domain}' -AccountNotDelegated $false",)),
     Live("SP", "destination-spn", "0x8009030E", dest_spns=False,
          fix_names=("setspn -S '{mig}/{dst}' '{dst}'",)),
-    Live("DN", "destination-dns", "0x8009030E", ptr="old-hv.lab.test", fix_names=("-PtrDomainName '{dst_fqdn}.'",)),
+    Live("DN", "destination-dns", "0x8009030E", ptr="old-hv.lab.test", fix_names=("-PtrDomainName '{dst_fqdn}.'",),
+         verdict="likely"),  # a foreign PTR is a warning
     Live("CS", "clock-skew", "0x8009030E", h2={"clock_offset_minutes": 12}, fix_names=("{dst_fqdn}",)),
     Live("FW", "dest-firewall-6600", "0x8007274C", h2={"firewall_enabled": False}, dns=False,
          fix_names=("{dst_fqdn}", "Enable-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'")),
@@ -84,7 +85,7 @@ SCENARIOS = [
     Live("MN", "migration-network", "0x8007274C", h2={"migration_networks": [("192.168.99.0/24", 0)]}, dns=False,
          fix_names=("Remove-VMMigrationNetwork '192.168.99.0/24'",)),
     Live("ME", "destination-memory", "0x800705AA", h1={"vms": [VMModel("dg-big", memory_startup=400 * GiB)]},
-         dns=False, fix_names=("{dst_fqdn}",)),
+         dns=False, fix_names=("{dst_fqdn}", "FreePhysicalMemory"), verdict="likely"),  # free memory when collected
     Live("LA", "operator-local-admin", "0x80070005", h2={"hyperv_admins": []}, dns=False,
          fix_names=("{dst_fqdn}",)),
 ]

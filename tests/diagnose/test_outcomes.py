@@ -31,7 +31,10 @@ def test_healthy_pair_no_cause_found_and_what_remains_to_check_by_hand() -> None
         assert text in manual, text
     for m in d["manual_checks"]:
         assert_parses(m["powershell"])
-    assert d["other_findings"] == [] and d["uncollected"] == []
+    # what remains: the user rights no GPO sets, whose local lists hvlm does not read (a low warning)
+    assert {(f["check_id"], f["status"]) for f in d["other_findings"]} <= {("host-logon-as-service", "warning")}
+    assert all(f["message"].startswith("Checked only Group Policy") for f in d["other_findings"])
+    assert d["uncollected"] == []
 
 
 def test_healthy_pair_socket_error_lists_the_listener_checks() -> None:
@@ -48,7 +51,7 @@ RELATED = [
     ("0x8009030D", doc(h2={"auth": "CredSSP"}), "auth-type-mismatch"),
     ("0x8009030D", doc(c1={"delegate_to": []}), "kcd-missing"),
     ("0x80090322", doc(c2={"spns": ["HOST/HV02"]}), "destination-spn"),
-    ("0x80090322", doc(dns={H2: {"name": H2, "A": ["10.0.0.12"], "AAAA": [], "PTR": {}}}), "destination-dns"),
+    ("0x80090322", doc(dns={H2: {"name": H2, "A": ["10.0.0.12"], "AAAA": [], "PTR": {}}}), "destination-dns"),  # warns
     ("0x80090303", doc(c2={"spns": ["HOST/HV02"]}), "destination-spn"),
     ("0x80090311", doc(h2={"domain": "lab.fabrikam.com"}, c2={"rbcd": [
         ("S-1-5-21-1111111111-2222222222-3333333333-2101", "CORP\\HV01$")]}), "domain-trust"),
@@ -65,7 +68,9 @@ def test_related_codes_have_their_own_cause_lists(code: str, d: dict[str, object
     destination = "hv02.lab.fabrikam.com" if "fabrikam" in str(d["hosts"]) else "hv02"
     out = run(d, code, destination=destination)  # type: ignore[arg-type]
     assert out["code"]["known"] is True and out["code"]["context"]
-    assert out["causes"][0]["id"] == cause and out["causes"][0]["verdict"] == "confirmed"
+    # a missing PTR is a warning (likely); the rest are failures (confirmed)
+    verdict = "likely" if cause == "destination-dns" else "confirmed"
+    assert out["causes"][0]["id"] == cause and out["causes"][0]["verdict"] == verdict
     assert out["run"]["exit_code"] == 1
 
 

@@ -244,6 +244,8 @@ class HostModel:
     guardian_private_keys: bool = True
     # a GPO that sets "Log on as a service": (GPO name, [(account, SID)]); None: no GPO sets it
     service_logon_gpo: tuple[str, list[tuple[str, str | None]]] | None = None
+    # the same for "Create symbolic links" (SeCreateSymbolicLinkPrivilege); None: no GPO sets it
+    symlink_gpo: tuple[str, list[tuple[str, str | None]]] | None = None
     rsop_gpos: int = 2  # GPOs in the host's Resultant Set of Policy (0: no RSoP data)
     registry_pol: bytes | None = REGISTRY_POL_HEADER  # Registry.pol's first bytes; None: no file
     # partitionable GPUs: (Name, the device instance path; PartitionCount; ValidPartitionCounts)
@@ -384,10 +386,13 @@ class HostModel:
                                      "NotAfter": "2036-11-20T09:00:00Z"})
         own = untrusted_guardian(self.name)
         rights = []
-        if self.service_logon_gpo is not None:
-            gpo, accounts = self.service_logon_gpo
+        for right, setting in (("SeServiceLogonRight", self.service_logon_gpo),
+                               ("SeCreateSymbolicLinkPrivilege", self.symlink_gpo)):
+            if setting is None:
+                continue
+            gpo, accounts = setting
             base = ",".join(f"DC={p}" for p in self.domain.split("."))
-            rights.append({"UserRight": "SeServiceLogonRight", "Precedence": 1,
+            rights.append({"UserRight": right, "Precedence": 1,
                            "GPOID": f"cn={{{uuid.uuid5(uuid.NAMESPACE_DNS, gpo)}}},cn=policies,cn=system,{base}".upper(),
                            "GPOName": gpo, "Accounts": [{"Name": n, "SID": sid} for n, sid in accounts]})
         pol = self.registry_pol
