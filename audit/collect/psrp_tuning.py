@@ -35,6 +35,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import requests
+import spnego
 from pypsrp.complex_objects import ObjectMeta
 from pypsrp.messages import (
     ApplicationPrivateData,
@@ -49,7 +50,9 @@ from pypsrp.serializer import Serializer
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.util.ssl_ import create_urllib3_context
 
-__all__ = ["ProbeSerializer", "shared_tls_context", "tune_pool", "tune_session"]
+from hvlm.audit.collect.credentials import Secret
+
+__all__ = ["ProbeSerializer", "ntlm_password", "shared_tls_context", "tune_pool", "tune_session"]
 
 _LONG_STRING = 4096  # only strings this long are worth remembering: the probe script
 
@@ -207,3 +210,36 @@ def tune_session(transport: Any) -> requests.Session | None:
         _share_tls_context(session)
     transport.session = session
     return session
+
+
+@functools.lru_cache(maxsize=1)
+def _ntlm_hashes() -> Any:
+    """pyspnego's own LMOWFv1 and NTOWFv1, when pyspnego answers NTLM itself (its NTLMProxy: the
+    only one that takes a password as its hashes); None otherwise (GSSAPI's NTLM, a changed
+    pyspnego), and the password is passed as it is."""
+    try:
+        from spnego._gss import GSSAPIProxy
+        from spnego._ntlm_raw.crypto import is_ntlm_hash, lmowfv1, ntowfv1
+    except ImportError:
+        return None
+    if "ntlm" in GSSAPIProxy.available_protocols() or not hasattr(spnego, "NTLMHash"):
+        return None
+
+    def hashes(password: str) -> str:
+        if is_ntlm_hash(password):
+            return password  # pyspnego already reads this password as "LM:NT" hashes
+        return f"{lmowfv1(password).hex()}:{ntowfv1(password).hex()}"
+
+    return hashes
+
+
+def ntlm_password(password: Secret) -> str:
+    """The password to give pypsrp for NTLM: its LM and NT hashes as "LM:NT" hex, which pyspnego
+    takes in place of the password (spnego.NTLMHash), derived once per Secret instead of once per
+    connection (the LM hash is DES in pure Python: some 1.5 ms). The same bytes go on the wire:
+    NTLM only ever uses the password through these two hashes. Only for auth "ntlm": Negotiate
+    may use Kerberos, which needs the password itself."""
+    hashes = _ntlm_hashes()
+    if hashes is None:
+        return password.reveal()
+    return password.derived("ntlm", hashes)
