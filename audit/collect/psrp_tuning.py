@@ -15,13 +15,15 @@ a probe cost the client 35-47 ms of CPU, most of it work that is the same for ev
   text received, since pypsrp only reads them;
 - requests looking up proxy settings in the environment before every request, although pypsrp
   was told to use no proxy (`no_proxy=True` already overrides whatever it finds).
+- NTLM deriving the password's LM and NT hashes for every connection (the LM hash is DES in pure
+  Python): derived once per password and handed to pyspnego as "LM:NT" (`ntlm_password`).
 
 Each step checks that pypsrp and requests still have the shape it relies on and otherwise leaves
 them as they are: slower, never less safe. With the compiled section validators (audit.collect.probe)
 this about halves the client's CPU per probe over HTTPS (36-48 ms to 15-23 ms on the development
-machine, depending on its load); over HTTP with NTLM it falls by 40-50% (40-52 ms to 22-31 ms), the
-rest being NTLM itself (pyspnego derives the password's hashes again for every connection) and
-requests, urllib3 and http.client, about 1 ms per request.
+machine, depending on its load); over HTTP with NTLM it falls by about half (52 ms to 25-35 ms in
+benchmarks/bench_scan.py), the rest being mostly requests, urllib3 and http.client, about 1 ms per
+request, of which NTLM over HTTP sends eight per probe (three to authenticate).
 """
 
 from __future__ import annotations
