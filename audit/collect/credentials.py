@@ -39,13 +39,24 @@ log = logging.getLogger(__name__)
 class Secret:
     """A password that does not print itself."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_derived", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        self._derived: dict[str, str] = {}
 
     def reveal(self) -> str:
         return self._value
+
+    def derived(self, name: str, derive: Callable[[str], str]) -> str:
+        """A value computed from this password alone (its NTLM hashes), computed once and kept
+        with it: in memory only, never printed nor serialised. A Secret's password never changes;
+        a new password is a new Secret, which derives its own."""
+        value = self._derived.get(name)
+        if value is None:
+            value = derive(self._value)
+            self._derived[name] = value  # two threads deriving at once store the same value
+        return value
 
     def __repr__(self) -> str:
         return "Secret('********')"

@@ -21,7 +21,7 @@ from pypsrp.wsman import WSMan
 from hvlm.audit.collect.classify import ProbeFailed
 from hvlm.audit.collect.credentials import Secret
 from hvlm.audit.collect.probe import ProbeDocument, ProbeOutputError, parse_probe_text
-from hvlm.audit.collect.psrp_tuning import tune_pool, tune_session
+from hvlm.audit.collect.psrp_tuning import ntlm_password, tune_pool, tune_session
 from hvlm.audit.collect.targets import HostTarget
 
 __all__ = ["ProbeRun", "Timeouts", "run_probe", "timeouts_for"]
@@ -59,13 +59,16 @@ def _wsman(target: HostTarget, password: Secret | None) -> WSMan:
     t = timeouts_for(target)
     cert_validation: Any = (target.ca_bundle or True) if target.verify_tls else False
     extra: dict[str, Any] = {}
+    secret: str | None = None
+    if password is not None:
+        secret = ntlm_password(password) if target.auth == "ntlm" else password.reveal()
     if target.address != target.name and target.auth in ("negotiate", "kerberos"):
         extra["negotiate_hostname_override"] = target.name  # the Kerberos SPN is WSMAN/<name>, not the address
     return WSMan(
         target.address,
         port=target.port,
         username=target.username,
-        password=password.reveal() if password is not None else None,
+        password=secret,
         ssl=target.transport == "https",
         auth=target.auth,
         cert_validation=cert_validation,

@@ -24,14 +24,16 @@ from pypsrp.messages import CreatePipeline, Destination, Message, PipelineState
 from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
+from spnego import NTLMHash, Password
+from spnego._ntlm import _NTLMCredential
 
 from hvlm.audit.cli import build_parser
 from hvlm.audit.collect import DEFAULT_CONCURRENCY, collect_hosts
 from hvlm.audit.collect.credentials import Secret
 from hvlm.audit.collect.probe import probe_script
 from hvlm.audit.collect.progress import make_progress
-from hvlm.audit.collect.psrp import ProbeRun, run_probe
-from hvlm.audit.collect.psrp_tuning import ProbeSerializer, shared_tls_context, tune_session
+from hvlm.audit.collect.psrp import ProbeRun, _wsman, run_probe
+from hvlm.audit.collect.psrp_tuning import ProbeSerializer, ntlm_password, shared_tls_context, tune_session
 from hvlm.audit.collect.targets import HostTarget
 from tests.lab.hostsim import SimHost
 from tests.lab.pki import issue_chain, write_private
@@ -242,3 +244,76 @@ def test_default_concurrency_runs_that_many_probes_at_once() -> None:
     assert not interrupted and len(facts) == len(targets)
     assert peak[0] == DEFAULT_CONCURRENCY
     assert not everyone_in.broken
+
+
+# -- NTLM hashes ---------------------------------------------------------------------------------
+
+
+def _credential(username: str, password: str) -> tuple[bytes, bytes]:
+    """The (LM, NT) hashes pyspnego's NTLM authenticates with, from a password or from "LM:NT"."""
+    if ":" in password and len(password) == 65:
+        lm, nt = password.split(":")
+        cred = _NTLMCredential(NTLMHash(username=username, lm_hash=lm, nt_hash=nt))
+    else:
+        cred = _NTLMCredential(Password(username=username, password=password))
+    return cred.lm_hash, cred.nt_hash
+
+
+def test_ntlm_hashes_are_the_ones_pyspnego_derives_from_the_password() -> None:
+    for pw in (PASSWORD, "short", "", "Ünïcödé-pässwörd-longer-than-fourteen"):
+        assert _credential(USER, ntlm_password(Secret(pw))) == _credential(USER, pw)
+    # A password that is already in the "LM:NT" form is what pyspnego itself reads as hashes.
+    as_hashes = "aad3b435b51404eeaad3b435b51404ee:31d6cfe0d16ae931b73c59d7e0c089c0"
+    assert ntlm_password(Secret(as_hashes)) == as_hashes
+
+
+def test_ntlm_hashes_belong_to_their_secret_only() -> None:
+    calls: list[str] = []
+
+    def derive(password: str) -> str:
+        calls.append(password)
+        return password.upper()
+
+    old, new, other = Secret("old-Passw0rd"), Secret("new-Passw0rd"), Secret("other-Passw0rd")
+    assert old.derived("x", derive) == "OLD-PASSW0RD" and old.derived("x", derive) == "OLD-PASSW0RD"
+    assert calls == ["old-Passw0rd"]  # once per Secret
+    # A changed password is a new Secret: it derives its own, never the old one's.
+    assert new.derived("x", derive) == "NEW-PASSW0RD" and other.derived("x", derive) == "OTHER-PASSW0RD"
+    assert ntlm_password(old) != ntlm_password(new) != ntlm_password(other)
+    assert _credential(USER, ntlm_password(new)) == _credential(USER, "new-Passw0rd")
+    # Kept out of every printable and serialisable form, as the password is.
+    for shown in (repr(new), str(new), f"{new}"):
+        assert ntlm_password(new) not in shown and "new-Passw0rd" not in shown
+    with pytest.raises(TypeError):
+        __import__("pickle").dumps(new)
+
+
+def test_only_ntlm_gets_the_hashes() -> None:
+    secret = Secret(PASSWORD)
+    for auth, expected in (("ntlm", ntlm_password(secret)), ("negotiate", PASSWORD), ("basic", PASSWORD),
+                           ("kerberos", PASSWORD)):
+        transport = "https" if auth == "basic" else "http"  # Basic only ever over TLS
+        target = HostTarget("hv01", "hv01", 5986, transport, auth, USER, None, True, 30.0, 5.0)
+        assert _wsman(target, secret).transport.password == expected, auth
+    assert ntlm_password(secret) != PASSWORD
+
+
+def test_ntlm_with_remembered_hashes_authenticates_each_user_with_their_own_password() -> None:
+    other_user, other_pw = "LAB\\second", "Sec0nd-Lab-Passw0rd"
+    sims = [SimHost(HostModel("HV01", index=1, build=20348))]
+    with WinRMLab([s.spec() for s in sims], scheme="http", auth="ntlm",
+                  users={USER: PASSWORD, other_user: other_pw}) as lab:
+        name = sims[0].name
+
+        def probe(user: str, secret: Secret) -> ProbeRun:
+            target = HostTarget(name, "127.0.0.1", lab.port(name), "http", "ntlm", user, None, True, 30.0, 5.0)
+            return run_probe(target, secret, probe_script())
+
+        mine, theirs, stale = Secret(PASSWORD), Secret(other_pw), Secret("Old-Lab-Passw0rd")
+        for _ in range(2):  # the second time from the remembered hashes
+            assert probe(USER, mine).document.fqdn == name
+            assert probe(other_user, theirs).document.fqdn == name
+        # Hashes that were right for one user are refused for the other; a stale password stays refused.
+        for user, secret in ((other_user, mine), (USER, theirs), (USER, stale), (USER, stale)):
+            with pytest.raises(Exception, match=r"(?i)401|auth|credential"):
+                probe(user, secret)
