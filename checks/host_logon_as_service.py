@@ -109,7 +109,7 @@ def run(f: Facts) -> Outcome:
     if missing or failing:
         what = [f"GPO '{_gpo(e)}' sets \"{RIGHTS[r][0]}\" without {VIRTUAL_MACHINES} ({VIRTUAL_MACHINES_SID})"
                 for r, e in missing]
-        what += [f"its local \"{RIGHTS[r][0]}\" (no GPO sets it) does not hold {VIRTUAL_MACHINES} "
+        what += [f"the local \"{RIGHTS[r][0]}\" (no GPO sets it) does not hold {VIRTUAL_MACHINES} "
                  f"({VIRTUAL_MACHINES_SID}): {_holders(effective, r)}" for r in failing]
         return Outcome(
             Status.FAIL,

@@ -27,7 +27,7 @@ def test_fail_when_the_effective_list_lacks_virtual_machines_without_any_gpo() -
     # removed from the local policy by hand: no GPO to blame, the rights in force decide
     f = only(run_check("host-logon-as-service", doc(local_service_logon_vms=False)), host=H)
     assert f.status is Status.FAIL and f.severity is Severity.HIGH
-    assert f.message == (f"On {H}, its local \"Log on as a service\" (no GPO sets it) does not hold "
+    assert f.message == (f"On {H}, the local \"Log on as a service\" (no GPO sets it) does not hold "
                          f"{VIRTUAL_MACHINES[0]} (S-1-5-83-0): it holds *S-1-5-80-0: VMs cannot start there, and "
                          "moves to it fail with 0x80070569 (logon type not granted).")
     assert f.fix is not None and f.fix.kind == "manual" and f.fix.run_on == H

@@ -101,7 +101,7 @@ def test_scan_judges_guardians_user_rights_policy_file_and_restarts_from_the_hos
     assert "CORP Server Hardening" in messages[f"{broken} host-logon-as-service"]
     # no GPO sets "Create symbolic links" on the healthy host: its list in force (secedit) holds the virtual
     # machines; HV15 (2012 R2, no GPO) lost them from its local "Log on as a service"; HV11's export failed
-    assert "its local \"Log on as a service\" (no GPO sets it) does not hold NT VIRTUAL MACHINE\\Virtual " \
+    assert "the local \"Log on as a service\" (no GPO sets it) does not hold NT VIRTUAL MACHINE\\Virtual " \
         "Machines (S-1-5-83-0): it holds *S-1-5-80-0" in messages[f"{names['HV15']} host-logon-as-service"]
     unread = messages[f"{names['HV11']} host-logon-as-service"]
     assert unread.startswith(f"Checked only Group Policy on {names['HV11']}") and f"(secedit: {UNREAD})" in unread

@@ -237,7 +237,7 @@ def test_user_rights_from_the_local_lists_in_force() -> None:
     rights = next(c for c in run(doc(h2={"local_service_logon_vms": False}), "0x80070569")["causes"]
                   if c["id"] == "user-rights")
     assert rights["verdict"] == "confirmed"
-    assert "its local \"Log on as a service\" (no GPO sets it) does not hold" in rights["reason"]
+    assert "the local \"Log on as a service\" (no GPO sets it) does not hold" in rights["reason"]
 
 
 def test_a_warning_is_likely_a_failure_confirmed() -> None:
