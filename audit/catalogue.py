@@ -121,8 +121,10 @@ BUILTIN: tuple[FactSpec, ...] = (
           "guardians with their certificate thumbprints, and the local guardian certificates with private key presence"),
     _host("vm_key_protectors", "Get-VM; Get-VMKeyProtector; ConvertTo-HgsKeyProtector",
           "the owner and guardians named by each vTPM VM's key protector"),
-    _host("logon_rights", "Get-CimInstance -Namespace root\\rsop\\computer -ClassName RSOP_GPO, RSOP_UserPrivilegeRight",
-          "who Group Policy grants \"Log on as a service\" and \"Create symbolic links\", and from which GPO"),
+    _host("logon_rights", "Get-CimInstance -Namespace root\\rsop\\computer -ClassName RSOP_GPO, RSOP_UserPrivilegeRight; "
+          "secedit /export /areas USER_RIGHTS (read-only, to a temporary file the probe deletes)",
+          "who Group Policy grants \"Log on as a service\" and \"Create symbolic links\", and from which GPO, "
+          "and who holds them in force"),
     _host("policy_file", "Test-Path; [System.IO.File]::Open (read) of GroupPolicy\\Machine\\Registry.pol, first 8 bytes",
           "whether the local Group Policy file exists and starts with its PReg signature"),
     # storage and GPU partitions of VMs (issue 14: shared-nothing room, SMB storage, GPU-P)

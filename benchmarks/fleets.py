@@ -36,7 +36,7 @@ OPERATOR = {
     "memberOf": [],
 }
 # the Hyper-V hosts' GPO sets both user rights with NT VIRTUAL MACHINE\\Virtual Machines (read from RSoP), so
-# host-logon-as-service judges them (without a GPO the local lists are unread: a warning)
+# host-logon-as-service judges them from the GPO (without one, from the local lists in force, as secedit exports them)
 HYPERV_RIGHTS = [
     {"UserRight": right, "Precedence": 1, "GPOID": None, "GPOName": "CORP Hyper-V Hosts",
      "Accounts": [{"Name": n, "SID": sid} for n, sid in (ALL_SERVICES, ("BUILTIN\\Administrators", "S-1-5-32-544"),

@@ -191,7 +191,7 @@ def fleet() -> dict[str, Any]:
 def _hyperv_rights_gpo(doc: dict[str, Any]) -> None:
     """The corp Hyper-V hosts' OU links "CORP Hyper-V Hosts", which sets both user rights with NT VIRTUAL
     MACHINE\\Virtual Machines (hvlm reads them from RSoP); HV05 sits in the 2025 baseline's OU instead, and the
-    lab's HV06 has no such GPO, so only its local lists (which hvlm does not read) grant them."""
+    lab's HV06 has no such GPO, so its local lists grant them (hvlm reads the rights in force with secedit)."""
     accounts = {"SeServiceLogonRight": [ALL_SERVICES, VIRTUAL_MACHINES],
                 "SeCreateSymbolicLinkPrivilege": [("BUILTIN\\Administrators", "S-1-5-32-544"), VIRTUAL_MACHINES]}
     for name in ("hv01", "hv02", "hv03", "hv04", "hv07"):

@@ -339,8 +339,9 @@ def _media(ctx: Context) -> Judgement:
 
 
 def _user_rights(ctx: Context) -> Judgement:
-    """A GPO that sets a right without the virtual machines fails: confirmed. A right no GPO sets is a warning
-    (the local list is not read): possible until the command on the destination shows it."""
+    """A right without the virtual machines in force (set so by a GPO, or taken from the local list) fails:
+    confirmed. A warning (the local list could not be read, or "Create symbolic links" alone lacks them
+    locally) is possible until the command on the destination shows it; a pass rules the cause out."""
     found = ctx.of("host-logon-as-service", "destination")
     j = by_findings(found, problem=lambda f: f.status is Status.FAIL)
     step = Step(f"On {ctx.destination.short}, read both rights and look for *S-1-5-83-0.",
@@ -508,8 +509,8 @@ _LIST = [
            ("operator-local-admin",), _local_admin, "setup", "use"),
     _cause("user-rights", "A Group Policy took required user rights from NT VIRTUAL MACHINE\\Virtual Machines",
            """"Log on as a service" and "Create symbolic links" must include NT VIRTUAL MACHINE\\Virtual
-           Machines (S-1-5-83-0); a GPO that sets either right without it replaces the local list, and the
-           planned VM's logon fails on {dst} (KB 2779204).""",
+           Machines (S-1-5-83-0); a GPO that sets either right without it replaces the local list (or a hand
+           edit took it from the local list), and the planned VM's logon fails on {dst} (KB 2779204).""",
            ("host-logon-as-service",), _user_rights,
            "ts-lm", "ts-guide", "log-on-as-a-service"),
     _cause("iso-path", "A virtual DVD or floppy drive holds an image {dst} cannot open",

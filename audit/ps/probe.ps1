@@ -637,11 +637,16 @@ try {
 } catch { $sections['vm_key_protectors'] = Get-HvlmProblem $_ }
 
 # -- logon_rights: "Log on as a service" and "Create symbolic links" as Group Policy sets them, from the
-# Resultant Set of Policy the Group Policy service logs at each refresh (root\rsop\computer; read only,
-# nothing is exported or written). A right that no GPO sets keeps the local policy. GroupPolicyObjects
-# counts the GPOs logged: 0 means no RSoP data (logging turned off, or policy never applied), and then
-# nothing can be said. Accounts are listed as the GPO writes them, each with its SID where it resolves
-# (a GPO writes an account it could not name as *S-1-...). Precedence 1 is the GPO that wins. -----------
+# Resultant Set of Policy the Group Policy service logs at each refresh (root\rsop\computer; read only).
+# GroupPolicyObjects counts the GPOs logged: 0 means no RSoP data (logging turned off, or policy never
+# applied), and then nothing can be said. Accounts are listed as the GPO writes them, each with its SID
+# where it resolves (a GPO writes an account it could not name as *S-1-...). Precedence 1 is the GPO that
+# wins. Effective: who holds each right in force (local policy with Group Policy applied), read with
+# `secedit /export /areas USER_RIGHTS`, which only reads the local security database and changes no
+# setting; it writes its answer to a file, in a folder with a random name created for it under $env:TEMP,
+# and both are always deleted (finally). secedit needs Administrators: when it fails, Effective is null
+# and EffectiveError says why (the rest of the section stands). A right the export does not list is held
+# by no one (an empty list). -------------------------------------------------------------------------
 try {
     $rsopNamespace = 'root\rsop\computer'
     $gpoNames = @{}
@@ -681,9 +686,55 @@ try {
         $gpoCount = 0
         $rights = @()
     }
+    $effective = $null
+    $effectiveError = $null
+    $rightsCreated = $false
+    try {
+        $rightsDir = Join-Path -Path $env:TEMP -ChildPath ('hvlm-rights-' + [System.IO.Path]::GetRandomFileName())
+        $null = New-Item -ItemType 'Directory' -Path $rightsDir
+        $rightsCreated = $true
+        $rightsFile = Join-Path -Path $rightsDir -ChildPath 'user-rights.inf'
+        $exportOutput = @(secedit.exe /export /areas USER_RIGHTS /cfg $rightsFile /quiet)
+        $exportCode = $LASTEXITCODE
+        if ($exportCode -ne 0 -or -not (Test-Path -LiteralPath $rightsFile -PathType 'Leaf')) {
+            $effectiveError = ('the export of the user rights failed with exit code {0}: {1}' -f $exportCode, ((@($exportOutput) -join ' ').Trim()))
+        } else {
+            $effective = [ordered]@{ SeServiceLogonRight = @(); SeCreateSymbolicLinkPrivilege = @() }
+            $inPrivileges = $false
+            foreach ($line in @(Get-Content -LiteralPath $rightsFile)) {
+                $trimmed = ([string]$line).Trim()
+                if ($trimmed -match '^\[(.+)\]$') { $inPrivileges = ($Matches[1] -eq 'Privilege Rights'); continue }
+                if (-not $inPrivileges) { continue }
+                if ($trimmed -match '^(SeServiceLogonRight|SeCreateSymbolicLinkPrivilege)\s*=\s*(.*)$') {
+                    $rightName = $Matches[1]
+                    $holders = @(foreach ($entry in @($Matches[2].Split(','))) {
+                        $entryName = ([string]$entry).Trim()
+                        if (-not $entryName) { continue }
+                        $entrySid = $null
+                        if ($entryName -match '^\*?(S-1-[0-9-]+)$') {
+                            $entrySid = $Matches[1]
+                        } else {
+                            try {
+                                $entrySid = ([System.Security.Principal.NTAccount]$entryName).Translate([System.Security.Principal.SecurityIdentifier]).Value
+                            } catch { $entrySid = $null }
+                        }
+                        [ordered]@{ Name = $entryName; SID = $entrySid }
+                    })
+                    $effective[$rightName] = $holders
+                }
+            }
+        }
+    } catch {
+        $effective = $null
+        $effectiveError = [string]$_.Exception.Message
+    } finally {
+        if ($rightsCreated) { Remove-Item -LiteralPath $rightsDir -Recurse -Force }
+    }
     $sections['logon_rights'] = [ordered]@{ value = [ordered]@{
         GroupPolicyObjects = $gpoCount
         Rights = $rights
+        Effective = $effective
+        EffectiveError = $effectiveError
     } }
 } catch { $sections['logon_rights'] = Get-HvlmProblem $_ }
 

@@ -34,12 +34,15 @@ READ_ONLY_COMMANDS = {
     "Test-Path", "Where-Object",
     # VM storage and GPU partitions: list files (names and sizes, no content), checkpoints, GPU-P adapters
     "Get-ChildItem", "Get-VMSnapshot", "Get-VMGpuPartitionAdapter", "Get-VMHostPartitionableGpu",
+    # user rights in force: secedit /export reads the local security database into a file in a folder the
+    # probe creates under $env:TEMP, reads back and deletes (each pinned below to that one use)
+    "Join-Path", "Get-Content", *(RIGHTS_EXPORT_COMMANDS := ("New-Item", "secedit.exe", "Remove-Item")),
 }
 # .NET members the probe may call: all of them read.
 READ_ONLY_METHODS = {
     "ContainsKey", "Dispose", "GetIPGlobalProperties", "GetType", "GetValue", "GetValueNames", "Invoke", "InvokeMember",
     "Open", "Read", "Replace", "Split", "Substring", "ToLowerInvariant", "ToString", "ToUniversalTime", "Translate",
-    "TrimEnd",
+    "TrimEnd", "Trim", "GetRandomFileName",
 }
 # The one file the probe opens, and how: read access, sharing read and write so Group Policy is never blocked.
 POLICY_OPEN = "[System.IO.File]::Open($polPath, 'Open', 'Read', 'ReadWrite')"
@@ -49,6 +52,13 @@ NEW_OBJECTS = [
     "New-Object -TypeName 'System.Security.Cryptography.X509Certificates.X509Certificate2' -ArgumentList (,$bytes)",
     "New-Object -TypeName 'System.Security.Principal.SecurityIdentifier' -ArgumentList $sidBytes, 0",
 ]
+# The only commands of the probe that create or delete anything, or run a program: exactly these, once each.
+RIGHTS_DIR = "$rightsDir = Join-Path -Path $env:TEMP -ChildPath ('hvlm-rights-' + [System.IO.Path]::GetRandomFileName())"
+RIGHTS_EXPORT = {
+    "New-Item": "New-Item -ItemType 'Directory' -Path $rightsDir",
+    "secedit.exe": "secedit.exe /export /areas USER_RIGHTS /cfg $rightsFile /quiet",
+    "Remove-Item": "Remove-Item -LiteralPath $rightsDir -Recurse -Force",
+}
 FORBIDDEN_WORDS = re.compile(
     r"\b(Invoke-Expression|iex|Invoke-Command|Start-Process|Set-|Remove-|Enable-|Disable-|Add-|Install-|"
     r"New-(?!Object -TypeName '(System\.Security\.Principal\.SecurityIdentifier|"
@@ -124,6 +134,8 @@ def test_probe_calls_only_read_only_methods(tree: Node) -> None:
 def test_probe_writes_nothing_and_runs_no_strings(tree: Node) -> None:
     assert not [n for n in walk(tree) if n.type in ("redirection", "redirections")], "output redirection"
     code = strip_comments(probe_script())
+    for command in RIGHTS_EXPORT.values():  # pinned by test_the_user_rights_export_touches_only_its_temp_folder
+        code = code.replace(command, "")
     assert not FORBIDDEN_WORDS.search(code), FORBIDDEN_WORDS.search(code)
     for node in walk(tree):
         if node.type == "left_assignment_expression":
@@ -177,7 +189,7 @@ def test_new_object_only_builds_a_sid_and_parses_a_certificate(tree: Node) -> No
 
 def test_new_commands_of_the_host_guardian_and_policy_sections_are_read_only(tree: Node) -> None:
     """The guardian, key protector, user-rights and policy-file sections call only what they must, as
-    the allow-lists above admit: no Export-, Grant-, secedit or file write among them."""
+    the allow-lists above admit: no Export-, Grant-, secedit other than the one export, or file write."""
     src = probe_script()
     called = {text(c.child_by_field_name("command_name")) for c in walk(tree) if c.type == "command"}
     assert {"Get-HgsClientConfiguration", "Get-HgsGuardian", "Get-VMKeyProtector", "ConvertTo-HgsKeyProtector",
@@ -187,8 +199,35 @@ def test_new_commands_of_the_host_guardian_and_policy_sections_are_read_only(tre
     assert "ConvertTo-HgsKeyProtector -Bytes $rawProtector" in src
     assert "-Namespace $rsopNamespace -ClassName 'RSOP_UserPrivilegeRight'" in src
     assert src.count("[System.IO.File]::") == 1 and POLICY_OPEN in src
-    assert not re.search(r"secedit|Export-|Import-|Grant-|Revoke-|\.Write\(|WriteAllBytes", strip_comments(src),
-                         re.IGNORECASE)
+    code = strip_comments(src).replace(RIGHTS_EXPORT["secedit.exe"], "")
+    assert not re.search(r"secedit|Export-|Import-|Grant-|Revoke-|\.Write\(|WriteAllBytes", code, re.IGNORECASE)
+
+
+def test_the_user_rights_export_touches_only_its_temp_folder(tree: Node) -> None:
+    """secedit /export (read-only: it reads the local security database) is the one program the probe runs;
+    it writes into a folder with a random name the probe creates under $env:TEMP, and that folder, only
+    it, is removed in `finally`, after the file is read. New-Item, Remove-Item and secedit appear once
+    each, exactly as pinned; $rightsDir and $rightsFile are assigned once, beneath $env:TEMP."""
+    src = probe_script()
+    commands = [text(n) for n in walk(tree) if n.type == "command"]
+    for name, pinned in RIGHTS_EXPORT.items():
+        assert [c for c in commands if c.split()[0].lower() == name.lower()] == [pinned], name
+    assert not [c for c in commands if re.match(r"New-(?!Object )|Remove-|secedit", c, re.IGNORECASE)
+                and c not in RIGHTS_EXPORT.values()]
+    assigned = {name: [line.strip() for line in src.splitlines() if line.strip().startswith(f"${name} =")]
+                for name in ("rightsDir", "rightsFile", "rightsCreated")}
+    assert assigned["rightsDir"] == [RIGHTS_DIR]
+    assert assigned["rightsFile"] == ["$rightsFile = Join-Path -Path $rightsDir -ChildPath 'user-rights.inf'"]
+    assert assigned["rightsCreated"] == ["$rightsCreated = $false", "$rightsCreated = $true"]
+    section = src[src.index(RIGHTS_DIR):src.index("$sections['logon_rights'] = [ordered]@{ value")]
+    # the folder is created, the export runs and is read inside try; removal is in finally, only when created
+    body, cleanup = section.split("} finally {")
+    assert body.index("$null = " + RIGHTS_EXPORT["New-Item"]) < body.index("$rightsCreated = $true") \
+        < body.index(RIGHTS_EXPORT["secedit.exe"]) < body.index("Get-Content -LiteralPath $rightsFile")
+    assert "$effectiveError = [string]$_.Exception.Message" in body  # a failure stays in the section
+    assert cleanup.strip().startswith("if ($rightsCreated) { " + RIGHTS_EXPORT["Remove-Item"] + " }")
+    assert "Get-Content" in src and all(c == "Get-Content -LiteralPath $rightsFile"
+                                        for c in commands if c.startswith("Get-Content"))
 
 
 def schema_fields() -> dict[str, set[str]]:

@@ -33,7 +33,7 @@ def with_when_changed(d: dict[str, Any], host_sam: str, when: str) -> dict[str, 
 
 def rights_by_gpo(d: dict[str, Any], host: str) -> dict[str, Any]:
     """A GPO sets both user rights on the host with NT VIRTUAL MACHINE\\Virtual Machines: host-logon-as-service sees
-    them and passes (with no GPO setting them, the local lists are unread: a warning)."""
+    them and passes (with no GPO setting them, the local lists in force decide)."""
     entry = {"Precedence": 1, "GPOID": None, "GPOName": "Server Baseline",
              "Accounts": [{"Name": ALL_SERVICES[0], "SID": ALL_SERVICES[1]},
                           {"Name": "BUILTIN\\Administrators", "SID": "S-1-5-32-544"},

@@ -221,13 +221,23 @@ def test_a_code_beside_the_vtpm_message_is_kept_but_the_message_decides() -> Non
     assert "codes in the message: 0x80070490" in render_text(d)
 
 
-def test_user_rights_no_gpo_sets_is_possible_with_the_local_read() -> None:
-    # no GPO sets the rights: hvlm did not read the local lists, so the cause is neither ruled out nor confirmed
-    d = run(doc(), "0x80070569")
+def test_user_rights_no_gpo_sets_is_possible_when_the_local_lists_are_unread() -> None:
+    # no GPO sets the rights and secedit failed on the destination: neither ruled out nor confirmed
+    d = run(doc(h2={"effective_rights_error": "Access is denied."}), "0x80070569")
     found = {c["id"]: c for c in d["causes"]}
     rights = found["user-rights"]
     assert rights["verdict"] == "possible" and rights["reason"].startswith("Checked only Group Policy")
     assert "secedit /export" in fix_text(rights) and "-ComputerName 'hv02.corp.contoso.com'" in fix_text(rights)
+
+
+def test_user_rights_from_the_local_lists_in_force() -> None:
+    # the destination's local lists, read with secedit: with S-1-5-83-0 the cause is ruled out, without it confirmed
+    rights = next(c for c in run(doc(), "0x80070569")["causes"] if c["id"] == "user-rights")
+    assert rights["verdict"] == "ruled_out"
+    rights = next(c for c in run(doc(h2={"local_service_logon_vms": False}), "0x80070569")["causes"]
+                  if c["id"] == "user-rights")
+    assert rights["verdict"] == "confirmed"
+    assert "the local \"Log on as a service\" (no GPO sets it) does not hold" in rights["reason"]
 
 
 def test_a_warning_is_likely_a_failure_confirmed() -> None:

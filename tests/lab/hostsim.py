@@ -142,6 +142,7 @@ class SimHost:
                                       "AttestationStatus": None}
             sections["hgs_guardians"] = {"Guardians": [], "LocalCertificates": []}
             sections["vm_key_protectors"] = []
+            # logon_rights as on later releases: RSoP and secedit /export /areas USER_RIGHTS both exist on 2012 R2
         self._gpu_adjusted(sections)
         return sections
 

@@ -247,6 +247,11 @@ class HostModel:
     # the same for "Create symbolic links" (SeCreateSymbolicLinkPrivilege); None: no GPO sets it
     symlink_gpo: tuple[str, list[tuple[str, str | None]]] | None = None
     rsop_gpos: int = 2  # GPOs in the host's Resultant Set of Policy (0: no RSoP data)
+    # the effective rights (secedit /export): Windows' and Hyper-V's local lists, or the GPO's where one sets the
+    # right; False takes NT VIRTUAL MACHINE\Virtual Machines out of that right's local list (removed by hand)
+    local_service_logon_vms: bool = True
+    local_symlink_vms: bool = True
+    effective_rights_error: str | None = None  # secedit failed (e.g. not elevated): Effective is null
     registry_pol: bytes | None = REGISTRY_POL_HEADER  # Registry.pol's first bytes; None: no file
     # partitionable GPUs: (Name, the device instance path; PartitionCount; ValidPartitionCounts)
     gpus: list[tuple[str, int, list[int]]] = field(default_factory=list)
@@ -411,11 +416,27 @@ class HostModel:
             "hgs_guardians": guardians,
             "vm_key_protectors": [] if self.build < FIRST_HGS_CLIENT_BUILD else
             [kp for vm in self.vms if (kp := vm.key_protector(self.name)) is not None],
-            "logon_rights": {"GroupPolicyObjects": self.rsop_gpos, "Rights": rights},
+            "logon_rights": {"GroupPolicyObjects": self.rsop_gpos, "Rights": rights, **self.effective_rights()},
             "policy_file": {"Path": "C:\\Windows\\System32\\GroupPolicy\\Machine\\Registry.pol",
                             "Exists": pol is not None, "Length": None if pol is None else max(len(pol), 8 + 64 * 3),
                             "Header": None if pol is None else pol[:8].hex().upper(), "ReadError": None},
         }
+
+    def effective_rights(self) -> dict[str, Any]:
+        """Effective and EffectiveError of logon_rights, as secedit exports them: SIDs written *S-1-..."""
+        if self.effective_rights_error is not None:
+            return {"Effective": None, "EffectiveError": self.effective_rights_error}
+        local = {"SeServiceLogonRight": ([ALL_SERVICES[1]], self.local_service_logon_vms),
+                 "SeCreateSymbolicLinkPrivilege": (["S-1-5-32-544"], self.local_symlink_vms)}
+        effective: dict[str, Any] = {}
+        for right, gpo in (("SeServiceLogonRight", self.service_logon_gpo),
+                           ("SeCreateSymbolicLinkPrivilege", self.symlink_gpo)):
+            sids, vms = local[right]
+            if gpo is not None:  # the GPO's list replaces the local one
+                effective[right] = [{"Name": f"*{sid}" if sid else name, "SID": sid} for name, sid in gpo[1]]
+                continue
+            effective[right] = [{"Name": f"*{sid}", "SID": sid} for sid in [*sids, *([VIRTUAL_MACHINES[1]] if vms else [])]]
+        return {"Effective": effective, "EffectiveError": None}
 
     def facts(self, collector: str = "example") -> dict[str, Any]:
         out: dict[str, Any] = {}
