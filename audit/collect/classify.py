@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Iterator
 
 import requests
 from pypsrp.exceptions import (
@@ -22,6 +21,7 @@ from pypsrp.exceptions import (
     WSManFaultError,
 )
 
+from hvlm.audit.collect.chain import causes
 from hvlm.audit.collect.kerberos import explain, find_failure
 from hvlm.audit.collect.probe import ProbeOutputError
 from hvlm.audit.collect.targets import HostTarget
@@ -46,31 +46,12 @@ class ProbeFailed(Exception):
     """The probe ran but produced no usable document (it threw, or wrote only errors)."""
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception, what it wraps (requests -> urllib3 -> socket) and what caused it."""
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    while todo and len(seen) < 20:
-        cur = todo.pop(0)
-        if id(cur) in seen:
-            continue
-        seen.add(id(cur))
-        yield cur
-        todo.extend(a for a in getattr(cur, "args", ()) if isinstance(a, BaseException))
-        reason = getattr(cur, "reason", None)
-        if isinstance(reason, BaseException):
-            todo.append(reason)
-        for nxt in (cur.__cause__, cur.__context__):
-            if nxt is not None:
-                todo.append(nxt)
-
-
 def _has(exc: BaseException, *types: type[BaseException]) -> BaseException | None:
-    return next((c for c in _causes(exc) if isinstance(c, types)), None)
+    return next((c for c in causes(exc) if isinstance(c, types)), None)
 
 
 def _mentions(exc: BaseException, *needles: str) -> bool:
-    text = " ".join(str(c) for c in _causes(exc)).lower()
+    text = " ".join(str(c) for c in causes(exc)).lower()
     return any(n in text for n in needles)
 
 
@@ -90,7 +71,7 @@ def _listener_hint(t: HostTarget) -> str:
 
 
 def _tls(exc: BaseException, t: HostTarget) -> tuple[str, str]:
-    detail = next((str(c) for c in _causes(exc) if isinstance(c, ssl.SSLError)), str(exc))
+    detail = next((str(c) for c in causes(exc) if isinstance(c, ssl.SSLError)), str(exc))
     detail = detail if len(detail) < 300 else detail[:300] + "..."
     if isinstance(_has(exc, ssl.SSLCertVerificationError), ssl.SSLCertVerificationError) or _mentions(
         exc, "certificate verify failed"

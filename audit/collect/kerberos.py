@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hvlm.audit.collect.chain import causes
 from hvlm.audit.errors import UsageError
 
 __all__ = [
@@ -98,23 +98,6 @@ class KerberosFailure:
     detail: str  # MIT's own text, e.g. "Clock skew too great"
 
 
-def _errors(exc: BaseException) -> Iterator[Any]:
-    """The exception and what it wraps: pyspnego keeps the GSSAPI error in ``base_error``."""
-    seen: set[int] = set()
-    todo: list[Any] = [exc]
-    while todo and len(seen) < 20:
-        cur = todo.pop(0)
-        if id(cur) in seen:
-            continue
-        seen.add(id(cur))
-        yield cur
-        for attr in ("base_error", "__cause__", "__context__"):
-            nxt = getattr(cur, attr, None)
-            if isinstance(nxt, BaseException):
-                todo.append(nxt)
-        todo.extend(a for a in getattr(cur, "args", ()) if isinstance(a, BaseException))
-
-
 def _minor_text(err: Any) -> str:
     text = str(err)
     marker = text.rfind("): ")
@@ -123,7 +106,7 @@ def _minor_text(err: Any) -> str:
 
 def find_failure(exc: BaseException) -> KerberosFailure | None:
     """The Kerberos reason behind ``exc`` (a pyspnego, gssapi or ldap3 error), if there is one."""
-    for err in _errors(exc):
+    for err in causes(exc):
         minor, major = getattr(err, "min_code", None), getattr(err, "maj_code", None)
         if not isinstance(minor, int) or not isinstance(major, int):
             code = getattr(err, "err_code", None)  # python-krb5's Krb5Error (a kinit with a password)
