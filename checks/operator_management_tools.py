@@ -173,8 +173,8 @@ def _module_11_fix(ref: HostRef, build: int) -> Fix:
         "starts its moves, list the Hyper-V modules: if 1.1 is there, load it (Import-Module -Name 'Hyper-V' "
         f"-RequiredVersion 1.1) in the session that moves {host}'s VMs; if it is not, start those moves from a "
         f"machine that has it, or on {host} itself.",
-        run_on="the machine that starts the moves (your management machine)",
-        run_as="any user (reading and loading modules)",
+        run_on="your management machine, the one that starts the moves",
+        run_as="any user: reading and loading modules needs no right",
         powershell="\n".join([
             "Get-Module -ListAvailable -Name 'Hyper-V' | Select-Object -Property 'Name', 'Version'",
             f"# Only if 1.1 is listed: load it in the session that moves {host}'s VMs (a new session loads 2.x again).",
@@ -197,8 +197,8 @@ def _verify_fix() -> Fix:
         summary="On the machine that starts the moves, confirm Windows 10 / Windows Server 2016 or later and the "
         "Hyper-V PowerShell module (2.x for Windows Server 2016 and later hosts); install the Hyper-V management "
         "tools there if they are missing.",
-        run_on="the machine that starts the moves (your management machine)",
-        run_as="any user (reading modules); installing the tools needs a local administrator",
+        run_on="your management machine, the one that starts the moves",
+        run_as="any user to read the modules; a local administrator to install the tools",
         powershell=VERIFY_PS,
         docs=(DOCS["setup"], DOCS["hyperv-module"]),
         target="session",
@@ -215,7 +215,7 @@ def _install_fix(win: Mapping[str, Any]) -> Fix:
     return Fix(
         summary="Install the Hyper-V management tools (Hyper-V Module for Windows PowerShell) on the machine that "
         "starts the moves, or start them from a machine of Windows 10 / Windows Server 2016 or later that has them.",
-        run_on="the machine that starts the moves (where hvlm ran)",
+        run_on="the machine that starts the moves, where hvlm ran",
         run_as="a local administrator of that machine",
         powershell=ps,
         docs=(DOCS["setup"], DOCS["hyperv-module"]),

@@ -102,7 +102,8 @@ def _moves(report: dict[str, Any], colour: bool) -> list[str]:
 
 
 def _fix_lines(fix: dict[str, Any]) -> list[str]:
-    lines = _wrap(f"Fix (run on {fix['run_on']}, as {fix['run_as']}): {fix['summary']}", "      ")
+    lines = _wrap(f"Fix: {fix['summary']}", "      ")
+    lines += _wrap(f"Run on {fix['run_on']}, as {fix['run_as']}:", "      ")
     lines += [f"        PS> {_safe(ps)}" for ps in fix["powershell"].splitlines()]
     return lines
 

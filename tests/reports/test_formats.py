@@ -186,4 +186,4 @@ def test_text_report_keeps_each_hostile_value_on_its_line(example: dict[str, Any
     assert "\x1b" not in text and "\x07" not in text
     assert not any(line.startswith("PASS  [info] forged-check") for line in text.splitlines())
     assert "vm1 PASS  [info] forged-check: all good?[2J" in text
-    assert "as admin?]0;pwned?)" in text
+    assert "as admin?]0;pwned?:" in text

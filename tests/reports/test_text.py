@@ -65,6 +65,18 @@ def test_no_python_none_and_no_plural_hedges(example: dict[str, Any]) -> None:
     assert not re.search(r"\bNone\b(?! of)", text) and "(s)" not in text
 
 
+def test_each_fix_says_what_then_where_and_as_whom_it_runs(example: dict[str, Any]) -> None:
+    """"Fix (run on X (Y), as Z (W)): ..." nested the run-on and run-as texts in parentheses: the fix's
+    summary comes first, then a line of its own says where and as whom, then its PowerShell."""
+    out = render_text(example, colour=False)
+    lines = [ln.strip() for ln in out.splitlines()]
+    fixes = [i for i, ln in enumerate(lines) if ln.startswith("Fix: ")]
+    assert fixes and not any(ln.startswith("Fix (run on") for ln in lines)
+    for i in fixes:
+        where = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("Run on "))
+        assert all(not ln.startswith(("PS>", "Fix: ")) for ln in lines[i + 1:where]), lines[i:where + 1]
+
+
 def test_on_a_terminal_the_first_screen_shows_each_planned_move(tmp_path: Path) -> None:
     """`hvlm audit --example` in a real pseudo-terminal (24 rows): the verdict per move comes first."""
     import os
