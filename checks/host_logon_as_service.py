@@ -65,7 +65,9 @@ def _gpo(entry: dict[str, Any]) -> str:
     the local policy took it; "Create symbolic links" set by a GPO without it fails too (KB 2779204),
     while a local list without it is a medium warning (only the missing logon right is documented to
     fail moves). When secedit could not run (it needs Administrators), a right no GPO sets is a low
-    warning "checked only Group Policy" with the command that confirms the local list, never a pass. A
+    warning "checked only Group Policy" with the command that confirms the local list, never a pass.
+    Without RSoP data (logging off, or Group Policy never applied) the rights in force alone decide,
+    and the fix first lists the GPOs that apply; with neither, the check cannot judge (an error). A
     GPO's fix is a manual change for its owner: hvlm never edits domain GPOs.""",
     references=(DOCS["log-on-as-a-service"], DOCS["create-symbolic-links"], DOCS["ts-lm"], DOCS["ts-guide"]),
     fix_hint="Add NT VIRTUAL MACHINE\\Virtual Machines to \"Log on as a service\" in the GPO that sets it, then "
@@ -78,10 +80,15 @@ def run(f: Facts) -> Outcome:
     effective = fact.get("Effective") if isinstance(fact.get("Effective"), dict) else None
     evidence: dict[str, Any] = {"GroupPolicyObjects": fact.get("GroupPolicyObjects"), "rights": {},
                                 "effective": effective, "effective_error": fact.get("EffectiveError")}
-    if not fact.get("GroupPolicyObjects"):
-        return Outcome(Status.ERROR, f"could not check: {host.fqdn} has no Resultant Set of Policy data (RSoP logging "
-                       "turned off, or Group Policy never applied), so which GPO sets its user rights is unknown.",
-                       evidence=evidence)
+    rsop = bool(fact.get("GroupPolicyObjects"))
+    if not rsop:
+        if effective is None:
+            return Outcome(Status.ERROR, f"could not check: {host.fqdn} has no Resultant Set of Policy data (RSoP "
+                           "logging turned off, or Group Policy never applied), so which GPO sets its user rights is "
+                           "unknown, and its rights in force could not be read either (secedit: "
+                           f"{fact.get('EffectiveError') or 'no effective list in the snapshot'}).", evidence=evidence)
+        rights = []  # no RSoP: the lists in force decide, whoever set them
+    unset = "no GPO sets it" if rsop else "no RSoP data: which GPO sets it is unknown"
     missing: list[tuple[str, dict[str, Any]]] = []  # a GPO sets the right without the virtual machines
     local: list[str] = []  # the right in force lacks them, no GPO sets it
     unread: list[str] = []  # no GPO sets the right and the list in force is unknown
@@ -100,30 +107,32 @@ def run(f: Facts) -> Outcome:
         evidence["rights"][right] = None
         if not isinstance(held, list):
             unread.append(right)
-            said.append(f"no GPO sets \"{label}\" (the local policy, which Hyper-V maintains, applies)")
+            said.append(f"no GPO sets \"{label}\" (the local policy, which Hyper-V maintains, applies)" if rsop
+                        else f"\"{label}\" is not in the list of rights in force")
         elif holds_virtual_machines(held):
-            said.append(f"no GPO sets \"{label}\" and its local list, in force, holds {VIRTUAL_MACHINES}")
+            said.append(f"no GPO sets \"{label}\" and its local list, in force, holds {VIRTUAL_MACHINES}" if rsop
+                        else f"its \"{label}\" in force holds {VIRTUAL_MACHINES}")
         else:
             local.append(right)
     failing = [r for r in local if r == "SeServiceLogonRight"]
     if missing or failing:
         what = [f"GPO '{_gpo(e)}' sets \"{RIGHTS[r][0]}\" without {VIRTUAL_MACHINES} ({VIRTUAL_MACHINES_SID})"
                 for r, e in missing]
-        what += [f"the local \"{RIGHTS[r][0]}\" (no GPO sets it) does not hold {VIRTUAL_MACHINES} "
+        what += [f"the local \"{RIGHTS[r][0]}\" ({unset}) does not hold {VIRTUAL_MACHINES} "
                  f"({VIRTUAL_MACHINES_SID}): {_holders(effective, r)}" for r in failing]
         return Outcome(
             Status.FAIL,
             f"On {host.fqdn}, " + "; ".join(what) + ": VMs cannot start there, and moves to it fail with 0x80070569 "
             "(logon type not granted).",
-            _fix(host, missing, failing),
+            _fix(host, missing, failing, rsop),
             evidence,
         )
     if local:  # "Create symbolic links" only: Microsoft documents the failure when a GPO overwrites it
         label = RIGHTS[local[0]][0]
-        return Outcome(Status.WARNING, f"On {host.fqdn}, the local \"{label}\" (no GPO sets it) does not hold "
+        return Outcome(Status.WARNING, f"On {host.fqdn}, the local \"{label}\" ({unset}) does not hold "
                        f"{VIRTUAL_MACHINES} ({VIRTUAL_MACHINES_SID}): {_holders(effective, local[0])}. Hyper-V grants "
                        "it, and Microsoft's troubleshooting guide lists it among the rights VMs need; add it back.",
-                       _fix(host, [], local), evidence, severity=Severity.MEDIUM)
+                       _fix(host, [], local, rsop), evidence, severity=Severity.MEDIUM)
     if unread:
         why = str(fact.get("EffectiveError") or "no effective list in the snapshot")
         labels = " and ".join(f"\"{RIGHTS[r][0]}\"" for r in unread)
@@ -131,6 +140,8 @@ def run(f: Facts) -> Outcome:
                        f"could not read the local list of {labels} (secedit: {why}); confirm locally that it holds "
                        f"{VIRTUAL_MACHINES} ({VIRTUAL_MACHINES_SID}).", _confirm_fix(host, unread), evidence,
                        severity=Severity.LOW)
+    if not rsop:
+        said.append("no RSoP data, so which GPO sets them is unknown; the lists in force decide")
     return Outcome(Status.PASS, f"On {host.fqdn}, " + "; ".join(said) + ".", evidence=evidence)
 
 
@@ -139,7 +150,7 @@ def _holders(effective: dict[str, Any] | None, right: str) -> str:
     return "it holds " + ", ".join(names) if names else "no one holds it"
 
 
-def _fix(host: HostRef, missing: list[tuple[str, dict[str, Any]]], local: list[str]) -> Fix:
+def _fix(host: HostRef, missing: list[tuple[str, dict[str, Any]]], local: list[str], rsop: bool = True) -> Fix:
     """The GPO changes for its owner, and the local rights to add back in secpol.msc; then read them back."""
     lines = []
     for n, (right, entry) in enumerate(missing, 1):
@@ -151,10 +162,15 @@ def _fix(host: HostRef, missing: list[tuple[str, dict[str, Any]]], local: list[s
             f"# Add {VIRTUAL_MACHINES} ({VIRTUAL_MACHINES_SID}) and keep {keep}. An editor on a machine",
             "# without Hyper-V cannot resolve that name: edit the GPO from a Hyper-V host.",
         ]
+    if local and not rsop:
+        lines += [f"# Without RSoP data hvlm cannot tell whether a GPO sets these rights on {host.fqdn}: first list the",
+                  "# GPOs that apply; if one sets the right, change that GPO instead (it overwrites the local list):",
+                  "gpresult /scope computer /r"]
     for n, right in enumerate(local, len(missing) + 1):
         label, keep = RIGHTS[right]
         lines += [
-            f"# {n}. No GPO sets \"{label}\" on {host.fqdn}, and its local list lacks {VIRTUAL_MACHINES}.",
+            f"# {n}. No GPO sets \"{label}\" on {host.fqdn}, and its local list lacks {VIRTUAL_MACHINES}." if rsop
+            else f"# {n}. The \"{label}\" in force on {host.fqdn} lacks {VIRTUAL_MACHINES}.",
             f"# On {host.fqdn}, in Local Security Policy (secpol.msc) > Local Policies > User Rights Assignment >",
             f"# {label} > Add User or Group: {VIRTUAL_MACHINES} (the name resolves on a Hyper-V host); keep {keep}.",
         ]

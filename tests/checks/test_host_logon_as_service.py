@@ -131,9 +131,21 @@ def test_fail_symbolic_links_right_without_virtual_machines() -> None:
     assert f.status is Status.FAIL and "Create symbolic links" in f.message
 
 
-def test_no_rsop_data_is_an_error() -> None:
+def test_no_rsop_data_is_judged_from_the_rights_in_force() -> None:
     f = only(run_check("host-logon-as-service", doc(rsop_gpos=0)), host=H)
-    assert f.status is Status.ERROR and "could not check" in f.message
+    assert f.status is Status.PASS and "no RSoP data" in f.message and "the lists in force decide" in f.message
+
+
+def test_no_rsop_data_and_a_list_in_force_without_the_virtual_machines_fails() -> None:
+    f = only(run_check("host-logon-as-service", doc(rsop_gpos=0, local_service_logon_vms=False)), host=H)
+    assert f.status is Status.FAIL and "no RSoP data: which GPO sets it is unknown" in f.message
+    assert f.fix is not None and "gpresult /scope computer /r" in f.fix.powershell
+
+
+def test_no_rsop_data_and_no_list_in_force_is_an_error() -> None:
+    f = only(run_check("host-logon-as-service", doc(rsop_gpos=0, effective_rights_error="Access is denied.")),
+             host=H)
+    assert f.status is Status.ERROR and "could not check" in f.message and "Access is denied." in f.message
 
 
 def test_missing_logon_rights_is_an_error() -> None:
