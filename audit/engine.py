@@ -501,8 +501,10 @@ class _Checker:
             self.full(pair, src, dst)
             return
         gathered: _Gathered | None = None
+        free = self.chk.vm_pair_free
         for vkey, members in classes:
-            hit = self.memo.get((pk, vkey))
+            memo_key = (("source", pair.source), vkey) if free is not None and free(vkey) else (pk, vkey)
+            hit = self.memo.get(memo_key)
             if hit:
                 subjects = [_vm_subject(pair, vm) for vm in members] if self.run_.list_passed else len(members)
                 self.run_.tally(self.chk, hit, subjects)
@@ -514,7 +516,7 @@ class _Checker:
                 first = _vm_subject(pair, members[0])
                 found = self.vm_full(first, members[0], gathered)
                 verdict = _passing(found, first)
-                self.memo[(pk, vkey)] = verdict
+                self.memo[memo_key] = verdict
                 self.run_.out.classes[self.chk.meta.id] = self.run_.out.classes.get(self.chk.meta.id, 0) + 1
                 rest = members[1:]
                 if verdict:

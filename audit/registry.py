@@ -108,6 +108,10 @@ class Check:
     vm_key: VMKey | None = None
     # Instead of `key`, when the key is a pair of per-host values: equal parts must mean equal statuses.
     parts: PairParts | None = None
+    # For a VM check: true for the vm_key values whose statuses depend on the VM and its source alone (a VM
+    # with no file on a share, say), so that class is judged once per source, not once per pair class.
+    # Only for checks whose destination facts are all optional (checked below).
+    vm_pair_free: Callable[[Hashable], bool] | None = None
 
     def __call__(self, facts: Facts) -> Outcome | Iterable[Outcome]:
         return self.func(facts)
@@ -127,6 +131,7 @@ def check(
     key: PairKey | None = None,
     vm_key: VMKey | None = None,
     parts: PairParts | None = None,
+    vm_pair_free: Callable[[Hashable], bool] | None = None,
 ) -> Callable[[CheckFunc], Check]:
     """Decorate a pure function of facts to make it a check."""
 
@@ -150,7 +155,11 @@ def check(
             raise CheckDefinitionError(f"check {id!r} ({meta.module}): give key or parts, not both")
         if vm_key is not None and subject is not SubjectKind.VM:
             raise CheckDefinitionError(f"check {id!r} ({meta.module}): vm_key is for VM checks")
-        return Check(meta, func, key, vm_key, parts)
+        if vm_pair_free is not None and (vm_key is None or any(
+                r.startswith("destination.") and not r.endswith("?") for r in meta.requires)):
+            raise CheckDefinitionError(f"check {id!r} ({meta.module}): vm_pair_free needs vm_key and only optional "
+                                       "destination facts")
+        return Check(meta, func, key, vm_key, parts, vm_pair_free)
 
     return wrap
 

@@ -109,6 +109,7 @@ def spn_pair(server: str, domain: str | None) -> list[str]:
               "source.computer_system?", "destination.computer_system?", "management?"),
     parts=(_source_side, _side),
     vm_key=_servers,
+    vm_pair_free=lambda servers: servers is None,  # no file on a share: a pass whatever the hosts
     rationale="""A VM whose disks or configuration are on an SMB share (a path \\\\server\\share\\...) is
     moved without its storage: the destination opens the same files. Microsoft's "Deploy Hyper-V over SMB"
     requires the computer accounts of both hosts to have Full Control on the share and on its folder (and

@@ -19,7 +19,7 @@ from hvlm.audit.commands.audit_cmd import example_snapshot_path
 from hvlm.audit.engine import evaluate, run_checks, verify_classes
 from hvlm.audit.facts import Facts, RoleFacts
 from hvlm.audit.model import Fix, Outcome, Severity, Status, Subject, SubjectKind
-from hvlm.audit.registry import Check, check, load_registry
+from hvlm.audit.registry import Check, CheckDefinitionError, check, load_registry
 from hvlm.audit.snapshot import FactError, Snapshot, error_fact
 from tests.support.fleet import (
     MIGRATION_SERVICE,
@@ -361,3 +361,21 @@ def test_classed_counts_equal_full_counts() -> None:
     for seed in (3, 7):
         snapshot = random_fleet(seed)
         assert run_checks(snapshot, CHECKS).counts == run_checks(snapshot, CHECKS, keep_passed=True).counts
+
+
+def test_a_pair_free_vm_class_is_judged_once_per_source() -> None:
+    """vm-smb-storage's parts differ for every host (delegation entries), but a VM with no file on a share
+    passes whatever the hosts: that class is judged once per source, not once per planned move."""
+    registry = load_registry()
+    smb = next(c for c in registry if c.meta.id == "vm-smb-storage")
+    snapshot = _fleet(["Kerberos"] * 4, vms=3)
+    ev = run_checks(snapshot, [smb])
+    assert ev.counts["vm-smb-storage"] == {"pass": 4 * 3 * 3}
+    assert ev.classes["vm-smb-storage"] == 4  # one per source (12 planned moves)
+    assert verify_classes(snapshot, [smb]) == []
+
+
+def test_pair_free_vm_classes_need_optional_destination_facts() -> None:
+    with pytest.raises(CheckDefinitionError, match="vm_pair_free"):
+        check(id="test-free", subject=SubjectKind.VM, requires=("source.vms", "destination.vmhost"),
+              vm_key=lambda vm, src: None, vm_pair_free=lambda k: True, **META)(lambda f: [])
