@@ -200,9 +200,10 @@ def run(f: Facts) -> Outcome:
     dref = f.host("destination")
     disks = rows_of(vm, f["source.vm_hard_disks"])
     need = need_of(vm, disks, rows_of(vm, f["source.vm_files"]), rows_of(vm, f["source.vm_checkpoints"]))
-    together = sum(
+    # what all the source's VMs hold now: one sum per source host, not one per VM subject (VMs x rows each time)
+    together = f.derived(f"vm-storage-fits:together:{f.host('source').name}", lambda: sum(
         need_of(v, rows_of(v, f["source.vm_hard_disks"]), rows_of(v, f["source.vm_files"]),
-                rows_of(v, f["source.vm_checkpoints"])).disks_now for v in f["source.vms"])
+                rows_of(v, f["source.vm_checkpoints"])).disks_now for v in f["source.vms"]))
     host = f["destination.vmhost"]
     vhd_path, vm_path = host.get("VirtualHardDiskPath"), host.get("VirtualMachinePath")
     evidence: dict[str, Any] = {
