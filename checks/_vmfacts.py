@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-GiB = 1024**3
-
 
 def rows_of(vm: dict[str, Any], rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """The rows of one VM, matched by its Id (names need not be unique on a host)."""
     vm_id = str(vm.get("Id", "")).lower()
     return [r for r in rows or [] if str(r.get("VMId", "")).lower() == vm_id]
-
-
-def gib(n: int) -> str:
-    return f"{n / GiB:.1f} GiB"
 
 
 def is_share(path: str | None) -> bool:

@@ -7,8 +7,6 @@ admits the one inline stylesheet by its hash and no script at all.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from functools import cache
 from typing import Any
@@ -16,7 +14,8 @@ from typing import Any
 from jinja2 import Environment
 from markupsafe import Markup
 
-from hvlm.reports.html import asset, new_environment
+from hvlm.reports.html import _sha256, asset, new_environment
+from hvlm.reports.text import _safe
 
 __all__ = ["render_diff_html", "render_diff_text", "value_text"]
 
@@ -24,10 +23,6 @@ _FINDING_SETS = (("new", "New findings"), ("changed", "Changed (same finding, ot
                  ("fixed", "Fixed (no longer found)"),
                  ("not_evaluated", "Not evaluated in the new run (neither fixed nor found)"))
 VALUE_MAX = 200
-
-
-def _safe(text: Any) -> str:
-    return "".join(ch if ch.isprintable() else " " if ch in "\r\n\u2028\u2029" else "?" for ch in str(text))
 
 
 def value_text(value: Any) -> str:
@@ -85,8 +80,7 @@ def _environment() -> Environment:
 
 
 def _csp(css: str) -> str:
-    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
-    return (f"default-src 'none'; style-src 'sha256-{digest}'; script-src 'none'; img-src data:; base-uri 'none'; "
+    return (f"default-src 'none'; style-src '{_sha256(css)}'; script-src 'none'; img-src data:; base-uri 'none'; "
             "form-action 'none'")
 
 

@@ -14,8 +14,9 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from hvlm.audit.words import count
-from hvlm.reports.diff import _csp, _safe
+from hvlm.reports.diff import _csp
 from hvlm.reports.html import asset, new_environment
+from hvlm.reports.text import _safe
 
 __all__ = ["SERIES", "chart", "render_history_html", "render_history_text"]
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from hvlm.audit.roles import affects
 from hvlm.audit.snapshot import NOTE_KINDS
+from hvlm.audit.words import count as _plural
 
 __all__ = ["render_text"]
 
@@ -40,10 +41,6 @@ def _safe(text: Any) -> str:
 def _wrap(text: str, indent: str) -> list[str]:
     return textwrap.wrap(_safe(text), _WIDTH, initial_indent=indent, subsequent_indent=indent,
                          break_long_words=False, break_on_hyphens=False) or [indent]
-
-
-def _plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
 def _header(report: dict[str, Any]) -> list[str]:
