@@ -29,6 +29,7 @@ import yaml
 
 from hvlm.audit.errors import InputError
 from hvlm.audit.inventory import parse_inventory
+from hvlm.audit.jsonio import read_text
 
 __all__ = ["AnsibleInventory", "expand_hosts", "guess_format", "parse_ansible", "read_ansible", "to_toml"]
 
@@ -265,15 +266,7 @@ def parse_ansible(text: str, name: str, fmt: str | None = None) -> AnsibleInvent
 
 
 def read_ansible(path: str, fmt: str | None = None) -> AnsibleInventory:
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(path, f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text (invalid byte at offset {exc.start})") from None
-    return parse_ansible(text, path, fmt)
+    return parse_ansible(read_text(path), path, fmt)
 
 
 # -- TOML -------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from hvlm.audit.errors import UsageError
 from hvlm.audit.jsonio import DEFAULT_MAX_BYTES, read_json_file
 from hvlm.audit.outputs import add_selection_options
 from hvlm.audit.psquote import ps_quote
-from hvlm.audit.run import advise_pairing, audit_snapshot
+from hvlm.audit.run import audit_args
 from hvlm.audit.snapshot import Snapshot
 from hvlm.audit.words import count
 from hvlm.reports.fixscript import build_scripts
@@ -85,16 +85,7 @@ def _load(args: argparse.Namespace) -> Snapshot:
 
 def run(args: argparse.Namespace) -> int:
     snapshot = _load(args)
-    inv = snapshot.doc["inventory"]
-    advise_pairing(inv["hosts"], inv["pairs"], inv.get("groups") or {})
-    report = audit_snapshot(
-        snapshot,
-        only=args.checks,
-        skip=args.skip,
-        fail_on=args.fail_on,
-        command="fix-script",
-        include_return=bool(args.include_return or inv.get("include_return")),
-    )
+    report = audit_args(snapshot, args, "fix-script")
     scripts = build_scripts(report, include_warnings=not args.failures_only)
     out = Path(args.output_dir)
     try:
