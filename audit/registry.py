@@ -72,13 +72,14 @@ class CheckMeta:
         if not self.requires:
             problems.append("a check must declare the facts it needs")
         roles = ROLES[self.subject]
+        facts = catalogue()  # each of these sets is built anew on every access: once per check, not per fact
+        top, host, domain = facts.top_facts, facts.host_facts, facts.domain_facts
         for req in self.requires:
             name = req.rstrip("?")
-            facts = catalogue()
-            if name in facts.top_facts:
+            if name in top:
                 continue
             role, _, fact = name.partition(".")
-            allowed = facts.domain_facts if role == "domain" else facts.host_facts
+            allowed = domain if role == "domain" else host
             if role not in roles or fact not in allowed:
                 problems.append(f"requires {req!r} does not fit a {self.subject.value} subject")
         if self.rollback and self.subject is not SubjectKind.PAIR:

@@ -34,10 +34,10 @@ class Compliance:
 def load_compliance(args: Any, registry: Registry | None = None, inventory_waivers: str | None = None) -> Compliance:
     """Read the waivers file and the baseline before anything is collected or audited: a bad
     file is an input error (exit 2) and no earlier output is touched."""
-    registry = registry or load_registry()
     path = getattr(args, "waivers", None) or inventory_waivers
     waivers = None
     if path:
+        registry = registry or load_registry()
         kinds = {c.meta.id: c.meta.subject.value for c in registry}
         waivers = load_waivers(path, set(kinds), kinds)
         waivers.require_usable()
@@ -120,7 +120,8 @@ def advise_pairing(hosts: list[str], pairs: Any, groups: dict[str, Any]) -> None
         print(f"hvlm: note: {advice}", file=sys.stderr)
 
 
-def audit_args(snapshot: Snapshot, args: Any, command: str, compliance: Compliance | None = None) -> dict[str, Any]:
+def audit_args(snapshot: Snapshot, args: Any, command: str, compliance: Compliance | None = None,
+               registry: Registry | None = None) -> dict[str, Any]:
     """audit_snapshot with the selection and report options of `audit` and `scan`."""
     inv = snapshot.doc["inventory"]
     if command != "scan":  # scan says it before collecting
@@ -131,6 +132,7 @@ def audit_args(snapshot: Snapshot, args: Any, command: str, compliance: Complian
         skip=args.skip,
         fail_on=args.fail_on,
         command=command,
+        registry=registry,
         show_passed=bool(getattr(args, "show_passed", False)),
         include_return=bool(args.include_return or snapshot.doc["inventory"].get("include_return")),
         compliance=compliance,

@@ -80,7 +80,7 @@ def _scan(args: argparse.Namespace) -> int:
         Snapshot(collection.document, args.save_snapshot).save(args.save_snapshot)
         name = args.save_snapshot
     print(f"hvlm: {summarize(collection, args.save_snapshot)}", file=sys.stderr)
-    report = audit_args(Snapshot(collection.document, name), args, "scan", compliance)
+    report = audit_args(Snapshot(collection.document, name), args, "scan", compliance, registry)
     write_outputs(args, report)
     keep_history(args, report)
     if collection.interrupted:
