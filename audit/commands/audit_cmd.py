@@ -9,6 +9,7 @@ from typing import Any
 from hvlm.audit.errors import UsageError
 from hvlm.audit.history import add_history_options, keep_history, locked_run
 from hvlm.audit.outputs import add_compliance_options, add_output_options, add_selection_options, write_outputs
+from hvlm.audit.registry import load_registry
 from hvlm.audit.run import audit_args, load_compliance
 from hvlm.audit.snapshot import Snapshot
 
@@ -42,10 +43,11 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     path = example_snapshot_path() if args.example else args.snapshot
     snapshot = Snapshot.load(path)
-    compliance = load_compliance(args)
+    registry = load_registry()
+    compliance = load_compliance(args, registry)
     if args.example:
         snapshot.name = "example-snapshot.json (shipped with hvlm)"
-    report = audit_args(snapshot, args, "audit", compliance)
+    report = audit_args(snapshot, args, "audit", compliance, registry)
     write_outputs(args, report)
     keep_history(args, report)
     code: int = report["run"]["exit_code"]
